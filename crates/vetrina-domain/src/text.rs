@@ -1,0 +1,90 @@
+//! Small text rules shared by the other modules: trimming, length limits, slugs.
+
+use crate::Invalid;
+
+/// Trims `value` and checks it is between 1 and `max` characters.
+pub fn required(field: &str, value: &str, max: usize) -> Result<String, Invalid> {
+    let value = value.trim();
+    if value.is_empty() {
+        return Err(Invalid::new(field, "must not be empty"));
+    }
+    limit(field, value, max)
+}
+
+/// Trims `value` and checks it is at most `max` characters (empty is allowed).
+pub fn limit(field: &str, value: &str, max: usize) -> Result<String, Invalid> {
+    let value = value.trim();
+    let n_chars = value.chars().count();
+    if n_chars > max {
+        return Err(Invalid::new(field, format!("is {n_chars} characters long; the limit is {max}")));
+    }
+    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+        return Err(Invalid::new(field, "contains control characters"));
+    }
+    Ok(value.to_string())
+}
+
+/// A slug as used in public URLs: 3 to 64 characters of `a-z`, `0-9` and inner `-`.
+pub fn slug(field: &str, value: &str) -> Result<String, Invalid> {
+    let value = value.trim();
+    let ok_chars = value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !(3..=64).contains(&value.len()) || !ok_chars || value.starts_with('-') || value.ends_with('-') {
+        return Err(Invalid::new(
+            field,
+            format!("{value:?} is not a valid slug: use 3 to 64 lowercase letters, digits and inner hyphens, like \"spring-collection\""),
+        ));
+    }
+    Ok(value.to_string())
+}
+
+/// Makes a slug out of a title: lowercase ASCII, accents folded for the common Latin letters,
+/// everything else turned into single hyphens. Always returns a valid slug (padded if short).
+pub fn slugify(title: &str) -> String {
+    let mut out = String::new();
+    for c in title.chars().flat_map(char::to_lowercase) {
+        let folded = match c {
+            'à' | 'á' | 'â' | 'ä' | 'ã' | 'å' => 'a',
+            'è' | 'é' | 'ê' | 'ë' => 'e',
+            'ì' | 'í' | 'î' | 'ï' => 'i',
+            'ò' | 'ó' | 'ô' | 'ö' | 'õ' => 'o',
+            'ù' | 'ú' | 'û' | 'ü' => 'u',
+            'ç' => 'c',
+            'ñ' => 'n',
+            c => c,
+        };
+        if folded.is_ascii_alphanumeric() {
+            out.push(folded);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let mut out: String = out.trim_matches('-').chars().take(64).collect();
+    out = out.trim_end_matches('-').to_string();
+    while out.len() < 3 {
+        out.push_str(if out.is_empty() { "show" } else { "-x" });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs() {
+        assert_eq!(slugify("Saldi d'Inverno: Cappotti & Più!"), "saldi-d-inverno-cappotti-piu");
+        assert_eq!(slugify("!!"), "show");
+        assert!(slug("slug", &slugify("é")).is_ok());
+        assert!(slug("slug", "Bad Slug").is_err());
+        assert!(slug("slug", "-bad").is_err());
+        assert!(slug("slug", "ok-slug-1").is_ok());
+    }
+
+    #[test]
+    fn limits() {
+        assert_eq!(required("title", "  a  ", 5).unwrap(), "a");
+        assert!(required("title", "   ", 5).is_err());
+        assert!(limit("title", "abcdef", 5).is_err());
+        assert!(limit("title", "a\u{0}b", 5).is_err());
+    }
+}
