@@ -6,6 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::Invalid;
+use crate::ids::{InvitationId, OrgId, ShowId, TokenId, UserId};
 
 /// A member's role in an organisation, from most to least powerful.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -77,6 +78,61 @@ impl Role {
             .find(|r| r.as_str() == s)
             .ok_or_else(|| Invalid::new("role", format!("{s:?} is not a role: use owner, admin, host or moderator")))
     }
+}
+
+/// A person who can sign in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct User {
+    pub id: UserId,
+    pub email: String,
+    pub name: String,
+}
+
+/// An organisation: a merchant with its catalogue, shows and team.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Org {
+    pub id: OrgId,
+    pub name: String,
+    /// The currency of the catalogue's prices.
+    pub currency: crate::money::Currency,
+    /// Where shows are planned unless a show says otherwise.
+    pub time_zone: String,
+    pub created_at: i64,
+}
+
+/// One person's place in an organisation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Member {
+    pub user: User,
+    pub role: Role,
+    pub created_at: i64,
+}
+
+/// What someone was invited to: a role in the organisation, or hosting one show as a creator.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Invitation {
+    pub id: InvitationId,
+    pub org_id: OrgId,
+    pub email: String,
+    /// The member role offered; absent for a creator invited to one show.
+    pub role: Option<Role>,
+    /// The show a creator is invited to host.
+    pub show_id: Option<ShowId>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub accepted_at: Option<i64>,
+}
+
+/// An API token for an integration; the secret is shown once at creation and kept only hashed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ApiToken {
+    pub id: TokenId,
+    pub org_id: OrgId,
+    pub name: String,
+    /// The token acts with this role's permissions (never owner).
+    pub role: Role,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
 }
 
 /// Checks an email address enough to catch typos; the real check is that mail arrives.

@@ -1,1 +1,201 @@
+//! Vetrina's store: every read and write of durable state goes through [`Store`].
+//!
+//! The backend is chosen from the database URL: `postgres://...` for PostgreSQL (several nodes),
+//! anything else (`sqlite://path`, or a plain path) for an embedded SQLite file in WAL mode. Each
+//! backend has its own migrations (`migrations/sqlite`, `migrations/postgres`), applied at start.
+//! The rest of Vetrina sees only [`Store`]'s domain-shaped methods: it never writes SQL and never
+//! knows which database it runs on. The SQL here keeps to what both databases accept (`$n`
+//! parameters, `BIGINT` times, JSON as text), so one implementation serves both and one story test
+//! suite checks both.
+//!
+//! Not here: HTTP, sessions' cookie format, password hashing (the web plane), file bytes (see
+//! [`blobs`]).
 
+pub mod accounts;
+pub mod blobs;
+pub mod catalogue;
+mod migrate;
+pub mod shows;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+
+pub use migrate::MIGRATIONS_APPLIED;
+
+/// Which database a [`Store`] runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// What went wrong in the store, in terms the web plane can answer with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No such thing, or not in this organisation (the two are never told apart).
+    #[error("not found")]
+    NotFound,
+    /// The write would break a uniqueness or state rule; the message says which.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The handle to the database; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    /// Connects to `url` and applies the migrations that are missing.
+    pub async fn open(url: &str) -> Result<Store> {
+        let store = Store::connect(url).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Connects without migrating.
+    pub async fn connect(url: &str) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let (backend, url) = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Backend::Postgres, url.to_string())
+        } else {
+            let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
+            let sep = if path.contains('?') { '&' } else { '?' };
+            (Backend::Sqlite, format!("sqlite://{path}{sep}mode=rwc"))
+        };
+        let options = AnyConnectOptions::from_str(&url)?;
+        let pool = match backend {
+            Backend::Sqlite => {
+                AnyPoolOptions::new()
+                    .max_connections(8)
+                    .min_connections(1)
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            // WAL lets readers run beside the one writer; NORMAL sync is durable
+                            // across process crashes (not power loss), the usual trade for WAL.
+                            for pragma in [
+                                "PRAGMA journal_mode = WAL",
+                                "PRAGMA synchronous = NORMAL",
+                                "PRAGMA foreign_keys = ON",
+                                "PRAGMA busy_timeout = 5000",
+                            ] {
+                                sqlx::Executor::execute(&mut *conn, pragma).await?;
+                            }
+                            Ok(())
+                        })
+                    })
+                    .connect_with(options)
+                    .await?
+            }
+            Backend::Postgres => {
+                AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(options)
+                    .await?
+            }
+        };
+        Ok(Store { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Whether the database answers (for `/readyz`).
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").fetch_one(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// Unix milliseconds now. The store stamps rows with it; rules that depend on time take `now`
+/// from their caller instead.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// A new random id with `prefix` (`prd_` + 20 characters of base32: 100 bits).
+pub fn new_id(prefix: &str) -> String {
+    format!("{prefix}{}", random_token(13).get(..20).unwrap_or_default())
+}
+
+/// `n_bytes` random bytes from the OS, written as lowercase base32 (no padding).
+pub fn random_token(n_bytes: usize) -> String {
+    let mut bytes = vec![0u8; n_bytes];
+    // The OS random source failing is not something a web server can recover from.
+    getrandom::getrandom(&mut bytes).expect("the OS random number generator failed");
+    base32(&bytes)
+}
+
+fn base32(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+    let mut out = String::with_capacity(bytes.len() * 8 / 5 + 1);
+    let (mut buffer, mut n_bits) = (0u32, 0u32);
+    for &b in bytes {
+        buffer = (buffer << 8) | u32::from(b);
+        n_bits += 8;
+        while n_bits >= 5 {
+            n_bits -= 5;
+            out.push(ALPHABET[((buffer >> n_bits) & 31) as usize] as char);
+        }
+    }
+    if n_bits > 0 {
+        out.push(ALPHABET[((buffer << (5 - n_bits)) & 31) as usize] as char);
+    }
+    out
+}
+
+/// Turns a unique-constraint violation into a [`StoreError::Conflict`] with `message`.
+fn conflict_on_unique(e: sqlx::Error, message: impl FnOnce() -> String) -> StoreError {
+    match &e {
+        sqlx::Error::Database(d) if d.kind() == sqlx::error::ErrorKind::UniqueViolation => StoreError::Conflict(message()),
+        _ => StoreError::Database(e),
+    }
+}
+
+fn json_list(row: &AnyRow, col: &str) -> Result<Vec<String>> {
+    let text: String = row.try_get(col)?;
+    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))
+}
+
+fn to_json<T: serde::Serialize>(value: &T) -> String {
+    // Serialising plain data structs (strings, numbers, vectors) to a String cannot fail.
+    serde_json::to_string(value).expect("plain data serialises")
+}
+
+/// `$first, $first+1, ...` placeholders for an `IN (...)` list of `n` values.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ids_and_tokens() {
+        let id = super::new_id("prd_");
+        assert_eq!(id.len(), 24);
+        assert!(id.starts_with("prd_"));
+        assert_ne!(super::new_id("prd_"), id);
+        assert_eq!(super::base32(b"\xff\xff"), "777q");
+        assert_eq!(super::placeholders(2, 3), "$2, $3, $4");
+    }
+}

@@ -1,0 +1,72 @@
+//! Schema migrations: numbered SQL files per backend, embedded in the binary, applied in order,
+//! each in its own transaction, recorded in `vetrina_migrations`.
+
+use sqlx::Row;
+
+use crate::{Backend, Result, Store, StoreError};
+
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "init",
+    sqlite: include_str!("../migrations/sqlite/0001_init.sql"),
+    postgres: include_str!("../migrations/postgres/0001_init.sql"),
+}];
+
+/// The number of migrations this build knows.
+pub const MIGRATIONS_APPLIED: usize = MIGRATIONS.len();
+
+impl Store {
+    /// Applies every migration not yet applied. Safe to run from several nodes at once on
+    /// PostgreSQL (an advisory lock serialises them).
+    pub async fn migrate(&self) -> Result<usize> {
+        let mut n_applied = 0;
+        sqlx::query(
+            "CREATE TABLE IF NOT EXISTS vetrina_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+        )
+        .execute(&self.pool)
+        .await?;
+        for m in MIGRATIONS {
+            let mut tx = self.pool.begin().await?;
+            if self.backend == Backend::Postgres {
+                sqlx::query("SELECT pg_advisory_xact_lock(7369727)").execute(&mut *tx).await?;
+            }
+            let done = sqlx::query("SELECT version FROM vetrina_migrations WHERE version = $1")
+                .bind(m.version)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if done.is_some() {
+                continue;
+            }
+            let sql = match self.backend {
+                Backend::Sqlite => m.sqlite,
+                Backend::Postgres => m.postgres,
+            };
+            sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(|e| {
+                StoreError::Corrupt(format!("migration {} ({}) failed: {e}", m.version, m.name))
+            })?;
+            sqlx::query("INSERT INTO vetrina_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+                .bind(m.version)
+                .bind(m.name)
+                .bind(crate::now_ms())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            tracing::info!(version = m.version, name = m.name, "applied migration");
+            n_applied += 1;
+        }
+        Ok(n_applied)
+    }
+
+    /// The highest applied migration, or 0.
+    pub async fn schema_version(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM vetrina_migrations").fetch_one(&self.pool).await?;
+        Ok(row.try_get("v")?)
+    }
+}

@@ -1,0 +1,236 @@
+//! Shows, their line-up, hosts and creators.
+
+use std::collections::HashSet;
+
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+use vetrina_domain::ids::{OrgId, ProductId, ShowId, UserId};
+use vetrina_domain::show::{RunOfShow, Show, ShowPlan, ShowStatus};
+
+use crate::{Result, Store, StoreError, conflict_on_unique, new_id, now_ms, to_json};
+
+fn show_row(row: &AnyRow) -> Result<Show> {
+    let status: String = row.try_get("status")?;
+    let ros: String = row.try_get("run_of_show")?;
+    Ok(Show {
+        id: ShowId(row.try_get("id")?),
+        org_id: OrgId(row.try_get("org_id")?),
+        slug: row.try_get("slug")?,
+        title: row.try_get("title")?,
+        description: row.try_get("description")?,
+        status: ShowStatus::parse(&status).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        starts_at: row.try_get("starts_at")?,
+        time_zone: row.try_get("time_zone")?,
+        cover_src: row.try_get("cover_src")?,
+        host_ids: Vec::new(),
+        lineup: Vec::new(),
+        run_of_show: serde_json::from_str::<RunOfShow>(&ros).map_err(|e| StoreError::Corrupt(format!("run_of_show: {e}")))?,
+        live_at: row.try_get("live_at")?,
+        ended_at: row.try_get("ended_at")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+impl Store {
+    pub async fn create_show(&self, org: &OrgId, plan: &ShowPlan) -> Result<Show> {
+        let id = ShowId(new_id(ShowId::PREFIX));
+        let now = now_ms();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO shows (id, org_id, slug, title, description, status, time_zone, run_of_show, created_at, updated_at) \
+             VALUES ($1, $2, $3, '', '', 'draft', 'UTC', '{\"segments\":[]}', $4, $4)",
+        )
+        .bind(id.as_str())
+        .bind(org.as_str())
+        .bind(&plan.slug)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| slug_taken(e, &plan.slug))?;
+        write_show(&mut tx, &id, plan, None).await?;
+        tx.commit().await?;
+        self.show(org, &id).await
+    }
+
+    /// Writes a changed plan. `from` is the status the caller read: if another request moved the
+    /// show meanwhile, this fails with a conflict instead of undoing that move.
+    pub async fn update_show(&self, org: &OrgId, id: &ShowId, from: ShowStatus, plan: &ShowPlan) -> Result<Show> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query("SELECT status FROM shows WHERE id = $1 AND org_id = $2")
+            .bind(id.as_str())
+            .bind(org.as_str())
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        if row.try_get::<String, _>("status")? != from.as_str() {
+            return Err(StoreError::Conflict("the show changed state meanwhile: reload it and try again".into()));
+        }
+        write_show(&mut tx, id, plan, Some(from)).await?;
+        tx.commit().await?;
+        self.show(org, id).await
+    }
+
+    pub async fn delete_show(&self, org: &OrgId, id: &ShowId) -> Result<()> {
+        let row = sqlx::query("SELECT status FROM shows WHERE id = $1 AND org_id = $2")
+            .bind(id.as_str())
+            .bind(org.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        if row.try_get::<String, _>("status")? == ShowStatus::Live.as_str() {
+            return Err(StoreError::Conflict("the show is live: end it before deleting it".into()));
+        }
+        sqlx::query("DELETE FROM shows WHERE id = $1 AND org_id = $2").bind(id.as_str()).bind(org.as_str()).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn show(&self, org: &OrgId, id: &ShowId) -> Result<Show> {
+        let row = sqlx::query("SELECT * FROM shows WHERE id = $1 AND org_id = $2")
+            .bind(id.as_str())
+            .bind(org.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        self.complete(show_row(&row)?).await
+    }
+
+    /// The show at this public slug, whatever its organisation.
+    pub async fn show_by_slug(&self, slug: &str) -> Result<Show> {
+        let row = sqlx::query("SELECT * FROM shows WHERE slug = $1").bind(slug).fetch_optional(&self.pool).await?.ok_or(StoreError::NotFound)?;
+        self.complete(show_row(&row)?).await
+    }
+
+    /// `org`'s shows: upcoming and live first (soonest first), then drafts, then ended.
+    pub async fn shows(&self, org: &OrgId) -> Result<Vec<Show>> {
+        let rows = sqlx::query(
+            "SELECT * FROM shows WHERE org_id = $1 ORDER BY CASE status WHEN 'live' THEN 0 WHEN 'scheduled' THEN 1 WHEN 'draft' THEN 2 ELSE 3 END, \
+             starts_at, created_at",
+        )
+        .bind(org.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut shows = Vec::with_capacity(rows.len());
+        for row in &rows {
+            shows.push(self.complete(show_row(row)?).await?);
+        }
+        Ok(shows)
+    }
+
+    pub async fn set_show_cover(&self, org: &OrgId, id: &ShowId, cover_src: Option<&str>) -> Result<Show> {
+        let done = sqlx::query("UPDATE shows SET cover_src = $1, updated_at = $2 WHERE id = $3 AND org_id = $4")
+            .bind(cover_src)
+            .bind(now_ms())
+            .bind(id.as_str())
+            .bind(org.as_str())
+            .execute(&self.pool)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        self.show(org, id).await
+    }
+
+    /// Creators invited to this show who accepted.
+    pub async fn show_creators(&self, show: &ShowId) -> Result<Vec<UserId>> {
+        let rows = sqlx::query("SELECT user_id FROM show_creators WHERE show_id = $1").bind(show.as_str()).fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok(UserId(r.try_get("user_id")?))).collect()
+    }
+
+    /// Whether `user` is a creator of `show` (in `org`).
+    pub async fn is_creator(&self, org: &OrgId, show: &ShowId, user: &UserId) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT 1 AS yes FROM show_creators c JOIN shows s ON s.id = c.show_id WHERE c.show_id = $1 AND c.user_id = $2 AND s.org_id = $3",
+        )
+        .bind(show.as_str())
+        .bind(user.as_str())
+        .bind(org.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
+    /// Who may host `show`: the organisation's presenters and the show's creators.
+    pub async fn eligible_hosts(&self, org: &OrgId, show: Option<&ShowId>) -> Result<HashSet<UserId>> {
+        let mut hosts: HashSet<UserId> = self.presenters(org).await?.into_iter().collect();
+        if let Some(show) = show {
+            hosts.extend(self.show_creators(show).await?);
+        }
+        Ok(hosts)
+    }
+
+    /// Shows where `user` is an accepted creator (they are not members of those organisations).
+    pub async fn creator_shows(&self, user: &UserId) -> Result<Vec<Show>> {
+        let rows = sqlx::query("SELECT s.* FROM shows s JOIN show_creators c ON c.show_id = s.id WHERE c.user_id = $1 ORDER BY s.starts_at")
+            .bind(user.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        let mut shows = Vec::new();
+        for row in &rows {
+            shows.push(self.complete(show_row(row)?).await?);
+        }
+        Ok(shows)
+    }
+
+    async fn complete(&self, mut show: Show) -> Result<Show> {
+        let lineup = sqlx::query("SELECT product_id FROM show_products WHERE show_id = $1 ORDER BY position")
+            .bind(show.id.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        show.lineup = lineup.iter().map(|r| Ok(ProductId(r.try_get("product_id")?))).collect::<Result<_>>()?;
+        let hosts = sqlx::query("SELECT user_id FROM show_hosts WHERE show_id = $1 ORDER BY position")
+            .bind(show.id.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        show.host_ids = hosts.iter().map(|r| Ok(UserId(r.try_get("user_id")?))).collect::<Result<_>>()?;
+        Ok(show)
+    }
+}
+
+fn slug_taken(e: sqlx::Error, slug: &str) -> StoreError {
+    conflict_on_unique(e, || format!("the address /shows/{slug} is taken: choose another slug"))
+}
+
+async fn write_show(tx: &mut Transaction<'static, Any>, id: &ShowId, plan: &ShowPlan, from: Option<ShowStatus>) -> Result<()> {
+    let now = now_ms();
+    let became_live = plan.status == ShowStatus::Live && from != Some(ShowStatus::Live);
+    let ended = plan.status == ShowStatus::Ended && from != Some(ShowStatus::Ended);
+    sqlx::query(
+        "UPDATE shows SET slug = $1, title = $2, description = $3, status = $4, starts_at = $5, time_zone = $6, run_of_show = $7, \
+         updated_at = $8, live_at = CASE WHEN $9 = 1 THEN $8 ELSE live_at END, ended_at = CASE WHEN $10 = 1 THEN $8 ELSE ended_at END \
+         WHERE id = $11",
+    )
+    .bind(&plan.slug)
+    .bind(&plan.title)
+    .bind(&plan.description)
+    .bind(plan.status.as_str())
+    .bind(plan.starts_at)
+    .bind(&plan.time_zone)
+    .bind(to_json(&plan.run_of_show))
+    .bind(now)
+    .bind(i64::from(became_live))
+    .bind(i64::from(ended))
+    .bind(id.as_str())
+    .execute(&mut **tx)
+    .await
+    .map_err(|e| slug_taken(e, &plan.slug))?;
+    sqlx::query("DELETE FROM show_products WHERE show_id = $1").bind(id.as_str()).execute(&mut **tx).await?;
+    for (position, product) in plan.lineup.iter().enumerate() {
+        sqlx::query("INSERT INTO show_products (show_id, product_id, position) VALUES ($1, $2, $3)")
+            .bind(id.as_str())
+            .bind(product.as_str())
+            .bind(position as i64)
+            .execute(&mut **tx)
+            .await?;
+    }
+    sqlx::query("DELETE FROM show_hosts WHERE show_id = $1").bind(id.as_str()).execute(&mut **tx).await?;
+    for (position, user) in plan.host_ids.iter().enumerate() {
+        sqlx::query("INSERT INTO show_hosts (show_id, user_id, position) VALUES ($1, $2, $3)")
+            .bind(id.as_str())
+            .bind(user.as_str())
+            .bind(position as i64)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}

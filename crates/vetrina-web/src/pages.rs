@@ -1,0 +1,112 @@
+//! Pages and files: the merchant console, the public show page, their assets (embedded in the
+//! binary), uploaded media, and the health checks.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use vetrina_domain::show::ShowStatus;
+
+use crate::AppState;
+use crate::error::{ApiError, Path};
+
+/// Files under `web/`, embedded at build time: (name, content type, bytes).
+const ASSETS: &[(&str, &str, &str)] = &[
+    ("app.css", "text/css; charset=utf-8", include_str!("../web/app.css")),
+    ("i18n.js", "text/javascript; charset=utf-8", include_str!("../web/i18n.js")),
+    ("api.js", "text/javascript; charset=utf-8", include_str!("../web/api.js")),
+    ("console.js", "text/javascript; charset=utf-8", include_str!("../web/console.js")),
+    ("show.js", "text/javascript; charset=utf-8", include_str!("../web/show.js")),
+];
+
+const CONSOLE_HTML: &str = include_str!("../web/console.html");
+const SHOW_HTML: &str = include_str!("../web/show.html");
+
+/// Pages may run only our own scripts and styles; images may come from anywhere over https
+/// (imported product images live on the shop's CDN).
+const CSP: &str = "default-src 'self'; img-src 'self' https: data:; media-src 'self' blob:; connect-src 'self'; \
+                   object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'";
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/console") }))
+        .route("/console", get(console))
+        .route("/shows/{slug}", get(show_page))
+        .route("/assets/{file}", get(asset))
+        .route("/media/{*key}", get(media))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+}
+
+fn page(html: &'static str, status: StatusCode) -> Response {
+    let mut response = (status, Html(html)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+async fn console() -> Response {
+    page(CONSOLE_HTML, StatusCode::OK)
+}
+
+async fn show_page(State(state): State<AppState>, Path(slug): Path<String>) -> Response {
+    let visible = state.store.show_by_slug(&slug).await.is_ok_and(|s| s.status != ShowStatus::Draft);
+    page(SHOW_HTML, if visible { StatusCode::OK } else { StatusCode::NOT_FOUND })
+}
+
+async fn asset(Path(file): Path<String>) -> Response {
+    match ASSETS.iter().find(|(name, _, _)| *name == file) {
+        Some((_, content_type, body)) => (
+            [(header::CONTENT_TYPE, *content_type), (header::CACHE_CONTROL, "no-cache"), (header::X_CONTENT_TYPE_OPTIONS, "nosniff")],
+            *body,
+        )
+            .into_response(),
+        None => ApiError::not_found("asset").into_response(),
+    }
+}
+
+async fn media(State(state): State<AppState>, Path(key): Path<String>) -> Response {
+    let blobs = state.blobs.clone();
+    let lookup = key.clone();
+    let found = tokio::task::spawn_blocking(move || blobs.get(&lookup)).await;
+    match found {
+        Ok(Ok(Some(bytes))) => {
+            let content_type = crate::api::products::sniff_image(&bytes).map_or("application/octet-stream", |(_, ct)| ct);
+            (
+                [
+                    (header::CONTENT_TYPE, content_type),
+                    // Keys are random and never reused: the bytes behind one never change.
+                    (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+                    (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                ],
+                bytes,
+            )
+                .into_response()
+        }
+        Ok(Ok(None)) | Ok(Err(_)) => ApiError::not_found("file").into_response(),
+        Err(e) => ApiError::internal(e).into_response(),
+    }
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    match state.store.ping().await {
+        Ok(()) => "ready\n".into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "store not reachable");
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the database is not reachable").into_response()
+        }
+    }
+}
+
+/// Unknown addresses: a problem document for the API, a page otherwise.
+pub async fn not_found(uri: Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        ApiError::new(StatusCode::NOT_FOUND, format!("no API route at {}", uri.path())).into_response()
+    } else {
+        (StatusCode::NOT_FOUND, Html("<!doctype html><meta charset=utf-8><title>Not found</title><p>Not found. <a href=\"/console\">Vetrina</a>")).into_response()
+    }
+}

@@ -1,0 +1,222 @@
+//! Configuration: defaults, then `vetrina.toml`, then `VETRINA_*` environment variables, then
+//! command-line flags, each layer overriding the one before. Checked once at start; a bad value
+//! stops the process with a message that says what to change.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+
+/// The effective configuration.
+#[derive(Clone, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub listen: String,
+    /// Where the SQLite file, uploads and (later) recordings live.
+    pub data_dir: PathBuf,
+    /// `postgres://...` for PostgreSQL; empty for SQLite at `<data_dir>/vetrina.db`.
+    pub database_url: String,
+    /// The address people reach the server at, for links; `http://<listen>` when empty.
+    pub public_url: String,
+    /// Largest request body, in bytes.
+    pub max_body_bytes: usize,
+    /// How long a sign-in lasts, in days.
+    pub session_days: i64,
+    /// Log filter, such as `info` or `vetrina_web=debug,info`.
+    pub log: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./vetrina-data"),
+            database_url: String::new(),
+            public_url: String::new(),
+            max_body_bytes: 20 * 1024 * 1024,
+            session_days: 30,
+            log: "info".into(),
+        }
+    }
+}
+
+// Secrets (a password inside the database URL) never reach logs through `Debug`.
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("public_url", &self.public_url)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("session_days", &self.session_days)
+            .field("log", &self.log)
+            .finish()
+    }
+}
+
+/// Values given on the command line; `None` leaves the layer below.
+#[derive(Clone, Debug, Default)]
+pub struct Flags {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+}
+
+impl Config {
+    /// Builds the configuration from its layers. `file` is an explicit config file (which must
+    /// exist); without it `./vetrina.toml` is read when present.
+    pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>, flags: &Flags) -> anyhow::Result<Config> {
+        let mut config = match file {
+            Some(path) => Config::from_file(path)?,
+            None if Path::new("vetrina.toml").exists() => Config::from_file(Path::new("vetrina.toml"))?,
+            None => Config::default(),
+        };
+        let var = |name: &str| env(&format!("VETRINA_{name}")).filter(|v| !v.is_empty());
+        if let Some(v) = var("LISTEN") {
+            config.listen = v;
+        }
+        if let Some(v) = var("DATA_DIR") {
+            config.data_dir = v.into();
+        }
+        if let Some(v) = var("DATABASE_URL") {
+            config.database_url = v;
+        }
+        if let Some(v) = var("PUBLIC_URL") {
+            config.public_url = v;
+        }
+        if let Some(v) = var("MAX_BODY_BYTES") {
+            config.max_body_bytes = v.parse().with_context(|| format!("VETRINA_MAX_BODY_BYTES={v:?} is not a number of bytes"))?;
+        }
+        if let Some(v) = var("SESSION_DAYS") {
+            config.session_days = v.parse().with_context(|| format!("VETRINA_SESSION_DAYS={v:?} is not a number of days"))?;
+        }
+        if let Some(v) = var("LOG") {
+            config.log = v;
+        }
+        if let Some(v) = &flags.listen {
+            config.listen = v.clone();
+        }
+        if let Some(v) = &flags.data_dir {
+            config.data_dir = v.clone();
+        }
+        if let Some(v) = &flags.database_url {
+            config.database_url = v.clone();
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn from_file(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the config file {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("the config file {} is not valid", path.display()))
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        self.listen_addr()?;
+        if !self.public_url.is_empty() && !self.public_url.starts_with("http://") && !self.public_url.starts_with("https://") {
+            bail!("public_url {:?} must start with http:// or https://", self.public_url);
+        }
+        if self.max_body_bytes < 1024 {
+            bail!("max_body_bytes {} is too small: allow at least 1024", self.max_body_bytes);
+        }
+        if !(1..=365).contains(&self.session_days) {
+            bail!("session_days {} must be between 1 and 365", self.session_days);
+        }
+        if self.log.parse::<tracing_subscriber::filter::Targets>().is_err() {
+            bail!("log {:?} is not a log filter such as \"info\" or \"vetrina_web=debug,info\"", self.log);
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> anyhow::Result<SocketAddr> {
+        self.listen.parse().with_context(|| format!("listen {:?} is not an address such as 127.0.0.1:8080", self.listen))
+    }
+
+    /// The database URL in effect (SQLite under the data dir unless one is given).
+    pub fn database_url(&self) -> String {
+        if self.database_url.is_empty() {
+            format!("sqlite://{}", self.data_dir.join("vetrina.db").display())
+        } else {
+            self.database_url.clone()
+        }
+    }
+
+    /// The public URL, given the address actually bound (port 0 in tests).
+    pub fn public_url(&self, bound: SocketAddr) -> String {
+        if self.public_url.is_empty() { format!("http://{bound}") } else { self.public_url.trim_end_matches('/').to_string() }
+    }
+
+    /// The configuration as TOML with secrets replaced by `***`.
+    pub fn redacted_toml(&self) -> String {
+        let mut shown = self.clone();
+        shown.database_url = redact_url(&self.database_url);
+        let mut text = toml::to_string(&shown).unwrap_or_default();
+        text.push_str(&format!("# database in effect: {}\n", redact_url(&self.database_url())));
+        text
+    }
+}
+
+/// Hides the password in `scheme://user:password@host/...` and any `password=` parameter.
+pub fn redact_url(url: &str) -> String {
+    let mut out = url.to_string();
+    if let Some(scheme_end) = out.find("://") {
+        let rest_start = scheme_end + 3;
+        let authority_end = out[rest_start..].find(['/', '?']).map_or(out.len(), |i| rest_start + i);
+        if let Some(at) = out[rest_start..authority_end].rfind('@') {
+            let userinfo = &out[rest_start..rest_start + at];
+            if let Some(colon) = userinfo.find(':') {
+                out.replace_range(rest_start + colon + 1..rest_start + at, "***");
+            }
+        }
+    }
+    if let Some(i) = out.find("password=") {
+        let end = out[i..].find('&').map_or(out.len(), |j| i + j);
+        out.replace_range(i + "password=".len()..end, "***");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers() {
+        let dir = std::env::temp_dir().join(format!("vetrina-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("vetrina.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\nsession_days = 7\nlog = \"debug\"\n").unwrap();
+        let env = |k: &str| match k {
+            "VETRINA_SESSION_DAYS" => Some("9".to_string()),
+            "VETRINA_LISTEN" => Some("127.0.0.1:9001".to_string()),
+            _ => None,
+        };
+        let flags = Flags { listen: Some("127.0.0.1:9002".into()), ..Default::default() };
+        let c = Config::load(Some(&file), env, &flags).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:9002", "flags win");
+        assert_eq!(c.session_days, 9, "environment beats the file");
+        assert_eq!(c.log, "debug", "the file beats defaults");
+        assert_eq!(c.max_body_bytes, 20 * 1024 * 1024, "defaults fill the rest");
+
+        std::fs::write(&file, "listen = \"nowhere\"\n").unwrap();
+        let err = Config::load(Some(&file), |_| None, &Flags::default()).unwrap_err();
+        assert!(format!("{err:#}").contains("\"nowhere\" is not an address"), "{err:#}");
+        std::fs::write(&file, "lisen = \"typo\"\n").unwrap();
+        let err = Config::load(Some(&file), |_| None, &Flags::default()).unwrap_err();
+        assert!(format!("{err:#}").contains("unknown field"), "{err:#}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn secrets_are_redacted() {
+        assert_eq!(redact_url("postgres://app:s3cret@db:5432/vetrina"), "postgres://app:***@db:5432/vetrina");
+        assert_eq!(redact_url("postgres://db/v?user=a&password=s3cret&x=1"), "postgres://db/v?user=a&password=***&x=1");
+        assert_eq!(redact_url("sqlite://./vetrina-data/vetrina.db"), "sqlite://./vetrina-data/vetrina.db");
+        let c = Config { database_url: "postgres://app:s3cret@db/v".into(), ..Default::default() };
+        assert!(!format!("{c:?}").contains("s3cret"));
+        assert!(!c.redacted_toml().contains("s3cret"));
+    }
+}

@@ -1,0 +1,102 @@
+//! The composition root: reads the configuration, opens the store, wires the planes together
+//! and runs them until shutdown. Everything else lives in the other crates; this one only
+//! connects them (and seeds the demo).
+
+pub mod config;
+pub mod demo;
+mod png;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use vetrina_store::Store;
+use vetrina_store::blobs::DirBlobs;
+use vetrina_web::{AppState, PasswordCost, WebConfig};
+
+pub use config::{Config, Flags};
+
+/// A running server.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub public_url: String,
+    pub store: Store,
+    pub state: AppState,
+    shutdown: CancellationToken,
+    server: JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting, lets requests in flight finish, closes the store.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.server.await.context("server task")??;
+        self.store.close().await;
+        Ok(())
+    }
+
+    /// A token that stops the server when cancelled.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Waits until the server stops (after the shutdown token fires).
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.shutdown.cancelled().await;
+        self.stop().await
+    }
+}
+
+/// Opens the store (applying migrations) for `config`.
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    std::fs::create_dir_all(&config.data_dir).with_context(|| format!("cannot create the data directory {}", config.data_dir.display()))?;
+    let url = config.database_url();
+    Store::open(&url).await.with_context(|| format!("cannot open the database {}", config::redact_url(&url)))
+}
+
+/// Starts the server for `config` with the given password cost, and returns once it listens.
+pub async fn start(config: &Config, password_cost: PasswordCost) -> anyhow::Result<Running> {
+    let started = Instant::now();
+    let store = open_store(config).await?;
+    let blobs = DirBlobs::new(config.data_dir.join("blobs")).context("cannot create the blob directory")?;
+    let listener = TcpListener::bind(config.listen_addr()?).await.with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let public_url = config.public_url(addr);
+    let web = WebConfig {
+        public_url: public_url.clone(),
+        max_body_bytes: config.max_body_bytes,
+        session_days: config.session_days,
+        password_cost,
+    };
+    let state = AppState::new(store.clone(), Arc::new(blobs), web);
+    let shutdown = CancellationToken::new();
+    let server = tokio::spawn(vetrina_web::serve(listener, state.clone(), shutdown.clone()));
+    tracing::info!(%addr, backend = ?store.backend(), elapsed_ms = started.elapsed().as_millis() as u64, "ready");
+    Ok(Running { addr, public_url, store, state, shutdown, server })
+}
+
+/// Resolves when the process is asked to stop (SIGINT or SIGTERM).
+pub async fn termination() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
