@@ -139,9 +139,9 @@ pub struct ApiToken {
 pub fn email(value: &str) -> Result<String, Invalid> {
     let value = value.trim().to_lowercase();
     let ok = value.len() <= 254
-        && value.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
-        })
+        && value
+            .split_once('@')
+            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.'))
         && !value.chars().any(|c| c.is_whitespace() || c.is_control());
     if !ok {
         return Err(Invalid::new("email", format!("{value:?} is not an email address")));

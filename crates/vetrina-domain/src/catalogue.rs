@@ -397,11 +397,11 @@ mod tests {
         check(ProductInput { variants: vec![variant(&["S"], 1), variant(&["S"], 2)], ..ok.clone() }, "variants/1/option_values");
         check(ProductInput { variants: vec![variant(&[], 1)], ..ok.clone() }, "variants/0/option_values");
         check(ProductInput { variants: vec![variant(&["S"], -1)], ..ok.clone() }, "variants/0/price_minor");
+        check(ProductInput { variants: vec![VariantInput { stock: -3, ..variant(&["S"], 1) }], ..ok.clone() }, "variants/0/stock");
         check(
-            ProductInput { variants: vec![VariantInput { stock: -3, ..variant(&["S"], 1) }], ..ok.clone() },
-            "variants/0/stock",
+            ProductInput { images: vec![ImageInput { src: "javascript:alert(1)".into(), alt: String::new() }], ..ok.clone() },
+            "images/0/src",
         );
-        check(ProductInput { images: vec![ImageInput { src: "javascript:alert(1)".into(), alt: String::new() }], ..ok.clone() }, "images/0/src");
         check(ProductInput { handle: Some("has space".into()), ..ok }, "handle");
     }
 

@@ -68,10 +68,7 @@ pub fn shopify_csv(data: &[u8], currency: &Currency) -> Result<Parsed, Vec<Impor
     let columns = Columns { index: headers.iter().enumerate().map(|(i, h)| (h.trim().to_string(), i)).collect() };
     for required in ["Handle", "Title", "Variant Price"] {
         if !columns.has(required) {
-            return Err(vec![at_line(
-                1,
-                format!("the header row has no {required:?} column: is this a Shopify product export?"),
-            )]);
+            return Err(vec![at_line(1, format!("the header row has no {required:?} column: is this a Shopify product export?"))]);
         }
     }
     let has_qty = columns.has("Variant Inventory Qty");
@@ -170,18 +167,13 @@ pub fn shopify_csv(data: &[u8], currency: &Currency) -> Result<Parsed, Vec<Impor
 
         let n_options = building.product.options.len();
         let values: Vec<String> = (1..=3).map(|n| col(&format!("Option{n} Value")).to_string()).collect();
-        let is_variant_row = !col("Variant Price").is_empty()
-            || !col("Variant SKU").is_empty()
-            || values.iter().any(|v| !v.is_empty());
+        let is_variant_row = !col("Variant Price").is_empty() || !col("Variant SKU").is_empty() || values.iter().any(|v| !v.is_empty());
         if !is_variant_row {
             continue;
         }
         let option_values: Vec<String> = values.into_iter().take(n_options).collect();
         if let Some(missing) = option_values.iter().position(String::is_empty) {
-            problems.push(at_line(
-                line,
-                format!("the variant has no value for option {:?}", building.product.options[missing]),
-            ));
+            problems.push(at_line(line, format!("the variant has no value for option {:?}", building.product.options[missing])));
             continue;
         }
         let price_minor = match col("Variant Price") {
@@ -207,7 +199,7 @@ pub fn shopify_csv(data: &[u8], currency: &Currency) -> Result<Parsed, Vec<Impor
                 }
             },
         };
-        let track_stock = col("Variant Inventory Tracker") != "" || !columns.has("Variant Inventory Tracker");
+        let track_stock = !col("Variant Inventory Tracker").is_empty() || !columns.has("Variant Inventory Tracker");
         let stock = match col("Variant Inventory Qty") {
             "" => {
                 if track_stock {
@@ -275,9 +267,7 @@ pub fn shopify_csv(data: &[u8], currency: &Currency) -> Result<Parsed, Vec<Impor
     }
     if n_unknown_stock > 0 {
         let why = if has_qty { "an empty Variant Inventory Qty" } else { "no Variant Inventory Qty column in the file" };
-        parsed.warnings.push(format!(
-            "{n_unknown_stock} tracked variants had {why}: their stock was set to 0 (sold out) until you set it"
-        ));
+        parsed.warnings.push(format!("{n_unknown_stock} tracked variants had {why}: their stock was set to 0 (sold out) until you set it"));
     }
     Ok(parsed)
 }
@@ -303,11 +293,7 @@ pub fn shopify_json(data: &[u8], currency: &Currency) -> Result<Parsed, Vec<Impo
     let doc: Value = match serde_json::from_slice(data) {
         Ok(v) => v,
         Err(e) => {
-            return Err(vec![ImportProblem {
-                line: Some(e.line() as u64),
-                path: None,
-                reason: format!("not valid JSON: {e}"),
-            }]);
+            return Err(vec![ImportProblem { line: Some(e.line() as u64), path: None, reason: format!("not valid JSON: {e}") }]);
         }
     };
     let Some(items) = doc.get("products").and_then(Value::as_array) else {
@@ -365,9 +351,7 @@ fn json_product(p: &Value, currency: &Currency) -> Result<ProductInput, JsonProb
         .map(|a| a.iter().map(|o| if o.is_string() { o.as_str().unwrap_or("").to_string() } else { json_str(o, "name") }).collect())
         .unwrap_or_default();
     let variants_json = p.get("variants").and_then(Value::as_array).cloned().unwrap_or_default();
-    let is_default = options == ["Title"]
-        && variants_json.len() == 1
-        && json_str(&variants_json[0], "option1") == "Default Title";
+    let is_default = options == ["Title"] && variants_json.len() == 1 && json_str(&variants_json[0], "option1") == "Default Title";
     if is_default {
         options.clear();
     }

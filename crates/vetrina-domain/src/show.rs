@@ -224,10 +224,7 @@ impl ShowPatch {
         let status = match self.status {
             Some(s) if s != old_status => {
                 if !old_status.may_become(s) {
-                    return Err(Invalid::new(
-                        "status",
-                        format!("a {} show cannot become {}", old_status.as_str(), s.as_str()),
-                    ));
+                    return Err(Invalid::new("status", format!("a {} show cannot become {}", old_status.as_str(), s.as_str())));
                 }
                 s
             }
@@ -518,7 +515,8 @@ mod tests {
         .unwrap();
         assert_eq!(scheduled.lineup, vec![p.clone()], "run-of-show products join the line-up");
 
-        let err = ShowPatch { lineup: Some(vec![ProductId("prd_foreign".into())]), ..Default::default() }.apply(Some(&plan), &cx).unwrap_err();
+        let err =
+            ShowPatch { lineup: Some(vec![ProductId("prd_foreign".into())]), ..Default::default() }.apply(Some(&plan), &cx).unwrap_err();
         assert_eq!(err.field, "lineup/0");
         let err = ShowPatch { host_ids: Some(vec![UserId("usr_x".into())]), ..Default::default() }.apply(Some(&plan), &cx).unwrap_err();
         assert_eq!(err.field, "host_ids/0");

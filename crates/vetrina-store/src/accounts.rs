@@ -182,10 +182,12 @@ impl Store {
 
     /// The organisations `user` belongs to, with their role in each.
     pub async fn memberships(&self, user: &UserId) -> Result<Vec<(Org, Role)>> {
-        let rows = sqlx::query("SELECT o.*, m.role AS member_role FROM members m JOIN orgs o ON o.id = m.org_id WHERE m.user_id = $1 ORDER BY o.name")
-            .bind(user.as_str())
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT o.*, m.role AS member_role FROM members m JOIN orgs o ON o.id = m.org_id WHERE m.user_id = $1 ORDER BY o.name",
+        )
+        .bind(user.as_str())
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(|r| Ok((org(r)?, role(r, "member_role")?))).collect()
     }
 
@@ -387,7 +389,8 @@ impl Store {
     }
 
     pub async fn api_tokens(&self, org: &OrgId) -> Result<Vec<ApiToken>> {
-        let rows = sqlx::query("SELECT * FROM api_tokens WHERE org_id = $1 ORDER BY created_at").bind(org.as_str()).fetch_all(&self.pool).await?;
+        let rows =
+            sqlx::query("SELECT * FROM api_tokens WHERE org_id = $1 ORDER BY created_at").bind(org.as_str()).fetch_all(&self.pool).await?;
         rows.iter().map(api_token).collect()
     }
 
@@ -410,7 +413,11 @@ impl Store {
         let token = api_token(&row)?;
         // Recording the last use is best kept coarse: once a minute is enough to see stale tokens.
         if token.last_used_at.is_none_or(|t| now - t > 60_000) {
-            sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2").bind(now).bind(token.id.as_str()).execute(&self.pool).await?;
+            sqlx::query("UPDATE api_tokens SET last_used_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(token.id.as_str())
+                .execute(&self.pool)
+                .await?;
         }
         Ok(Some(token))
     }
@@ -428,7 +435,8 @@ impl Store {
     }
 
     pub async fn guest(&self, token_hash: &str) -> Result<Option<Guest>> {
-        let row = sqlx::query("SELECT id, display_name FROM guests WHERE token_hash = $1").bind(token_hash).fetch_optional(&self.pool).await?;
+        let row =
+            sqlx::query("SELECT id, display_name FROM guests WHERE token_hash = $1").bind(token_hash).fetch_optional(&self.pool).await?;
         row.map(|r| Ok(Guest { id: r.try_get("id")?, display_name: r.try_get("display_name")? })).transpose()
     }
 

@@ -74,12 +74,7 @@ fn variant_row(row: &AnyRow) -> Result<Variant> {
 }
 
 fn image_row(row: &AnyRow) -> Result<Image> {
-    Ok(Image {
-        id: ImageId(row.try_get("id")?),
-        src: row.try_get("src")?,
-        alt: row.try_get("alt")?,
-        position: row.try_get("position")?,
-    })
+    Ok(Image { id: ImageId(row.try_get("id")?), src: row.try_get("src")?, alt: row.try_get("alt")?, position: row.try_get("position")? })
 }
 
 impl Store {
@@ -111,7 +106,10 @@ impl Store {
                         v.id = current.get(&v.option_values).cloned();
                     }
                     // Imported images replace the old imported ones; uploaded images stay.
-                    sqlx::query("DELETE FROM images WHERE product_id = $1 AND blob_key IS NULL").bind(id.as_str()).execute(&mut *tx).await?;
+                    sqlx::query("DELETE FROM images WHERE product_id = $1 AND blob_key IS NULL")
+                        .bind(id.as_str())
+                        .execute(&mut *tx)
+                        .await?;
                     write_product(&mut tx, org, &id, &product).await?;
                     outcome.updated.push(id);
                 }
@@ -330,7 +328,8 @@ impl Store {
 }
 
 async fn variant_ids_by_options(tx: &mut Transaction<'static, Any>, product: &ProductId) -> Result<HashMap<Vec<String>, VariantId>> {
-    let rows = sqlx::query("SELECT id, option_values FROM variants WHERE product_id = $1").bind(product.as_str()).fetch_all(&mut **tx).await?;
+    let rows =
+        sqlx::query("SELECT id, option_values FROM variants WHERE product_id = $1").bind(product.as_str()).fetch_all(&mut **tx).await?;
     rows.iter().map(|r| Ok((json_list(r, "option_values")?, VariantId(r.try_get("id")?)))).collect()
 }
 
@@ -418,7 +417,10 @@ async fn write_product(tx: &mut Transaction<'static, Any>, org: &OrgId, id: &Pro
     }
 
     // URL images: keep those already there (by src), add the new ones, order as sent, uploads after.
-    let rows = sqlx::query("SELECT id, src, blob_key FROM images WHERE product_id = $1 ORDER BY position").bind(id.as_str()).fetch_all(&mut **tx).await?;
+    let rows = sqlx::query("SELECT id, src, blob_key FROM images WHERE product_id = $1 ORDER BY position")
+        .bind(id.as_str())
+        .fetch_all(&mut **tx)
+        .await?;
     let mut by_src: HashMap<String, String> = HashMap::new();
     let mut uploads = Vec::new();
     for row in &rows {
@@ -435,7 +437,12 @@ async fn write_product(tx: &mut Transaction<'static, Any>, org: &OrgId, id: &Pro
         position += 1;
         match by_src.remove(&img.src) {
             Some(image_id) => {
-                sqlx::query("UPDATE images SET position = $1, alt = $2 WHERE id = $3").bind(position).bind(&img.alt).bind(&image_id).execute(&mut **tx).await?;
+                sqlx::query("UPDATE images SET position = $1, alt = $2 WHERE id = $3")
+                    .bind(position)
+                    .bind(&img.alt)
+                    .bind(&image_id)
+                    .execute(&mut **tx)
+                    .await?;
             }
             None => {
                 sqlx::query("INSERT INTO images (id, product_id, org_id, position, src, alt) VALUES ($1, $2, $3, $4, $5, $6)")

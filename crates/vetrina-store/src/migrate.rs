@@ -37,10 +37,8 @@ impl Store {
             if self.backend == Backend::Postgres {
                 sqlx::query("SELECT pg_advisory_xact_lock(7369727)").execute(&mut *tx).await?;
             }
-            let done = sqlx::query("SELECT version FROM vetrina_migrations WHERE version = $1")
-                .bind(m.version)
-                .fetch_optional(&mut *tx)
-                .await?;
+            let done =
+                sqlx::query("SELECT version FROM vetrina_migrations WHERE version = $1").bind(m.version).fetch_optional(&mut *tx).await?;
             if done.is_some() {
                 continue;
             }
@@ -48,9 +46,10 @@ impl Store {
                 Backend::Sqlite => m.sqlite,
                 Backend::Postgres => m.postgres,
             };
-            sqlx::raw_sql(sql).execute(&mut *tx).await.map_err(|e| {
-                StoreError::Corrupt(format!("migration {} ({}) failed: {e}", m.version, m.name))
-            })?;
+            sqlx::raw_sql(sql)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| StoreError::Corrupt(format!("migration {} ({}) failed: {e}", m.version, m.name)))?;
             sqlx::query("INSERT INTO vetrina_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
                 .bind(m.version)
                 .bind(m.name)

@@ -97,7 +97,8 @@ impl Store {
 
     /// The show at this public slug, whatever its organisation.
     pub async fn show_by_slug(&self, slug: &str) -> Result<Show> {
-        let row = sqlx::query("SELECT * FROM shows WHERE slug = $1").bind(slug).fetch_optional(&self.pool).await?.ok_or(StoreError::NotFound)?;
+        let row =
+            sqlx::query("SELECT * FROM shows WHERE slug = $1").bind(slug).fetch_optional(&self.pool).await?.ok_or(StoreError::NotFound)?;
         self.complete(show_row(&row)?).await
     }
 
@@ -161,10 +162,11 @@ impl Store {
 
     /// Shows where `user` is an accepted creator (they are not members of those organisations).
     pub async fn creator_shows(&self, user: &UserId) -> Result<Vec<Show>> {
-        let rows = sqlx::query("SELECT s.* FROM shows s JOIN show_creators c ON c.show_id = s.id WHERE c.user_id = $1 ORDER BY s.starts_at")
-            .bind(user.as_str())
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT s.* FROM shows s JOIN show_creators c ON c.show_id = s.id WHERE c.user_id = $1 ORDER BY s.starts_at")
+                .bind(user.as_str())
+                .fetch_all(&self.pool)
+                .await?;
         let mut shows = Vec::new();
         for row in &rows {
             shows.push(self.complete(show_row(row)?).await?);

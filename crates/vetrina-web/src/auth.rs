@@ -117,7 +117,9 @@ impl FromRequestParts<AppState> for Caller {
                 .map(str::trim)
                 .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "the Authorization header must be \"Bearer <API token>\""))?;
             let found = state.store.use_api_token(&hash_secret(token), now).await?;
-            return found.map(Caller::Token).ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "the API token is unknown or was revoked"));
+            return found
+                .map(Caller::Token)
+                .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "the API token is unknown or was revoked"));
         }
         let Some(secret) = cookie(&parts.headers, SESSION_COOKIE) else { return Ok(Caller::Anonymous) };
         let session_hash = hash_secret(secret);
@@ -177,11 +179,7 @@ impl Caller {
             Ok(access) => Ok(access),
             Err(e) if e.status() == StatusCode::NOT_FOUND && matches!(action, Action::Read | Action::PresentShows) => {
                 let Caller::Person { user, .. } = self else { return Err(e) };
-                if state.store.is_creator(org, show, &user.id).await? {
-                    Ok(Access { org_id: org.clone(), role: None })
-                } else {
-                    Err(e)
-                }
+                if state.store.is_creator(org, show, &user.id).await? { Ok(Access { org_id: org.clone(), role: None }) } else { Err(e) }
             }
             Err(e) => Err(e),
         }

@@ -72,11 +72,8 @@ impl ApiError {
             (None, Some(path)) => format!("{path}: {}", p.reason),
             (None, None) => p.reason.clone(),
         });
-        let detail = format!(
-            "nothing was imported: {n} problem{} found; the first is {}",
-            if n == 1 { "" } else { "s" },
-            first.unwrap_or_default()
-        );
+        let detail =
+            format!("nothing was imported: {n} problem{} found; the first is {}", if n == 1 { "" } else { "s" }, first.unwrap_or_default());
         ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, detail, field: None, errors: problems }
     }
 
@@ -139,11 +136,12 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequest<S> for Json<T> 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
         match axum::Json::<T>::from_request(req, state).await {
             Ok(axum::Json(v)) => Ok(Json(v)),
-            Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "send the body as JSON with \"Content-Type: application/json\"",
-            )),
-            Err(JsonRejection::JsonSyntaxError(e)) => Err(ApiError::bad_request(format!("the body is not valid JSON: {}", source_text(&e)))),
+            Err(JsonRejection::MissingJsonContentType(_)) => {
+                Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "send the body as JSON with \"Content-Type: application/json\""))
+            }
+            Err(JsonRejection::JsonSyntaxError(e)) => {
+                Err(ApiError::bad_request(format!("the body is not valid JSON: {}", source_text(&e))))
+            }
             Err(JsonRejection::JsonDataError(e)) => {
                 Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, format!("the JSON does not fit: {}", source_text(&e))))
             }
@@ -185,9 +183,10 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned + Send> FromRequestParts<S> 
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        axum::extract::Path::<T>::from_request_parts(parts, state).await.map(|p| Path(p.0)).map_err(|e: PathRejection| {
-            ApiError::new(StatusCode::BAD_REQUEST, format!("bad path: {}", e.body_text()))
-        })
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Path(p.0))
+            .map_err(|e: PathRejection| ApiError::new(StatusCode::BAD_REQUEST, format!("bad path: {}", e.body_text())))
     }
 }
 
@@ -198,8 +197,9 @@ impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequestParts<S> for Que
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        axum::extract::Query::<T>::from_request_parts(parts, state).await.map(|q| Query(q.0)).map_err(|e: QueryRejection| {
-            ApiError::new(StatusCode::BAD_REQUEST, format!("bad query string: {}", e.body_text()))
-        })
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Query(q.0))
+            .map_err(|e: QueryRejection| ApiError::new(StatusCode::BAD_REQUEST, format!("bad query string: {}", e.body_text())))
     }
 }

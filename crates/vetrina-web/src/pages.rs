@@ -107,6 +107,10 @@ pub async fn not_found(uri: Uri) -> Response {
     if uri.path().starts_with("/api/") {
         ApiError::new(StatusCode::NOT_FOUND, format!("no API route at {}", uri.path())).into_response()
     } else {
-        (StatusCode::NOT_FOUND, Html("<!doctype html><meta charset=utf-8><title>Not found</title><p>Not found. <a href=\"/console\">Vetrina</a>")).into_response()
+        (
+            StatusCode::NOT_FOUND,
+            Html("<!doctype html><meta charset=utf-8><title>Not found</title><p>Not found. <a href=\"/console\">Vetrina</a>"),
+        )
+            .into_response()
     }
 }

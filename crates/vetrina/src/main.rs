@@ -82,7 +82,10 @@ fn init_logging(filter: &str) {
     use tracing_subscriber::util::SubscriberInitExt;
     // Validated with the config, so the fallback is never used.
     let targets: tracing_subscriber::filter::Targets = filter.parse().unwrap_or_default();
-    let _ = tracing_subscriber::registry().with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))).with(targets).try_init();
+    let _ = tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())))
+        .with(targets)
+        .try_init();
 }
 
 fn load(cli_config: Option<&PathBuf>, flags: &ServerFlags) -> anyhow::Result<Config> {

@@ -50,7 +50,12 @@ pub struct OrgPatch {
 /// Renames the organisation or changes its currency or time zone.
 #[utoipa::path(patch, path = "/api/v1/orgs/{org_id}", tag = "orgs", request_body = OrgPatch,
     params(("org_id" = String, Path)), responses((status = 200, body = Org), (status = 422, body = crate::error::Problem)))]
-async fn update_org(State(state): State<AppState>, caller: Caller, Path(org_id): Path<OrgId>, Json(body): Json<OrgPatch>) -> ApiResult<Json<Org>> {
+async fn update_org(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org_id): Path<OrgId>,
+    Json(body): Json<OrgPatch>,
+) -> ApiResult<Json<Org>> {
     caller.require(&state, &org_id, Action::ManageOrg).await?;
     let org = state.store.org(&org_id).await?;
     let name = match body.name {
@@ -112,7 +117,11 @@ async fn update_member(
 #[utoipa::path(delete, path = "/api/v1/orgs/{org_id}/members/{user_id}", tag = "orgs",
     params(("org_id" = String, Path), ("user_id" = String, Path)),
     responses((status = 204), (status = 409, body = crate::error::Problem)))]
-async fn remove_member(State(state): State<AppState>, caller: Caller, Path((org_id, user_id)): Path<(OrgId, UserId)>) -> ApiResult<StatusCode> {
+async fn remove_member(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org_id, user_id)): Path<(OrgId, UserId)>,
+) -> ApiResult<StatusCode> {
     check_assign(&state, &caller, &org_id, &user_id, None).await?;
     state.store.remove_member(&org_id, &user_id).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -234,7 +243,11 @@ async fn create_token(
 /// Revokes an API token.
 #[utoipa::path(delete, path = "/api/v1/orgs/{org_id}/tokens/{token_id}", tag = "orgs",
     params(("org_id" = String, Path), ("token_id" = String, Path)), responses((status = 204), (status = 404, body = crate::error::Problem)))]
-async fn delete_token(State(state): State<AppState>, caller: Caller, Path((org_id, token_id)): Path<(OrgId, TokenId)>) -> ApiResult<StatusCode> {
+async fn delete_token(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org_id, token_id)): Path<(OrgId, TokenId)>,
+) -> ApiResult<StatusCode> {
     caller.require(&state, &org_id, Action::ManageTokens).await?;
     state.store.delete_api_token(&org_id, &token_id).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -80,7 +80,11 @@ async fn create_product(
 /// One product.
 #[utoipa::path(get, path = "/api/v1/orgs/{org_id}/products/{product_id}", tag = "catalogue",
     params(("org_id" = String, Path), ("product_id" = String, Path)), responses((status = 200, body = Product), (status = 404, body = crate::error::Problem)))]
-async fn get_product(State(state): State<AppState>, caller: Caller, Path((org_id, id)): Path<(OrgId, ProductId)>) -> ApiResult<Json<Product>> {
+async fn get_product(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org_id, id)): Path<(OrgId, ProductId)>,
+) -> ApiResult<Json<Product>> {
     caller.require(&state, &org_id, Action::Read).await?;
     Ok(Json(state.store.product(&org_id, &id).await.map_err(|_| ApiError::not_found("product"))?))
 }
@@ -105,7 +109,11 @@ async fn update_product(
 #[utoipa::path(delete, path = "/api/v1/orgs/{org_id}/products/{product_id}", tag = "catalogue",
     params(("org_id" = String, Path), ("product_id" = String, Path)),
     responses((status = 204), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
-async fn delete_product(State(state): State<AppState>, caller: Caller, Path((org_id, id)): Path<(OrgId, ProductId)>) -> ApiResult<StatusCode> {
+async fn delete_product(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org_id, id)): Path<(OrgId, ProductId)>,
+) -> ApiResult<StatusCode> {
     caller.require(&state, &org_id, Action::EditCatalogue).await?;
     let product = state.store.product(&org_id, &id).await.map_err(|_| ApiError::not_found("product"))?;
     state.store.delete_product(&org_id, &id).await?;
@@ -217,9 +225,8 @@ pub(crate) fn sniff_image(bytes: &[u8]) -> Option<(&'static str, &'static str)> 
 
 /// Stores uploaded image bytes and returns the `/media/...` address they are served at.
 pub(crate) async fn store_image(state: &AppState, org_id: &OrgId, bytes: axum::body::Bytes) -> ApiResult<(String, String)> {
-    let (ext, _) = sniff_image(&bytes).ok_or_else(|| {
-        ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "the body is not a JPEG, PNG, GIF, WebP or AVIF image")
-    })?;
+    let (ext, _) = sniff_image(&bytes)
+        .ok_or_else(|| ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "the body is not a JPEG, PNG, GIF, WebP or AVIF image"))?;
     let key = format!("images/{org_id}/{}.{ext}", random_token(12));
     let blobs = state.blobs.clone();
     let put_key = key.clone();

@@ -1,0 +1,71 @@
+//! Bad input gets a 4xx problem document that says what is wrong; nothing is half-written.
+
+use reqwest::Method;
+use serde_json::json;
+
+use crate::harness::{TEST_MAX_BODY, product_json, story};
+
+story!(malformed_and_mistyped_json, |app| {
+    let org = app.org("bad").await;
+    let path = org.path("/products");
+    let r = org.owner.raw(Method::POST, &path, Some("application/json"), b"{\"title\": \"x\",".to_vec()).await;
+    r.problem(400, "not valid JSON");
+    let r = org.owner.raw(Method::POST, &path, Some("application/json"), b"not json at all".to_vec()).await;
+    r.problem(400, "not valid JSON");
+    org.owner.post(&path, json!({"title": 42, "variants": []})).await.problem(422, "invalid type");
+    org.owner.post(&path, json!({"title": "x", "variants": [], "colour": "red"})).await.problem(422, "unknown field `colour`");
+    org.owner.post(&path, json!({"title": "x"})).await.problem(422, "missing field `variants`");
+    org.owner.raw(Method::POST, &path, Some("text/plain"), b"{}".to_vec()).await.problem(415, "application/json");
+    org.owner.raw(Method::POST, &path, None, b"{}".to_vec()).await.problem(415, "application/json");
+    org.owner.post(&org.path("/shows"), json!({"title": "x", "starts_at": "next tuesday"})).await.problem(422, "not a time");
+    org.owner.post(&org.path("/shows"), json!({"title": "x", "status": "paused"})).await.problem(422, "unknown variant");
+    org.owner.get(&org.path("/products?limit=abc")).await.problem(400, "query");
+    org.owner.get(&org.path("/products?limit=100000")).await.problem(422, "between 1 and 200");
+    assert_eq!(org.owner.get(&path).await.body["total"], 0);
+});
+
+story!(oversized_bodies, |app| {
+    let org = app.org("big").await;
+    let mut body = product_json("Huge", 100);
+    body["description_html"] = json!("x".repeat(TEST_MAX_BODY + 10));
+    org.owner.post(&org.path("/products"), body).await.problem(413, "larger than this server accepts");
+    let csv = vec![b'a'; TEST_MAX_BODY + 1];
+    org.owner.raw(Method::POST, &org.path("/products/import"), Some("text/csv"), csv).await.problem(413, "larger");
+    let mut body = product_json("Long", 100);
+    body["description_html"] = json!("x".repeat(70_000));
+    org.owner.post(&org.path("/products"), body).await.problem(422, "description_html");
+});
+
+story!(unknown_and_foreign_ids, |app| {
+    let org = app.org("ids").await;
+    let other = app.org("other").await;
+    let theirs = other.owner.post(&other.path("/products"), product_json("Theirs", 100)).await;
+    let their_id = theirs.body["id"].as_str().unwrap();
+    org.owner.get(&org.path("/products/prd_doesnotexist")).await.problem(404, "product");
+    org.owner.get(&org.path(&format!("/products/{their_id}"))).await.problem(404, "product");
+    org.owner.put(&org.path(&format!("/products/{their_id}")), product_json("Mine", 1)).await.problem(404, "not found");
+    org.owner.delete(&org.path(&format!("/products/{their_id}"))).await.problem(404, "product");
+    org.owner
+        .post(&org.path("/shows"), json!({"title": "x", "lineup": [their_id]}))
+        .await
+        .problem(422, "not a product of this organisation");
+    org.owner
+        .post(&org.path("/shows"), json!({"title": "x", "run_of_show": {"segments": [{"title": "s", "product_ids": [their_id]}]}}))
+        .await
+        .problem(422, "not a product of this organisation");
+    org.owner.get("/api/v1/orgs/org_nope/products").await.problem(404, "organisation");
+    app.anonymous().get("/api/v1/no/such/route").await.problem(404, "no API route");
+    let theirs_now = other.owner.get(&other.path(&format!("/products/{their_id}"))).await;
+    assert_eq!(theirs_now.body["title"], "Theirs", "untouched");
+});
+
+story!(health_and_openapi, |app| {
+    let anon = app.anonymous();
+    assert_eq!(anon.get("/healthz").await.status, 200);
+    assert_eq!(anon.get("/readyz").await.status, 200);
+    let doc = anon.get("/api/v1/openapi.json").await;
+    assert_eq!(doc.status, 200);
+    assert!(doc.body["openapi"].as_str().unwrap().starts_with("3."));
+    assert!(doc.body["paths"]["/api/v1/orgs/{org_id}/products/import"]["post"].is_object());
+    assert!(doc.body["components"]["schemas"]["Problem"].is_object());
+});
