@@ -1,0 +1,591 @@
+// The merchant console: a small hash-routed app over the JSON API.
+// Routes: #/signin, #/join/TOKEN, #/orgs/ID/{shows,products,team,settings}, #/orgs/ID/products/PID,
+// #/orgs/ID/shows/SID. Every string from the server is rendered as text (see h()).
+
+import { api, setCsrf } from "./api.js";
+import { h, t, lang, setLang, otherLang, money } from "./i18n.js";
+
+const main = document.getElementById("main");
+const header = document.getElementById("header");
+let session = null;
+
+function go(hash) {
+  location.hash = hash;
+}
+
+function flash(message, kind = "ok") {
+  const box = h("p", { class: `flash ${kind}`, role: kind === "error" ? "alert" : "status" }, message);
+  main.prepend(box);
+  setTimeout(() => box.remove(), kind === "error" ? 12000 : 4000);
+}
+
+/** Runs an action, showing the server's explanation when it fails. */
+async function attempt(fn) {
+  try {
+    return await fn();
+  } catch (e) {
+    const detail = e.problem?.errors?.length
+      ? [e.message, ...e.problem.errors.slice(0, 10).map((p) => (p.line ? `line ${p.line}: ${p.reason}` : `${p.path}: ${p.reason}`))].join("\n")
+      : e.message || t("error.generic");
+    flash(detail, "error");
+    if (e.status === 401) go("#/signin");
+    return undefined;
+  }
+}
+
+function field(label, input) {
+  return h("label", { class: "field" }, h("span", {}, label), input);
+}
+
+function renderHeader(orgId) {
+  header.replaceChildren(
+    h("a", { href: "#/", class: "brand" }, t("app.name")),
+    orgId && session
+      ? h(
+          "nav",
+          {},
+          ["shows", "products", "team", "settings"].map((s) => h("a", { href: `#/orgs/${orgId}/${s}` }, t(`nav.${s}`))),
+        )
+      : null,
+    h("span", { class: "spacer" }),
+    session && session.memberships.length > 1
+      ? h(
+          "select",
+          { "aria-label": "organisation", onchange: (e) => go(`#/orgs/${e.target.value}/shows`) },
+          session.memberships.map((m) => h("option", { value: m.org.id, selected: m.org.id === orgId }, m.org.name)),
+        )
+      : null,
+    h("button", { class: "link", id: "lang", onclick: () => { setLang(otherLang()); route(); } }, t("lang.switch")),
+    session ? h("button", { class: "link", onclick: signOut }, t("signout")) : null,
+  );
+}
+
+async function loadSession() {
+  try {
+    session = await api("GET", "/api/v1/session");
+    setCsrf(session.csrf_token);
+  } catch {
+    session = null;
+  }
+}
+
+async function signOut() {
+  await attempt(() => api("DELETE", "/api/v1/session"));
+  session = null;
+  go("#/signin");
+}
+
+function signIn() {
+  renderHeader(null);
+  const email = h("input", { type: "email", name: "email", required: true, autocomplete: "username" });
+  const password = h("input", { type: "password", name: "password", required: true, autocomplete: "current-password" });
+  const form = h(
+    "form",
+    {
+      class: "card narrow",
+      onsubmit: async (e) => {
+        e.preventDefault();
+        const s = await attempt(() => api("POST", "/api/v1/session", { email: email.value, password: password.value }));
+        if (s) {
+          session = s;
+          setCsrf(s.csrf_token);
+          go("#/");
+        }
+      },
+    },
+    h("h1", {}, t("signin.title")),
+    field(t("signin.email"), email),
+    field(t("signin.password"), password),
+    h("button", { type: "submit" }, t("signin.submit")),
+  );
+  main.replaceChildren(form);
+}
+
+function join(token) {
+  renderHeader(null);
+  const name = h("input", { name: "name", autocomplete: "name" });
+  const password = h("input", { type: "password", name: "password", autocomplete: "new-password" });
+  const accept = async (e) => {
+    e.preventDefault();
+    const body = session ? { token } : { token, name: name.value, password: password.value };
+    const s = await attempt(() => api("POST", "/api/v1/invitations/accept", body));
+    if (s) {
+      session = s;
+      setCsrf(s.csrf_token);
+      go("#/");
+    }
+  };
+  main.replaceChildren(
+    h(
+      "form",
+      { class: "card narrow", onsubmit: accept },
+      h("h1", {}, t("join.title")),
+      session ? null : [field(t("join.name"), name), field(t("join.password"), password)],
+      h("button", { type: "submit" }, t("join.accept")),
+    ),
+  );
+}
+
+function home() {
+  renderHeader(null);
+  if (session.memberships.length > 0) return go(`#/orgs/${session.memberships[0].org.id}/shows`);
+  const name = h("input", { name: "org-name", required: true });
+  main.replaceChildren(
+    session.creator_shows.length
+      ? h("section", { class: "card" }, h("h2", {}, t("creator.shows")),
+          h("ul", {}, session.creator_shows.map((s) => h("li", {}, h("a", { href: `#/orgs/${s.org_id}/shows/${s.show_id}` }, s.title)))))
+      : null,
+    h(
+      "form",
+      {
+        class: "card narrow",
+        onsubmit: async (e) => {
+          e.preventDefault();
+          const org = await attempt(() => api("POST", "/api/v1/orgs", { name: name.value }));
+          if (org) {
+            await loadSession();
+            go(`#/orgs/${org.id}/products`);
+          }
+        },
+      },
+      h("p", {}, t("org.none")),
+      field(t("org.name"), name),
+      h("button", { type: "submit" }, t("org.create")),
+    ),
+  );
+}
+
+function roleIn(orgId) {
+  return session.memberships.find((m) => m.org.id === orgId)?.role;
+}
+
+function orgOf(orgId) {
+  return session.memberships.find((m) => m.org.id === orgId)?.org;
+}
+
+// ---------- products ----------
+
+async function products(orgId) {
+  const search = h("input", { type: "search", placeholder: t("products.search"), "aria-label": t("products.search") });
+  const list = h("div", { class: "grid" });
+  const refresh = async () => {
+    const page = await attempt(() => api("GET", `/api/v1/orgs/${orgId}/products?limit=200&q=${encodeURIComponent(search.value)}`));
+    if (!page) return;
+    list.replaceChildren(
+      page.items.length === 0
+        ? h("p", { class: "muted" }, t("products.empty"))
+        : page.items.map((p) => {
+            const stock = p.variants.every((v) => v.track_stock) ? p.variants.reduce((n, v) => n + v.stock, 0) : null;
+            return h(
+              "a",
+              { class: "tile", href: `#/orgs/${orgId}/products/${p.id}` },
+              p.images[0] ? h("img", { src: p.images[0].src, alt: p.images[0].alt || p.title, loading: "lazy" }) : h("div", { class: "noimg" }),
+              h("strong", {}, p.title),
+              h("span", {}, money(Math.min(...p.variants.map((v) => v.price_minor)), p.currency)),
+              h("span", { class: "muted" }, t("products.variants", { n: p.variants.length }), " · ",
+                stock === null ? t("products.untracked") : t("products.stock", { n: stock })),
+              h("span", { class: `badge ${p.status}` }, t(`status.${p.status}`)),
+            );
+          }),
+    );
+  };
+  search.addEventListener("input", () => refresh());
+  const file = h("input", { type: "file", accept: ".csv,.json,text/csv,application/json", "aria-label": t("products.import") });
+  file.addEventListener("change", async () => {
+    const f = file.files[0];
+    if (!f) return;
+    const isJson = f.name.endsWith(".json") || f.type === "application/json";
+    const report = await attempt(() =>
+      api("POST", `/api/v1/orgs/${orgId}/products/import`, f, isJson ? "application/json" : "text/csv"),
+    );
+    file.value = "";
+    if (report) {
+      flash(t("products.import.done", report));
+      report.warnings.forEach((w) => flash(w, "warn"));
+      refresh();
+    }
+  });
+  const canEdit = ["owner", "admin"].includes(roleIn(orgId));
+  main.replaceChildren(
+    h("div", { class: "toolbar" },
+      h("h1", {}, t("products.title")),
+      search,
+      canEdit ? h("button", { onclick: () => go(`#/orgs/${orgId}/products/new`) }, t("products.new")) : null,
+      h("a", { class: "button secondary", href: `/api/v1/orgs/${orgId}/products/export.csv`, download: "products_export.csv" }, t("products.export")),
+    ),
+    canEdit ? h("div", { class: "card" }, field(t("products.import"), file)) : null,
+    list,
+  );
+  await refresh();
+}
+
+async function productEditor(orgId, productId) {
+  const org = orgOf(orgId);
+  const isNew = productId === "new";
+  const p = isNew
+    ? { title: "", handle: "", description_html: "", vendor: "", product_type: "", tags: [], status: "active", options: [], variants: [{ option_values: [], price_minor: 0, stock: 0, track_stock: true, sku: "" }], images: [], currency: org.currency }
+    : await attempt(() => api("GET", `/api/v1/orgs/${orgId}/products/${productId}`));
+  if (!p) return;
+  const digits = new Intl.NumberFormat("en", { style: "currency", currency: p.currency }).resolvedOptions().maximumFractionDigits;
+  const toMajor = (minor) => (minor == null ? "" : (minor / 10 ** digits).toFixed(digits));
+  const toMinor = (text) => (text.trim() === "" ? null : Math.round(Number(text.replace(",", ".")) * 10 ** digits));
+  const inputs = {
+    title: h("input", { name: "title", value: p.title, required: true }),
+    handle: h("input", { name: "handle", value: p.handle }),
+    description_html: h("textarea", { name: "description", rows: 4 }, p.description_html),
+    vendor: h("input", { name: "vendor", value: p.vendor }),
+    product_type: h("input", { name: "type", value: p.product_type }),
+    tags: h("input", { name: "tags", value: p.tags.join(", ") }),
+    status: h("select", { name: "status" }, ["active", "draft", "archived"].map((s) => h("option", { value: s, selected: s === p.status }, t(`status.${s}`)))),
+    options: h("input", { name: "options", value: p.options.join(", ") }),
+  };
+  const rows = h("tbody");
+  const addRow = (v) => {
+    const cells = {
+      id: v.id,
+      values: h("input", { value: v.option_values.join(", "), "aria-label": t("product.variant.options") }),
+      sku: h("input", { value: v.sku, "aria-label": t("product.variant.sku") }),
+      price: h("input", { value: toMajor(v.price_minor), inputmode: "decimal", "aria-label": t("product.variant.price") }),
+      compare: h("input", { value: toMajor(v.compare_at_minor), inputmode: "decimal", "aria-label": t("product.variant.compare") }),
+      stock: h("input", { type: "number", min: 0, value: v.stock, "aria-label": t("product.variant.stock") }),
+      extra: v,
+    };
+    const tr = h("tr", {}, h("td", {}, cells.values), h("td", {}, cells.sku), h("td", {}, cells.price), h("td", {}, cells.compare), h("td", {}, cells.stock),
+      h("td", {}, h("button", { type: "button", class: "link", onclick: () => tr.remove() }, "✕")));
+    tr.cells = cells;
+    rows.append(tr);
+  };
+  p.variants.forEach(addRow);
+  const split = (s) => s.split(",").map((x) => x.trim()).filter(Boolean);
+  const save = async (e) => {
+    e.preventDefault();
+    const body = {
+      handle: inputs.handle.value || null,
+      title: inputs.title.value,
+      description_html: inputs.description_html.value,
+      vendor: inputs.vendor.value,
+      product_type: inputs.product_type.value,
+      tags: split(inputs.tags.value),
+      status: inputs.status.value,
+      options: split(inputs.options.value),
+      images: p.images.filter((i) => !i.src.startsWith("/media/")).map((i) => ({ src: i.src, alt: i.alt })),
+      variants: [...rows.children].map((tr) => {
+        const c = tr.cells;
+        const variant = {
+          option_values: split(c.values.value),
+          sku: c.sku.value,
+          price_minor: toMinor(c.price.value) ?? 0,
+          compare_at_minor: toMinor(c.compare.value),
+          stock: Number(c.stock.value || 0),
+          track_stock: c.extra.track_stock ?? true,
+        };
+        if (c.id) variant.id = c.id;
+        for (const k of ["barcode", "grams", "shopify_variant_id", "image_src"]) if (c.extra[k] != null) variant[k] = c.extra[k];
+        return variant;
+      }),
+    };
+    const saved = isNew
+      ? await attempt(() => api("POST", `/api/v1/orgs/${orgId}/products`, body))
+      : await attempt(() => api("PUT", `/api/v1/orgs/${orgId}/products/${productId}`, body));
+    if (saved) {
+      if (isNew) return go(`#/orgs/${orgId}/products/${saved.id}`);
+      flash(t("product.saved"));
+    }
+  };
+  const upload = h("input", { type: "file", accept: "image/*", "aria-label": t("product.image.upload") });
+  upload.addEventListener("change", async () => {
+    const f = upload.files[0];
+    if (f && (await attempt(() => api("POST", `/api/v1/orgs/${orgId}/products/${productId}/images?alt=${encodeURIComponent(p.title)}`, f)))) route();
+  });
+  main.replaceChildren(
+    h("form", { class: "card", onsubmit: save },
+      h("h1", {}, isNew ? t("products.new") : p.title),
+      h("div", { class: "cols" }, field(t("product.title"), inputs.title), field(t("product.handle"), inputs.handle)),
+      field(t("product.description"), inputs.description_html),
+      h("div", { class: "cols" }, field(t("product.vendor"), inputs.vendor), field(t("product.type"), inputs.product_type), field(t("product.status"), inputs.status)),
+      field(t("product.tags"), inputs.tags),
+      field(t("product.options"), inputs.options),
+      h("h2", {}, t("product.variants"), " (", p.currency, ")"),
+      h("table", { class: "variants" },
+        h("thead", {}, h("tr", {}, ["product.variant.options", "product.variant.sku", "product.variant.price", "product.variant.compare", "product.variant.stock"].map((k) => h("th", {}, t(k))), h("th"))),
+        rows),
+      h("button", { type: "button", class: "secondary", onclick: () => addRow({ option_values: [], price_minor: 0, stock: 0, track_stock: true, sku: "" }) }, t("product.variant.add")),
+      h("div", { class: "actions" },
+        h("button", { type: "submit" }, t("product.save")),
+        isNew ? null : h("button", { type: "button", class: "danger", onclick: async () => {
+          if (confirm(t("confirm.delete")) && (await attempt(() => api("DELETE", `/api/v1/orgs/${orgId}/products/${productId}`))) !== undefined) go(`#/orgs/${orgId}/products`);
+        } }, t("product.delete"))),
+    ),
+    isNew ? null : h("section", { class: "card" },
+      h("h2", {}, t("product.images")),
+      h("div", { class: "thumbs" }, p.images.map((i) => h("figure", {}, h("img", { src: i.src, alt: i.alt, loading: "lazy" }),
+        h("button", { class: "link", onclick: async () => { if ((await attempt(() => api("DELETE", `/api/v1/orgs/${orgId}/products/${productId}/images/${i.id}`))) !== undefined) route(); } }, "✕")))),
+      field(t("product.image.upload"), upload)),
+  );
+}
+
+// ---------- shows ----------
+
+async function shows(orgId) {
+  const list = await attempt(() => api("GET", `/api/v1/orgs/${orgId}/shows`));
+  if (!list) return;
+  const title = h("input", { name: "new-show-title", placeholder: t("shows.new.title"), "aria-label": t("shows.new.title"), required: true });
+  const canEdit = ["owner", "admin"].includes(roleIn(orgId));
+  main.replaceChildren(
+    h("div", { class: "toolbar" }, h("h1", {}, t("shows.title"))),
+    canEdit ? h("form", { class: "card inline", onsubmit: async (e) => {
+      e.preventDefault();
+      const show = await attempt(() => api("POST", `/api/v1/orgs/${orgId}/shows`, { title: title.value }));
+      if (show) go(`#/orgs/${orgId}/shows/${show.id}`);
+    } }, title, h("button", { type: "submit" }, t("shows.new"))) : null,
+    list.length === 0 ? h("p", { class: "muted" }, t("shows.empty")) : h("ul", { class: "shows" }, list.map((s) =>
+      h("li", {}, h("a", { href: `#/orgs/${orgId}/shows/${s.id}` }, s.title),
+        h("span", { class: `badge ${s.status}` }, t(`show.status.${s.status}`)),
+        s.starts_at ? h("span", { class: "muted" }, new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short", timeZone: s.time_zone }).format(new Date(s.starts_at)), " ", s.time_zone) : null))),
+  );
+}
+
+/** `datetime-local` value for a Unix-ms time in a time zone. */
+function localInputValue(ms, timeZone) {
+  if (ms == null) return "";
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-GB", { timeZone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23" })
+    .formatToParts(new Date(ms)).map((p) => [p.type, p.value]));
+  return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}`;
+}
+
+async function showEditor(orgId, showId) {
+  const show = await attempt(() => api("GET", `/api/v1/orgs/${orgId}/shows/${showId}`));
+  if (!show) return;
+  const role = roleIn(orgId);
+  const canPlan = ["owner", "admin"].includes(role);
+  const [catalogue, members] = role
+    ? await Promise.all([
+        attempt(() => api("GET", `/api/v1/orgs/${orgId}/products?limit=200`)),
+        attempt(() => api("GET", `/api/v1/orgs/${orgId}/members`)),
+      ])
+    : [null, null];
+  // Creators cannot read the catalogue: they see the show's own products by id.
+  const products = catalogue?.items ??
+    [...new Set([...show.lineup, ...show.run_of_show.segments.flatMap((s) => s.product_ids)])].map((id) => ({ id, title: id }));
+  const nameOf = (id) => products.find((p) => p.id === id)?.title ?? id;
+  const zones = Intl.supportedValuesOf ? Intl.supportedValuesOf("timeZone") : [show.time_zone];
+  const inputs = {
+    title: h("input", { name: "show-title", value: show.title, disabled: !canPlan }),
+    slug: h("input", { name: "slug", value: show.slug, disabled: !canPlan }),
+    description: h("textarea", { name: "show-description", rows: 3, disabled: !canPlan }, show.description),
+    starts_at: h("input", { type: "datetime-local", name: "starts-at", value: localInputValue(show.starts_at, show.time_zone), disabled: !canPlan }),
+    time_zone: h("select", { name: "time-zone", disabled: !canPlan }, zones.map((z) => h("option", { value: z, selected: z === show.time_zone }, z))),
+  };
+  const lineup = h("fieldset", { class: "checks" }, h("legend", {}, t("show.lineup")),
+    products.map((p) => h("label", {}, h("input", { type: "checkbox", value: p.id, checked: show.lineup.includes(p.id), disabled: !canPlan }), p.title)));
+  const hosts = h("fieldset", { class: "checks" }, h("legend", {}, t("show.hosts")),
+    (members ?? []).filter((m) => m.role !== "moderator").map((m) => h("label", {}, h("input", { type: "checkbox", value: m.user.id, checked: show.host_ids.includes(m.user.id), disabled: !canPlan }), m.user.name)));
+
+  const segments = h("ol", { class: "segments" });
+  const addSegment = (s) => {
+    const productSelect = h("select", { multiple: true, size: Math.min(6, Math.max(2, products.length)), "aria-label": t("ros.products") },
+      products.map((p) => h("option", { value: p.id, selected: s.product_ids?.includes(p.id) }, p.title)));
+    const dealProduct = h("select", { "aria-label": t("ros.deal.product") }, h("option", { value: "" }, t("ros.deal.none")),
+      products.map((p) => h("option", { value: p.id, selected: s.deal?.product_id === p.id }, p.title)));
+    const num = (value, label) => h("input", { type: "number", min: 1, value: value ?? "", "aria-label": label });
+    const c = {
+      title: h("input", { value: s.title ?? "", "aria-label": t("ros.segment.title"), placeholder: t("ros.segment.title") }),
+      duration: num(s.duration_minutes, t("ros.duration")),
+      notes: h("textarea", { rows: 2, "aria-label": t("ros.notes") }, s.notes ?? ""),
+      products: productSelect,
+      dealProduct,
+      percent: num(s.deal?.percent_off, t("ros.deal.percent")),
+      quantity: num(s.deal?.quantity, t("ros.deal.quantity")),
+      perBuyer: num(s.deal?.per_buyer_limit, t("ros.deal.per_buyer")),
+      seconds: num(s.deal?.duration_seconds ?? 300, t("ros.deal.seconds")),
+      pollQ: h("input", { value: s.poll?.question ?? "", "aria-label": t("ros.poll.question") }),
+      pollO: h("textarea", { rows: 2, "aria-label": t("ros.poll.options") }, (s.poll?.options ?? []).join("\n")),
+      answers: h("textarea", { rows: 3, "aria-label": t("ros.answers") }, (s.prepared_answers ?? []).flatMap((a) => [a.question, a.answer]).join("\n")),
+      deal: s.deal,
+    };
+    const li = h("li", { class: "segment card" },
+      h("div", { class: "cols" }, field(t("ros.segment.title"), c.title), field(t("ros.duration"), c.duration)),
+      field(t("ros.notes"), c.notes),
+      field(t("ros.products"), c.products),
+      h("details", { open: Boolean(s.deal) }, h("summary", {}, t("ros.deal")),
+        h("div", { class: "cols" }, field(t("ros.deal.product"), c.dealProduct), field(t("ros.deal.percent"), c.percent), field(t("ros.deal.quantity"), c.quantity),
+          field(t("ros.deal.per_buyer"), c.perBuyer), field(t("ros.deal.seconds"), c.seconds))),
+      h("div", { class: "cols" }, field(t("ros.poll.question"), c.pollQ), field(t("ros.poll.options"), c.pollO)),
+      field(t("ros.answers"), c.answers),
+      h("div", { class: "actions" },
+        h("button", { type: "button", class: "link", onclick: () => li.previousElementSibling && segments.insertBefore(li, li.previousElementSibling) }, t("ros.up")),
+        h("button", { type: "button", class: "link", onclick: () => li.remove() }, t("ros.remove"))),
+    );
+    li.cells = c;
+    segments.append(li);
+  };
+  show.run_of_show.segments.forEach(addSegment);
+  const lines = (text) => text.split("\n").map((x) => x.trim()).filter(Boolean);
+  const numberOr = (input) => (input.value === "" ? null : Number(input.value));
+  const runOfShow = () => ({
+    segments: [...segments.children].map((li) => {
+      const c = li.cells;
+      const answers = lines(c.answers.value);
+      const segment = {
+        title: c.title.value,
+        notes: c.notes.value,
+        duration_minutes: numberOr(c.duration),
+        product_ids: [...c.products.selectedOptions].map((o) => o.value),
+        prepared_answers: [],
+      };
+      for (let i = 0; i + 1 < answers.length; i += 2) segment.prepared_answers.push({ question: answers[i], answer: answers[i + 1] });
+      if (c.dealProduct.value) {
+        segment.deal = { product_id: c.dealProduct.value, duration_seconds: numberOr(c.seconds) ?? 300, quantity: numberOr(c.quantity), per_buyer_limit: numberOr(c.perBuyer) };
+        if (c.deal?.price_minor != null && c.percent.value === "") segment.deal.price_minor = c.deal.price_minor;
+        else segment.deal.percent_off = numberOr(c.percent);
+      }
+      if (c.pollQ.value.trim()) segment.poll = { question: c.pollQ.value, options: lines(c.pollO.value) };
+      return segment;
+    }),
+  });
+  const patch = async (extra) => {
+    const body = canPlan
+      ? {
+          title: inputs.title.value,
+          slug: inputs.slug.value,
+          description: inputs.description.value,
+          time_zone: inputs.time_zone.value,
+          starts_at: inputs.starts_at.value || null,
+          lineup: [...lineup.querySelectorAll("input:checked")].map((i) => i.value),
+          host_ids: [...hosts.querySelectorAll("input:checked")].map((i) => i.value),
+          run_of_show: runOfShow(),
+          ...extra,
+        }
+      : { run_of_show: runOfShow(), ...extra };
+    const saved = await attempt(() => api("PATCH", `/api/v1/orgs/${orgId}/shows/${showId}`, body));
+    if (saved) {
+      await showEditor(orgId, showId);
+      flash(t("show.saved"));
+    }
+  };
+  const status = (s) => () => patch({ status: s });
+  const cover = h("input", { type: "file", accept: "image/*", "aria-label": t("show.cover") });
+  cover.addEventListener("change", async () => {
+    if (cover.files[0] && (await attempt(() => api("PUT", `/api/v1/orgs/${orgId}/shows/${showId}/cover`, cover.files[0])))) route();
+  });
+  const creatorEmail = h("input", { type: "email", "aria-label": t("show.invite_creator") });
+  const transitions = {
+    draft: [["show.schedule", "scheduled"], ["show.go_live", "live"]],
+    scheduled: [["show.unschedule", "draft"], ["show.go_live", "live"]],
+    live: [["show.end", "ended"]],
+    ended: [],
+  }[show.status];
+  main.replaceChildren(
+    h("form", { class: "card", onsubmit: (e) => { e.preventDefault(); patch({}); } },
+      h("div", { class: "toolbar" },
+        h("h1", {}, show.title),
+        h("span", { class: `badge ${show.status}`, id: "show-status" }, t(`show.status.${show.status}`)),
+        show.status !== "draft" ? h("a", { href: `/shows/${encodeURIComponent(show.slug)}`, target: "_blank", rel: "noopener" }, t("show.public_page")) : null),
+      h("div", { class: "cols" }, field(t("show.title"), inputs.title), field(t("show.slug"), inputs.slug)),
+      field(t("show.description"), inputs.description),
+      h("div", { class: "cols" }, field(t("show.starts_at"), inputs.starts_at), field(t("show.time_zone"), inputs.time_zone)),
+      canPlan ? h("div", { class: "cols" }, lineup, hosts) : h("p", {}, t("show.lineup"), ": ", show.lineup.map(nameOf).join(", ")),
+      h("h2", {}, t("ros.title")),
+      segments,
+      h("button", { type: "button", class: "secondary", onclick: () => addSegment({}) }, t("ros.add")),
+      h("div", { class: "actions" },
+        h("button", { type: "submit" }, t("show.save")),
+        transitions.filter(([, to]) => canPlan || to === "live" || to === "ended").map(([label, to]) => h("button", { type: "button", class: "secondary", onclick: status(to) }, t(label))),
+        canPlan && show.status !== "live" ? h("button", { type: "button", class: "danger", onclick: async () => {
+          if (confirm(t("confirm.delete")) && (await attempt(() => api("DELETE", `/api/v1/orgs/${orgId}/shows/${showId}`))) !== undefined) go(`#/orgs/${orgId}/shows`);
+        } }, t("show.delete")) : null),
+    ),
+    canPlan ? h("section", { class: "card" },
+      show.cover_src ? h("img", { class: "cover", src: show.cover_src, alt: "" }) : null,
+      field(t("show.cover"), cover),
+      h("form", { class: "inline", onsubmit: async (e) => {
+        e.preventDefault();
+        const inv = await attempt(() => api("POST", `/api/v1/orgs/${orgId}/shows/${showId}/creators`, { email: creatorEmail.value }));
+        if (inv) flash(`${t("team.link")} ${inv.accept_url}`);
+      } }, field(t("show.invite_creator"), creatorEmail), h("button", { type: "submit" }, t("show.invite")))) : null,
+  );
+}
+
+// ---------- team and settings ----------
+
+async function team(orgId) {
+  const myRole = roleIn(orgId);
+  const manage = ["owner", "admin"].includes(myRole);
+  const members = await attempt(() => api("GET", `/api/v1/orgs/${orgId}/members`));
+  if (!members) return;
+  const [invitations, tokens] = manage
+    ? await Promise.all([attempt(() => api("GET", `/api/v1/orgs/${orgId}/invitations`)), attempt(() => api("GET", `/api/v1/orgs/${orgId}/tokens`))])
+    : [[], []];
+  const roles = ["owner", "admin", "host", "moderator"].filter((r) => myRole === "owner" || r !== "owner");
+  const email = h("input", { type: "email", name: "invite-email", required: true });
+  const role = h("select", { name: "invite-role" }, roles.map((r) => h("option", { value: r, selected: r === "host" }, t(`role.${r}`))));
+  const tokenName = h("input", { name: "token-name", required: true });
+  const tokenRole = h("select", { name: "token-role" }, roles.filter((r) => r !== "owner").map((r) => h("option", { value: r }, t(`role.${r}`))));
+  const output = h("div");
+  main.replaceChildren(
+    h("h1", {}, t("team.title")),
+    output,
+    h("table", { class: "card" }, h("tbody", {}, members.map((m) => h("tr", {},
+      h("td", {}, m.user.name), h("td", { class: "muted" }, m.user.email),
+      h("td", {}, manage ? h("select", { "aria-label": t("team.role"), onchange: async (e) => { await attempt(() => api("PATCH", `/api/v1/orgs/${orgId}/members/${m.user.id}`, { role: e.target.value })); route(); } },
+        roles.concat(roles.includes(m.role) ? [] : [m.role]).map((r) => h("option", { value: r, selected: r === m.role }, t(`role.${r}`)))) : t(`role.${m.role}`)),
+      h("td", {}, manage ? h("button", { class: "link", onclick: async () => { if (confirm(t("confirm.delete")) && (await attempt(() => api("DELETE", `/api/v1/orgs/${orgId}/members/${m.user.id}`))) !== undefined) route(); } }, t("team.remove")) : null))))),
+    manage ? h("form", { class: "card inline", onsubmit: async (e) => {
+      e.preventDefault();
+      const inv = await attempt(() => api("POST", `/api/v1/orgs/${orgId}/invitations`, { email: email.value, role: role.value }));
+      if (inv) output.replaceChildren(h("p", { class: "flash ok" }, t("team.link"), " ", h("code", { id: "invite-link" }, inv.accept_url)));
+    } }, h("h2", {}, t("team.invite")), field(t("team.email"), email), field(t("team.role"), role), h("button", { type: "submit" }, t("team.send"))) : null,
+    manage && invitations.length ? h("section", { class: "card" }, h("h2", {}, t("team.pending")),
+      h("ul", {}, invitations.map((i) => h("li", {}, i.email, " — ", i.role ? t(`role.${i.role}`) : "creator", " ",
+        h("button", { class: "link", onclick: async () => { await attempt(() => api("DELETE", `/api/v1/orgs/${orgId}/invitations/${i.id}`)); route(); } }, t("team.remove")))))) : null,
+    manage ? h("section", { class: "card" }, h("h2", {}, t("tokens.title")),
+      h("ul", {}, tokens.map((tk) => h("li", {}, tk.name, " — ", t(`role.${tk.role}`), " ",
+        h("button", { class: "link", onclick: async () => { await attempt(() => api("DELETE", `/api/v1/orgs/${orgId}/tokens/${tk.id}`)); route(); } }, t("tokens.revoke"))))),
+      h("form", { class: "inline", onsubmit: async (e) => {
+        e.preventDefault();
+        const issued = await attempt(() => api("POST", `/api/v1/orgs/${orgId}/tokens`, { name: tokenName.value, role: tokenRole.value }));
+        if (issued) output.replaceChildren(h("p", { class: "flash ok" }, t("tokens.secret"), " ", h("code", {}, issued.secret)));
+      } }, field(t("tokens.name"), tokenName), field(t("team.role"), tokenRole), h("button", { type: "submit" }, t("tokens.create")))) : null,
+  );
+}
+
+async function settings(orgId) {
+  const org = await attempt(() => api("GET", `/api/v1/orgs/${orgId}`));
+  if (!org) return;
+  const name = h("input", { name: "org-name", value: org.name });
+  const currency = h("input", { name: "currency", value: org.currency, maxlength: 3 });
+  const zones = Intl.supportedValuesOf ? Intl.supportedValuesOf("timeZone") : [org.time_zone];
+  const zone = h("select", { name: "org-time-zone" }, zones.map((z) => h("option", { value: z, selected: z === org.time_zone }, z)));
+  main.replaceChildren(h("form", { class: "card narrow", onsubmit: async (e) => {
+    e.preventDefault();
+    if (await attempt(() => api("PATCH", `/api/v1/orgs/${orgId}`, { name: name.value, currency: currency.value, time_zone: zone.value }))) {
+      await loadSession();
+      flash(t("show.saved"));
+    }
+  } }, h("h1", {}, t("nav.settings")), field(t("org.name"), name), field(t("org.currency"), currency), field(t("org.time_zone"), zone),
+    h("button", { type: "submit" }, t("org.save"))));
+}
+
+// ---------- router ----------
+
+async function route() {
+  const parts = location.hash.replace(/^#\/?/, "").split("/").filter(Boolean);
+  document.title = t("app.name");
+  if (parts[0] === "join" && parts[1]) return join(parts[1]);
+  if (!session) await loadSession();
+  if (!session) return signIn();
+  if (parts[0] === "signin") return go("#/");
+  if (parts[0] !== "orgs" || !parts[1]) return home();
+  const orgId = parts[1];
+  renderHeader(orgId);
+  const view = parts[2] ?? "shows";
+  if (view === "products" && parts[3]) return productEditor(orgId, parts[3]);
+  if (view === "products") return products(orgId);
+  if (view === "shows" && parts[3]) return showEditor(orgId, parts[3]);
+  if (view === "team") return team(orgId);
+  if (view === "settings") return settings(orgId);
+  return shows(orgId);
+}
+
+window.addEventListener("hashchange", route);
+route();

@@ -1,0 +1,94 @@
+// The public show page: countdown, state, line-up with live prices and stock, add to calendar.
+// Later issues add the player, chat and the cart here.
+
+import { h, t, setLang, otherLang, money, dateTime } from "./i18n.js";
+
+const slug = decodeURIComponent(location.pathname.split("/").filter(Boolean)[1] || "");
+const root = document.getElementById("show");
+let show = null;
+let timer = null;
+
+function countdown(target) {
+  const ms = Math.max(0, new Date(target) - Date.now());
+  const s = Math.floor(ms / 1000);
+  const units = [
+    [Math.floor(s / 86400), "d"],
+    [Math.floor((s % 86400) / 3600), "h"],
+    [Math.floor((s % 3600) / 60), "m"],
+    [s % 60, "s"],
+  ];
+  const first = units.findIndex(([n]) => n > 0);
+  return units.slice(first < 0 ? 3 : Math.min(first, 2)).map(([n, u]) => `${n}${t(`units.${u}`)}`).join(" ");
+}
+
+function state() {
+  if (show.status === "live") return h("p", { class: "state live", id: "state" }, t("public.live"));
+  if (show.status === "ended") return h("p", { class: "state ended", id: "state" }, t("public.ended"));
+  if (!show.starts_at) return h("p", { class: "state", id: "state" }, t("public.draft"));
+  if (new Date(show.starts_at) <= Date.now()) return h("p", { class: "state soon", id: "state" }, t("public.starting_soon"));
+  return h("p", { class: "state", id: "state" }, t("public.starts_in"), " ", h("strong", { id: "countdown" }, countdown(show.starts_at)));
+}
+
+function productCard(p) {
+  const stock = p.variants.filter((v) => v.available && v.stock !== null).reduce((n, v) => n + v.stock, 0);
+  const tracked = p.variants.every((v) => v.stock !== null);
+  const prices = new Set(p.variants.map((v) => v.price_minor));
+  const price = prices.size > 1 ? t("public.from", { price: money(p.price_from_minor, p.currency) }) : money(p.price_from_minor, p.currency);
+  return h("li", { class: "product" },
+    p.images[0] ? h("img", { src: p.images[0].src, alt: p.images[0].alt || p.title, loading: "lazy" }) : h("div", { class: "noimg" }),
+    h("h3", {}, p.title),
+    h("p", { class: "price" }, price, " ", p.compare_at_minor && p.compare_at_minor > p.price_from_minor ? h("s", {}, money(p.compare_at_minor, p.currency)) : null),
+    p.sold_out
+      ? h("p", { class: "stock out" }, t("public.sold_out"))
+      : tracked && stock <= 5 ? h("p", { class: "stock low" }, t("public.only_left", { n: stock })) : null,
+    p.options.length ? h("p", { class: "muted" }, p.variants.filter((v) => v.available).map((v) => v.title).join(" · ")) : null,
+    p.description ? h("p", { class: "description" }, p.description) : null,
+  );
+}
+
+function render() {
+  document.title = `${show.title} — ${show.merchant}`;
+  const localZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  root.replaceChildren(
+    h("header", { class: "hero" },
+      show.cover_src ? h("img", { class: "cover", src: show.cover_src, alt: "" }) : null,
+      h("p", { class: "merchant" }, show.merchant),
+      h("h1", {}, show.title),
+      show.hosts.length ? h("p", { class: "hosts" }, t("public.hosts", { names: show.hosts.join(", ") })) : null,
+      state(),
+      show.starts_at ? h("p", { class: "when" },
+        h("time", { datetime: show.starts_at }, t("public.local_time", { time: dateTime(show.starts_at) })),
+        localZone !== show.time_zone ? [h("br"), t("public.show_time", { time: dateTime(show.starts_at, show.time_zone), zone: show.time_zone })] : null) : null,
+      show.starts_at && show.status === "scheduled" ? h("a", { class: "button", href: show.calendar_url, download: `${show.slug}.ics` }, t("public.calendar")) : null,
+      show.description ? h("p", { class: "description" }, show.description) : null,
+    ),
+    h("section", {}, h("h2", {}, t("public.lineup")), h("ul", { class: "lineup" }, show.lineup.map(productCard))),
+  );
+}
+
+async function load() {
+  const response = await fetch(`/api/v1/shows/${encodeURIComponent(slug)}`);
+  if (!response.ok) {
+    root.replaceChildren(h("p", { class: "state" }, t("public.not_found")));
+    return;
+  }
+  show = await response.json();
+  render();
+  clearInterval(timer);
+  timer = setInterval(() => {
+    const el = document.getElementById("countdown");
+    if (el && show.starts_at && new Date(show.starts_at) > Date.now()) el.textContent = countdown(show.starts_at);
+    else if (show.status === "scheduled" && el) render();
+  }, 1000);
+}
+
+document.getElementById("lang").addEventListener("click", () => {
+  setLang(otherLang());
+  document.getElementById("lang").textContent = t("lang.switch");
+  if (show) render();
+  else load();
+});
+document.getElementById("lang").textContent = t("lang.switch");
+load();
+// Stock and state change while the page is open: refresh now and then until the room arrives.
+setInterval(load, 30000);
