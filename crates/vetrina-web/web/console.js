@@ -3,7 +3,7 @@
 // #/orgs/ID/shows/SID. Every string from the server is rendered as text (see h()).
 
 import { api, setCsrf } from "./api.js";
-import { h, t, lang, setLang, otherLang, money } from "./i18n.js";
+import { h, fill, t, lang, setLang, otherLang, money } from "./i18n.js";
 
 const main = document.getElementById("main");
 const header = document.getElementById("header");
@@ -38,7 +38,7 @@ function field(label, input) {
 }
 
 function renderHeader(orgId) {
-  header.replaceChildren(
+  fill(header,
     h("a", { href: "#/", class: "brand" }, t("app.name")),
     orgId && session
       ? h(
@@ -98,7 +98,7 @@ function signIn() {
     field(t("signin.password"), password),
     h("button", { type: "submit" }, t("signin.submit")),
   );
-  main.replaceChildren(form);
+  fill(main, form);
 }
 
 function join(token) {
@@ -115,7 +115,7 @@ function join(token) {
       go("#/");
     }
   };
-  main.replaceChildren(
+  fill(main,
     h(
       "form",
       { class: "card narrow", onsubmit: accept },
@@ -130,7 +130,7 @@ function home() {
   renderHeader(null);
   if (session.memberships.length > 0) return go(`#/orgs/${session.memberships[0].org.id}/shows`);
   const name = h("input", { name: "org-name", required: true });
-  main.replaceChildren(
+  fill(main,
     session.creator_shows.length
       ? h("section", { class: "card" }, h("h2", {}, t("creator.shows")),
           h("ul", {}, session.creator_shows.map((s) => h("li", {}, h("a", { href: `#/orgs/${s.org_id}/shows/${s.show_id}` }, s.title)))))
@@ -171,7 +171,7 @@ async function products(orgId) {
   const refresh = async () => {
     const page = await attempt(() => api("GET", `/api/v1/orgs/${orgId}/products?limit=200&q=${encodeURIComponent(search.value)}`));
     if (!page) return;
-    list.replaceChildren(
+    fill(list,
       page.items.length === 0
         ? h("p", { class: "muted" }, t("products.empty"))
         : page.items.map((p) => {
@@ -206,7 +206,7 @@ async function products(orgId) {
     }
   });
   const canEdit = ["owner", "admin"].includes(roleIn(orgId));
-  main.replaceChildren(
+  fill(main,
     h("div", { class: "toolbar" },
       h("h1", {}, t("products.title")),
       search,
@@ -297,7 +297,7 @@ async function productEditor(orgId, productId) {
     const f = upload.files[0];
     if (f && (await attempt(() => api("POST", `/api/v1/orgs/${orgId}/products/${productId}/images?alt=${encodeURIComponent(p.title)}`, f)))) route();
   });
-  main.replaceChildren(
+  fill(main,
     h("form", { class: "card", onsubmit: save },
       h("h1", {}, isNew ? t("products.new") : p.title),
       h("div", { class: "cols" }, field(t("product.title"), inputs.title), field(t("product.handle"), inputs.handle)),
@@ -331,7 +331,7 @@ async function shows(orgId) {
   if (!list) return;
   const title = h("input", { name: "new-show-title", placeholder: t("shows.new.title"), "aria-label": t("shows.new.title"), required: true });
   const canEdit = ["owner", "admin"].includes(roleIn(orgId));
-  main.replaceChildren(
+  fill(main,
     h("div", { class: "toolbar" }, h("h1", {}, t("shows.title"))),
     canEdit ? h("form", { class: "card inline", onsubmit: async (e) => {
       e.preventDefault();
@@ -451,7 +451,9 @@ async function showEditor(orgId, showId) {
           description: inputs.description.value,
           time_zone: inputs.time_zone.value,
           starts_at: inputs.starts_at.value || null,
-          lineup: [...lineup.querySelectorAll("input:checked")].map((i) => i.value),
+          // Keep the presenting order of products already in the line-up; new ones go last.
+          lineup: [...lineup.querySelectorAll("input:checked")].map((i) => i.value)
+            .sort((a, b) => (show.lineup.indexOf(a) + 1 || Infinity) - (show.lineup.indexOf(b) + 1 || Infinity)),
           host_ids: [...hosts.querySelectorAll("input:checked")].map((i) => i.value),
           run_of_show: runOfShow(),
           ...extra,
@@ -475,7 +477,7 @@ async function showEditor(orgId, showId) {
     live: [["show.end", "ended"]],
     ended: [],
   }[show.status];
-  main.replaceChildren(
+  fill(main,
     h("form", { class: "card", onsubmit: (e) => { e.preventDefault(); patch({}); } },
       h("div", { class: "toolbar" },
         h("h1", {}, show.title),
@@ -522,7 +524,7 @@ async function team(orgId) {
   const tokenName = h("input", { name: "token-name", required: true });
   const tokenRole = h("select", { name: "token-role" }, roles.filter((r) => r !== "owner").map((r) => h("option", { value: r }, t(`role.${r}`))));
   const output = h("div");
-  main.replaceChildren(
+  fill(main,
     h("h1", {}, t("team.title")),
     output,
     h("table", { class: "card" }, h("tbody", {}, members.map((m) => h("tr", {},
@@ -533,7 +535,7 @@ async function team(orgId) {
     manage ? h("form", { class: "card inline", onsubmit: async (e) => {
       e.preventDefault();
       const inv = await attempt(() => api("POST", `/api/v1/orgs/${orgId}/invitations`, { email: email.value, role: role.value }));
-      if (inv) output.replaceChildren(h("p", { class: "flash ok" }, t("team.link"), " ", h("code", { id: "invite-link" }, inv.accept_url)));
+      if (inv) fill(output, h("p", { class: "flash ok" }, t("team.link"), " ", h("code", { id: "invite-link" }, inv.accept_url)));
     } }, h("h2", {}, t("team.invite")), field(t("team.email"), email), field(t("team.role"), role), h("button", { type: "submit" }, t("team.send"))) : null,
     manage && invitations.length ? h("section", { class: "card" }, h("h2", {}, t("team.pending")),
       h("ul", {}, invitations.map((i) => h("li", {}, i.email, " — ", i.role ? t(`role.${i.role}`) : "creator", " ",
@@ -544,7 +546,7 @@ async function team(orgId) {
       h("form", { class: "inline", onsubmit: async (e) => {
         e.preventDefault();
         const issued = await attempt(() => api("POST", `/api/v1/orgs/${orgId}/tokens`, { name: tokenName.value, role: tokenRole.value }));
-        if (issued) output.replaceChildren(h("p", { class: "flash ok" }, t("tokens.secret"), " ", h("code", {}, issued.secret)));
+        if (issued) fill(output, h("p", { class: "flash ok" }, t("tokens.secret"), " ", h("code", {}, issued.secret)));
       } }, field(t("tokens.name"), tokenName), field(t("team.role"), tokenRole), h("button", { type: "submit" }, t("tokens.create")))) : null,
   );
 }
@@ -556,7 +558,7 @@ async function settings(orgId) {
   const currency = h("input", { name: "currency", value: org.currency, maxlength: 3 });
   const zones = Intl.supportedValuesOf ? Intl.supportedValuesOf("timeZone") : [org.time_zone];
   const zone = h("select", { name: "org-time-zone" }, zones.map((z) => h("option", { value: z, selected: z === org.time_zone }, z)));
-  main.replaceChildren(h("form", { class: "card narrow", onsubmit: async (e) => {
+  fill(main, h("form", { class: "card narrow", onsubmit: async (e) => {
     e.preventDefault();
     if (await attempt(() => api("PATCH", `/api/v1/orgs/${orgId}`, { name: name.value, currency: currency.value, time_zone: zone.value }))) {
       await loadSession();

@@ -321,6 +321,16 @@ export function dateTime(iso, timeZone) {
   return new Intl.DateTimeFormat(lang, options).format(new Date(iso));
 }
 
+/** Replaces `el`'s children; like h(), arrays are flattened, null and false skipped, strings are text. */
+export function fill(el, ...children) {
+  el.replaceChildren();
+  for (const child of children.flat(Infinity)) {
+    if (child === undefined || child === null || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
 /**
  * Builds an element. Strings become text nodes, never HTML, so nothing a user typed can run.
  * h("a", {href: "/x", onclick: fn}, "text", child)
@@ -334,9 +344,5 @@ export function h(tag, attrs = {}, ...children) {
     else if (name === "checked" || name === "selected" || name === "disabled") el[name] = Boolean(value);
     else el.setAttribute(name, value === true ? "" : String(value));
   }
-  for (const child of children.flat(Infinity)) {
-    if (child === undefined || child === null || child === false) continue;
-    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  }
-  return el;
+  return fill(el, ...children);
 }

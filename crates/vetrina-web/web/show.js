@@ -1,7 +1,7 @@
 // The public show page: countdown, state, line-up with live prices and stock, add to calendar.
 // Later issues add the player, chat and the cart here.
 
-import { h, t, setLang, otherLang, money, dateTime } from "./i18n.js";
+import { h, fill, t, setLang, otherLang, money, dateTime } from "./i18n.js";
 
 const slug = decodeURIComponent(location.pathname.split("/").filter(Boolean)[1] || "");
 const root = document.getElementById("show");
@@ -49,7 +49,7 @@ function productCard(p) {
 function render() {
   document.title = `${show.title} — ${show.merchant}`;
   const localZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-  root.replaceChildren(
+  fill(root,
     h("header", { class: "hero" },
       show.cover_src ? h("img", { class: "cover", src: show.cover_src, alt: "" }) : null,
       h("p", { class: "merchant" }, show.merchant),
@@ -69,7 +69,7 @@ function render() {
 async function load() {
   const response = await fetch(`/api/v1/shows/${encodeURIComponent(slug)}`);
   if (!response.ok) {
-    root.replaceChildren(h("p", { class: "state" }, t("public.not_found")));
+    fill(root, h("p", { class: "state" }, t("public.not_found")));
     return;
   }
   show = await response.json();

@@ -124,8 +124,12 @@ impl TestApp {
 
     /// Signs in through the API; panics unless it works.
     pub async fn sign_in(&self, email: &str) -> Agent {
+        self.sign_in_with(email, PASSWORD).await
+    }
+
+    pub async fn sign_in_with(&self, email: &str, password: &str) -> Agent {
         let mut agent = self.anonymous();
-        let r = agent.post("/api/v1/session", json!({ "email": email, "password": PASSWORD })).await;
+        let r = agent.post("/api/v1/session", json!({ "email": email, "password": password })).await;
         assert_eq!(r.status, 200, "sign in {email}: {}", r.text);
         agent.take_cookie(&r);
         agent.csrf = r.body["csrf_token"].as_str().map(str::to_string);

@@ -7,6 +7,7 @@ mod harness;
 mod accounts;
 mod authz;
 mod bad_input;
+mod browser;
 mod catalogue;
 mod cli;
 mod shows;

@@ -1,0 +1,60 @@
+//! Real Chromium (Debian's, driven by playwright-core) against a real server: the newcomer's
+//! first session in the console and on the public show page. The scripts live in
+//! `tests/browser/` at the repository root; `scripts/test` installs Chromium and playwright-core.
+
+use std::path::PathBuf;
+
+use serde_json::json;
+
+use crate::harness::{Db, TestApp, product_json};
+
+fn browser_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser")
+}
+
+async fn node(script: &str, envs: &[(&str, String)]) {
+    let dir = browser_dir();
+    assert!(
+        dir.join("node_modules/playwright-core").exists(),
+        "playwright-core is missing: run scripts/test (or `npm ci` in tests/browser)"
+    );
+    let mut command = tokio::process::Command::new("node");
+    command.arg(dir.join(script)).current_dir(&dir).kill_on_drop(true);
+    for (k, v) in envs {
+        command.env(k, v);
+    }
+    let run =
+        tokio::time::timeout(std::time::Duration::from_secs(120), command.output()).await.expect("browser test finishes in 2 minutes");
+    let out = run.expect("node runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{script} failed:\n{stdout}\n{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn newcomer_signs_in_imports_and_schedules_a_show() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let blobs = app.running.as_ref().unwrap().state.blobs.clone();
+    vetrina::demo::seed(app.store(), blobs).await.expect("demo seed");
+    let owner = app.sign_in_with(vetrina::demo::OWNER_EMAIL, vetrina::demo::PASSWORD).await;
+    let me = owner.get("/api/v1/session").await;
+    let org_id = me.body["memberships"][0]["org"]["id"].as_str().unwrap().to_string();
+    let xss = "<img src=x onerror=alert(1)> Sciarpa";
+    let mut probe = product_json(xss, 1000);
+    probe["handle"] = json!("xss-probe");
+    let r = owner.post(&format!("/api/v1/orgs/{org_id}/products"), probe).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let csv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../testdata/shopify/sample_products.csv");
+    node(
+        "newcomer.mjs",
+        &[
+            ("BASE_URL", app.base.clone()),
+            ("EMAIL", vetrina::demo::OWNER_EMAIL.to_string()),
+            ("PASSWORD", vetrina::demo::PASSWORD.to_string()),
+            ("CSV", csv.display().to_string()),
+            ("XSS_TITLE", xss.to_string()),
+        ],
+    )
+    .await;
+    app.stop().await;
+}

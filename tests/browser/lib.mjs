@@ -1,0 +1,25 @@
+// Shared by the browser tests: launch Debian's Chromium with the flags this machine needs.
+import { chromium } from "playwright-core";
+
+export async function launch() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    headless: true,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync"],
+  });
+}
+
+export function check(condition, message) {
+  if (!condition) throw new Error(`check failed: ${message}`);
+}
+
+/** Fails the test on any page error or console error the page did not expect. */
+export function watch(page, errors) {
+  page.on("pageerror", (e) => errors.push(`pageerror: ${e.message}`));
+  page.on("dialog", async (d) => {
+    if (d.type() === "confirm") return d.accept();
+    errors.push(`unexpected dialog: ${d.message()}`);
+    await d.dismiss();
+  });
+}
