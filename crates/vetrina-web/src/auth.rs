@@ -97,7 +97,7 @@ pub fn set_cookie(name: &str, value: &str, max_age_s: i64, secure: bool) -> Stri
 #[derive(Clone, Debug)]
 pub enum Caller {
     /// A person signed in with a session cookie.
-    Person { user: User, session_hash: String, csrf_token: String },
+    Person { user: User, session_hash: String, csrf_token: String, expires_at: i64 },
     /// An integration with an API token of one organisation.
     Token(ApiToken),
     /// Nobody signed in (maybe a guest viewer, see [`GuestViewer`]).
@@ -116,23 +116,45 @@ impl FromRequestParts<AppState> for Caller {
                 .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
                 .map(str::trim)
                 .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "the Authorization header must be \"Bearer <API token>\""))?;
-            let found = state.store.use_api_token(&hash_secret(token), now).await?;
-            return found
+            let key = format!("t:{}", hash_secret(token));
+            if let Some(caller) = state.callers.get(&key) {
+                return Ok(caller);
+            }
+            let generation = state.generation.current();
+            let found = state.store.use_api_token(&key[2..], now).await?;
+            let caller = found
                 .map(Caller::Token)
-                .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "the API token is unknown or was revoked"));
+                .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "the API token is unknown or was revoked"))?;
+            state.callers.put(key, caller.clone(), generation);
+            return Ok(caller);
         }
         let Some(secret) = cookie(&parts.headers, SESSION_COOKIE) else { return Ok(Caller::Anonymous) };
         let session_hash = hash_secret(secret);
-        let Some(session) = state.store.session(&session_hash, now).await? else { return Ok(Caller::Anonymous) };
+        let key = format!("s:{session_hash}");
+        let caller = match state.callers.get(&key) {
+            Some(caller) => caller,
+            None => {
+                let generation = state.generation.current();
+                let Some(session) = state.store.session(&session_hash, now).await? else { return Ok(Caller::Anonymous) };
+                let caller =
+                    Caller::Person { user: session.user, session_hash, csrf_token: session.csrf_token, expires_at: session.expires_at };
+                state.callers.put(key, caller.clone(), generation);
+                caller
+            }
+        };
+        let Caller::Person { expires_at, csrf_token, .. } = &caller else { return Ok(Caller::Anonymous) };
+        if *expires_at <= now {
+            return Ok(Caller::Anonymous);
+        }
         if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
             let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
-            if sent != Some(session.csrf_token.as_str()) {
+            if sent != Some(csrf_token.as_str()) {
                 return Err(ApiError::forbidden(
                     "missing or wrong X-CSRF-Token header: writes made with a session cookie must echo the csrf_token of GET /api/v1/session",
                 ));
             }
         }
-        Ok(Caller::Person { user: session.user, session_hash, csrf_token: session.csrf_token })
+        Ok(caller)
     }
 }
 
@@ -160,7 +182,19 @@ impl Caller {
             Caller::Anonymous => Err(ApiError::unauthorized()),
             Caller::Token(t) if &t.org_id == org => Ok(t.role),
             Caller::Token(_) => Err(ApiError::not_found("organisation")),
-            Caller::Person { user, .. } => state.store.role_in(org, &user.id).await?.ok_or_else(|| ApiError::not_found("organisation")),
+            Caller::Person { user, .. } => {
+                let key = (org.clone(), user.id.clone());
+                let role = match state.roles.get(&key) {
+                    Some(role) => role,
+                    None => {
+                        let generation = state.generation.current();
+                        let role = state.store.role_in(org, &user.id).await?;
+                        state.roles.put(key, role, generation);
+                        role
+                    }
+                };
+                role.ok_or_else(|| ApiError::not_found("organisation"))
+            }
         }
     }
 

@@ -8,19 +8,28 @@
 
 pub mod api;
 pub mod auth;
+pub mod cache;
 pub mod error;
 mod pages;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::Method;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use vetrina_domain::account::Role;
+use vetrina_domain::ids::{OrgId, UserId};
 use vetrina_store::Store;
 use vetrina_store::blobs::Blobs;
 
 pub use auth::PasswordCost;
+use cache::{Cache, Generation};
 
 /// The web plane's part of the configuration.
 #[derive(Clone, Debug)]
@@ -32,6 +41,8 @@ pub struct WebConfig {
     pub max_body_bytes: usize,
     /// How long a sign-in lasts.
     pub session_days: i64,
+    /// How long hot read answers may be served from memory (zero: never).
+    pub answer_cache: Duration,
     pub password_cost: PasswordCost,
 }
 
@@ -49,13 +60,71 @@ pub struct AppState {
     pub config: Arc<WebConfig>,
     /// Verified against when an email has no account, so sign-in timing does not tell.
     dummy_hash: Arc<str>,
+    /// Moves on with every write; drops every cached answer (see [`cache`]).
+    pub generation: Generation,
+    /// Serialised answers of hot public and catalogue reads.
+    pub(crate) answers: Arc<Cache<String, Bytes>>,
+    /// Who a session cookie or API token (by hash) belongs to.
+    callers: Arc<Cache<String, auth::Caller>>,
+    /// Members' roles.
+    roles: Arc<Cache<(OrgId, UserId), Option<Role>>>,
 }
 
 impl AppState {
     pub fn new(store: Store, blobs: Arc<dyn Blobs>, config: WebConfig) -> AppState {
         let dummy_hash = auth::dummy_hash(config.password_cost).into();
-        AppState { store, blobs, config: Arc::new(config), dummy_hash }
+        let answer_cache = config.answer_cache;
+        let generation = Generation::default();
+        AppState {
+            store,
+            blobs,
+            config: Arc::new(config),
+            dummy_hash,
+            answers: Arc::new(Cache::new(generation.clone(), answer_cache, 10_000)),
+            callers: Arc::new(Cache::new(generation.clone(), Duration::from_secs(5), 100_000)),
+            roles: Arc::new(Cache::new(generation.clone(), Duration::from_secs(5), 100_000)),
+            generation,
+        }
     }
+}
+
+impl AppState {
+    /// The cached JSON answer for `key`, or the one `make` computes (then cached).
+    pub(crate) async fn cached_json<T, F>(&self, key: String, make: F) -> error::ApiResult<Response>
+    where
+        T: serde::Serialize,
+        F: std::future::Future<Output = error::ApiResult<T>>,
+    {
+        let body = match self.answers.get(&key) {
+            Some(body) => body,
+            None => {
+                let generation = self.generation.current();
+                let value = make.await?;
+                let body = Bytes::from(serde_json::to_vec(&value).map_err(error::ApiError::internal)?);
+                self.answers.put(key, body.clone(), generation);
+                body
+            }
+        };
+        Ok(([(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response())
+    }
+}
+
+/// Writes that change nothing another request reads from a cache: signing in makes a new
+/// session, a guest is a new name. Letting them advance the generation would let a crowd of
+/// arriving viewers empty every cache many times a second.
+fn leaves_caches_alone(method: &Method, path: &str) -> bool {
+    *method == Method::POST && (path == "/api/v1/session" || path == "/api/v1/guests")
+}
+
+/// After a successful write, moves the generation on so no cached answer predates it.
+async fn advance_on_write(State(generation): State<Generation>, request: Request, next: Next) -> Response {
+    let method = request.method().clone();
+    let writes = !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS) && !leaves_caches_alone(&method, request.uri().path());
+    let response = next.run(request).await;
+    if writes && (response.status().is_success() || response.status().is_redirection()) {
+        generation.advance();
+    }
+    response
 }
 
 /// The whole HTTP application.
@@ -74,6 +143,7 @@ pub fn app(state: AppState) -> Router {
         )
         .merge(pages::router())
         .fallback(pages::not_found)
+        .layer(middleware::from_fn_with_state(state.generation.clone(), advance_on_write))
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(state)
 }

@@ -24,6 +24,10 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// How long a sign-in lasts, in days.
     pub session_days: i64,
+    /// How long hot read answers (public show pages, catalogue listings) may be served from
+    /// memory, in milliseconds. A node always sees its own writes at once; other nodes' writes
+    /// within this time. 0 turns the cache off.
+    pub answer_cache_ms: u64,
     /// Log filter, such as `info` or `vetrina_web=debug,info`.
     pub log: String,
 }
@@ -37,6 +41,7 @@ impl Default for Config {
             public_url: String::new(),
             max_body_bytes: 20 * 1024 * 1024,
             session_days: 30,
+            answer_cache_ms: 1000,
             log: "info".into(),
         }
     }
@@ -52,6 +57,7 @@ impl std::fmt::Debug for Config {
             .field("public_url", &self.public_url)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("session_days", &self.session_days)
+            .field("answer_cache_ms", &self.answer_cache_ms)
             .field("log", &self.log)
             .finish()
     }
@@ -93,6 +99,9 @@ impl Config {
         if let Some(v) = var("SESSION_DAYS") {
             config.session_days = v.parse().with_context(|| format!("VETRINA_SESSION_DAYS={v:?} is not a number of days"))?;
         }
+        if let Some(v) = var("ANSWER_CACHE_MS") {
+            config.answer_cache_ms = v.parse().with_context(|| format!("VETRINA_ANSWER_CACHE_MS={v:?} is not a number of milliseconds"))?;
+        }
         if let Some(v) = var("LOG") {
             config.log = v;
         }
@@ -121,6 +130,9 @@ impl Config {
         }
         if self.max_body_bytes < 1024 {
             bail!("max_body_bytes {} is too small: allow at least 1024", self.max_body_bytes);
+        }
+        if self.answer_cache_ms > 60_000 {
+            bail!("answer_cache_ms {} is too long: at most 60000 (a minute)", self.answer_cache_ms);
         }
         if !(1..=365).contains(&self.session_days) {
             bail!("session_days {} must be between 1 and 365", self.session_days);

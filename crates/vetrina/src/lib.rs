@@ -70,6 +70,7 @@ pub async fn start(config: &Config, password_cost: PasswordCost) -> anyhow::Resu
         public_url: public_url.clone(),
         max_body_bytes: config.max_body_bytes,
         session_days: config.session_days,
+        answer_cache: std::time::Duration::from_millis(config.answer_cache_ms),
         password_cost,
     };
     let state = AppState::new(store.clone(), Arc::new(blobs), web);

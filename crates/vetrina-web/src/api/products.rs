@@ -49,7 +49,7 @@ async fn list_products(
     caller: Caller,
     Path(org_id): Path<OrgId>,
     Query(q): Query<ListQuery>,
-) -> ApiResult<Json<Page<Product>>> {
+) -> ApiResult<Response> {
     caller.require(&state, &org_id, Action::Read).await?;
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
@@ -57,8 +57,14 @@ async fn list_products(
     }
     let offset = q.offset.unwrap_or(0).max(0);
     let query = ProductQuery { search: q.q, status: q.status, limit, offset };
-    let (items, total) = state.store.products(&org_id, &query).await?;
-    Ok(Json(Page { items, total, limit, offset }))
+    let key = format!("products:{org_id}:{:?}:{:?}:{limit}:{offset}", query.search, query.status);
+    let store = state.store.clone();
+    state
+        .cached_json(key, async move {
+            let (items, total) = store.products(&org_id, &query).await?;
+            Ok(Page { items, total, limit, offset })
+        })
+        .await
 }
 
 /// Creates a product with its variants.

@@ -13,7 +13,7 @@ use vetrina_domain::show::{Show, ShowStatus, local_time, rfc3339};
 use vetrina_store::now_ms;
 
 use crate::AppState;
-use crate::error::{ApiError, ApiResult, Json, Path};
+use crate::error::{ApiError, ApiResult, Path};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(public_show)).routes(routes!(show_calendar))
@@ -121,8 +121,12 @@ fn base_url(state: &AppState) -> &str {
 /// The public page's data: time, line-up with live prices and stock, merchant.
 #[utoipa::path(get, path = "/api/v1/shows/{slug}", tag = "public",
     params(("slug" = String, Path)), responses((status = 200, body = PublicShow), (status = 404, body = crate::error::Problem)))]
-async fn public_show(State(state): State<AppState>, Path(slug): Path<String>) -> ApiResult<Json<PublicShow>> {
-    let show = visible_show(&state, &slug).await?;
+async fn public_show(State(state): State<AppState>, Path(slug): Path<String>) -> ApiResult<Response> {
+    state.cached_json(format!("show:{slug}"), make_public_show(&state, &slug)).await
+}
+
+async fn make_public_show(state: &AppState, slug: &str) -> ApiResult<PublicShow> {
+    let show = visible_show(state, slug).await?;
     let org = state.store.org(&show.org_id).await?;
     let products = state.store.products_by_ids(&show.org_id, &show.lineup).await?;
     let members = state.store.members(&show.org_id).await?;
@@ -132,8 +136,8 @@ async fn public_show(State(state): State<AppState>, Path(slug): Path<String>) ->
             hosts.push(m.user.name.clone());
         }
     }
-    let base = base_url(&state);
-    Ok(Json(PublicShow {
+    let base = base_url(state);
+    Ok(PublicShow {
         calendar_url: format!("{base}/api/v1/shows/{}/calendar.ics", show.slug),
         page_url: format!("{base}/shows/{}", show.slug),
         starts_at: show.starts_at.map(rfc3339),
@@ -147,7 +151,7 @@ async fn public_show(State(state): State<AppState>, Path(slug): Path<String>) ->
         merchant: org.name,
         hosts,
         lineup: products.into_iter().filter(|p| p.status == ProductStatus::Active).map(public_product).collect(),
-    }))
+    })
 }
 
 /// "Add to calendar": the show as an iCalendar event.
