@@ -9,7 +9,7 @@ use vetrina_domain::account::{ApiToken, Invitation, Member, Org, Role, User};
 use vetrina_domain::ids::{InvitationId, OrgId, ShowId, TokenId, UserId};
 use vetrina_domain::money::Currency;
 
-use crate::{Result, Store, StoreError, conflict_on_unique, new_id, now_ms};
+use crate::{Result, Store, StoreError, conflict_on_unique, found, new_id, now_ms};
 
 fn user(row: &AnyRow) -> Result<User> {
     Ok(User { id: UserId(row.try_get("user_id")?), email: row.try_get("email")?, name: row.try_get("user_name")? })
@@ -167,16 +167,15 @@ impl Store {
     }
 
     pub async fn update_org(&self, id: &OrgId, name: &str, currency: &Currency, time_zone: &str) -> Result<Org> {
-        let done = sqlx::query("UPDATE orgs SET name = $1, currency = $2, time_zone = $3 WHERE id = $4")
-            .bind(name)
-            .bind(currency.code())
-            .bind(time_zone)
-            .bind(id.as_str())
-            .execute(&self.pool)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
+        found(
+            sqlx::query("UPDATE orgs SET name = $1, currency = $2, time_zone = $3 WHERE id = $4")
+                .bind(name)
+                .bind(currency.code())
+                .bind(time_zone)
+                .bind(id.as_str())
+                .execute(&self.pool)
+                .await?,
+        )?;
         self.org(id).await
     }
 
@@ -316,14 +315,13 @@ impl Store {
     }
 
     pub async fn delete_invitation(&self, org: &OrgId, id: &InvitationId) -> Result<()> {
-        let done = sqlx::query("DELETE FROM invitations WHERE id = $1 AND org_id = $2")
-            .bind(id.as_str())
-            .bind(org.as_str())
-            .execute(&self.pool)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
+        found(
+            sqlx::query("DELETE FROM invitations WHERE id = $1 AND org_id = $2")
+                .bind(id.as_str())
+                .bind(org.as_str())
+                .execute(&self.pool)
+                .await?,
+        )?;
         Ok(())
     }
 
@@ -395,14 +393,13 @@ impl Store {
     }
 
     pub async fn delete_api_token(&self, org: &OrgId, id: &TokenId) -> Result<()> {
-        let done = sqlx::query("DELETE FROM api_tokens WHERE id = $1 AND org_id = $2")
-            .bind(id.as_str())
-            .bind(org.as_str())
-            .execute(&self.pool)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
+        found(
+            sqlx::query("DELETE FROM api_tokens WHERE id = $1 AND org_id = $2")
+                .bind(id.as_str())
+                .bind(org.as_str())
+                .execute(&self.pool)
+                .await?,
+        )?;
         Ok(())
     }
 

@@ -10,7 +10,7 @@ use vetrina_domain::catalogue::{Image, Product, ProductStatus, ValidProduct, Var
 use vetrina_domain::ids::{ImageId, OrgId, ProductId, VariantId};
 use vetrina_domain::money::Currency;
 
-use crate::{Result, Store, StoreError, conflict_on_unique, json_list, new_id, now_ms, placeholders, to_json};
+use crate::{Result, Store, StoreError, conflict_on_unique, found, json_list, new_id, now_ms, placeholders, to_json};
 
 /// Which products a listing wants.
 #[derive(Clone, Debug, Default)]
@@ -160,14 +160,13 @@ impl Store {
                 "the product is in the line-up of the show {title:?}: remove it there first, or archive the product"
             )));
         }
-        let done = sqlx::query("DELETE FROM products WHERE id = $1 AND org_id = $2")
-            .bind(id.as_str())
-            .bind(org.as_str())
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
+        found(
+            sqlx::query("DELETE FROM products WHERE id = $1 AND org_id = $2")
+                .bind(id.as_str())
+                .bind(org.as_str())
+                .execute(&mut *tx)
+                .await?,
+        )?;
         tx.commit().await?;
         Ok(())
     }

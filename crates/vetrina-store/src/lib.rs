@@ -165,6 +165,11 @@ fn conflict_on_unique(e: sqlx::Error, message: impl FnOnce() -> String) -> Store
     }
 }
 
+/// `NotFound` unless the statement touched a row (an update or delete by id within an organisation).
+fn found(done: sqlx::any::AnyQueryResult) -> Result<()> {
+    if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
+}
+
 fn json_list(row: &AnyRow, col: &str) -> Result<Vec<String>> {
     let text: String = row.try_get(col)?;
     serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{col}: {e}")))

@@ -7,7 +7,7 @@ use sqlx::{Any, Row, Transaction};
 use vetrina_domain::ids::{OrgId, ProductId, ShowId, UserId};
 use vetrina_domain::show::{RunOfShow, Show, ShowPlan, ShowStatus};
 
-use crate::{Result, Store, StoreError, conflict_on_unique, new_id, now_ms, to_json};
+use crate::{Result, Store, StoreError, conflict_on_unique, found, new_id, now_ms, to_json};
 
 fn show_row(row: &AnyRow) -> Result<Show> {
     let status: String = row.try_get("status")?;
@@ -119,16 +119,15 @@ impl Store {
     }
 
     pub async fn set_show_cover(&self, org: &OrgId, id: &ShowId, cover_src: Option<&str>) -> Result<Show> {
-        let done = sqlx::query("UPDATE shows SET cover_src = $1, updated_at = $2 WHERE id = $3 AND org_id = $4")
-            .bind(cover_src)
-            .bind(now_ms())
-            .bind(id.as_str())
-            .bind(org.as_str())
-            .execute(&self.pool)
-            .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
+        found(
+            sqlx::query("UPDATE shows SET cover_src = $1, updated_at = $2 WHERE id = $3 AND org_id = $4")
+                .bind(cover_src)
+                .bind(now_ms())
+                .bind(id.as_str())
+                .bind(org.as_str())
+                .execute(&self.pool)
+                .await?,
+        )?;
         self.show(org, id).await
     }
 
