@@ -22,7 +22,7 @@ try {
   // Import the sample Shopify export.
   await page.getByRole("link", { name: "Products" }).click();
   await page.getByRole("heading", { name: "Products" }).waitFor();
-  await page.getByLabel("Import from Shopify (CSV or products.json)").setInputFiles(process.env.CSV);
+  await page.getByLabel("Import from Shopify or WooCommerce (CSV or products.json)").setInputFiles(process.env.CSV);
   await page.getByText(/Imported: 2 new, 2 updated\./).waitFor();
   await page.getByText("Giacca in lino").first().waitFor();
   // The XSS probe is text, not markup.
@@ -31,7 +31,7 @@ try {
 
   // A bad file says which line is wrong.
   const bad = Buffer.from("Handle,Title,Variant Price\nbad-one,Bad,not a price\n");
-  await page.getByLabel("Import from Shopify (CSV or products.json)").setInputFiles({ name: "bad.csv", mimeType: "text/csv", buffer: bad });
+  await page.getByLabel("Import from Shopify or WooCommerce (CSV or products.json)").setInputFiles({ name: "bad.csv", mimeType: "text/csv", buffer: bad });
   await page.getByText(/line 2: Variant Price: "not a price" is not a price/).first().waitFor();
 
   // Plan a show.

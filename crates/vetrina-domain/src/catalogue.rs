@@ -103,6 +103,9 @@ pub struct VariantInput {
     /// Shopify's variant id, kept from an import so cart links into the Shopify shop can be built.
     #[serde(default)]
     pub shopify_variant_id: Option<String>,
+    /// WooCommerce's product or variation id, kept for `?add-to-cart=` links into the shop.
+    #[serde(default)]
+    pub woocommerce_id: Option<String>,
     /// URL of the image that shows this variant.
     #[serde(default)]
     pub image_src: Option<String>,
@@ -201,15 +204,8 @@ impl ProductInput {
                 return Err(Invalid::new(at("grams"), format!("{g} is out of range")));
             }
             let image_src = v.image_src.as_deref().map(|s| url(&at("image_src"), s)).transpose()?;
-            let shopify_variant_id = match v.shopify_variant_id.as_deref().map(str::trim) {
-                Some(id) if !id.is_empty() => {
-                    if !id.bytes().all(|b| b.is_ascii_digit()) || id.len() > 20 {
-                        return Err(Invalid::new(at("shopify_variant_id"), format!("{id:?} is not a Shopify variant id (digits)")));
-                    }
-                    Some(id.to_string())
-                }
-                _ => None,
-            };
+            let shopify_variant_id = shop_id(&at("shopify_variant_id"), v.shopify_variant_id.as_deref(), "Shopify variant")?;
+            let woocommerce_id = shop_id(&at("woocommerce_id"), v.woocommerce_id.as_deref(), "WooCommerce product")?;
             variants.push(VariantInput {
                 id: v.id,
                 sku: text::limit(&at("sku"), &v.sku, 255)?,
@@ -221,6 +217,7 @@ impl ProductInput {
                 barcode: text::limit(&at("barcode"), &v.barcode, 255)?,
                 grams: v.grams,
                 shopify_variant_id,
+                woocommerce_id,
                 image_src,
             });
         }
@@ -247,6 +244,19 @@ impl ProductInput {
             variants,
             images,
         })
+    }
+}
+
+/// A shop's numeric id (Shopify variant, WooCommerce product), or none.
+fn shop_id(field: &str, id: Option<&str>, what: &str) -> Result<Option<String>, Invalid> {
+    match id.map(str::trim) {
+        Some(id) if !id.is_empty() => {
+            if !id.bytes().all(|b| b.is_ascii_digit()) || id.len() > 20 {
+                return Err(Invalid::new(field, format!("{id:?} is not a {what} id (digits)")));
+            }
+            Ok(Some(id.to_string()))
+        }
+        _ => Ok(None),
     }
 }
 
@@ -305,6 +315,7 @@ pub struct Variant {
     pub barcode: String,
     pub grams: Option<i64>,
     pub shopify_variant_id: Option<String>,
+    pub woocommerce_id: Option<String>,
     pub image_src: Option<String>,
 }
 

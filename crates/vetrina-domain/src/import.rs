@@ -56,21 +56,56 @@ struct Building {
     images: Vec<(i64, u64, ImageInput)>,
 }
 
-/// Parses a Shopify product CSV export. Prices are read in `currency` (the organisation's).
-pub fn shopify_csv(data: &[u8], currency: &Currency) -> Result<Parsed, Vec<ImportProblem>> {
+/// Opens a product CSV: skips a UTF-8 byte order mark, reads the header row, and checks the
+/// columns `required` are there (`layout` names the export in the message when one is missing).
+fn open_csv<'d>(data: &'d [u8], required: &[&str], layout: &str) -> Result<(csv::Reader<&'d [u8]>, Columns), Vec<ImportProblem>> {
     let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
     let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(data);
-    let at_line = |line: u64, reason: String| ImportProblem { line: Some(line), path: None, reason };
     let headers = match reader.headers() {
         Ok(h) => h.clone(),
         Err(e) => return Err(vec![at_line(1, format!("the header row cannot be read: {}", csv_reason(&e)))]),
     };
     let columns = Columns { index: headers.iter().enumerate().map(|(i, h)| (h.trim().to_string(), i)).collect() };
-    for required in ["Handle", "Title", "Variant Price"] {
-        if !columns.has(required) {
-            return Err(vec![at_line(1, format!("the header row has no {required:?} column: is this a Shopify product export?"))]);
+    for name in required {
+        if !columns.has(name) {
+            return Err(vec![at_line(1, format!("the header row has no {name:?} column: is this a {layout} product export?"))]);
         }
     }
+    Ok((reader, columns))
+}
+
+fn at_line(line: u64, reason: String) -> ImportProblem {
+    ImportProblem { line: Some(line), path: None, reason }
+}
+
+/// Ends a CSV import: each product (with the line its row starts on) is checked against every
+/// rule of the catalogue, so the store never sees one it would refuse; any problem fails it all.
+fn finish_csv(
+    products: Vec<(u64, ProductInput)>,
+    mut problems: Vec<ImportProblem>,
+    currency: &Currency,
+) -> Result<Parsed, Vec<ImportProblem>> {
+    let mut parsed = Parsed::default();
+    for (line, product) in products {
+        match product.clone().validate(currency) {
+            Ok(_) => parsed.products.push(product),
+            Err(e) => problems.push(at_line(line, format!("product {:?}: {e}", product.handle.as_deref().unwrap_or(&product.title)))),
+        }
+    }
+    if !problems.is_empty() {
+        problems.sort_by_key(|p| p.line);
+        problems.truncate(MAX_PROBLEMS);
+        return Err(problems);
+    }
+    if parsed.products.is_empty() {
+        return Err(vec![at_line(1, "the file has no products".into())]);
+    }
+    Ok(parsed)
+}
+
+/// Parses a Shopify product CSV export. Prices are read in `currency` (the organisation's).
+pub fn shopify_csv(data: &[u8], currency: &Currency) -> Result<Parsed, Vec<ImportProblem>> {
+    let (mut reader, columns) = open_csv(data, &["Handle", "Title", "Variant Price"], "Shopify")?;
     let has_qty = columns.has("Variant Inventory Qty");
     let mut problems = Vec::new();
     let mut order: Vec<String> = Vec::new();
@@ -242,29 +277,19 @@ pub fn shopify_csv(data: &[u8], currency: &Currency) -> Result<Parsed, Vec<Impor
             barcode: col("Variant Barcode").trim_start_matches('\'').to_string(),
             grams,
             shopify_variant_id: None,
+            woocommerce_id: None,
             image_src: (!variant_image.is_empty()).then(|| variant_image.to_string()),
         });
     }
 
-    let mut parsed = Parsed::default();
+    let mut built = Vec::with_capacity(order.len());
     for handle in order {
         let Some(mut b) = products.remove(&handle) else { continue };
         b.images.sort_by_key(|(pos, line, _)| (*pos, *line));
         b.product.images = b.images.into_iter().map(|(_, _, i)| i).collect();
-        // Check every rule the catalogue has, so the store never sees a product it would refuse.
-        match b.product.clone().validate(currency) {
-            Ok(_) => parsed.products.push(b.product),
-            Err(e) => problems.push(at_line(b.line, format!("product {handle:?}: {e}"))),
-        }
+        built.push((b.line, b.product));
     }
-    if !problems.is_empty() {
-        problems.sort_by_key(|p| p.line);
-        problems.truncate(MAX_PROBLEMS);
-        return Err(problems);
-    }
-    if parsed.products.is_empty() {
-        return Err(vec![at_line(1, "the file has no products".into())]);
-    }
+    let mut parsed = finish_csv(built, problems, currency)?;
     if n_unknown_stock > 0 {
         let why = if has_qty { "an empty Variant Inventory Qty" } else { "no Variant Inventory Qty column in the file" };
         parsed.warnings.push(format!("{n_unknown_stock} tracked variants had {why}: their stock was set to 0 (sold out) until you set it"));
@@ -402,6 +427,7 @@ fn json_product(p: &Value, currency: &Currency) -> Result<ProductInput, JsonProb
             barcode: json_str(v, "barcode"),
             grams: v.get("grams").and_then(Value::as_i64),
             shopify_variant_id: (!id.is_empty()).then_some(id),
+            woocommerce_id: None,
             image_src,
         });
     }
@@ -417,6 +443,236 @@ fn json_product(p: &Value, currency: &Currency) -> Result<ProductInput, JsonProb
         variants,
         images: images.into_iter().map(|(_, i, _)| i).collect(),
     })
+}
+
+/// Which CSV layout a file is in, from its header row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CsvLayout {
+    Shopify,
+    WooCommerce,
+}
+
+/// Recognises a product CSV by its header: Shopify's (`Handle`) or WooCommerce's (`Type`,
+/// `Regular price`). `None` when it is neither.
+pub fn csv_layout(data: &[u8]) -> Option<CsvLayout> {
+    let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
+    let mut reader = csv::ReaderBuilder::new().from_reader(data);
+    let headers = reader.headers().ok()?;
+    let has = |name: &str| headers.iter().any(|h| h.trim() == name);
+    if has("Handle") {
+        Some(CsvLayout::Shopify)
+    } else if has("Type") && has("Regular price") {
+        Some(CsvLayout::WooCommerce)
+    } else {
+        None
+    }
+}
+
+/// Parses a product CSV in whichever layout its header shows.
+pub fn product_csv(data: &[u8], currency: &Currency) -> Result<Parsed, Vec<ImportProblem>> {
+    match csv_layout(data) {
+        Some(CsvLayout::WooCommerce) => woocommerce_csv(data, currency),
+        // Shopify's parser explains what a Shopify header lacks, which helps most people.
+        _ => shopify_csv(data, currency),
+    }
+}
+
+/// Parses a WooCommerce product CSV export (Products > Export). Simple products become one
+/// variant; variable products take their variations (rows whose `Parent` is `id:<ID>` or the
+/// parent's SKU). WooCommerce ids are kept for add-to-cart links into the shop.
+pub fn woocommerce_csv(data: &[u8], currency: &Currency) -> Result<Parsed, Vec<ImportProblem>> {
+    let (mut reader, columns) = open_csv(data, &["Type", "Name", "Regular price"], "WooCommerce")?;
+    let mut problems = Vec::new();
+    // Parents in file order, and where to find them by "id:<ID>" or SKU.
+    let mut parents: Vec<(u64, ProductInput, bool)> = Vec::new();
+    let mut by_ref: HashMap<String, usize> = HashMap::new();
+    let mut variations: Vec<(u64, csv::StringRecord)> = Vec::new();
+    let mut handles: HashMap<String, usize> = HashMap::new();
+    let mut n_unknown_stock = 0;
+    let price = |record: &csv::StringRecord, line: u64, problems: &mut Vec<ImportProblem>| -> Option<(i64, Option<i64>)> {
+        let regular = columns.get(record, "Regular price");
+        let sale = columns.get(record, "Sale price");
+        let parse = |field: &str, text: &str| currency.parse_amount(field, text);
+        match (regular, sale) {
+            ("", "") => {
+                problems.push(at_line(line, "Regular price is empty: every product needs a price".into()));
+                None
+            }
+            (r, "") => parse("Regular price", r).map(|p| (p, None)).map_err(|e| problems.push(at_line(line, e.to_string()))).ok(),
+            ("", s) => parse("Sale price", s).map(|p| (p, None)).map_err(|e| problems.push(at_line(line, e.to_string()))).ok(),
+            (r, s) => match (parse("Regular price", r), parse("Sale price", s)) {
+                (Ok(r), Ok(s)) => Some((s, (r > s).then_some(r))),
+                (Err(e), _) | (_, Err(e)) => {
+                    problems.push(at_line(line, e.to_string()));
+                    None
+                }
+            },
+        }
+    };
+    let stock = |record: &csv::StringRecord, line: u64, problems: &mut Vec<ImportProblem>, unknown: &mut i32| -> Option<(i64, bool)> {
+        let in_stock = columns.get(record, "In stock?");
+        match columns.get(record, "Stock") {
+            // Stock not managed: "In stock?" says whether it sells at all.
+            "" if in_stock == "0" => Some((0, true)),
+            "" if columns.has("Stock") => Some((0, false)),
+            "" => {
+                *unknown += 1;
+                Some((0, true))
+            }
+            q => match q.parse::<f64>() {
+                Ok(q) => Some(((q.max(0.0) as i64).min(crate::catalogue::MAX_STOCK), true)),
+                Err(_) => {
+                    problems.push(at_line(line, format!("Stock {q:?} is not a whole number")));
+                    None
+                }
+            },
+        }
+    };
+    for result in reader.records() {
+        if problems.len() >= MAX_PROBLEMS {
+            break;
+        }
+        let record = match result {
+            Ok(r) => r,
+            Err(e) => {
+                problems.push(at_line(e.position().map_or(0, |p| p.line()), csv_reason(&e)));
+                continue;
+            }
+        };
+        let line = record.position().map_or(0, |p| p.line());
+        if record.iter().all(|f| f.trim().is_empty()) {
+            continue;
+        }
+        let col = |name: &str| columns.get(&record, name);
+        let kind = col("Type").to_ascii_lowercase();
+        let kinds: Vec<&str> = kind.split(',').map(str::trim).collect();
+        if kinds.contains(&"variation") {
+            variations.push((line, record.clone()));
+            continue;
+        }
+        if !(kinds.contains(&"simple") || kinds.contains(&"variable")) {
+            // Grouped and external products sell nothing themselves.
+            continue;
+        }
+        let name = col("Name");
+        if name.is_empty() {
+            problems.push(at_line(line, "Name is empty".into()));
+            continue;
+        }
+        let mut handle = crate::text::slugify(name);
+        let n = handles.entry(handle.clone()).or_insert(0);
+        *n += 1;
+        if *n > 1 {
+            handle = format!("{handle}-{n}");
+        }
+        let description = match (col("Description"), col("Short description")) {
+            ("", short) => short.to_string(),
+            (long, _) => long.to_string(),
+        };
+        let status = match col("Published") {
+            "1" | "" => ProductStatus::Active,
+            "-1" | "0" => ProductStatus::Draft,
+            other => {
+                problems.push(at_line(line, format!("Published {other:?} is not 1, 0 or -1")));
+                continue;
+            }
+        };
+        let mut tags = split_tags(col("Tags"));
+        tags.extend(split_tags(col("Categories")).into_iter().map(|c| c.rsplit('>').next().unwrap_or("").trim().to_string()));
+        let images = col("Images")
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(|src| ImageInput { src: src.to_string(), alt: String::new() })
+            .collect();
+        let grams = col("Weight (kg)").parse::<f64>().ok().filter(|w| (0.0..=10_000.0).contains(w)).map(|w| (w * 1000.0).round() as i64);
+        let mut product = ProductInput {
+            handle: Some(handle),
+            title: name.to_string(),
+            description_html: description,
+            vendor: String::new(),
+            product_type: String::new(),
+            tags,
+            status,
+            options: Vec::new(),
+            variants: Vec::new(),
+            images,
+        };
+        let is_variable = kinds.contains(&"variable");
+        if is_variable {
+            for n in 1..=3 {
+                let name = col(&format!("Attribute {n} name"));
+                if !name.is_empty() {
+                    product.options.push(name.to_string());
+                }
+            }
+        } else {
+            let Some((price_minor, compare_at_minor)) = price(&record, line, &mut problems) else { continue };
+            let Some((stock, track_stock)) = stock(&record, line, &mut problems, &mut n_unknown_stock) else { continue };
+            product.variants.push(VariantInput {
+                sku: col("SKU").to_string(),
+                price_minor,
+                compare_at_minor,
+                stock,
+                track_stock,
+                grams,
+                woocommerce_id: Some(col("ID").to_string()).filter(|id| !id.is_empty()),
+                ..Default::default()
+            });
+        }
+        let i = parents.len();
+        if !col("ID").is_empty() {
+            by_ref.insert(format!("id:{}", col("ID")), i);
+        }
+        if !col("SKU").is_empty() {
+            by_ref.insert(col("SKU").to_string(), i);
+        }
+        parents.push((line, product, is_variable));
+    }
+    for (line, record) in variations {
+        let col = |name: &str| columns.get(&record, name);
+        let Some(&i) = by_ref.get(col("Parent")) else {
+            problems.push(at_line(line, format!("the variation's Parent {:?} is not a variable product in this file", col("Parent"))));
+            continue;
+        };
+        let Some((price_minor, compare_at_minor)) = price(&record, line, &mut problems) else { continue };
+        let Some((stock, track_stock)) = stock(&record, line, &mut problems, &mut n_unknown_stock) else { continue };
+        let product = &mut parents[i].1;
+        let mut option_values = vec![String::new(); product.options.len()];
+        for n in 1..=3 {
+            let name = col(&format!("Attribute {n} name"));
+            if name.is_empty() {
+                continue;
+            }
+            match product.options.iter().position(|o| o.eq_ignore_ascii_case(name)) {
+                Some(k) => option_values[k] = col(&format!("Attribute {n} value(s)")).to_string(),
+                None => problems.push(at_line(line, format!("attribute {name:?} is not an attribute of {:?}", product.title))),
+            }
+        }
+        if let Some(k) = option_values.iter().position(String::is_empty) {
+            // WooCommerce's "any value" variations have no single value: name it so.
+            option_values[k] = "Any".to_string();
+        }
+        product.variants.push(VariantInput {
+            sku: col("SKU").to_string(),
+            option_values,
+            price_minor,
+            compare_at_minor,
+            stock,
+            track_stock,
+            grams: col("Weight (kg)").parse::<f64>().ok().filter(|w| (0.0..=10_000.0).contains(w)).map(|w| (w * 1000.0).round() as i64),
+            woocommerce_id: Some(col("ID").to_string()).filter(|id| !id.is_empty()),
+            image_src: col("Images").split(',').next().map(str::trim).filter(|u| !u.is_empty()).map(str::to_string),
+            ..Default::default()
+        });
+    }
+    let mut parsed = finish_csv(parents.into_iter().map(|(line, product, _)| (line, product)).collect(), problems, currency)?;
+    if n_unknown_stock > 0 {
+        parsed
+            .warnings
+            .push(format!("{n_unknown_stock} variants had no Stock column: their stock was set to 0 (sold out) until you set it"));
+    }
+    Ok(parsed)
 }
 
 /// The columns our export writes, in Shopify's order, so the file imports back here and into Shopify.
@@ -559,6 +815,35 @@ mod tests {
         assert!(problems[0].reason.contains("no \"Handle\" column"));
         let problems = shopify_csv(b"Handle,Title,Variant Price\nx,1\n", &eur()).unwrap_err();
         assert!(problems[0].reason.contains("the row has 2 fields but the header has 3"), "{problems:?}");
+    }
+
+    #[test]
+    fn woocommerce_export() {
+        let csv = include_bytes!("../../../testdata/woocommerce/wc-product-export.csv");
+        assert_eq!(csv_layout(csv), Some(CsvLayout::WooCommerce));
+        assert_eq!(csv_layout(REAL), Some(CsvLayout::Shopify));
+        let parsed = product_csv(csv, &eur()).unwrap();
+        assert_eq!(parsed.products.len(), 2, "{parsed:?}");
+        let hoodie = &parsed.products[0];
+        assert_eq!(hoodie.title, "Felpa con cappuccio");
+        assert_eq!(hoodie.options, ["Colore", "Taglia"]);
+        assert_eq!(hoodie.variants.len(), 3);
+        assert_eq!(hoodie.variants[0].option_values, ["Blu", "M"]);
+        assert_eq!(hoodie.variants[0].woocommerce_id.as_deref(), Some("44"));
+        assert_eq!(hoodie.variants[0].price_minor, 4500);
+        assert_eq!(hoodie.variants[0].compare_at_minor, Some(5500));
+        assert_eq!(hoodie.variants[2].stock, 0);
+        assert!(!hoodie.variants[1].track_stock, "stock not managed");
+        let cap = &parsed.products[1];
+        assert_eq!(cap.variants[0].price_minor, 1800);
+        assert_eq!(cap.variants[0].stock, 12);
+        assert_eq!(cap.images.len(), 2);
+        assert_eq!(cap.status, ProductStatus::Active);
+
+        let bad = b"ID,Type,SKU,Name,Published,Regular price,Parent,Attribute 1 name,Attribute 1 value(s)\n\
+                    50,variation,x,X,1,abc,id:999,Colore,Blu\n";
+        let problems = woocommerce_csv(bad, &eur()).unwrap_err();
+        assert_eq!(problems[0].line, Some(2));
     }
 
     #[test]

@@ -69,6 +69,7 @@ fn variant_row(row: &AnyRow) -> Result<Variant> {
         barcode: row.try_get("barcode")?,
         grams: row.try_get("grams")?,
         shopify_variant_id: row.try_get("shopify_variant_id")?,
+        woocommerce_id: row.try_get("woocommerce_id")?,
         image_src: row.try_get("image_src")?,
     })
 }
@@ -396,7 +397,8 @@ async fn write_product(tx: &mut Transaction<'static, Any>, org: &OrgId, id: &Pro
         }
         sqlx::query(
             "UPDATE variants SET position = $1, sku = $2, option_values = $3, price_minor = $4, compare_at_minor = $5, stock = $6, \
-             track_stock = $7, barcode = $8, grams = $9, shopify_variant_id = $10, image_src = $11 WHERE id = $12 AND product_id = $13",
+             track_stock = $7, barcode = $8, grams = $9, shopify_variant_id = $10, image_src = $11, woocommerce_id = $12 \
+             WHERE id = $13 AND product_id = $14",
         )
         .bind(position as i64)
         .bind(&v.sku)
@@ -409,6 +411,7 @@ async fn write_product(tx: &mut Transaction<'static, Any>, org: &OrgId, id: &Pro
         .bind(v.grams)
         .bind(v.shopify_variant_id.as_deref())
         .bind(v.image_src.as_deref())
+        .bind(v.woocommerce_id.as_deref())
         .bind(vid.as_str())
         .bind(id.as_str())
         .execute(&mut **tx)

@@ -12,12 +12,20 @@ struct Migration {
     postgres: &'static str,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sqlite: include_str!("../migrations/sqlite/0001_init.sql"),
-    postgres: include_str!("../migrations/postgres/0001_init.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sqlite: include_str!("../migrations/sqlite/0001_init.sql"),
+        postgres: include_str!("../migrations/postgres/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "woocommerce_ids",
+        sqlite: include_str!("../migrations/sqlite/0002_woocommerce_ids.sql"),
+        postgres: include_str!("../migrations/postgres/0002_woocommerce_ids.sql"),
+    },
+];
 
 /// The number of migrations this build knows.
 pub const MIGRATIONS_APPLIED: usize = MIGRATIONS.len();

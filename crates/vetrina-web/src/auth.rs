@@ -87,6 +87,17 @@ pub fn cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
         .map(|(_, v)| v.trim_matches('"'))
 }
 
+/// Whether cookies set in answer to this request must be `Secure`: the server's public URL is
+/// https, or a TLS-terminating proxy in front says the request came over https.
+pub fn secure_request(headers: &HeaderMap, public_url_is_https: bool) -> bool {
+    public_url_is_https
+        || headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()).is_some_and(|v| v.trim().eq_ignore_ascii_case("https"))
+        || headers
+            .get(header::FORWARDED)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split([';', ',']).any(|p| p.trim().eq_ignore_ascii_case("proto=https")))
+}
+
 /// A `Set-Cookie` value for a cookie only our pages' scripts send back (never readable by them).
 pub fn set_cookie(name: &str, value: &str, max_age_s: i64, secure: bool) -> String {
     let secure = if secure { "; Secure" } else { "" };

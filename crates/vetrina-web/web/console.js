@@ -280,7 +280,7 @@ async function productEditor(orgId, productId) {
           track_stock: c.extra.track_stock ?? true,
         };
         if (c.id) variant.id = c.id;
-        for (const k of ["barcode", "grams", "shopify_variant_id", "image_src"]) if (c.extra[k] != null) variant[k] = c.extra[k];
+        for (const k of ["barcode", "grams", "shopify_variant_id", "woocommerce_id", "image_src"]) if (c.extra[k] != null) variant[k] = c.extra[k];
         return variant;
       }),
     };

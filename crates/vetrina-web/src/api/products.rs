@@ -137,8 +137,8 @@ async fn delete_product(
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ImportQuery {
-    /// `shopify-csv` or `shopify-json`; by default taken from the Content-Type
-    /// (`text/csv` or `application/json`).
+    /// `shopify-csv`, `woocommerce-csv` or `shopify-json`; by default taken from the
+    /// Content-Type (`text/csv`: the layout is read from the header row; `application/json`).
     pub format: Option<String>,
 }
 
@@ -151,7 +151,7 @@ pub struct ImportReport {
     pub warnings: Vec<String>,
 }
 
-/// Imports a Shopify product CSV export or a Shopify `products.json` document, all or nothing:
+/// Imports a Shopify or WooCommerce product CSV export or a Shopify `products.json` document, all or nothing:
 /// products with a known handle are updated, others created. On any bad row nothing changes and
 /// the answer lists every problem with its line.
 #[utoipa::path(post, path = "/api/v1/orgs/{org_id}/products/import", tag = "catalogue",
@@ -172,7 +172,7 @@ async fn import_products(
     let format = match q.format.as_deref() {
         Some(f) => f.to_string(),
         None if content_type.starts_with("application/json") => "shopify-json".into(),
-        None if content_type.starts_with("text/csv") || content_type.starts_with("text/plain") => "shopify-csv".into(),
+        None if content_type.starts_with("text/csv") || content_type.starts_with("text/plain") => "csv".into(),
         None => {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -181,9 +181,13 @@ async fn import_products(
         }
     };
     let parsed = match format.as_str() {
+        "csv" => import::product_csv(&body, &org.currency),
         "shopify-csv" => import::shopify_csv(&body, &org.currency),
+        "woocommerce-csv" => import::woocommerce_csv(&body, &org.currency),
         "shopify-json" => import::shopify_json(&body, &org.currency),
-        other => return Err(ApiError::bad_request(format!("unknown format {other:?}: use shopify-csv or shopify-json"))),
+        other => {
+            return Err(ApiError::bad_request(format!("unknown format {other:?}: use shopify-csv, woocommerce-csv or shopify-json")));
+        }
     }
     .map_err(ApiError::import)?;
     let mut valid = Vec::with_capacity(parsed.products.len());

@@ -1,7 +1,7 @@
 //! Signing in and out, guests, accepting invitations, and creating an organisation.
 
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -70,13 +70,13 @@ async fn session_info(state: &AppState, user: User, csrf_token: String) -> ApiRe
 }
 
 /// Opens a session and answers with the session cookie.
-async fn start_session(state: &AppState, user: User, status: StatusCode) -> ApiResult<Response> {
+async fn start_session(state: &AppState, headers: &HeaderMap, user: User, status: StatusCode) -> ApiResult<Response> {
     let secret = new_secret();
     let csrf = new_secret();
     let max_age = state.config.session_days * 86_400;
     state.store.create_session(&user.id, &hash_secret(&secret), &csrf, now_ms() + max_age * 1000).await?;
     let info = session_info(state, user, csrf).await?;
-    let cookie = set_cookie(SESSION_COOKIE, &secret, max_age, state.config.secure_cookies());
+    let cookie = set_cookie(SESSION_COOKIE, &secret, max_age, auth::secure_request(headers, state.config.secure_cookies()));
     let mut response = (status, Json(info)).into_response();
     response.headers_mut().insert(header::SET_COOKIE, HeaderValue::from_str(&cookie).map_err(ApiError::internal)?);
     Ok(response)
@@ -86,7 +86,7 @@ async fn start_session(state: &AppState, user: User, status: StatusCode) -> ApiR
 #[utoipa::path(post, path = "/api/v1/session", tag = "session", request_body = SignIn,
     responses((status = 200, body = SessionInfo, description = "Signed in; the session cookie is set"),
               (status = 401, body = crate::error::Problem)))]
-async fn sign_in(State(state): State<AppState>, Json(body): Json<SignIn>) -> ApiResult<Response> {
+async fn sign_in(State(state): State<AppState>, headers: HeaderMap, Json(body): Json<SignIn>) -> ApiResult<Response> {
     let email = body.email.trim().to_lowercase();
     let found = state.store.user_by_email(&email).await?;
     let (user, hash) = match found {
@@ -98,7 +98,7 @@ async fn sign_in(State(state): State<AppState>, Json(body): Json<SignIn>) -> Api
     match (user, ok) {
         (Some(user), true) => {
             tracing::info!(user_id = %user.id, "signed in");
-            start_session(&state, user, StatusCode::OK).await
+            start_session(&state, &headers, user, StatusCode::OK).await
         }
         _ => Err(ApiError::new(StatusCode::UNAUTHORIZED, "the email or the password is wrong")),
     }
@@ -117,11 +117,11 @@ async fn current_session(State(state): State<AppState>, caller: Caller) -> ApiRe
 /// Sign out: ends the session and clears the cookie.
 #[utoipa::path(delete, path = "/api/v1/session", tag = "session",
     responses((status = 204, description = "Signed out")))]
-async fn sign_out(State(state): State<AppState>, caller: Caller) -> ApiResult<Response> {
+async fn sign_out(State(state): State<AppState>, headers: HeaderMap, caller: Caller) -> ApiResult<Response> {
     if let Caller::Person { session_hash, .. } = &caller {
         state.store.delete_session(session_hash).await?;
     }
-    let cookie = set_cookie(SESSION_COOKIE, "", 0, state.config.secure_cookies());
+    let cookie = set_cookie(SESSION_COOKIE, "", 0, auth::secure_request(&headers, state.config.secure_cookies()));
     Ok(([(header::SET_COOKIE, cookie)], StatusCode::NO_CONTENT).into_response())
 }
 
@@ -140,11 +140,16 @@ pub struct GuestInfo {
 /// A viewer picks a display name without an account; a guest cookie remembers it.
 #[utoipa::path(post, path = "/api/v1/guests", tag = "session", request_body = NewGuest,
     responses((status = 201, body = GuestInfo), (status = 422, body = crate::error::Problem)))]
-async fn create_guest(State(state): State<AppState>, _existing: GuestViewer, Json(body): Json<NewGuest>) -> ApiResult<Response> {
+async fn create_guest(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    _existing: GuestViewer,
+    Json(body): Json<NewGuest>,
+) -> ApiResult<Response> {
     let name = account::display_name(&body.display_name)?;
     let secret = new_secret();
     let guest = state.store.create_guest(&name, &hash_secret(&secret)).await?;
-    let cookie = set_cookie(GUEST_COOKIE, &secret, 365 * 86_400, state.config.secure_cookies());
+    let cookie = set_cookie(GUEST_COOKIE, &secret, 365 * 86_400, auth::secure_request(&headers, state.config.secure_cookies()));
     let body = GuestInfo { id: guest.id, display_name: guest.display_name };
     Ok((StatusCode::CREATED, [(header::SET_COOKIE, cookie)], Json(body)).into_response())
 }
@@ -165,7 +170,12 @@ pub struct AcceptInvitation {
 /// (name and password) for the invited email and signs it in.
 #[utoipa::path(post, path = "/api/v1/invitations/accept", tag = "session", request_body = AcceptInvitation,
     responses((status = 200, body = SessionInfo), (status = 409, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
-async fn accept_invitation(State(state): State<AppState>, caller: Caller, Json(body): Json<AcceptInvitation>) -> ApiResult<Response> {
+async fn accept_invitation(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    caller: Caller,
+    Json(body): Json<AcceptInvitation>,
+) -> ApiResult<Response> {
     let token_hash = hash_secret(body.token.trim());
     let invitation: Invitation = state.store.invitation_by_token(&token_hash).await.map_err(|_| ApiError::not_found("invitation"))?;
     match caller {
@@ -193,7 +203,7 @@ async fn accept_invitation(State(state): State<AppState>, caller: Caller, Json(b
             }
             let user = state.store.create_user(&invitation.email, &name, &hash).await?;
             state.store.accept_invitation(&token_hash, &user.id, now_ms()).await?;
-            start_session(&state, user, StatusCode::OK).await
+            start_session(&state, &headers, user, StatusCode::OK).await
         }
     }
 }

@@ -21,6 +21,16 @@ story!(sign_in_and_out, |app| {
     let cookie = r.header("set-cookie");
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
     assert!(!cookie.contains("Secure"), "plain http on loopback");
+    let behind_tls = anon
+        .http
+        .post(format!("{}/api/v1/session", app.base))
+        .header("x-forwarded-proto", "https")
+        .json(&json!({"email": "anna@boutique.example", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = behind_tls.headers()["set-cookie"].to_str().unwrap();
+    assert!(cookie.contains("; Secure"), "a TLS proxy in front makes the cookie Secure: {cookie}");
 
     let anna = app.sign_in("anna@boutique.example").await;
     let me = anna.get("/api/v1/session").await;

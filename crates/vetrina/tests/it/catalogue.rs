@@ -8,6 +8,7 @@ use crate::harness::{product_json, story};
 const REAL_EXPORT: &[u8] = include_bytes!("../../../../testdata/shopify/blessed-dressed-products_export.csv");
 const SAMPLE_CSV: &[u8] = include_bytes!("../../../../testdata/shopify/sample_products.csv");
 const SAMPLE_JSON: &[u8] = include_bytes!("../../../../testdata/shopify/products.json");
+const WOOCOMMERCE: &[u8] = include_bytes!("../../../../testdata/woocommerce/wc-product-export.csv");
 
 story!(products_with_variants, |app| {
     let org = app.org("cat").await;
@@ -159,6 +160,21 @@ story!(imports_products_json_with_variant_ids, |app| {
         )
         .await;
     bad.problem(422, "products/0/variants/0/price");
+});
+
+story!(imports_a_woocommerce_export, |app| {
+    let org = app.org("woo").await;
+    let r = org.owner.raw(Method::POST, &org.path("/products/import"), Some("text/csv"), WOOCOMMERCE.to_vec()).await;
+    assert_eq!(r.status, 200, "the layout is read from the header: {}", r.text);
+    assert_eq!(r.body["created"], 2);
+    let list = org.owner.get(&org.path("/products?q=felpa")).await;
+    let hoodie = &list.body["items"][0];
+    assert_eq!(hoodie["options"], json!(["Colore", "Taglia"]));
+    assert_eq!(hoodie["variants"][0]["woocommerce_id"], "44", "{}", list.text);
+    assert_eq!(hoodie["variants"][0]["compare_at_minor"], 5500);
+    let forced =
+        org.owner.raw(Method::POST, &org.path("/products/import?format=woocommerce-csv"), Some("text/csv"), REAL_EXPORT.to_vec()).await;
+    forced.problem(422, "is this a WooCommerce product export?");
 });
 
 story!(export_round_trips, |app| {
