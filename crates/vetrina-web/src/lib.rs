@@ -116,6 +116,24 @@ fn leaves_caches_alone(method: &Method, path: &str) -> bool {
     *method == Method::POST && (path == "/api/v1/session" || path == "/api/v1/guests")
 }
 
+/// The router answers a known address asked with the wrong method with an empty 405; say what
+/// is wrong in a problem document, keeping the `Allow` header.
+async fn explain_method_not_allowed(response: Response) -> Response {
+    use axum::http::{StatusCode, header};
+    if response.status() != StatusCode::METHOD_NOT_ALLOWED || response.headers().contains_key(header::CONTENT_TYPE) {
+        return response;
+    }
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let allowed = allow.as_ref().and_then(|a| a.to_str().ok()).unwrap_or("other methods").to_string();
+    let mut problem =
+        error::ApiError::new(StatusCode::METHOD_NOT_ALLOWED, format!("this address does not take that method; it takes {allowed}"))
+            .into_response();
+    if let Some(allow) = allow {
+        problem.headers_mut().insert(header::ALLOW, allow);
+    }
+    problem
+}
+
 /// After a successful write, moves the generation on so no cached answer predates it.
 async fn advance_on_write(State(generation): State<Generation>, request: Request, next: Next) -> Response {
     let method = request.method().clone();
@@ -143,6 +161,7 @@ pub fn app(state: AppState) -> Router {
         )
         .merge(pages::router())
         .fallback(pages::not_found)
+        .layer(middleware::map_response(explain_method_not_allowed))
         .layer(middleware::from_fn_with_state(state.generation.clone(), advance_on_write))
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(state)

@@ -76,8 +76,26 @@ pub async fn start(config: &Config, password_cost: PasswordCost) -> anyhow::Resu
     let state = AppState::new(store.clone(), Arc::new(blobs), web);
     let shutdown = CancellationToken::new();
     let server = tokio::spawn(vetrina_web::serve(listener, state.clone(), shutdown.clone()));
+    tokio::spawn(purge_sessions(store.clone(), shutdown.clone()));
     tracing::info!(%addr, backend = ?store.backend(), elapsed_ms = started.elapsed().as_millis() as u64, "ready");
     Ok(Running { addr, public_url, store, state, shutdown, server })
+}
+
+/// Every hour, forgets expired sessions so the table holds only live ones.
+async fn purge_sessions(store: Store, shutdown: CancellationToken) {
+    let mut every_hour = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = every_hour.tick() => {
+                match store.purge_expired_sessions(vetrina_store::now_ms()).await {
+                    Ok(n) if n > 0 => tracing::info!(n_sessions = n, "purged expired sessions"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "could not purge expired sessions"),
+                }
+            }
+        }
+    }
 }
 
 /// Resolves when the process is asked to stop (SIGINT or SIGTERM).

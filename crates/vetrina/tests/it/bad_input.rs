@@ -55,6 +55,9 @@ story!(unknown_and_foreign_ids, |app| {
         .problem(422, "not a product of this organisation");
     org.owner.get("/api/v1/orgs/org_nope/products").await.problem(404, "organisation");
     app.anonymous().get("/api/v1/no/such/route").await.problem(404, "no API route");
+    let wrong_method = app.anonymous().raw(Method::PUT, "/api/v1/session", None, Vec::new()).await;
+    wrong_method.problem(405, "does not take that method");
+    assert!(wrong_method.header("allow").contains("POST"), "{:?}", wrong_method.headers);
     let theirs_now = other.owner.get(&other.path(&format!("/products/{their_id}"))).await;
     assert_eq!(theirs_now.body["title"], "Theirs", "untouched");
 });
