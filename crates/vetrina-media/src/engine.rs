@@ -1,0 +1,521 @@
+//! The media engine: every WebRTC session (publishers over WHIP, viewers over WHEP) of this node,
+//! on one UDP socket, in one task.
+//!
+//! Each session is a sans-IO `str0m::Rtc`. The task reads datagrams, hands each to the session
+//! whose remote address (or ICE credentials) it belongs to, feeds timeouts, and drains outputs:
+//! datagrams go to the socket, a publisher's frames go to the viewers of its show. Commands from
+//! the web plane (open a session with an SDP offer, close one) come through a bounded channel;
+//! what the rest of Vetrina must know (a publisher connected, a publisher left) goes out through
+//! another.
+//!
+//! Forwarding policy, per viewer: nothing is written until the viewer is connected and a video
+//! keyframe arrives (one is requested from the publisher when the viewer connects, at most twice a
+//! second per publisher); if writing to a viewer fails (its send queue is full: it fell behind),
+//! the viewer drops video until the next keyframe instead of being buffered. One viewer's failure
+//! touches no other session.
+
+use std::collections::{HashMap, HashSet};
+use std::net::{IpAddr, SocketAddr};
+use std::time::{Duration, Instant};
+
+use str0m::change::SdpOffer;
+use str0m::media::{KeyframeRequestKind, MediaData, MediaKind, Mid};
+use str0m::net::{Protocol, Receive};
+use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::sdp::OfferSummary;
+
+/// The media plane's part of the configuration.
+#[derive(Clone, Debug)]
+pub struct MediaConfig {
+    /// The UDP address every WebRTC session shares.
+    pub udp_listen: SocketAddr,
+    /// The addresses advertised to clients as ICE candidates; the listen address when empty.
+    pub public_ips: Vec<IpAddr>,
+    /// How long a session may take to connect before it is dropped (and the reason logged).
+    pub connect_timeout: Duration,
+}
+
+/// What the rest of Vetrina hears from the media plane.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MediaEvent {
+    PublisherConnected { show: String },
+    PublisherGone { show: String },
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum MediaError {
+    #[error("the SDP offer is not valid: {0}")]
+    BadOffer(String),
+    #[error("the offer has no media Vetrina can take (offered: {0}); send H.264 or VP8 video, or Opus audio")]
+    NoSupportedMedia(String),
+    #[error("someone is already publishing this show; to replace them, publish with ?takeover=true")]
+    PublisherActive,
+    #[error("no such media session")]
+    UnknownSession,
+    #[error("the media engine has stopped")]
+    Stopped,
+}
+
+/// An opened session: its id (for the resource URL) and the SDP answer.
+#[derive(Clone, Debug)]
+pub struct Opened {
+    pub id: String,
+    pub answer: String,
+}
+
+/// Counts for health pages and load tests.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub n_publishers: usize,
+    pub n_viewers: usize,
+    pub n_viewers_receiving: usize,
+}
+
+enum Command {
+    Open { show: String, offer: Box<SdpOffer>, summary: OfferSummary, publisher: bool, takeover: bool, reply: oneshot::Sender<Result<Opened, MediaError>> },
+    Close { id: String, reply: oneshot::Sender<Result<(), MediaError>> },
+    Stats { reply: oneshot::Sender<Stats> },
+}
+
+/// The handle the web plane holds; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Media {
+    commands: mpsc::Sender<Command>,
+    udp_addr: SocketAddr,
+}
+
+impl Media {
+    /// Binds the UDP socket and starts the engine. It runs until `shutdown` resolves.
+    pub async fn start(
+        config: MediaConfig,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<(Media, mpsc::Receiver<MediaEvent>)> {
+        let socket = UdpSocket::bind(config.udp_listen).await?;
+        let udp_addr = socket.local_addr()?;
+        let ips = if config.public_ips.is_empty() { vec![udp_addr.ip()] } else { config.public_ips.clone() };
+        let candidates: Vec<SocketAddr> = ips.into_iter().map(|ip| SocketAddr::new(ip, udp_addr.port())).collect();
+        let (commands, command_rx) = mpsc::channel(256);
+        let (event_tx, events) = mpsc::channel(1024);
+        let engine = Engine::new(candidates, config.connect_timeout, event_tx);
+        tokio::spawn(engine.run(socket, command_rx, shutdown));
+        tracing::info!(%udp_addr, "media engine listening");
+        Ok((Media { commands, udp_addr }, events))
+    }
+
+    pub fn udp_addr(&self) -> SocketAddr {
+        self.udp_addr
+    }
+
+    /// Opens a publisher (WHIP) session for `show` with an SDP offer.
+    pub async fn publish(&self, show: &str, offer: &str, takeover: bool) -> Result<Opened, MediaError> {
+        self.open(show, offer, true, takeover).await
+    }
+
+    /// Opens a viewer (WHEP) session for `show` with an SDP offer.
+    pub async fn watch(&self, show: &str, offer: &str) -> Result<Opened, MediaError> {
+        self.open(show, offer, false, false).await
+    }
+
+    async fn open(&self, show: &str, offer: &str, publisher: bool, takeover: bool) -> Result<Opened, MediaError> {
+        let summary = crate::sdp::inspect(offer).map_err(|e| MediaError::BadOffer(e.to_string()))?;
+        if !summary.has_supported_media() {
+            return Err(MediaError::NoSupportedMedia(if summary.codecs.is_empty() { "nothing".into() } else { summary.codecs.join(", ") }));
+        }
+        let offer = SdpOffer::from_sdp_string(offer).map_err(|e| MediaError::BadOffer(e.to_string()))?;
+        let (reply, answer) = oneshot::channel();
+        let command = Command::Open { show: show.to_string(), offer: Box::new(offer), summary, publisher, takeover, reply };
+        self.commands.send(command).await.map_err(|_| MediaError::Stopped)?;
+        answer.await.map_err(|_| MediaError::Stopped)?
+    }
+
+    /// Ends a session (the DELETE of its resource URL).
+    pub async fn close(&self, id: &str) -> Result<(), MediaError> {
+        let (reply, done) = oneshot::channel();
+        self.commands.send(Command::Close { id: id.to_string(), reply }).await.map_err(|_| MediaError::Stopped)?;
+        done.await.map_err(|_| MediaError::Stopped)?
+    }
+
+    pub async fn stats(&self) -> Result<Stats, MediaError> {
+        let (reply, stats) = oneshot::channel();
+        self.commands.send(Command::Stats { reply }).await.map_err(|_| MediaError::Stopped)?;
+        stats.await.map_err(|_| MediaError::Stopped)
+    }
+}
+
+#[derive(Debug)]
+enum Role {
+    Publisher { last_keyframe_request: Option<Instant> },
+    Viewer { waiting_keyframe: bool },
+}
+
+struct Session {
+    id: String,
+    show: String,
+    rtc: Rtc,
+    role: Role,
+    /// The kind of each negotiated media line.
+    mids: Vec<(Mid, MediaKind)>,
+    connected: bool,
+    created: Instant,
+    timeout: Instant,
+}
+
+impl Session {
+    fn mid_of(&self, kind: MediaKind) -> Option<Mid> {
+        self.mids.iter().find(|(_, k)| *k == kind).map(|(m, _)| *m)
+    }
+
+    fn kind_of(&self, mid: Mid) -> Option<MediaKind> {
+        self.mids.iter().find(|(m, _)| *m == mid).map(|(_, k)| *k)
+    }
+}
+
+#[derive(Default)]
+struct Broadcast {
+    publisher: Option<String>,
+    viewers: Vec<String>,
+}
+
+/// What polling one session produced that concerns others.
+enum Spill {
+    Frame(String, MediaKind, MediaData),
+    KeyframeWanted(String),
+}
+
+struct Engine {
+    candidates: Vec<SocketAddr>,
+    connect_timeout: Duration,
+    sessions: HashMap<String, Session>,
+    by_remote: HashMap<SocketAddr, String>,
+    shows: HashMap<String, Broadcast>,
+    /// Sessions with output to drain.
+    dirty: HashSet<String>,
+    events: mpsc::Sender<MediaEvent>,
+    next_id: u64,
+}
+
+impl Engine {
+    fn new(candidates: Vec<SocketAddr>, connect_timeout: Duration, events: mpsc::Sender<MediaEvent>) -> Engine {
+        Engine {
+            candidates,
+            connect_timeout,
+            sessions: HashMap::new(),
+            by_remote: HashMap::new(),
+            shows: HashMap::new(),
+            dirty: HashSet::new(),
+            events,
+            next_id: 0,
+        }
+    }
+
+    async fn run(
+        mut self,
+        socket: UdpSocket,
+        mut commands: mpsc::Receiver<Command>,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) {
+        let mut buf = vec![0u8; 2048];
+        tokio::pin!(shutdown);
+        loop {
+            let deadline = self.next_deadline(Instant::now());
+            tokio::select! {
+                () = &mut shutdown => break,
+                command = commands.recv() => match command {
+                    Some(command) => self.command(command, Instant::now()),
+                    None => break,
+                },
+                received = socket.recv_from(&mut buf) => match received {
+                    Ok((n, source)) => self.receive(&buf[..n], source, Instant::now()),
+                    Err(e) => tracing::debug!(error = %e, "udp receive failed"),
+                },
+                () = tokio::time::sleep_until(deadline.into()) => {}
+            }
+            self.drive(Instant::now(), &socket);
+        }
+        tracing::info!("media engine stopped");
+    }
+
+    fn next_deadline(&self, now: Instant) -> Instant {
+        let cap = now + Duration::from_millis(100);
+        if !self.dirty.is_empty() {
+            return now;
+        }
+        self.sessions.values().map(|s| s.timeout).min().map_or(cap, |t| t.min(cap))
+    }
+
+    fn new_rtc(&self, summary: &OfferSummary, publisher: bool, now: Instant) -> Rtc {
+        let mut config = Rtc::builder().set_ice_lite(true).clear_codecs().enable_opus(true, false);
+        // A publisher that can send H.264 must: it records to MP4 and plays everywhere. Viewers
+        // take either, so they can watch a VP8 publisher too.
+        config = if publisher && summary.has_h264 {
+            config.enable_h264(true)
+        } else if publisher {
+            config.enable_vp8(true)
+        } else {
+            config.enable_h264(true).enable_vp8(true)
+        };
+        config.build(now)
+    }
+
+    fn command(&mut self, command: Command, now: Instant) {
+        match command {
+            Command::Open { show, offer, summary, publisher, takeover, reply } => {
+                let _ = reply.send(self.open(show, *offer, &summary, publisher, takeover, now));
+            }
+            Command::Close { id, reply } => {
+                let found = self.sessions.get_mut(&id).map(|s| s.rtc.disconnect()).is_some();
+                self.dirty.insert(id);
+                let _ = reply.send(if found { Ok(()) } else { Err(MediaError::UnknownSession) });
+            }
+            Command::Stats { reply } => {
+                let mut stats = Stats::default();
+                for s in self.sessions.values() {
+                    match s.role {
+                        Role::Publisher { .. } => stats.n_publishers += 1,
+                        Role::Viewer { waiting_keyframe } => {
+                            stats.n_viewers += 1;
+                            if s.connected && !waiting_keyframe {
+                                stats.n_viewers_receiving += 1;
+                            }
+                        }
+                    }
+                }
+                let _ = reply.send(stats);
+            }
+        }
+    }
+
+    fn open(&mut self, show: String, offer: SdpOffer, summary: &OfferSummary, publisher: bool, takeover: bool, now: Instant) -> Result<Opened, MediaError> {
+        if publisher {
+            let current = self.shows.get(&show).and_then(|b| b.publisher.clone());
+            if let Some(current) = current.filter(|id| self.sessions.get(id).is_some_and(|s| s.rtc.is_alive())) {
+                if !takeover {
+                    return Err(MediaError::PublisherActive);
+                }
+                tracing::info!(show, session = current, "publisher taken over");
+                if let Some(old) = self.sessions.get_mut(&current) {
+                    old.rtc.disconnect();
+                }
+                self.reap(&current);
+            }
+        }
+        let mut rtc = self.new_rtc(summary, publisher, now);
+        for addr in &self.candidates {
+            match Candidate::host(*addr, "udp") {
+                Ok(c) => {
+                    rtc.add_local_candidate(c);
+                }
+                Err(e) => tracing::warn!(%addr, error = %e, "cannot use address as ICE candidate"),
+            }
+        }
+        let answer = rtc.sdp_api().accept_offer(offer).map_err(|e| MediaError::BadOffer(e.to_string()))?;
+        self.next_id += 1;
+        let id = format!("{}{:x}{:x}", if publisher { "pub" } else { "view" }, self.next_id, now.elapsed().subsec_nanos() ^ 0x5bd1e995);
+        let role = if publisher { Role::Publisher { last_keyframe_request: None } } else { Role::Viewer { waiting_keyframe: true } };
+        let session = Session { id: id.clone(), show: show.clone(), rtc, role, mids: Vec::new(), connected: false, created: now, timeout: now };
+        self.sessions.insert(id.clone(), session);
+        let broadcast = self.shows.entry(show.clone()).or_default();
+        if publisher {
+            broadcast.publisher = Some(id.clone());
+        } else {
+            broadcast.viewers.push(id.clone());
+        }
+        self.dirty.insert(id.clone());
+        tracing::info!(show, session = id, publisher, "media session opened");
+        Ok(Opened { id, answer: answer.to_sdp_string() })
+    }
+
+    fn receive(&mut self, datagram: &[u8], source: SocketAddr, now: Instant) {
+        let Ok(contents) = datagram.try_into() else { return };
+        let destination = self.candidates.iter().find(|c| c.is_ipv4() == source.is_ipv4()).copied().unwrap_or(self.candidates[0]);
+        let input = Input::Receive(now, Receive { proto: Protocol::Udp, source, destination, contents });
+        let id = match self.by_remote.get(&source) {
+            Some(id) if self.sessions.get(id).is_some_and(|s| s.rtc.accepts(&input)) => id.clone(),
+            _ => match self.sessions.values().find(|s| s.rtc.accepts(&input)) {
+                Some(s) => {
+                    self.by_remote.insert(source, s.id.clone());
+                    s.id.clone()
+                }
+                None => return,
+            },
+        };
+        if let Some(session) = self.sessions.get_mut(&id) {
+            if let Err(e) = session.rtc.handle_input(input) {
+                tracing::warn!(session = id, error = %e, "dropping session after bad input");
+                session.rtc.disconnect();
+            }
+            self.dirty.insert(id);
+        }
+    }
+
+    /// Feeds due timeouts, drains every session with output, forwards frames, removes the dead.
+    fn drive(&mut self, now: Instant, socket: &UdpSocket) {
+        for s in self.sessions.values_mut() {
+            if s.timeout <= now {
+                if let Err(e) = s.rtc.handle_input(Input::Timeout(now)) {
+                    tracing::warn!(session = s.id, error = %e, "session failed");
+                    s.rtc.disconnect();
+                }
+                self.dirty.insert(s.id.clone());
+            }
+            if !s.connected && now.duration_since(s.created) > self.connect_timeout && s.rtc.is_alive() {
+                tracing::warn!(
+                    session = s.id,
+                    show = s.show,
+                    "session never connected: no ICE connectivity check reached the server (is UDP blocked, or are media.public_ips wrong?)"
+                );
+                s.rtc.disconnect();
+                self.dirty.insert(s.id.clone());
+            }
+        }
+        let mut rounds = 0;
+        while !self.dirty.is_empty() && rounds < 8 {
+            rounds += 1;
+            let ids: Vec<String> = self.dirty.drain().collect();
+            let mut spills = Vec::new();
+            for id in &ids {
+                self.poll(id, now, socket, &mut spills);
+            }
+            for spill in spills {
+                match spill {
+                    Spill::Frame(show, kind, data) => self.forward(&show, kind, &data, now),
+                    Spill::KeyframeWanted(show) => self.request_keyframe(&show, now),
+                }
+            }
+            let dead: Vec<String> = ids.into_iter().filter(|id| self.sessions.get(id).is_some_and(|s| !s.rtc.is_alive())).collect();
+            for id in dead {
+                self.reap(&id);
+            }
+        }
+    }
+
+    fn poll(&mut self, id: &str, now: Instant, socket: &UdpSocket, spills: &mut Vec<Spill>) {
+        let Some(s) = self.sessions.get_mut(id) else { return };
+        loop {
+            if !s.rtc.is_alive() {
+                return;
+            }
+            let output = match s.rtc.poll_output() {
+                Ok(o) => o,
+                Err(e) => {
+                    tracing::warn!(session = s.id, error = %e, "session failed");
+                    s.rtc.disconnect();
+                    return;
+                }
+            };
+            match output {
+                Output::Timeout(t) => {
+                    s.timeout = t.max(now);
+                    return;
+                }
+                Output::Transmit(t) => {
+                    // UDP: a datagram the kernel cannot take now is lost like any other.
+                    let _ = socket.try_send_to(&t.contents, t.destination);
+                }
+                Output::Event(event) => match event {
+                    Event::Connected => {
+                        s.connected = true;
+                        tracing::info!(session = s.id, show = s.show, "media session connected");
+                        match s.role {
+                            Role::Publisher { .. } => {
+                                if self.events.try_send(MediaEvent::PublisherConnected { show: s.show.clone() }).is_err() {
+                                    tracing::error!(show = s.show, "media event queue full: publisher connection not reported");
+                                }
+                            }
+                            Role::Viewer { .. } => spills.push(Spill::KeyframeWanted(s.show.clone())),
+                        }
+                    }
+                    Event::IceConnectionStateChange(IceConnectionState::Disconnected) => s.rtc.disconnect(),
+                    Event::MediaAdded(m) => s.mids.push((m.mid, m.kind)),
+                    Event::MediaData(data) => {
+                        if let (Role::Publisher { .. }, Some(kind)) = (&s.role, s.kind_of(data.mid)) {
+                            if kind == MediaKind::Video && !data.contiguous {
+                                spills.push(Spill::KeyframeWanted(s.show.clone()));
+                            }
+                            spills.push(Spill::Frame(s.show.clone(), kind, data));
+                        }
+                    }
+                    Event::KeyframeRequest(_) => spills.push(Spill::KeyframeWanted(s.show.clone())),
+                    _ => {}
+                },
+            }
+        }
+    }
+
+    fn forward(&mut self, show: &str, kind: MediaKind, data: &MediaData, now: Instant) {
+        let Some(broadcast) = self.shows.get(show) else { return };
+        let mut wants_keyframe = false;
+        for id in &broadcast.viewers {
+            let Some(viewer) = self.sessions.get_mut(id) else { continue };
+            if !viewer.connected || !viewer.rtc.is_alive() {
+                continue;
+            }
+            let Some(mid) = viewer.mid_of(kind) else { continue };
+            let Role::Viewer { waiting_keyframe } = &mut viewer.role else { continue };
+            if kind == MediaKind::Video && *waiting_keyframe {
+                if !data.is_keyframe() {
+                    continue;
+                }
+                *waiting_keyframe = false;
+            }
+            let Some(writer) = viewer.rtc.writer(mid) else { continue };
+            let Some(pt) = writer.match_params(data.params) else { continue };
+            if let Err(e) = writer.write(pt, data.network_time, data.time, data.data.clone()) {
+                // Behind or broken: skip to the next keyframe rather than queue more.
+                tracing::debug!(session = id, error = %e, "viewer write failed; waiting for a keyframe");
+                if kind == MediaKind::Video {
+                    if let Role::Viewer { waiting_keyframe } = &mut viewer.role {
+                        *waiting_keyframe = true;
+                    }
+                    wants_keyframe = true;
+                }
+            }
+            self.dirty.insert(id.clone());
+        }
+        if wants_keyframe {
+            self.request_keyframe(show, now);
+        }
+    }
+
+    /// Asks the show's publisher for a keyframe, at most twice a second.
+    fn request_keyframe(&mut self, show: &str, now: Instant) {
+        let Some(id) = self.shows.get(show).and_then(|b| b.publisher.clone()) else { return };
+        let Some(publisher) = self.sessions.get_mut(&id) else { return };
+        let Some(mid) = publisher.mid_of(MediaKind::Video) else { return };
+        let Role::Publisher { last_keyframe_request } = &mut publisher.role else { return };
+        if last_keyframe_request.is_some_and(|t| now.duration_since(t) < Duration::from_millis(500)) {
+            return;
+        }
+        *last_keyframe_request = Some(now);
+        if let Some(mut writer) = publisher.rtc.writer(mid) {
+            let _ = writer.request_keyframe(None, KeyframeRequestKind::Pli);
+        }
+        self.dirty.insert(id);
+    }
+
+    fn reap(&mut self, id: &str) {
+        let Some(session) = self.sessions.remove(id) else { return };
+        self.by_remote.retain(|_, v| v != id);
+        self.dirty.remove(id);
+        if let Some(broadcast) = self.shows.get_mut(&session.show) {
+            match session.role {
+                Role::Publisher { .. } => {
+                    if broadcast.publisher.as_deref() == Some(id) {
+                        broadcast.publisher = None;
+                        if session.connected && self.events.try_send(MediaEvent::PublisherGone { show: session.show.clone() }).is_err() {
+                            tracing::error!(show = session.show, "media event queue full: publisher departure not reported");
+                        }
+                    }
+                }
+                Role::Viewer { .. } => broadcast.viewers.retain(|v| v != id),
+            }
+            if broadcast.publisher.is_none() && broadcast.viewers.is_empty() {
+                self.shows.remove(&session.show);
+            }
+        }
+        tracing::info!(session = id, show = session.show, "media session closed");
+    }
+}

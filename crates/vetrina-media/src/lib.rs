@@ -1,0 +1,19 @@
+//! Vetrina's media plane: hosts publish live video over WHIP (RFC 9725) from a browser or OBS,
+//! viewers watch over WHEP with sub-second latency; all sessions share one UDP port.
+//!
+//! - [`sdp`]: a first look at offers (sans-IO, fuzzed).
+//! - [`lifecycle`]: when media makes a show live and when its absence ends it (sans-IO).
+//! - [`engine`]: the str0m sessions and the forwarding between them (one tokio task).
+//!
+//! Not here: HTTP (the web plane calls [`engine::Media`]), shows and stream keys (the store).
+
+pub mod engine;
+pub mod lifecycle;
+pub mod sdp;
+
+pub use engine::{Media, MediaConfig, MediaError, MediaEvent, Opened, Stats};
+
+/// Installs str0m's crypto provider for the process; call once before opening sessions.
+pub fn install_crypto() {
+    str0m::crypto::from_feature_flags().install_process_default();
+}
