@@ -185,6 +185,15 @@ enum Spill {
     KeyframeWanted(String),
 }
 
+/// A random session id: `pub_` or `view_` and 128 bits in hex.
+fn session_id(publisher: bool) -> String {
+    let mut bytes = [0u8; 16];
+    // The OS random source failing is not something a media server can recover from.
+    getrandom::getrandom(&mut bytes).expect("the OS random number generator failed");
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}_{hex}", if publisher { "pub" } else { "view" })
+}
+
 struct Engine {
     candidates: Vec<SocketAddr>,
     connect_timeout: Duration,
@@ -194,7 +203,6 @@ struct Engine {
     /// Sessions with output to drain.
     dirty: HashSet<String>,
     events: mpsc::Sender<MediaEvent>,
-    next_id: u64,
 }
 
 impl Engine {
@@ -207,7 +215,6 @@ impl Engine {
             shows: HashMap::new(),
             dirty: HashSet::new(),
             events,
-            next_id: 0,
         }
     }
 
@@ -312,8 +319,8 @@ impl Engine {
             }
         }
         let answer = rtc.sdp_api().accept_offer(offer).map_err(|e| MediaError::BadOffer(e.to_string()))?;
-        self.next_id += 1;
-        let id = format!("{}{:x}{:x}", if publisher { "pub" } else { "view" }, self.next_id, now.elapsed().subsec_nanos() ^ 0x5bd1e995);
+        // The id is the capability to end the session (DELETE on its URL): unguessable.
+        let id = session_id(publisher);
         let role = if publisher { Role::Publisher { last_keyframe_request: None } } else { Role::Viewer { waiting_keyframe: true } };
         let session = Session { id: id.clone(), show: show.clone(), rtc, role, mids: Vec::new(), connected: false, created: now, timeout: now };
         self.sessions.insert(id.clone(), session);

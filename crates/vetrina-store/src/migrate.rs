@@ -25,6 +25,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0002_woocommerce_ids.sql"),
         postgres: include_str!("../migrations/postgres/0002_woocommerce_ids.sql"),
     },
+    Migration {
+        version: 3,
+        name: "stream_keys",
+        sqlite: include_str!("../migrations/sqlite/0003_stream_keys.sql"),
+        postgres: include_str!("../migrations/postgres/0003_stream_keys.sql"),
+    },
 ];
 
 /// The number of migrations this build knows.

@@ -131,6 +131,61 @@ impl Store {
         self.show(org, id).await
     }
 
+    /// The show's stream key, made on first use.
+    pub async fn stream_key(&self, show: &ShowId) -> Result<String> {
+        let row = sqlx::query("SELECT stream_key FROM shows WHERE id = $1").bind(show.as_str()).fetch_optional(&self.pool).await?;
+        match row.ok_or(StoreError::NotFound)?.try_get::<Option<String>, _>("stream_key")? {
+            Some(key) => Ok(key),
+            None => {
+                // Two first uses at once: the second UPDATE finds the key set and both read it back.
+                sqlx::query("UPDATE shows SET stream_key = $1 WHERE id = $2 AND stream_key IS NULL")
+                    .bind(new_stream_key())
+                    .bind(show.as_str())
+                    .execute(&self.pool)
+                    .await?;
+                let row = sqlx::query("SELECT stream_key FROM shows WHERE id = $1").bind(show.as_str()).fetch_one(&self.pool).await?;
+                row.try_get::<Option<String>, _>("stream_key")?.ok_or_else(|| StoreError::Corrupt("stream key vanished".into()))
+            }
+        }
+    }
+
+    /// Replaces the show's stream key; the old one stops working at once.
+    pub async fn rotate_stream_key(&self, org: &OrgId, show: &ShowId) -> Result<String> {
+        let key = new_stream_key();
+        found(
+            sqlx::query("UPDATE shows SET stream_key = $1 WHERE id = $2 AND org_id = $3")
+                .bind(&key)
+                .bind(show.as_str())
+                .bind(org.as_str())
+                .execute(&self.pool)
+                .await?,
+        )?;
+        Ok(key)
+    }
+
+    /// Moves a show from one status to another when media says so; `false` when it was not in
+    /// `from` (someone moved it meanwhile, or it was already there).
+    pub async fn move_show(&self, show: &ShowId, from: &[ShowStatus], to: ShowStatus) -> Result<bool> {
+        let now = now_ms();
+        let allowed: Vec<&str> = from.iter().map(|s| s.as_str()).collect();
+        let sql = format!(
+            "UPDATE shows SET status = $1, updated_at = $2, live_at = CASE WHEN $1 = 'live' AND live_at IS NULL THEN $2 ELSE live_at END, \
+             ended_at = CASE WHEN $1 = 'ended' THEN $2 ELSE ended_at END WHERE id = $3 AND status IN ({})",
+            crate::placeholders(4, allowed.len())
+        );
+        let mut query = sqlx::query(&sql).bind(to.as_str()).bind(now).bind(show.as_str());
+        for status in allowed {
+            query = query.bind(status);
+        }
+        Ok(query.execute(&self.pool).await?.rows_affected() == 1)
+    }
+
+    /// The ids of every show (any organisation) in `status`.
+    pub async fn shows_with_status(&self, status: ShowStatus) -> Result<Vec<ShowId>> {
+        let rows = sqlx::query("SELECT id FROM shows WHERE status = $1").bind(status.as_str()).fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok(ShowId(r.try_get("id")?))).collect()
+    }
+
     /// Creators invited to this show who accepted.
     pub async fn show_creators(&self, show: &ShowId) -> Result<Vec<UserId>> {
         let rows = sqlx::query("SELECT user_id FROM show_creators WHERE show_id = $1").bind(show.as_str()).fetch_all(&self.pool).await?;
@@ -186,6 +241,10 @@ impl Store {
         show.host_ids = hosts.iter().map(|r| Ok(UserId(r.try_get("user_id")?))).collect::<Result<_>>()?;
         Ok(show)
     }
+}
+
+fn new_stream_key() -> String {
+    format!("sk_{}", crate::random_token(20))
 }
 
 fn slug_taken(e: sqlx::Error, slug: &str) -> StoreError {

@@ -68,10 +68,12 @@ pub struct AppState {
     callers: Arc<Cache<String, auth::Caller>>,
     /// Members' roles.
     roles: Arc<Cache<(OrgId, UserId), Option<Role>>>,
+    /// The media plane, when live video is enabled.
+    pub media: Option<vetrina_media::Media>,
 }
 
 impl AppState {
-    pub fn new(store: Store, blobs: Arc<dyn Blobs>, config: WebConfig) -> AppState {
+    pub fn new(store: Store, blobs: Arc<dyn Blobs>, config: WebConfig, media: Option<vetrina_media::Media>) -> AppState {
         let dummy_hash = auth::dummy_hash(config.password_cost).into();
         let answer_cache = config.answer_cache;
         let generation = Generation::default();
@@ -84,6 +86,7 @@ impl AppState {
             callers: Arc::new(Cache::new(generation.clone(), Duration::from_secs(5), 100_000)),
             roles: Arc::new(Cache::new(generation.clone(), Duration::from_secs(5), 100_000)),
             generation,
+            media,
         }
     }
 }
@@ -110,10 +113,12 @@ impl AppState {
 }
 
 /// Writes that change nothing another request reads from a cache: signing in makes a new
-/// session, a guest is a new name. Letting them advance the generation would let a crowd of
-/// arriving viewers empty every cache many times a second.
+/// session, a guest is a new name, media sessions live in the media plane. Letting them advance
+/// the generation would let a crowd of arriving viewers empty every cache many times a second.
 fn leaves_caches_alone(method: &Method, path: &str) -> bool {
-    *method == Method::POST && (path == "/api/v1/session" || path == "/api/v1/guests")
+    (*method == Method::POST
+        && (path == "/api/v1/session" || path == "/api/v1/guests" || path.ends_with("/whip") || path.ends_with("/whep")))
+        || (*method == Method::DELETE && path.starts_with("/api/v1/media/sessions/"))
 }
 
 /// The router answers a known address asked with the wrong method with an empty 405; say what

@@ -30,6 +30,43 @@ pub struct Config {
     pub answer_cache_ms: u64,
     /// Log filter, such as `info` or `vetrina_web=debug,info`.
     pub log: String,
+    /// Live video (WHIP/WHEP).
+    pub media: MediaSettings,
+}
+
+/// The `[media]` table.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MediaSettings {
+    /// Whether this node serves live video.
+    pub enabled: bool,
+    /// The one UDP address every WebRTC session shares.
+    pub udp_listen: String,
+    /// Addresses advertised to browsers and OBS as ICE candidates (the machine's public
+    /// addresses behind NAT); the `udp_listen` address when empty.
+    pub public_ips: Vec<String>,
+    /// How long a show stays live after its publisher disappears, so a host can reconnect.
+    pub grace_seconds: u64,
+}
+
+impl Default for MediaSettings {
+    fn default() -> Self {
+        MediaSettings { enabled: true, udp_listen: "127.0.0.1:8189".into(), public_ips: Vec::new(), grace_seconds: 60 }
+    }
+}
+
+impl MediaSettings {
+    pub fn media_config(&self) -> anyhow::Result<vetrina_media::MediaConfig> {
+        let udp_listen = self.udp_listen.parse().with_context(|| format!("media.udp_listen {:?} is not an address such as 0.0.0.0:8189", self.udp_listen))?;
+        let mut public_ips = Vec::new();
+        for ip in &self.public_ips {
+            public_ips.push(ip.trim().parse().with_context(|| format!("media.public_ips: {ip:?} is not an IP address"))?);
+        }
+        if public_ips.is_empty() && matches!(udp_listen, std::net::SocketAddr::V4(a) if a.ip().is_unspecified()) {
+            bail!("media.udp_listen {udp_listen} listens on every address: list the ones clients reach in media.public_ips");
+        }
+        Ok(vetrina_media::MediaConfig { udp_listen, public_ips, connect_timeout: std::time::Duration::from_secs(20) })
+    }
 }
 
 impl Default for Config {
@@ -43,6 +80,7 @@ impl Default for Config {
             session_days: 30,
             answer_cache_ms: 1000,
             log: "info".into(),
+            media: MediaSettings::default(),
         }
     }
 }
@@ -59,6 +97,7 @@ impl std::fmt::Debug for Config {
             .field("session_days", &self.session_days)
             .field("answer_cache_ms", &self.answer_cache_ms)
             .field("log", &self.log)
+            .field("media", &self.media)
             .finish()
     }
 }
@@ -102,6 +141,18 @@ impl Config {
         if let Some(v) = var("ANSWER_CACHE_MS") {
             config.answer_cache_ms = v.parse().with_context(|| format!("VETRINA_ANSWER_CACHE_MS={v:?} is not a number of milliseconds"))?;
         }
+        if let Some(v) = var("MEDIA_ENABLED") {
+            config.media.enabled = v.parse().with_context(|| format!("VETRINA_MEDIA_ENABLED={v:?} is not true or false"))?;
+        }
+        if let Some(v) = var("MEDIA_UDP_LISTEN") {
+            config.media.udp_listen = v;
+        }
+        if let Some(v) = var("MEDIA_PUBLIC_IPS") {
+            config.media.public_ips = v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+        }
+        if let Some(v) = var("MEDIA_GRACE_SECONDS") {
+            config.media.grace_seconds = v.parse().with_context(|| format!("VETRINA_MEDIA_GRACE_SECONDS={v:?} is not a number of seconds"))?;
+        }
         if let Some(v) = var("LOG") {
             config.log = v;
         }
@@ -125,6 +176,9 @@ impl Config {
 
     fn validate(&self) -> anyhow::Result<()> {
         self.listen_addr()?;
+        if self.media.enabled {
+            self.media.media_config()?;
+        }
         if !self.public_url.is_empty() && !self.public_url.starts_with("http://") && !self.public_url.starts_with("https://") {
             bail!("public_url {:?} must start with http:// or https://", self.public_url);
         }

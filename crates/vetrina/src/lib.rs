@@ -5,6 +5,7 @@
 pub mod config;
 pub mod demo;
 mod png;
+mod showtime;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -73,8 +74,22 @@ pub async fn start(config: &Config, password_cost: PasswordCost) -> anyhow::Resu
         answer_cache: std::time::Duration::from_millis(config.answer_cache_ms),
         password_cost,
     };
-    let state = AppState::new(store.clone(), Arc::new(blobs), web);
     let shutdown = CancellationToken::new();
+    let media = if config.media.enabled {
+        vetrina_media::install_crypto();
+        let stop = shutdown.clone();
+        let (media, events) = vetrina_media::Media::start(config.media.media_config()?, async move { stop.cancelled().await })
+            .await
+            .with_context(|| format!("cannot listen for media on UDP {}", config.media.udp_listen))?;
+        Some((media, events))
+    } else {
+        None
+    };
+    let state = AppState::new(store.clone(), Arc::new(blobs), web, media.as_ref().map(|(m, _)| m.clone()));
+    if let Some((_, events)) = media {
+        let grace = std::time::Duration::from_secs(config.media.grace_seconds);
+        tokio::spawn(showtime::follow_media(events, store.clone(), state.generation.clone(), grace, shutdown.clone()));
+    }
     let server = tokio::spawn(vetrina_web::serve(listener, state.clone(), shutdown.clone()));
     tokio::spawn(purge_sessions(store.clone(), shutdown.clone()));
     tracing::info!(%addr, backend = ?store.backend(), elapsed_ms = started.elapsed().as_millis() as u64, "ready");

@@ -129,6 +129,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let mut out = std::io::stdout().lock();
             writeln!(out, "console: {url}/console")?;
             writeln!(out, "show: {url}/shows/{}", demo.show_slug)?;
+            if running.state.media.is_some() {
+                let show = running.store.show_by_slug(&demo.show_slug).await?;
+                writeln!(out, "whip: {url}/api/v1/shows/{}/whip", demo.show_slug)?;
+                writeln!(out, "stream key: {}", running.store.stream_key(&show.id).await?)?;
+                writeln!(out, "whep: {url}/api/v1/shows/{}/whep", demo.show_slug)?;
+            }
             writeln!(out, "owner login: {} / {}", vetrina::demo::OWNER_EMAIL, vetrina::demo::PASSWORD)?;
             writeln!(out, "host login: {} / {}", vetrina::demo::HOST_EMAIL, vetrina::demo::PASSWORD)?;
             out.flush()?;

@@ -1,5 +1,6 @@
 //! The JSON API under `/api/v1`, one module per area; each exports a `router()`.
 
+pub mod media;
 pub mod orgs;
 pub mod products;
 pub mod public;
@@ -22,6 +23,7 @@ use crate::AppState;
         (name = "catalogue", description = "Products, variants, images, import and export"),
         (name = "shows", description = "Shows, line-up, run of show"),
         (name = "public", description = "What viewers see, without signing in"),
+        (name = "media", description = "Live video: WHIP to publish, WHEP to watch"),
     )
 )]
 struct ApiDoc;
@@ -44,6 +46,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(products::router())
         .merge(shows::router())
         .merge(public::router())
+        .merge(media::router())
 }
 
 /// Answer of list endpoints that page.

@@ -65,6 +65,8 @@ fn route_table() -> BTreeMap<(&'static str, &'static str), (Rule, Sent)> {
             ("POST", "/api/v1/orgs/{org_id}/shows/{show_id}/creators"),
             (Rule::Can(EditShows), json(json!({"email": "creator@else.example"}))),
         ),
+        (("GET", "/api/v1/orgs/{org_id}/shows/{show_id}/ingest"), (Rule::Can(PresentShows), None)),
+        (("POST", "/api/v1/orgs/{org_id}/shows/{show_id}/ingest"), (Rule::Can(PresentShows), None)),
         (("GET", "/api/v1/shows/{slug}"), (Rule::Public, None)),
         (("GET", "/api/v1/shows/{slug}/calendar.ics"), (Rule::Public, None)),
     ])
@@ -77,6 +79,10 @@ const COVERED_ELSEWHERE: &[(&str, &str)] = &[
     ("DELETE", "/api/v1/session"),
     ("POST", "/api/v1/guests"),
     ("POST", "/api/v1/invitations/accept"),
+    // Media: the stream key (WHIP), the public show (WHEP), the session's own URL: see media.rs.
+    ("POST", "/api/v1/shows/{slug}/whip"),
+    ("POST", "/api/v1/shows/{slug}/whep"),
+    ("DELETE", "/api/v1/media/sessions/{session_id}"),
 ];
 
 /// The ids one organisation's resources have.

@@ -44,6 +44,7 @@ fn start_demo(dir: &std::path::Path) -> Demo {
         .args(["demo", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir)
         .env("VETRINA_LOG", "warn")
+        .env("VETRINA_MEDIA_UDP_LISTEN", "127.0.0.1:0")
         .env_remove("VETRINA_DATABASE_URL")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -51,7 +52,7 @@ fn start_demo(dir: &std::path::Path) -> Demo {
         .unwrap();
     let mut reader = BufReader::new(child.stdout.take().unwrap());
     let mut lines = Vec::new();
-    while lines.len() < 4 {
+    while lines.len() < 7 {
         let mut line = String::new();
         if reader.read_line(&mut line).unwrap() == 0 {
             panic!("demo exited early: {lines:?}");
@@ -78,6 +79,10 @@ fn demo_starts_and_restarts_without_duplicates() {
     assert!(console.ends_with("/console"), "{console}");
     assert!(demo.line("owner login:").contains('@'));
     assert!(demo.line("host login:").contains('@'));
+    assert!(demo.line("whip:").ends_with("/api/v1/shows/primavera-dal-vivo/whip"));
+    assert!(demo.line("whep:").ends_with("/api/v1/shows/primavera-dal-vivo/whep"));
+    let key = demo.line("stream key:");
+    assert!(key.starts_with("sk_") && key.len() > 20, "{key}");
     assert_eq!(get(&console).0, 200);
     assert_eq!(get(&show).0, 200);
     let api = show.replace("/shows/", "/api/v1/shows/");
@@ -92,6 +97,7 @@ fn demo_starts_and_restarts_without_duplicates() {
     demo.terminate();
 
     let again = start_demo(&dir);
+    assert_eq!(again.line("stream key:"), key, "the same show keeps its key");
     let (_, body) = get(&again.line("show:").replace("/shows/", "/api/v1/shows/"));
     let second: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(second["lineup"], first["lineup"], "same products, not new copies");

@@ -90,6 +90,7 @@ impl TestApp {
             database_url,
             max_body_bytes: TEST_MAX_BODY,
             log: "warn".into(),
+            media: vetrina::config::MediaSettings { udp_listen: "127.0.0.1:0".into(), grace_seconds: 2, ..Default::default() },
             ..Config::default()
         };
         let running = vetrina::start(&config, TEST_COST).await.expect("server starts");

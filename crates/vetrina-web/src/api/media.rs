@@ -1,0 +1,203 @@
+//! Live video over HTTP: WHIP (RFC 9725) to publish a show, WHEP to watch it, the session
+//! resources they create, and the ingest settings hosts copy into OBS.
+//!
+//! The offer and answer are `application/sdp`. The server does not take trickled candidates:
+//! clients send their offer after gathering (a PATCH to a session answers 405, as RFC 9725
+//! allows).
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use vetrina_domain::account::Action;
+use vetrina_domain::ids::{OrgId, ShowId};
+use vetrina_domain::show::{Show, ShowStatus};
+use vetrina_media::{Media, MediaError, Opened};
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, ApiResult, Body, Json, Path, Query};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(publish))
+        .routes(routes!(watch))
+        .routes(routes!(end_session))
+        .routes(routes!(ingest, rotate_stream_key))
+}
+
+/// SDP offers are small; anything larger is not one.
+const MAX_SDP_BYTES: usize = 64 * 1024;
+
+fn media(state: &AppState) -> ApiResult<&Media> {
+    state.media.as_ref().ok_or_else(|| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "live video is not enabled on this server"))
+}
+
+fn sdp_offer(headers: &HeaderMap, body: &[u8]) -> ApiResult<String> {
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !content_type.trim().to_ascii_lowercase().starts_with("application/sdp") {
+        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "send the SDP offer with \"Content-Type: application/sdp\""));
+    }
+    if body.len() > MAX_SDP_BYTES {
+        return Err(ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("an SDP offer is at most {MAX_SDP_BYTES} bytes")));
+    }
+    String::from_utf8(body.to_vec()).map_err(|_| ApiError::bad_request("the SDP offer is not UTF-8 text"))
+}
+
+fn media_error(e: MediaError) -> ApiError {
+    match e {
+        MediaError::BadOffer(_) => ApiError::bad_request(e.to_string()),
+        MediaError::NoSupportedMedia(_) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+        MediaError::PublisherActive => ApiError::conflict(e.to_string()),
+        MediaError::UnknownSession => ApiError::not_found("media session"),
+        MediaError::Stopped => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+    }
+}
+
+/// The 201 answer of WHIP and WHEP: the SDP answer, and the session's resource URL.
+fn created(opened: Opened) -> ApiResult<Response> {
+    let location = format!("/api/v1/media/sessions/{}", opened.id);
+    let mut response = (StatusCode::CREATED, opened.answer).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/sdp"));
+    headers.insert(header::LOCATION, HeaderValue::from_str(&location).map_err(ApiError::internal)?);
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    Ok(response)
+}
+
+/// Compares two secrets in time that does not depend on where they differ.
+fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn show_by_slug(state: &AppState, slug: &str) -> ApiResult<Show> {
+    state.store.show_by_slug(slug).await.map_err(|_| ApiError::not_found("show"))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PublishQuery {
+    /// Replace a publisher that is already live (a new device, a crashed encoder that still
+    /// holds the session).
+    pub takeover: Option<bool>,
+}
+
+/// WHIP: publish the show's live video. The SDP offer is the body; the show's stream key is the
+/// Bearer token. Answers 201 with the SDP answer and the session's URL in `Location`.
+#[utoipa::path(post, path = "/api/v1/shows/{slug}/whip", tag = "media",
+    params(("slug" = String, Path), PublishQuery),
+    request_body(content = String, content_type = "application/sdp"),
+    responses((status = 201, content_type = "application/sdp", body = String, description = "The SDP answer"),
+              (status = 400, body = crate::error::Problem), (status = 401, body = crate::error::Problem),
+              (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
+              (status = 422, body = crate::error::Problem)))]
+async fn publish(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(q): Query<PublishQuery>,
+    headers: HeaderMap,
+    Body(body): Body,
+) -> ApiResult<Response> {
+    let media = media(&state)?;
+    let key = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim);
+    let unauthorized = |detail: &str| {
+        let mut r = ApiError::new(StatusCode::UNAUTHORIZED, detail).into_response();
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        r
+    };
+    let Some(key) = key else {
+        return Ok(unauthorized("send the show's stream key as \"Authorization: Bearer <stream key>\""));
+    };
+    let show = show_by_slug(&state, &slug).await?;
+    let expected = state.store.stream_key(&show.id).await?;
+    if !same_secret(key, &expected) {
+        tracing::warn!(show_id = %show.id, "publish refused: wrong stream key");
+        return Ok(unauthorized("the stream key is wrong (it may have been rotated)"));
+    }
+    if show.status == ShowStatus::Ended {
+        return Err(ApiError::conflict("the show has ended: schedule a new show to go live again"));
+    }
+    let offer = sdp_offer(&headers, &body)?;
+    let opened = media.publish(show.id.as_str(), &offer, q.takeover.unwrap_or(false)).await.map_err(media_error)?;
+    tracing::info!(show_id = %show.id, session = opened.id, "publisher session created");
+    created(opened)
+}
+
+/// WHEP: watch the show. The SDP offer (receive-only audio and video) is the body. Answers 201
+/// with the SDP answer and the session's URL. Viewers may connect before the host goes live;
+/// video starts with the first keyframe.
+#[utoipa::path(post, path = "/api/v1/shows/{slug}/whep", tag = "media",
+    params(("slug" = String, Path)),
+    request_body(content = String, content_type = "application/sdp"),
+    responses((status = 201, content_type = "application/sdp", body = String, description = "The SDP answer"),
+              (status = 400, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
+              (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+async fn watch(State(state): State<AppState>, Path(slug): Path<String>, headers: HeaderMap, Body(body): Body) -> ApiResult<Response> {
+    let media = media(&state)?;
+    let show = show_by_slug(&state, &slug).await?;
+    match show.status {
+        ShowStatus::Draft => return Err(ApiError::not_found("show")),
+        ShowStatus::Ended => return Err(ApiError::conflict("the show has ended")),
+        ShowStatus::Scheduled | ShowStatus::Live => {}
+    }
+    let offer = sdp_offer(&headers, &body)?;
+    created(media.watch(show.id.as_str(), &offer).await.map_err(media_error)?)
+}
+
+/// Ends a WHIP or WHEP session (its URL is the `Location` of the 201).
+#[utoipa::path(delete, path = "/api/v1/media/sessions/{session_id}", tag = "media",
+    params(("session_id" = String, Path)),
+    responses((status = 200, description = "Ended"), (status = 404, body = crate::error::Problem)))]
+async fn end_session(State(state): State<AppState>, Path(session_id): Path<String>) -> ApiResult<StatusCode> {
+    media(&state)?.close(&session_id).await.map_err(media_error)?;
+    Ok(StatusCode::OK)
+}
+
+/// Where and how a host publishes: for the studio page and for OBS (Settings > Stream >
+/// Service: WHIP).
+#[derive(Serialize, ToSchema)]
+pub struct Ingest {
+    pub whip_url: String,
+    /// OBS's "Bearer Token". Keep it secret: whoever has it can go live as this show.
+    pub stream_key: String,
+    pub whep_url: String,
+}
+
+async fn ingest_of(state: &AppState, org_id: &OrgId, show_id: &ShowId, key: String) -> ApiResult<Ingest> {
+    let show = state.store.show(org_id, show_id).await.map_err(|_| ApiError::not_found("show"))?;
+    let base = state.config.public_url.trim_end_matches('/');
+    Ok(Ingest {
+        whip_url: format!("{base}/api/v1/shows/{}/whip", show.slug),
+        whep_url: format!("{base}/api/v1/shows/{}/whep", show.slug),
+        stream_key: key,
+    })
+}
+
+/// The show's WHIP URL and stream key.
+#[utoipa::path(get, path = "/api/v1/orgs/{org_id}/shows/{show_id}/ingest", tag = "media",
+    params(("org_id" = String, Path), ("show_id" = String, Path)),
+    responses((status = 200, body = Ingest), (status = 404, body = crate::error::Problem)))]
+async fn ingest(State(state): State<AppState>, caller: Caller, Path((org_id, show_id)): Path<(OrgId, ShowId)>) -> ApiResult<Json<Ingest>> {
+    caller.require_for_show(&state, &org_id, &show_id, Action::PresentShows).await?;
+    state.store.show(&org_id, &show_id).await.map_err(|_| ApiError::not_found("show"))?;
+    let key = state.store.stream_key(&show_id).await?;
+    Ok(Json(ingest_of(&state, &org_id, &show_id, key).await?))
+}
+
+/// Replaces the stream key; the old one stops working for new publishers at once.
+#[utoipa::path(post, path = "/api/v1/orgs/{org_id}/shows/{show_id}/ingest", tag = "media",
+    params(("org_id" = String, Path), ("show_id" = String, Path)),
+    responses((status = 200, body = Ingest), (status = 404, body = crate::error::Problem)))]
+async fn rotate_stream_key(State(state): State<AppState>, caller: Caller, Path((org_id, show_id)): Path<(OrgId, ShowId)>) -> ApiResult<Json<Ingest>> {
+    caller.require_for_show(&state, &org_id, &show_id, Action::PresentShows).await?;
+    let key = state.store.rotate_stream_key(&org_id, &show_id).await.map_err(|_| ApiError::not_found("show"))?;
+    tracing::info!(show_id = %show_id, "stream key rotated");
+    Ok(Json(ingest_of(&state, &org_id, &show_id, key).await?))
+}
