@@ -75,9 +75,21 @@ pub struct Stats {
 }
 
 enum Command {
-    Open { show: String, offer: Box<SdpOffer>, summary: OfferSummary, publisher: bool, takeover: bool, reply: oneshot::Sender<Result<Opened, MediaError>> },
-    Close { id: String, reply: oneshot::Sender<Result<(), MediaError>> },
-    Stats { reply: oneshot::Sender<Stats> },
+    Open {
+        show: String,
+        offer: Box<SdpOffer>,
+        summary: OfferSummary,
+        publisher: bool,
+        takeover: bool,
+        reply: oneshot::Sender<Result<Opened, MediaError>>,
+    },
+    Close {
+        id: String,
+        reply: oneshot::Sender<Result<(), MediaError>>,
+    },
+    Stats {
+        reply: oneshot::Sender<Stats>,
+    },
 }
 
 /// The handle the web plane holds; cheap to clone.
@@ -295,7 +307,15 @@ impl Engine {
         }
     }
 
-    fn open(&mut self, show: String, offer: SdpOffer, summary: &OfferSummary, publisher: bool, takeover: bool, now: Instant) -> Result<Opened, MediaError> {
+    fn open(
+        &mut self,
+        show: String,
+        offer: SdpOffer,
+        summary: &OfferSummary,
+        publisher: bool,
+        takeover: bool,
+        now: Instant,
+    ) -> Result<Opened, MediaError> {
         if publisher {
             let current = self.shows.get(&show).and_then(|b| b.publisher.clone());
             if let Some(current) = current.filter(|id| self.sessions.get(id).is_some_and(|s| s.rtc.is_alive())) {
@@ -322,7 +342,8 @@ impl Engine {
         // The id is the capability to end the session (DELETE on its URL): unguessable.
         let id = session_id(publisher);
         let role = if publisher { Role::Publisher { last_keyframe_request: None } } else { Role::Viewer { waiting_keyframe: true } };
-        let session = Session { id: id.clone(), show: show.clone(), rtc, role, mids: Vec::new(), connected: false, created: now, timeout: now };
+        let session =
+            Session { id: id.clone(), show: show.clone(), rtc, role, mids: Vec::new(), connected: false, created: now, timeout: now };
         self.sessions.insert(id.clone(), session);
         let broadcast = self.shows.entry(show.clone()).or_default();
         if publisher {

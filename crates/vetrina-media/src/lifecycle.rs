@@ -41,7 +41,8 @@ impl Lifecycle {
     /// Shows whose grace period ran out by `now`.
     pub fn tick(&mut self, now: Instant) -> Vec<Decision> {
         let grace = self.grace;
-        let expired: Vec<String> = self.absent_since.iter().filter(|(_, t)| now.duration_since(**t) >= grace).map(|(s, _)| s.clone()).collect();
+        let expired: Vec<String> =
+            self.absent_since.iter().filter(|(_, t)| now.duration_since(**t) >= grace).map(|(s, _)| s.clone()).collect();
         for show in &expired {
             self.absent_since.remove(show);
         }

@@ -57,7 +57,10 @@ impl Default for MediaSettings {
 
 impl MediaSettings {
     pub fn media_config(&self) -> anyhow::Result<vetrina_media::MediaConfig> {
-        let udp_listen = self.udp_listen.parse().with_context(|| format!("media.udp_listen {:?} is not an address such as 0.0.0.0:8189", self.udp_listen))?;
+        let udp_listen = self
+            .udp_listen
+            .parse()
+            .with_context(|| format!("media.udp_listen {:?} is not an address such as 0.0.0.0:8189", self.udp_listen))?;
         let mut public_ips = Vec::new();
         for ip in &self.public_ips {
             public_ips.push(ip.trim().parse().with_context(|| format!("media.public_ips: {ip:?} is not an IP address"))?);
@@ -151,7 +154,8 @@ impl Config {
             config.media.public_ips = v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
         }
         if let Some(v) = var("MEDIA_GRACE_SECONDS") {
-            config.media.grace_seconds = v.parse().with_context(|| format!("VETRINA_MEDIA_GRACE_SECONDS={v:?} is not a number of seconds"))?;
+            config.media.grace_seconds =
+                v.parse().with_context(|| format!("VETRINA_MEDIA_GRACE_SECONDS={v:?} is not a number of seconds"))?;
         }
         if let Some(v) = var("LOG") {
             config.log = v;

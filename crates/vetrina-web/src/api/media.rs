@@ -195,7 +195,11 @@ async fn ingest(State(state): State<AppState>, caller: Caller, Path((org_id, sho
 #[utoipa::path(post, path = "/api/v1/orgs/{org_id}/shows/{show_id}/ingest", tag = "media",
     params(("org_id" = String, Path), ("show_id" = String, Path)),
     responses((status = 200, body = Ingest), (status = 404, body = crate::error::Problem)))]
-async fn rotate_stream_key(State(state): State<AppState>, caller: Caller, Path((org_id, show_id)): Path<(OrgId, ShowId)>) -> ApiResult<Json<Ingest>> {
+async fn rotate_stream_key(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org_id, show_id)): Path<(OrgId, ShowId)>,
+) -> ApiResult<Json<Ingest>> {
     caller.require_for_show(&state, &org_id, &show_id, Action::PresentShows).await?;
     let key = state.store.rotate_stream_key(&org_id, &show_id).await.map_err(|_| ApiError::not_found("show"))?;
     tracing::info!(show_id = %show_id, "stream key rotated");

@@ -3,6 +3,7 @@
 //! HTTP against a server bound to port 0.
 
 mod harness;
+mod webrtc;
 
 mod accounts;
 mod authz;
@@ -10,4 +11,5 @@ mod bad_input;
 mod browser;
 mod catalogue;
 mod cli;
+mod media;
 mod shows;

@@ -1,0 +1,157 @@
+//! Live video with a real WebRTC client (str0m) on loopback: WHIP publish, WHEP watch, the show
+//! going live and ending with its publisher, and every way an offer or key can be wrong.
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::Value;
+use str0m::Event;
+use str0m::media::MediaKind;
+
+use crate::harness::{Agent, TestApp, story};
+use crate::webrtc::Peer;
+
+async fn sdp_post(agent: &Agent, path: &str, key: Option<&str>, offer: &str) -> crate::harness::Resp {
+    let agent = match key {
+        Some(k) => agent.with_token(k),
+        None => agent.clone(),
+    };
+    agent.raw(Method::POST, path, Some("application/sdp"), offer.as_bytes().to_vec()).await
+}
+
+async fn status_becomes(app: &TestApp, slug: &str, status: &str, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    let anon = app.anonymous();
+    while Instant::now() < deadline {
+        let show: Value = anon.get(&format!("/api/v1/shows/{slug}")).await.body;
+        if show["status"] == status {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
+
+/// A scheduled show and its stream key.
+async fn show_with_key(app: &TestApp, slug: &str) -> (crate::harness::Org, String, String) {
+    let org = app.org(slug).await;
+    let show = org
+        .owner
+        .post(
+            &org.path("/shows"),
+            serde_json::json!({"title": "Live", "slug": slug, "starts_at": "2099-01-01T10:00", "status": "scheduled"}),
+        )
+        .await;
+    let id = show.body["id"].as_str().unwrap().to_string();
+    let ingest = org.owner.get(&org.path(&format!("/shows/{id}/ingest"))).await;
+    assert_eq!(ingest.status, 200, "{}", ingest.text);
+    assert!(ingest.body["whip_url"].as_str().unwrap().ends_with(&format!("/api/v1/shows/{slug}/whip")));
+    (org, id, ingest.body["stream_key"].as_str().unwrap().to_string())
+}
+
+story!(publish_and_watch, |app| {
+    let (org, show_id, key) = show_with_key(app, "live-one").await;
+    let whip = "/api/v1/shows/live-one/whip";
+    let whep = "/api/v1/shows/live-one/whep";
+    let anon = app.anonymous();
+
+    let (mut publisher, offer) = Peer::new(true, &["h264", "opus"]).await;
+    let r = sdp_post(&anon, whip, Some(&key), &offer).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.header("content-type"), "application/sdp");
+    let publisher_url = r.header("location").to_string();
+    assert!(publisher_url.starts_with("/api/v1/media/sessions/pub_"), "{publisher_url}");
+    assert!(r.text.contains("a=ice-lite"), "the server is ICE-lite");
+    assert!(r.text.to_uppercase().contains("H264"), "H.264 is chosen when offered");
+    publisher.accept(&r.text);
+    let publishing = tokio::spawn(async move {
+        publisher.pump(Instant::now() + Duration::from_secs(6), true, |_| false).await;
+        publisher
+    });
+    assert!(status_becomes(app, "live-one", "live", Duration::from_secs(5)).await, "the first publish makes the show live");
+
+    // A second publisher is refused unless it takes over.
+    let (_, second_offer) = Peer::new(true, &["h264", "opus"]).await;
+    sdp_post(&anon, whip, Some(&key), &second_offer).await.problem(409, "takeover");
+
+    // A viewer gets the host's video (from a keyframe) and audio.
+    let (mut viewer, offer) = Peer::new(false, &["h264", "vp8", "opus"]).await;
+    let started = Instant::now();
+    let r = sdp_post(&anon, whep, None, &offer).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let viewer_url = r.header("location").to_string();
+    viewer.accept(&r.text);
+    let (mut n_video, mut n_audio, mut first_video_keyframe, mut first_frame) = (0, 0, None, None);
+    let video_mid = viewer.video;
+    let audio_mid = viewer.audio;
+    viewer
+        .pump(Instant::now() + Duration::from_secs(4), false, |e| {
+            if let Event::MediaData(d) = e {
+                if d.mid == video_mid {
+                    if first_video_keyframe.is_none() {
+                        first_video_keyframe = Some(d.is_keyframe());
+                        first_frame = Some(started.elapsed());
+                    }
+                    n_video += 1;
+                } else if d.mid == audio_mid {
+                    n_audio += 1;
+                }
+            }
+            n_video >= 30 && n_audio >= 20
+        })
+        .await;
+    assert_eq!(first_video_keyframe, Some(true), "video starts at a keyframe");
+    assert!(n_video >= 30 && n_audio >= 20, "video frames {n_video}, audio frames {n_audio}");
+    assert!(first_frame.unwrap() < Duration::from_secs(1), "first frame after {:?}", first_frame);
+
+    assert_eq!(anon.delete(&viewer_url).await.status, 200);
+    anon.delete(&viewer_url).await.problem(404, "media session");
+
+    // Rotating the key locks out the old one for new publishers.
+    let rotated = org.owner.post(&org.path(&format!("/shows/{show_id}/ingest")), serde_json::json!({})).await;
+    let new_key = rotated.body["stream_key"].as_str().unwrap().to_string();
+    assert_ne!(new_key, key);
+    let (_, offer) = Peer::new(true, &["h264", "opus"]).await;
+    let r = sdp_post(&anon, whip, Some(&key), &offer).await;
+    r.problem(401, "stream key is wrong");
+    // Taking over with the new key works.
+    let r = sdp_post(&anon, &format!("{whip}?takeover=true"), Some(&new_key), &offer).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let taken_over_url = r.header("location").to_string();
+
+    let publisher = publishing.await.unwrap();
+    drop(publisher);
+    // The taking-over publisher never connects and is ended; the show ends after the grace period.
+    assert_eq!(anon.delete(&taken_over_url).await.status, 200);
+    assert!(status_becomes(app, "live-one", "ended", Duration::from_secs(8)).await, "no publisher for the grace period ends the show");
+    let (_, offer) = Peer::new(false, &["h264", "opus"]).await;
+    sdp_post(&anon, whep, None, &offer).await.problem(409, "ended");
+    let _ = MediaKind::Video;
+});
+
+story!(bad_offers_and_keys, |app| {
+    let (_org, _, key) = show_with_key(app, "bad-media").await;
+    let anon = app.anonymous();
+    let whip = "/api/v1/shows/bad-media/whip";
+    let (_, offer) = Peer::new(true, &["h264", "opus"]).await;
+    let r = anon.raw(Method::POST, whip, Some("application/sdp"), offer.clone().into_bytes()).await;
+    r.problem(401, "stream key");
+    assert_eq!(r.header("www-authenticate"), "Bearer");
+    sdp_post(&anon, whip, Some("sk_wrong"), &offer).await.problem(401, "wrong");
+    sdp_post(&anon, "/api/v1/shows/no-such-show/whip", Some(&key), &offer).await.problem(404, "show");
+    sdp_post(&anon, "/api/v1/shows/no-such-show/whep", None, &offer).await.problem(404, "show");
+    sdp_post(&anon, whip, Some(&key), "this is not sdp").await.problem(400, "not SDP");
+    sdp_post(&anon, whip, Some(&key), "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n").await.problem(400, "no media");
+    let av1 = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 45\r\na=mid:0\r\na=sendonly\r\na=rtpmap:45 AV1/90000\r\n";
+    sdp_post(&anon, whip, Some(&key), av1).await.problem(422, "H.264 or VP8");
+    // Valid-looking lines that are not a usable offer (no ICE credentials, no fingerprint).
+    let broken = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 H264/90000\r\n";
+    sdp_post(&anon, whip, Some(&key), broken).await.problem(400, "not valid");
+    let r = anon.with_token(&key).raw(Method::POST, whip, Some("application/json"), offer.clone().into_bytes()).await;
+    r.problem(415, "application/sdp");
+    let huge = format!("{offer}{}", "a=x\r\n".repeat(20_000));
+    sdp_post(&anon, whip, Some(&key), &huge).await.problem(413, "");
+    anon.raw(Method::PATCH, "/api/v1/media/sessions/pub_x", Some("application/trickle-ice-sdpfrag"), b"a=x".to_vec())
+        .await
+        .problem(405, "");
+});
