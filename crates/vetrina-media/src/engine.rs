@@ -192,6 +192,9 @@ struct Broadcast {
 }
 
 /// What polling one session produced that concerns others.
+// Spills live for one turn of the loop in a short Vec; boxing each frame would cost an
+// allocation per frame for nothing.
+#[allow(clippy::large_enum_variant)]
 enum Spill {
     Frame(String, MediaKind, MediaData),
     KeyframeWanted(String),
