@@ -109,7 +109,7 @@ impl Peer {
 
     fn send_video(&mut self, n: u64, now: Instant) {
         let mut frame = Vec::new();
-        if n % 30 == 0 {
+        if n.is_multiple_of(30) {
             // SPS, PPS, then an IDR slice: what an encoder sends at a keyframe (Annex B).
             frame.extend_from_slice(&[0, 0, 0, 1, 0x67, 0x42, 0xc0, 0x1f, 0xda, 0x01, 0x40, 0x16, 0xe8, 0x40]);
             frame.extend_from_slice(&[0, 0, 0, 1, 0x68, 0xce, 0x3c, 0x80]);
