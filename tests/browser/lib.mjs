@@ -1,12 +1,17 @@
 // Shared by the browser tests: launch Debian's Chromium with the flags this machine needs.
 import { chromium } from "playwright-core";
 
-export async function launch() {
+/** Chromium; with `media`, a fake camera and microphone and WebRTC on loopback. */
+export async function launch({ media = false } = {}) {
+  const mediaArgs = media
+    ? ["--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream", "--allow-loopback-in-peer-connection",
+      "--autoplay-policy=no-user-gesture-required"]
+    : [];
   return chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
     headless: true,
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-      "--disable-component-update", "--disable-sync"],
+      "--disable-component-update", "--disable-sync", ...mediaArgs],
   });
 }
 
@@ -17,6 +22,9 @@ export function check(condition, message) {
 /** Fails the test on any page error or console error the page did not expect. */
 export function watch(page, errors) {
   page.on("pageerror", (e) => errors.push(`pageerror: ${e.message}`));
+  page.on("console", (m) => {
+    if (m.type() === "warning" || m.type() === "error") console.log(`[${m.type()}] ${m.text()}`);
+  });
   page.on("dialog", async (d) => {
     if (d.type() === "confirm") return d.accept();
     errors.push(`unexpected dialog: ${d.message()}`);

@@ -66,6 +66,14 @@ pub struct Opened {
     pub answer: String,
 }
 
+/// One show's media right now.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ShowMedia {
+    /// A publisher is connected.
+    pub publishing: bool,
+    pub n_viewers: usize,
+}
+
 /// Counts for health pages and load tests.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
@@ -89,6 +97,10 @@ enum Command {
     },
     Stats {
         reply: oneshot::Sender<Stats>,
+    },
+    Show {
+        show: String,
+        reply: oneshot::Sender<ShowMedia>,
     },
 }
 
@@ -148,6 +160,13 @@ impl Media {
         let (reply, done) = oneshot::channel();
         self.commands.send(Command::Close { id: id.to_string(), reply }).await.map_err(|_| MediaError::Stopped)?;
         done.await.map_err(|_| MediaError::Stopped)?
+    }
+
+    /// Whether `show` has a connected publisher, and how many viewers.
+    pub async fn show(&self, show: &str) -> Result<ShowMedia, MediaError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands.send(Command::Show { show: show.to_string(), reply }).await.map_err(|_| MediaError::Stopped)?;
+        answer.await.map_err(|_| MediaError::Stopped)
     }
 
     pub async fn stats(&self) -> Result<Stats, MediaError> {
@@ -291,6 +310,13 @@ impl Engine {
                 let found = self.sessions.get_mut(&id).map(|s| s.rtc.disconnect()).is_some();
                 self.dirty.insert(id);
                 let _ = reply.send(if found { Ok(()) } else { Err(MediaError::UnknownSession) });
+            }
+            Command::Show { show, reply } => {
+                let media = self.shows.get(&show).map_or_else(ShowMedia::default, |b| ShowMedia {
+                    publishing: b.publisher.as_ref().and_then(|id| self.sessions.get(id)).is_some_and(|s| s.connected),
+                    n_viewers: b.viewers.len(),
+                });
+                let _ = reply.send(media);
             }
             Command::Stats { reply } => {
                 let mut stats = Stats::default();
@@ -493,7 +519,10 @@ impl Engine {
                 *waiting_keyframe = false;
             }
             let Some(writer) = viewer.rtc.writer(mid) else { continue };
-            let Some(pt) = writer.match_params(data.params) else { continue };
+            let Some(pt) = writer.match_params(data.params) else {
+                tracing::debug!(session = id, params = ?data.params, "the viewer did not negotiate the publisher's codec");
+                continue;
+            };
             if let Err(e) = writer.write(pt, data.network_time, data.time, data.data.clone()) {
                 // Behind or broken: skip to the next keyframe rather than queue more.
                 tracing::debug!(session = id, error = %e, "viewer write failed; waiting for a keyframe");

@@ -11,7 +11,7 @@ pub mod engine;
 pub mod lifecycle;
 pub mod sdp;
 
-pub use engine::{Media, MediaConfig, MediaError, MediaEvent, Opened, Stats};
+pub use engine::{Media, MediaConfig, MediaError, MediaEvent, Opened, ShowMedia, Stats};
 
 /// Installs str0m's crypto provider for the process; call once before opening sessions.
 pub fn install_crypto() {

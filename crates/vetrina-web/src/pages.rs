@@ -18,6 +18,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("api.js", "text/javascript; charset=utf-8", include_str!("../web/api.js")),
     ("console.js", "text/javascript; charset=utf-8", include_str!("../web/console.js")),
     ("show.js", "text/javascript; charset=utf-8", include_str!("../web/show.js")),
+    ("live.js", "text/javascript; charset=utf-8", include_str!("../web/live.js")),
 ];
 
 const CONSOLE_HTML: &str = include_str!("../web/console.html");

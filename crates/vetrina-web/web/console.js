@@ -3,6 +3,7 @@
 // #/orgs/ID/shows/SID. Every string from the server is rendered as text (see h()).
 
 import { api, setCsrf } from "./api.js";
+import { publish, HttpError } from "./live.js";
 import { h, fill, t, lang, setLang, otherLang, money } from "./i18n.js";
 
 const main = document.getElementById("main");
@@ -482,7 +483,8 @@ async function showEditor(orgId, showId) {
       h("div", { class: "toolbar" },
         h("h1", {}, show.title),
         h("span", { class: `badge ${show.status}`, id: "show-status" }, t(`show.status.${show.status}`)),
-        show.status !== "draft" ? h("a", { href: `/shows/${encodeURIComponent(show.slug)}`, target: "_blank", rel: "noopener" }, t("show.public_page")) : null),
+        show.status !== "draft" ? h("a", { href: `/shows/${encodeURIComponent(show.slug)}`, target: "_blank", rel: "noopener" }, t("show.public_page")) : null,
+        show.status !== "ended" ? h("a", { href: `#/orgs/${orgId}/shows/${showId}/studio`, class: "button secondary" }, t("studio.open")) : null),
       h("div", { class: "cols" }, field(t("show.title"), inputs.title), field(t("show.slug"), inputs.slug)),
       field(t("show.description"), inputs.description),
       h("div", { class: "cols" }, field(t("show.starts_at"), inputs.starts_at), field(t("show.time_zone"), inputs.time_zone)),
@@ -506,6 +508,102 @@ async function showEditor(orgId, showId) {
         if (inv) flash(`${t("team.link")} ${inv.accept_url}`);
       } }, field(t("show.invite_creator"), creatorEmail), h("button", { type: "submit" }, t("show.invite")))) : null,
   );
+}
+
+
+// ---------- studio ----------
+
+let studioSession = null;
+
+async function studio(orgId, showId) {
+  const show = await attempt(() => api("GET", `/api/v1/orgs/${orgId}/shows/${showId}`));
+  const ingest = await attempt(() => api("GET", `/api/v1/orgs/${orgId}/shows/${showId}/ingest`));
+  if (!show || !ingest) return;
+  const preview = h("video", { id: "preview", autoplay: true, muted: true, playsinline: true });
+  preview.muted = true;
+  const cameras = h("select", { "aria-label": t("studio.camera") });
+  const mics = h("select", { "aria-label": t("studio.microphone") });
+  const state = h("p", { id: "studio-state", class: "state" }, studioSession ? t("studio.live") : t("studio.offline"));
+  const viewers = h("p", { class: "muted", id: "studio-viewers" });
+  let stream = null;
+
+  const openDevices = async () => {
+    if (stream) stream.getTracks().forEach((tr) => tr.stop());
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({
+        video: cameras.value ? { deviceId: { exact: cameras.value } } : { width: 1280, height: 720 },
+        audio: mics.value ? { deviceId: { exact: mics.value } } : true,
+      });
+    } catch {
+      flash(t("studio.no_camera"), "error");
+      return;
+    }
+    preview.srcObject = stream;
+    const devices = await navigator.mediaDevices.enumerateDevices();
+    const fillSelect = (select, kind, current) => fill(select, devices.filter((d) => d.kind === kind).map((d, i) =>
+      h("option", { value: d.deviceId, selected: d.deviceId === current }, d.label || `${kind} ${i + 1}`)));
+    fillSelect(cameras, "videoinput", stream.getVideoTracks()[0]?.getSettings().deviceId);
+    fillSelect(mics, "audioinput", stream.getAudioTracks()[0]?.getSettings().deviceId);
+  };
+  cameras.addEventListener("change", openDevices);
+  mics.addEventListener("change", openDevices);
+
+  const goLive = async (takeover = false) => {
+    if (!stream) await openDevices();
+    if (!stream) return;
+    fill(state, t("studio.connecting"));
+    try {
+      studioSession = await publish(ingest.whip_url, ingest.stream_key, stream, { takeover });
+      studioSession.pc.addEventListener("connectionstatechange", () => {
+        const c = studioSession?.pc.connectionState;
+        fill(state, c === "connected" ? t("studio.live") : c === "failed" || c === "closed" ? t("studio.offline") : t("studio.connecting"));
+      });
+    } catch (e) {
+      if (e instanceof HttpError && e.status === 409 && confirm(t("studio.takeover"))) return goLive(true);
+      fill(state, t("studio.offline"));
+      flash(e.message, "error");
+    }
+  };
+  const stop = async () => {
+    if (studioSession) await studioSession.stop();
+    studioSession = null;
+    fill(state, t("studio.offline"));
+  };
+  const end = async () => {
+    await stop();
+    if (await attempt(() => api("PATCH", `/api/v1/orgs/${orgId}/shows/${showId}`, { status: "ended" }))) go(`#/orgs/${orgId}/shows/${showId}`);
+  };
+  const copy = (text) => navigator.clipboard?.writeText(text);
+  const keyField = h("code", { id: "stream-key" }, ingest.stream_key);
+  fill(main,
+    h("div", { class: "toolbar" }, h("h1", {}, t("studio.title"), ": ", show.title), h("span", { class: `badge ${show.status}` }, t(`show.status.${show.status}`))),
+    h("section", { class: "card studio" },
+      preview,
+      h("div", { class: "cols" }, field(t("studio.camera"), cameras), field(t("studio.microphone"), mics)),
+      state, viewers,
+      h("div", { class: "actions" },
+        h("button", { type: "button", id: "go-live", onclick: () => goLive(false) }, t("studio.go_live")),
+        h("button", { type: "button", class: "secondary", onclick: stop }, t("studio.stop")),
+        h("button", { type: "button", class: "danger", onclick: end }, t("studio.end")))),
+    h("section", { class: "card" },
+      h("h2", {}, t("studio.obs")),
+      h("p", {}, t("studio.server"), ": ", h("code", {}, ingest.whip_url), " ", h("button", { class: "link", onclick: () => copy(ingest.whip_url) }, t("studio.copy"))),
+      h("p", {}, t("studio.token"), ": ", keyField, " ", h("button", { class: "link", onclick: () => copy(keyField.textContent) }, t("studio.copy"))),
+      h("button", { type: "button", class: "secondary", onclick: async () => {
+        const fresh = await attempt(() => api("POST", `/api/v1/orgs/${orgId}/shows/${showId}/ingest`));
+        if (fresh) { ingest.stream_key = fresh.stream_key; fill(keyField, fresh.stream_key); }
+      } }, t("studio.rotate"))),
+  );
+  await openDevices();
+  const poll = async () => {
+    if (!document.body.contains(viewers)) return;
+    try {
+      const live = await (await fetch(`/api/v1/shows/${encodeURIComponent(show.slug)}/media`)).json();
+      fill(viewers, t("studio.viewers", { n: live.viewers }));
+    } catch {}
+    setTimeout(poll, 3000);
+  };
+  poll();
 }
 
 // ---------- team and settings ----------
@@ -583,6 +681,7 @@ async function route() {
   const view = parts[2] ?? "shows";
   if (view === "products" && parts[3]) return productEditor(orgId, parts[3]);
   if (view === "products") return products(orgId);
+  if (view === "shows" && parts[3] && parts[4] === "studio") return studio(orgId, parts[3]);
   if (view === "shows" && parts[3]) return showEditor(orgId, parts[3]);
   if (view === "team") return team(orgId);
   if (view === "settings") return settings(orgId);

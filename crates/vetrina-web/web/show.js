@@ -2,6 +2,7 @@
 // Later issues add the player, chat and the cart here.
 
 import { h, fill, t, setLang, otherLang, money, dateTime } from "./i18n.js";
+import { watch } from "./live.js";
 
 const slug = decodeURIComponent(location.pathname.split("/").filter(Boolean)[1] || "");
 const root = document.getElementById("show");
@@ -46,12 +47,105 @@ function productCard(p) {
   );
 }
 
+// ---------- the player: WHEP, kept across re-renders, reconnecting after network blips ----------
+
+const player = {
+  video: h("video", { id: "player", autoplay: true, muted: true, playsinline: true }),
+  overlay: h("p", { class: "overlay", id: "player-state" }),
+  unmute: h("button", { type: "button", class: "unmute", id: "unmute" }),
+  viewers: h("span", { class: "viewers", id: "viewers" }),
+  session: null,
+  everPlayed: false,
+  lastFrames: 0,
+  stalledSince: null,
+  retry: 1000,
+  ended: false,
+};
+player.video.muted = true;
+player.unmute.addEventListener("click", () => {
+  player.video.muted = !player.video.muted;
+  player.video.play().catch(() => {});
+  labelPlayer();
+});
+player.box = h("div", { class: "player" }, player.video, player.overlay, player.unmute, player.viewers);
+
+function labelPlayer() {
+  fill(player.unmute, player.video.muted ? `🔇 ${t("public.unmute")}` : "🔊");
+  let text = null;
+  if (player.ended) text = t("public.ended");
+  else if (player.stalledSince && player.everPlayed) text = t("public.reconnecting");
+  else if (!player.everPlayed) text = t("public.waiting");
+  fill(player.overlay, text);
+  player.overlay.hidden = text === null;
+}
+
+async function startWatching() {
+  if (player.session || player.ended) return;
+  try {
+    player.session = await watch(`/api/v1/shows/${encodeURIComponent(slug)}/whep`, (stream) => {
+      if (player.video.srcObject !== stream) player.video.srcObject = stream;
+      player.video.play().catch(() => {});
+    });
+    player.retry = 1000;
+    player.session.pc.addEventListener("connectionstatechange", () => {
+      const state = player.session?.pc.connectionState;
+      if (state === "failed" || state === "closed") reconnect();
+    });
+  } catch (e) {
+    console.warn("watching failed, retrying:", e.message);
+    player.session = null;
+    setTimeout(startWatching, player.retry);
+    player.retry = Math.min(player.retry * 2, 10000);
+  }
+}
+
+function reconnect() {
+  const old = player.session;
+  player.session = null;
+  if (old) old.stop();
+  setTimeout(startWatching, player.retry);
+  player.retry = Math.min(player.retry * 2, 10000);
+}
+
+/** Once a second: are frames still being decoded? A stall of 2 s while live means trouble. */
+async function checkFrames() {
+  const pc = player.session?.pc;
+  if (pc) {
+    let frames = 0;
+    (await pc.getStats()).forEach((r) => {
+      if (r.type === "inbound-rtp" && r.kind === "video") frames = r.framesDecoded || 0;
+    });
+    if (frames > player.lastFrames) {
+      player.everPlayed = true;
+      player.stalledSince = null;
+    } else if (player.everPlayed && !player.stalledSince) {
+      player.stalledSince = Date.now();
+    }
+    player.lastFrames = frames;
+    if (player.stalledSince && Date.now() - player.stalledSince > 6000 && pc.connectionState !== "connected") reconnect();
+  }
+  labelPlayer();
+}
+
+async function pollLive() {
+  try {
+    const live = await (await fetch(`/api/v1/shows/${encodeURIComponent(slug)}/media`)).json();
+    fill(player.viewers, live.viewers > 0 ? t("public.viewers", { n: live.viewers }) : null);
+    if (live.status === "ended" && !player.ended) {
+      player.ended = true;
+      if (player.session) player.session.stop();
+      player.session = null;
+    }
+    if (show && live.status !== show.status) load();
+  } catch {}
+}
+
 function render() {
   document.title = `${show.title} — ${show.merchant}`;
   const localZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
   fill(root,
     h("header", { class: "hero" },
-      show.cover_src ? h("img", { class: "cover", src: show.cover_src, alt: "" }) : null,
+      show.status === "live" || show.status === "scheduled" ? player.box : show.cover_src ? h("img", { class: "cover", src: show.cover_src, alt: "" }) : null,
       h("p", { class: "merchant" }, show.merchant),
       h("h1", {}, show.title),
       show.hosts.length ? h("p", { class: "hosts" }, t("public.hosts", { names: show.hosts.join(", ") })) : null,
@@ -73,7 +167,10 @@ async function load() {
     return;
   }
   show = await response.json();
+  if (show.status === "ended") player.ended = true;
   render();
+  labelPlayer();
+  if (show.status === "live" || show.status === "scheduled") startWatching();
   clearInterval(timer);
   timer = setInterval(() => {
     const el = document.getElementById("countdown");
@@ -85,6 +182,7 @@ async function load() {
 document.getElementById("lang").addEventListener("click", () => {
   setLang(otherLang());
   document.getElementById("lang").textContent = t("lang.switch");
+  labelPlayer();
   if (show) render();
   else load();
 });
@@ -92,3 +190,5 @@ document.getElementById("lang").textContent = t("lang.switch");
 load();
 // Stock and state change while the page is open: refresh now and then until the room arrives.
 setInterval(load, 30000);
+setInterval(checkFrames, 1000);
+setInterval(pollLive, 3000);

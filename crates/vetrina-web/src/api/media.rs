@@ -27,6 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(watch))
         .routes(routes!(end_session))
         .routes(routes!(ingest, rotate_stream_key))
+        .routes(routes!(show_media))
 }
 
 /// SDP offers are small; anything larger is not one.
@@ -158,6 +159,31 @@ async fn watch(State(state): State<AppState>, Path(slug): Path<String>, headers:
 async fn end_session(State(state): State<AppState>, Path(session_id): Path<String>) -> ApiResult<StatusCode> {
     media(&state)?.close(&session_id).await.map_err(media_error)?;
     Ok(StatusCode::OK)
+}
+
+/// What a viewer's page polls: whether the host is on air, and how many watch.
+#[derive(Serialize, ToSchema)]
+pub struct LiveState {
+    pub status: ShowStatus,
+    /// A host is connected and sending.
+    pub publishing: bool,
+    /// Viewers watching the video on this node.
+    pub viewers: usize,
+}
+
+/// The show's live state: its status, whether the host is on air, the viewer count.
+#[utoipa::path(get, path = "/api/v1/shows/{slug}/media", tag = "media",
+    params(("slug" = String, Path)), responses((status = 200, body = LiveState), (status = 404, body = crate::error::Problem)))]
+async fn show_media(State(state): State<AppState>, Path(slug): Path<String>) -> ApiResult<Json<LiveState>> {
+    let show = show_by_slug(&state, &slug).await?;
+    if show.status == ShowStatus::Draft {
+        return Err(ApiError::not_found("show"));
+    }
+    let media = match &state.media {
+        Some(m) => m.show(show.id.as_str()).await.map_err(media_error)?,
+        None => Default::default(),
+    };
+    Ok(Json(LiveState { status: show.status, publishing: media.publishing, viewers: media.n_viewers }))
 }
 
 /// Where and how a host publishes: for the studio page and for OBS (Settings > Stream >

@@ -58,3 +58,25 @@ async fn newcomer_signs_in_imports_and_schedules_a_show() {
     .await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_goes_live_from_the_studio_and_a_viewer_watches() {
+    // Long enough for the host to drop and come back within the grace period.
+    let app = TestApp::spawn_with(Db::Sqlite, |c| c.media.grace_seconds = 60).await;
+    let blobs = app.running.as_ref().unwrap().state.blobs.clone();
+    let demo = vetrina::demo::seed(app.store(), blobs).await.expect("demo seed");
+    let show = app.store().show_by_slug(&demo.show_slug).await.unwrap();
+    node(
+        "live.mjs",
+        &[
+            ("BASE_URL", app.base.clone()),
+            ("EMAIL", vetrina::demo::OWNER_EMAIL.to_string()),
+            ("PASSWORD", vetrina::demo::PASSWORD.to_string()),
+            ("ORG_ID", show.org_id.0.clone()),
+            ("SHOW_ID", show.id.0.clone()),
+            ("SLUG", show.slug.clone()),
+        ],
+    )
+    .await;
+    app.stop().await;
+}

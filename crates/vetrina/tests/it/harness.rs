@@ -70,6 +70,18 @@ pub const TEST_MAX_BODY: usize = 256 * 1024;
 
 impl TestApp {
     pub async fn spawn(db: Db) -> TestApp {
+        TestApp::spawn_with(db, |_| {}).await
+    }
+
+    /// A server whose configuration `adjust` changes first.
+    pub async fn spawn_with(db: Db, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        // VETRINA_TEST_LOG=vetrina_media=debug (a log filter) shows the server's logs.
+        if let Ok(filter) = std::env::var("VETRINA_TEST_LOG") {
+            use tracing_subscriber::layer::SubscriberExt;
+            use tracing_subscriber::util::SubscriberInitExt;
+            let targets: tracing_subscriber::filter::Targets = filter.parse().unwrap_or_default();
+            let _ = tracing_subscriber::registry().with(tracing_subscriber::fmt::layer().with_test_writer()).with(targets).try_init();
+        }
         let dir = temp_dir("app");
         let (database_url, schema) = match db {
             Db::Sqlite => (String::new(), None),
@@ -93,6 +105,8 @@ impl TestApp {
             media: vetrina::config::MediaSettings { udp_listen: "127.0.0.1:0".into(), grace_seconds: 2, ..Default::default() },
             ..Config::default()
         };
+        let mut config = config;
+        adjust(&mut config);
         let running = vetrina::start(&config, TEST_COST).await.expect("server starts");
         TestApp { base: running.public_url.clone(), running: Some(running), dir, schema }
     }

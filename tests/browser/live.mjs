@@ -1,0 +1,87 @@
+// Live video in Chromium: the host goes live from the studio page with the fake camera (WHIP);
+// a viewer's show page plays it (WHEP), says "reconnecting" when the host drops, plays again when
+// the host returns, and says the show has ended when it ends.
+//
+// Env: BASE_URL, EMAIL, PASSWORD, ORG_ID, SHOW_ID, SLUG.
+import { launch, check, watch } from "./lib.mjs";
+
+const { BASE_URL: base, ORG_ID: org, SHOW_ID: show, SLUG: slug } = process.env;
+const errors = [];
+const browser = await launch({ media: true });
+
+async function frames(page) {
+  return page.evaluate(() => {
+    const v = document.getElementById("player");
+    return { width: v.videoWidth, frames: v.getVideoPlaybackQuality().totalVideoFrames };
+  });
+}
+
+async function playing(page, label) {
+  const deadline = Date.now() + 15000;
+  let before = await frames(page);
+  while (Date.now() < deadline) {
+    await page.waitForTimeout(500);
+    const now = await frames(page);
+    if (now.width > 0 && now.frames > before.frames && now.frames > 5) return now;
+    before = now;
+  }
+  throw new Error(`${label}: the viewer's video does not play (${JSON.stringify(await frames(page))})`);
+}
+
+try {
+  const hostContext = await browser.newContext({ permissions: ["camera", "microphone"] });
+  const host = await hostContext.newPage();
+  watch(host, errors);
+  await host.goto(`${base}/console`);
+  await host.getByLabel("Email").fill(process.env.EMAIL);
+  await host.getByLabel("Password").fill(process.env.PASSWORD);
+  await host.getByRole("button", { name: "Sign in" }).click();
+  await host.getByRole("heading", { name: "Shows" }).waitFor();
+  await host.goto(`${base}/console#/orgs/${org}/shows/${show}/studio`);
+  await host.getByText("Streaming from OBS 30+").waitFor();
+  const key = await host.locator("#stream-key").textContent();
+  check(key.startsWith("sk_"), `the studio shows the stream key: ${key}`);
+  // The preview shows the fake camera.
+  await host.waitForFunction(() => document.getElementById("preview").videoWidth > 0, null, { timeout: 10000 });
+
+  const viewerContext = await browser.newContext();
+  const viewer = await viewerContext.newPage();
+  watch(viewer, errors);
+  const opened = Date.now();
+  await viewer.goto(`${base}/shows/${slug}`);
+  await viewer.getByText("Waiting for the host…").waitFor();
+
+  await host.getByRole("button", { name: "Go live" }).click();
+  await host.locator("#studio-state", { hasText: "You are live" }).waitFor({ timeout: 15000 });
+  const first = await playing(viewer, "after going live");
+  console.log(`viewer playing ${first.width}px wide, ${Date.now() - opened} ms after the page opened`);
+  await viewer.locator("#player-state").waitFor({ state: "hidden", timeout: 3000 });
+  await viewer.getByText("Live now").waitFor({ timeout: 10000 });
+  // Muted autoplay, with an unmute button.
+  check(await viewer.evaluate(() => document.getElementById("player").muted), "autoplays muted");
+  await viewer.locator("#unmute").click();
+  check(!(await viewer.evaluate(() => document.getElementById("player").muted)), "unmutes");
+
+  // The host drops: the viewer says so; the host returns: the viewer plays again.
+  await host.getByRole("button", { name: "Stop streaming" }).click();
+  await viewer.getByText("The host is reconnecting…").waitFor({ timeout: 10000 });
+  await host.getByRole("button", { name: "Go live" }).click();
+  await host.locator("#studio-state", { hasText: "You are live" }).waitFor({ timeout: 15000 });
+  await playing(viewer, "after the host came back");
+
+  // The host ends the show.
+  await host.getByRole("button", { name: "End show" }).click();
+  await viewer.getByText("This show has ended").first().waitFor({ timeout: 10000 });
+
+  check(errors.length === 0, errors.join("\n"));
+  console.log("live flow: ok");
+} catch (e) {
+  for (const [i, p] of browser.contexts().flatMap((c) => c.pages()).entries()) {
+    const path = `${process.env.TMPDIR || "/tmp"}/vetrina-live-${i}.png`;
+    await p.screenshot({ path }).catch(() => {});
+    console.error(`screenshot: ${path} (${p.url()})`);
+  }
+  throw e;
+} finally {
+  await browser.close();
+}
