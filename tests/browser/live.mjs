@@ -53,6 +53,7 @@ try {
 
   await host.getByRole("button", { name: "Go live" }).click();
   await host.locator("#studio-state", { hasText: "You are live" }).waitFor({ timeout: 15000 });
+  const liveSince = Date.now();
   const first = await playing(viewer, "after going live");
   console.log(`viewer playing ${first.width}px wide, ${Date.now() - opened} ms after the page opened`);
   await viewer.locator("#player-state").waitFor({ state: "hidden", timeout: 3000 });
@@ -70,7 +71,9 @@ try {
   await playing(viewer, "after the host came back");
 
   // The host ends the show.
+  await viewer.waitForTimeout(2000);
   await host.getByRole("button", { name: "End show" }).click();
+  console.log(`session seconds: ${(Date.now() - liveSince) / 1000}`);
   await viewer.getByText("This show has ended").first().waitFor({ timeout: 10000 });
 
   check(errors.length === 0, errors.join("\n"));

@@ -25,7 +25,10 @@ use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
+use crate::fmp4::{self, Kind};
+use crate::recorder::{Record, Recorders};
 use crate::sdp::OfferSummary;
+use str0m::format::Codec;
 
 /// The media plane's part of the configuration.
 #[derive(Clone, Debug)]
@@ -36,13 +39,25 @@ pub struct MediaConfig {
     pub public_ips: Vec<IpAddr>,
     /// How long a session may take to connect before it is dropped (and the reason logged).
     pub connect_timeout: Duration,
+    /// Where shows are recorded (fragmented MP4); no recording when absent.
+    pub recordings: Option<std::path::PathBuf>,
 }
 
 /// What the rest of Vetrina hears from the media plane.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum MediaEvent {
-    PublisherConnected { show: String },
-    PublisherGone { show: String },
+    PublisherConnected {
+        show: String,
+    },
+    PublisherGone {
+        show: String,
+    },
+    /// The show's recording has its first keyframe: media time 0 is `started_unix_ms`.
+    RecordingStarted {
+        show: String,
+        path: std::path::PathBuf,
+        started_unix_ms: i64,
+    },
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -102,6 +117,9 @@ enum Command {
         show: String,
         reply: oneshot::Sender<ShowMedia>,
     },
+    EndShow {
+        show: String,
+    },
 }
 
 /// The handle the web plane holds; cheap to clone.
@@ -123,7 +141,24 @@ impl Media {
         let candidates: Vec<SocketAddr> = ips.into_iter().map(|ip| SocketAddr::new(ip, udp_addr.port())).collect();
         let (commands, command_rx) = mpsc::channel(256);
         let (event_tx, events) = mpsc::channel(1024);
-        let engine = Engine::new(candidates, config.connect_timeout, event_tx);
+        let recorders = match &config.recordings {
+            Some(dir) => {
+                let (started_tx, mut started) = mpsc::channel(64);
+                let recorders = Recorders::start(dir.clone(), started_tx)?;
+                let forward = event_tx.clone();
+                tokio::spawn(async move {
+                    while let Some(s) = started.recv().await {
+                        let event = MediaEvent::RecordingStarted { show: s.show, path: s.path, started_unix_ms: s.started_unix_ms };
+                        if forward.send(event).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+                Some(recorders)
+            }
+            None => None,
+        };
+        let engine = Engine::new(candidates, config.connect_timeout, event_tx, recorders);
         tokio::spawn(engine.run(socket, command_rx, shutdown));
         tracing::info!(%udp_addr, "media engine listening");
         Ok((Media { commands, udp_addr }, events))
@@ -153,6 +188,11 @@ impl Media {
         let command = Command::Open { show: show.to_string(), offer: Box::new(offer), summary, publisher, takeover, reply };
         self.commands.send(command).await.map_err(|_| MediaError::Stopped)?;
         answer.await.map_err(|_| MediaError::Stopped)?
+    }
+
+    /// The show is over: close its recording.
+    pub async fn end_show(&self, show: &str) -> Result<(), MediaError> {
+        self.commands.send(Command::EndShow { show: show.to_string() }).await.map_err(|_| MediaError::Stopped)
     }
 
     /// Ends a session (the DELETE of its resource URL).
@@ -219,6 +259,18 @@ enum Spill {
     KeyframeWanted(String),
 }
 
+/// Hands a publisher's frame to the recorder: H.264 video and Opus audio (VP8 is not recorded).
+fn record(recorders: &Recorders, show: &str, kind: MediaKind, data: &MediaData) {
+    let (track, timescale) = match (kind, data.params.spec().codec) {
+        (MediaKind::Video, Codec::H264) => (Kind::Video, u64::from(fmp4::VIDEO_TIMESCALE)),
+        (MediaKind::Audio, Codec::Opus) => (Kind::Audio, u64::from(fmp4::AUDIO_TIMESCALE)),
+        _ => return,
+    };
+    let frequency = u64::from(data.time.frequency().get().max(1));
+    let rtp = (u128::from(data.time.numer()) * u128::from(timescale) / u128::from(frequency)) as u64;
+    recorders.send(Record::Frame { show: show.to_string(), kind: track, rtp, wall: data.network_time, data: data.data.clone() });
+}
+
 /// A random session id: `pub_` or `view_` and 128 bits in hex.
 fn session_id(publisher: bool) -> String {
     let mut bytes = [0u8; 16];
@@ -237,10 +289,16 @@ struct Engine {
     /// Sessions with output to drain.
     dirty: HashSet<String>,
     events: mpsc::Sender<MediaEvent>,
+    recorders: Option<Recorders>,
 }
 
 impl Engine {
-    fn new(candidates: Vec<SocketAddr>, connect_timeout: Duration, events: mpsc::Sender<MediaEvent>) -> Engine {
+    fn new(
+        candidates: Vec<SocketAddr>,
+        connect_timeout: Duration,
+        events: mpsc::Sender<MediaEvent>,
+        recorders: Option<Recorders>,
+    ) -> Engine {
         Engine {
             candidates,
             connect_timeout,
@@ -249,6 +307,7 @@ impl Engine {
             shows: HashMap::new(),
             dirty: HashSet::new(),
             events,
+            recorders,
         }
     }
 
@@ -310,6 +369,11 @@ impl Engine {
                 let found = self.sessions.get_mut(&id).map(|s| s.rtc.disconnect()).is_some();
                 self.dirty.insert(id);
                 let _ = reply.send(if found { Ok(()) } else { Err(MediaError::UnknownSession) });
+            }
+            Command::EndShow { show } => {
+                if let Some(r) = &self.recorders {
+                    r.send(Record::Stop { show });
+                }
             }
             Command::Show { show, reply } => {
                 let media = self.shows.get(&show).map_or_else(ShowMedia::default, |b| ShowMedia {
@@ -478,6 +542,9 @@ impl Engine {
                         tracing::info!(session = s.id, show = s.show, "media session connected");
                         match s.role {
                             Role::Publisher { .. } => {
+                                if let Some(r) = &self.recorders {
+                                    r.send(Record::Resume { show: s.show.clone() });
+                                }
                                 if self.events.try_send(MediaEvent::PublisherConnected { show: s.show.clone() }).is_err() {
                                     tracing::error!(show = s.show, "media event queue full: publisher connection not reported");
                                 }
@@ -491,6 +558,9 @@ impl Engine {
                         if let (Role::Publisher { .. }, Some(kind)) = (&s.role, s.kind_of(data.mid)) {
                             if kind == MediaKind::Video && !data.contiguous {
                                 spills.push(Spill::KeyframeWanted(s.show.clone()));
+                            }
+                            if let Some(r) = &self.recorders {
+                                record(r, &s.show, kind, &data);
                             }
                             spills.push(Spill::Frame(s.show.clone(), kind, data));
                         }

@@ -8,7 +8,10 @@
 //! Not here: HTTP (the web plane calls [`engine::Media`]), shows and stream keys (the store).
 
 pub mod engine;
+pub mod fmp4;
+pub mod h264;
 pub mod lifecycle;
+pub mod recorder;
 pub mod sdp;
 
 pub use engine::{Media, MediaConfig, MediaError, MediaEvent, Opened, ShowMedia, Stats};

@@ -31,6 +31,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0003_stream_keys.sql"),
         postgres: include_str!("../migrations/postgres/0003_stream_keys.sql"),
     },
+    Migration {
+        version: 4,
+        name: "recordings",
+        sqlite: include_str!("../migrations/sqlite/0004_recordings.sql"),
+        postgres: include_str!("../migrations/postgres/0004_recordings.sql"),
+    },
 ];
 
 /// The number of migrations this build knows.

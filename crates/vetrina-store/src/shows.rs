@@ -180,6 +180,26 @@ impl Store {
         Ok(query.execute(&self.pool).await?.rows_affected() == 1)
     }
 
+    /// Records that `show` is recorded to `path`, whose media time 0 is `started_at` (Unix ms).
+    pub async fn add_recording(&self, show: &ShowId, path: &str, started_at: i64) -> Result<()> {
+        sqlx::query("INSERT INTO recordings (show_id, path, started_at) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING")
+            .bind(show.as_str())
+            .bind(path)
+            .bind(started_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// The show's recordings, oldest first: (path, started_at).
+    pub async fn recordings(&self, show: &ShowId) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query("SELECT path, started_at FROM recordings WHERE show_id = $1 ORDER BY started_at")
+            .bind(show.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| Ok((r.try_get("path")?, r.try_get("started_at")?))).collect()
+    }
+
     /// The ids of every show (any organisation) in `status`.
     pub async fn shows_with_status(&self, status: ShowStatus) -> Result<Vec<ShowId>> {
         let rows = sqlx::query("SELECT id FROM shows WHERE status = $1").bind(status.as_str()).fetch_all(&self.pool).await?;

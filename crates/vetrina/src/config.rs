@@ -56,7 +56,8 @@ impl Default for MediaSettings {
 }
 
 impl MediaSettings {
-    pub fn media_config(&self) -> anyhow::Result<vetrina_media::MediaConfig> {
+    /// The media plane's settings; recordings go under `data_dir/recordings`.
+    pub fn media_config(&self, data_dir: &std::path::Path) -> anyhow::Result<vetrina_media::MediaConfig> {
         let udp_listen = self
             .udp_listen
             .parse()
@@ -68,7 +69,12 @@ impl MediaSettings {
         if public_ips.is_empty() && matches!(udp_listen, std::net::SocketAddr::V4(a) if a.ip().is_unspecified()) {
             bail!("media.udp_listen {udp_listen} listens on every address: list the ones clients reach in media.public_ips");
         }
-        Ok(vetrina_media::MediaConfig { udp_listen, public_ips, connect_timeout: std::time::Duration::from_secs(20) })
+        Ok(vetrina_media::MediaConfig {
+            udp_listen,
+            public_ips,
+            connect_timeout: std::time::Duration::from_secs(20),
+            recordings: Some(data_dir.join("recordings")),
+        })
     }
 }
 
@@ -181,7 +187,7 @@ impl Config {
     fn validate(&self) -> anyhow::Result<()> {
         self.listen_addr()?;
         if self.media.enabled {
-            self.media.media_config()?;
+            self.media.media_config(&self.data_dir)?;
         }
         if !self.public_url.is_empty() && !self.public_url.starts_with("http://") && !self.public_url.starts_with("https://") {
             bail!("public_url {:?} must start with http:// or https://", self.public_url);

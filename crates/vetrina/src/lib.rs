@@ -78,17 +78,18 @@ pub async fn start(config: &Config, password_cost: PasswordCost) -> anyhow::Resu
     let media = if config.media.enabled {
         vetrina_media::install_crypto();
         let stop = shutdown.clone();
-        let (media, events) = vetrina_media::Media::start(config.media.media_config()?, async move { stop.cancelled().await })
-            .await
-            .with_context(|| format!("cannot listen for media on UDP {}", config.media.udp_listen))?;
+        let (media, events) =
+            vetrina_media::Media::start(config.media.media_config(&config.data_dir)?, async move { stop.cancelled().await })
+                .await
+                .with_context(|| format!("cannot listen for media on UDP {}", config.media.udp_listen))?;
         Some((media, events))
     } else {
         None
     };
     let state = AppState::new(store.clone(), Arc::new(blobs), web, media.as_ref().map(|(m, _)| m.clone()));
-    if let Some((_, events)) = media {
+    if let Some((media, events)) = media {
         let grace = std::time::Duration::from_secs(config.media.grace_seconds);
-        tokio::spawn(showtime::follow_media(events, store.clone(), state.generation.clone(), grace, shutdown.clone()));
+        tokio::spawn(showtime::follow_media(events, media, store.clone(), state.generation.clone(), grace, shutdown.clone()));
     }
     let server = tokio::spawn(vetrina_web::serve(listener, state.clone(), shutdown.clone()));
     tokio::spawn(purge_sessions(store.clone(), shutdown.clone()));

@@ -8,13 +8,14 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use vetrina_domain::ids::ShowId;
 use vetrina_domain::show::ShowStatus;
-use vetrina_media::MediaEvent;
 use vetrina_media::lifecycle::{Decision, Lifecycle};
+use vetrina_media::{Media, MediaEvent};
 use vetrina_store::Store;
 use vetrina_web::cache::Generation;
 
 pub async fn follow_media(
     mut events: mpsc::Receiver<MediaEvent>,
+    media: Media,
     store: Store,
     generation: Generation,
     grace: Duration,
@@ -36,6 +37,13 @@ pub async fn follow_media(
             () = shutdown.cancelled() => return,
             event = events.recv() => match event {
                 Some(MediaEvent::PublisherConnected { show }) => vec![lifecycle.publisher_connected(&show)],
+                Some(MediaEvent::RecordingStarted { show, path, started_unix_ms }) => {
+                    if let Err(e) = store.add_recording(&ShowId(show.clone()), &path.display().to_string(), started_unix_ms).await {
+                        tracing::error!(show_id = show, error = %e, "cannot note the recording");
+                    }
+                    generation.advance();
+                    Vec::new()
+                }
                 Some(MediaEvent::PublisherGone { show }) => {
                     tracing::info!(show_id = show, grace_s = grace.as_secs(), "publisher gone; the show ends unless it returns");
                     lifecycle.publisher_gone(&show, Instant::now());
@@ -48,7 +56,10 @@ pub async fn follow_media(
         for decision in decisions {
             let (show, from, to): (String, &[ShowStatus], ShowStatus) = match decision {
                 Decision::Live(show) => (show, &[ShowStatus::Draft, ShowStatus::Scheduled], ShowStatus::Live),
-                Decision::End(show) => (show, &[ShowStatus::Live], ShowStatus::Ended),
+                Decision::End(show) => {
+                    let _ = media.end_show(&show).await;
+                    (show, &[ShowStatus::Live], ShowStatus::Ended)
+                }
             };
             match store.move_show(&ShowId(show.clone()), from, to).await {
                 Ok(true) => {

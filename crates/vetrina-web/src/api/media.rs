@@ -28,6 +28,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(end_session))
         .routes(routes!(ingest, rotate_stream_key))
         .routes(routes!(show_media))
+        .routes(routes!(recording))
 }
 
 /// SDP offers are small; anything larger is not one.
@@ -161,6 +162,70 @@ async fn end_session(State(state): State<AppState>, Path(session_id): Path<Strin
     Ok(StatusCode::OK)
 }
 
+/// A byte range of a file of `len` bytes from a `Range` header (RFC 9110 14.2): `None` to send
+/// the whole file (no header, another unit, several ranges, bad syntax), `Err` when unsatisfiable.
+pub fn byte_range(header: Option<&str>, len: u64) -> Option<Result<(u64, u64), ()>> {
+    let spec = header?.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') {
+        return None;
+    }
+    let (first, last) = spec.split_once('-')?;
+    let (first, last) = (first.trim(), last.trim());
+    let range = match (first.parse::<u64>().ok(), last.parse::<u64>().ok()) {
+        (Some(a), Some(b)) if a <= b => (a, b.min(len.saturating_sub(1))),
+        (Some(_), Some(_)) => return None,
+        (Some(a), None) if last.is_empty() => (a, len.saturating_sub(1)),
+        (None, Some(n)) if first.is_empty() => {
+            if n == 0 {
+                return Some(Err(()));
+            }
+            (len.saturating_sub(n), len.saturating_sub(1))
+        }
+        _ => return None,
+    };
+    if range.0 >= len { Some(Err(())) } else { Some(Ok(range)) }
+}
+
+/// The show's recording (fragmented MP4), while it is made and after. Supports range requests,
+/// so players seek without downloading it all.
+#[utoipa::path(get, path = "/api/v1/shows/{slug}/recording", tag = "media",
+    params(("slug" = String, Path)),
+    responses((status = 200, content_type = "video/mp4", body = Vec<u8>), (status = 206, content_type = "video/mp4", body = Vec<u8>),
+              (status = 404, body = crate::error::Problem), (status = 416, body = crate::error::Problem)))]
+async fn recording(State(state): State<AppState>, Path(slug): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    let show = show_by_slug(&state, &slug).await?;
+    if show.status == ShowStatus::Draft {
+        return Err(ApiError::not_found("show"));
+    }
+    let recordings = state.store.recordings(&show.id).await?;
+    let Some((path, _)) = recordings.last() else { return Err(ApiError::not_found("recording")) };
+    let mut file = tokio::fs::File::open(path).await.map_err(|_| ApiError::not_found("recording"))?;
+    let len = file.metadata().await.map_err(ApiError::internal)?.len();
+    let range = byte_range(headers.get(header::RANGE).and_then(|v| v.to_str().ok()), len);
+    let (status, start, end) = match range {
+        None => (StatusCode::OK, 0, len.saturating_sub(1)),
+        Some(Ok((a, b))) => (StatusCode::PARTIAL_CONTENT, a, b),
+        Some(Err(())) => {
+            let mut r = ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, format!("the recording has {len} bytes")).into_response();
+            r.headers_mut().insert(header::CONTENT_RANGE, HeaderValue::from_str(&format!("bytes */{len}")).map_err(ApiError::internal)?);
+            return Ok(r);
+        }
+    };
+    let n_bytes = if len == 0 { 0 } else { end - start + 1 };
+    file.seek(std::io::SeekFrom::Start(start)).await.map_err(ApiError::internal)?;
+    let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(file.take(n_bytes)));
+    let mut response = (status, body).into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp4"));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(n_bytes));
+    if status == StatusCode::PARTIAL_CONTENT {
+        h.insert(header::CONTENT_RANGE, HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")).map_err(ApiError::internal)?);
+    }
+    Ok(response)
+}
+
 /// What a viewer's page polls: whether the host is on air, and how many watch.
 #[derive(Serialize, ToSchema)]
 pub struct LiveState {
@@ -169,6 +234,9 @@ pub struct LiveState {
     pub publishing: bool,
     /// Viewers watching the video on this node.
     pub viewers: usize,
+    /// The media clock: the wall time (Unix ms) of media time 0 in the recording; the moment a
+    /// viewer saw is `wall - recording_started_at`.
+    pub recording_started_at: Option<i64>,
 }
 
 /// The show's live state: its status, whether the host is on air, the viewer count.
@@ -183,7 +251,8 @@ async fn show_media(State(state): State<AppState>, Path(slug): Path<String>) -> 
         Some(m) => m.show(show.id.as_str()).await.map_err(media_error)?,
         None => Default::default(),
     };
-    Ok(Json(LiveState { status: show.status, publishing: media.publishing, viewers: media.n_viewers }))
+    let recording_started_at = state.store.recordings(&show.id).await?.first().map(|(_, t)| *t);
+    Ok(Json(LiveState { status: show.status, publishing: media.publishing, viewers: media.n_viewers, recording_started_at }))
 }
 
 /// Where and how a host publishes: for the studio page and for OBS (Settings > Stream >
@@ -230,4 +299,23 @@ async fn rotate_stream_key(
     let key = state.store.rotate_stream_key(&org_id, &show_id).await.map_err(|_| ApiError::not_found("show"))?;
     tracing::info!(show_id = %show_id, "stream key rotated");
     Ok(Json(ingest_of(&state, &org_id, &show_id, key).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::byte_range;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(byte_range(None, 100), None);
+        assert_eq!(byte_range(Some("bytes=0-9"), 100), Some(Ok((0, 9))));
+        assert_eq!(byte_range(Some("bytes=90-"), 100), Some(Ok((90, 99))));
+        assert_eq!(byte_range(Some("bytes=-10"), 100), Some(Ok((90, 99))));
+        assert_eq!(byte_range(Some("bytes=50-500"), 100), Some(Ok((50, 99))));
+        assert_eq!(byte_range(Some("bytes=100-"), 100), Some(Err(())));
+        assert_eq!(byte_range(Some("bytes=-0"), 100), Some(Err(())));
+        assert_eq!(byte_range(Some("bytes=9-0"), 100), None, "invalid: ignored");
+        assert_eq!(byte_range(Some("bytes=0-1,5-6"), 100), None, "several ranges: the whole file");
+        assert_eq!(byte_range(Some("items=0-1"), 100), None);
+    }
 }

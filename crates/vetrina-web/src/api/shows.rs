@@ -95,7 +95,15 @@ async fn update_show(
     caller.require_for_show(&state, &org_id, &id, action_for(&patch)).await?;
     let show = state.store.show(&org_id, &id).await.map_err(|_| ApiError::not_found("show"))?;
     let plan = apply(&state, &org_id, Some(&show), patch).await?;
-    Ok(Json(state.store.update_show(&org_id, &id, show.status, &plan).await?))
+    let updated = state.store.update_show(&org_id, &id, show.status, &plan).await?;
+    if updated.status == ShowStatus::Ended
+        && show.status != ShowStatus::Ended
+        && let Some(media) = &state.media
+    {
+        // Ended by hand: close the recording now rather than after the grace period.
+        let _ = media.end_show(id.as_str()).await;
+    }
+    Ok(Json(updated))
 }
 
 /// Deletes a show that is not live.

@@ -69,6 +69,7 @@ fn route_table() -> BTreeMap<(&'static str, &'static str), (Rule, Sent)> {
         (("POST", "/api/v1/orgs/{org_id}/shows/{show_id}/ingest"), (Rule::Can(PresentShows), None)),
         (("GET", "/api/v1/shows/{slug}"), (Rule::Public, None)),
         (("GET", "/api/v1/shows/{slug}/media"), (Rule::Public, None)),
+        (("GET", "/api/v1/shows/{slug}/recording"), (Rule::Public, None)),
         (("GET", "/api/v1/shows/{slug}/calendar.ics"), (Rule::Public, None)),
     ])
 }

@@ -12,7 +12,7 @@ fn browser_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser")
 }
 
-async fn node(script: &str, envs: &[(&str, String)]) {
+async fn node(script: &str, envs: &[(&str, String)]) -> String {
     let dir = browser_dir();
     assert!(
         dir.join("node_modules/playwright-core").exists(),
@@ -29,6 +29,7 @@ async fn node(script: &str, envs: &[(&str, String)]) {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{script} failed:\n{stdout}\n{stderr}");
+    stdout.to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -66,7 +67,7 @@ async fn host_goes_live_from_the_studio_and_a_viewer_watches() {
     let blobs = app.running.as_ref().unwrap().state.blobs.clone();
     let demo = vetrina::demo::seed(app.store(), blobs).await.expect("demo seed");
     let show = app.store().show_by_slug(&demo.show_slug).await.unwrap();
-    node(
+    let out = node(
         "live.mjs",
         &[
             ("BASE_URL", app.base.clone()),
@@ -78,5 +79,45 @@ async fn host_goes_live_from_the_studio_and_a_viewer_watches() {
         ],
     )
     .await;
+    let session: f64 =
+        out.lines().find_map(|l| l.strip_prefix("session seconds: ")).expect("the script reports the session").trim().parse().unwrap();
+
+    // The recording: both tracks, as long as the session, served with ranges.
+    let anon = app.anonymous();
+    let path = format!("/api/v1/shows/{}/recording", show.slug);
+    let file = crate::harness::temp_dir("recording").join("show.mp4");
+    let mut probed = (0.0, String::new());
+    for _ in 0..50 {
+        let r = anon.get(&path).await;
+        assert_eq!(r.status, 200, "{}", r.status);
+        assert_eq!(r.header("content-type"), "video/mp4");
+        let bytes = anon.http.get(format!("{}{path}", app.base)).send().await.unwrap().bytes().await.unwrap();
+        std::fs::write(&file, &bytes).unwrap();
+        probed = ffprobe(&file);
+        if (probed.0 - session).abs() <= 1.0 && probed.1.contains("h264") && probed.1.contains("opus") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(probed.1.contains("h264") && probed.1.contains("opus"), "both tracks: {}", probed.1);
+    assert!((probed.0 - session).abs() <= 1.0, "recording of {} s for a session of {session} s", probed.0);
+    let ranged = anon.http.get(format!("{}{path}", app.base)).header("range", "bytes=0-99").send().await.unwrap();
+    assert_eq!(ranged.status().as_u16(), 206);
+    assert!(ranged.headers()["content-range"].to_str().unwrap().starts_with("bytes 0-99/"));
+    assert_eq!(ranged.bytes().await.unwrap().len(), 100);
+    let past = anon.http.get(format!("{}{path}", app.base)).header("range", "bytes=999999999-").send().await.unwrap();
+    assert_eq!(past.status().as_u16(), 416);
     app.stop().await;
+}
+
+/// (duration in seconds, codec names) as ffprobe sees the file.
+fn ffprobe(file: &std::path::Path) -> (f64, String) {
+    let out = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "format=duration:stream=codec_name,codec_type,width,height", "-of", "default=nw=1"])
+        .arg(file)
+        .output()
+        .expect("ffprobe runs (scripts/test installs ffmpeg)");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let duration = text.lines().find_map(|l| l.strip_prefix("duration=")).and_then(|d| d.parse().ok()).unwrap_or(0.0);
+    (duration, text)
 }
