@@ -206,7 +206,8 @@ story!(every_route_every_role, |app| {
         // Nobody signed in.
         let r = call(&app.anonymous(), method, &path, body).await;
         match rule {
-            Rule::Public => assert!(!is_auth_failure(r.status), "{label}: public, got {} {}", r.status, r.text),
+            // A public route may find nothing to show (no recording yet), but never asks who you are.
+            Rule::Public => assert!(!matches!(r.status, 401 | 403), "{label}: public, got {} {}", r.status, r.text),
             _ => assert_eq!(r.status, 401, "{label}: anonymous: {}", r.text),
         }
         if !template.contains("{org_id}") {
