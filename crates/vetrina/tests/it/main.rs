@@ -3,7 +3,6 @@
 //! HTTP against a server bound to port 0.
 
 mod harness;
-mod webrtc;
 
 mod accounts;
 mod authz;

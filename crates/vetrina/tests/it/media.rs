@@ -9,7 +9,7 @@ use str0m::Event;
 use str0m::media::MediaKind;
 
 use crate::harness::{Agent, TestApp, story};
-use crate::webrtc::Peer;
+use vetrina_load::peer::Peer;
 
 async fn sdp_post(agent: &Agent, path: &str, key: Option<&str>, offer: &str) -> crate::harness::Resp {
     let agent = match key {

@@ -1,5 +1,9 @@
-//! A WebRTC peer for tests, on str0m: publishes synthetic H.264 and Opus over WHIP, or watches
-//! over WHEP and counts what arrives. Loopback only: its one candidate is 127.0.0.1.
+//! A WebRTC peer on str0m, for tests and load: publishes synthetic H.264 and Opus over WHIP, or
+//! watches over WHEP. Loopback only: its one candidate is 127.0.0.1.
+//!
+//! Published video frames carry the time they were sent (microseconds since the Unix epoch,
+//! written as sixteen `0x40 | nibble` bytes so no start code can appear) right after the NAL
+//! header: a viewer on the same machine reads [`sent_at`] to measure delivery delay.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -52,11 +56,17 @@ impl Peer {
 
     /// Runs the peer until `until` or until `on_event` returns true (then true). When `frames`
     /// is set, a publisher sends 30 video frames a second (a keyframe each second) and audio.
-    pub async fn pump(&mut self, until: Instant, frames: bool, mut on_event: impl FnMut(&Event) -> bool) -> bool {
+    pub async fn pump(&mut self, until: Instant, frames: bool, on_event: impl FnMut(&Event) -> bool) -> bool {
+        self.pump_with(until, if frames { Some(FrameSize::default()) } else { None }, on_event).await
+    }
+
+    /// Like [`Peer::pump`], with the size of the frames a publisher sends.
+    pub async fn pump_with(&mut self, until: Instant, frames: Option<FrameSize>, mut on_event: impl FnMut(&Event) -> bool) -> bool {
         let mut buf = vec![0u8; 2048];
         let start = Instant::now();
         let mut n_video = 0u64;
         let mut n_audio = 0u64;
+        let mut force_keyframe = false;
         loop {
             let timeout = loop {
                 match self.rtc.poll_output() {
@@ -65,8 +75,11 @@ impl Peer {
                         let _ = self.socket.send_to(&t.contents, t.destination).await;
                     }
                     Ok(Output::Event(e)) => {
-                        if matches!(e, Event::Connected) {
-                            self.connected = true;
+                        match e {
+                            Event::Connected => self.connected = true,
+                            // As encoders do: a viewer asked for a keyframe, send one next.
+                            Event::KeyframeRequest(_) => force_keyframe = true,
+                            _ => {}
                         }
                         if on_event(&e) {
                             return true;
@@ -79,10 +92,10 @@ impl Peer {
             if now >= until || !self.rtc.is_alive() {
                 return false;
             }
-            if frames && self.connected {
+            if let Some(size) = frames.filter(|_| self.connected) {
                 let elapsed = now.duration_since(start);
                 while Duration::from_millis(n_video * 33) <= elapsed {
-                    self.send_video(n_video, now);
+                    self.send_video(n_video, now, size, std::mem::take(&mut force_keyframe));
                     n_video += 1;
                 }
                 while Duration::from_millis(n_audio * 20) <= elapsed {
@@ -91,7 +104,7 @@ impl Peer {
                 }
             }
             let next_frame = Instant::now() + Duration::from_millis(10);
-            let wait = timeout.min(until).min(if frames { next_frame } else { until });
+            let wait = timeout.min(until).min(if frames.is_some() { next_frame } else { until });
             tokio::select! {
                 received = self.socket.recv_from(&mut buf) => {
                     let (n, source) = received.unwrap();
@@ -107,17 +120,20 @@ impl Peer {
         }
     }
 
-    fn send_video(&mut self, n: u64, now: Instant) {
+    fn send_video(&mut self, n: u64, now: Instant, size: FrameSize, keyframe: bool) {
         let mut frame = Vec::new();
-        if n.is_multiple_of(30) {
+        let stamp = stamp_now();
+        if keyframe || n.is_multiple_of(size.keyframe_every) {
             // SPS, PPS, then an IDR slice: what an encoder sends at a keyframe (Annex B).
             frame.extend_from_slice(&[0, 0, 0, 1, 0x67, 0x42, 0xc0, 0x1f, 0xda, 0x01, 0x40, 0x16, 0xe8, 0x40]);
             frame.extend_from_slice(&[0, 0, 0, 1, 0x68, 0xce, 0x3c, 0x80]);
-            frame.extend_from_slice(&[0, 0, 0, 1, 0x65, 0x88, 0x84]);
-            frame.extend(std::iter::repeat_n(0x5a, 3000));
+            frame.extend_from_slice(&[0, 0, 0, 1, 0x65]);
+            frame.extend(stamp);
+            frame.extend(std::iter::repeat_n(0x5a, size.keyframe_bytes));
         } else {
-            frame.extend_from_slice(&[0, 0, 0, 1, 0x41, 0x9a]);
-            frame.extend(std::iter::repeat_n(0x3c, 900));
+            frame.extend_from_slice(&[0, 0, 0, 1, 0x41]);
+            frame.extend(stamp);
+            frame.extend(std::iter::repeat_n(0x3c, size.frame_bytes));
         }
         let Some(writer) = self.rtc.writer(self.video) else { return };
         let Some(pt) = writer.payload_params().next().map(|p| p.pt()) else { return };
@@ -129,4 +145,43 @@ impl Peer {
         let Some(pt) = writer.payload_params().next().map(|p| p.pt()) else { return };
         let _ = writer.write(pt, now, MediaTime::new(n * 960, str0m::media::Frequency::FORTY_EIGHT_KHZ), vec![0xfc; 80]);
     }
+}
+
+/// How big the synthetic video frames are (30 a second).
+#[derive(Clone, Copy, Debug)]
+pub struct FrameSize {
+    pub frame_bytes: usize,
+    pub keyframe_bytes: usize,
+    pub keyframe_every: u64,
+}
+
+impl Default for FrameSize {
+    fn default() -> Self {
+        FrameSize { frame_bytes: 900, keyframe_bytes: 3000, keyframe_every: 30 }
+    }
+}
+
+impl FrameSize {
+    /// Frames for about `kbps` of video at 30 frames a second, a keyframe every 2 s (4x a frame).
+    pub fn for_kbps(kbps: usize) -> FrameSize {
+        let per_second = kbps * 1000 / 8;
+        let frame_bytes = per_second / (29 + 4);
+        FrameSize { frame_bytes, keyframe_bytes: frame_bytes * 4, keyframe_every: 60 }
+    }
+}
+
+fn stamp_now() -> [u8; 16] {
+    let micros = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0);
+    let mut out = [0u8; 16];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = 0x40 | ((micros >> (60 - 4 * i)) & 0xf) as u8;
+    }
+    out
+}
+
+/// When a synthetic video frame was sent (Unix microseconds), read from its last NAL unit.
+pub fn sent_at(frame: &[u8]) -> Option<u64> {
+    let start = frame.windows(3).rposition(|w| w == [0, 0, 1])? + 4;
+    let stamp = frame.get(start..start + 16)?;
+    stamp.iter().try_fold(0u64, |acc, b| (b & 0xf0 == 0x40).then_some((acc << 4) | u64::from(b & 0xf)))
 }

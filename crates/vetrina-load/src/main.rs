@@ -1,0 +1,59 @@
+//! `vetrina-load`: load generators for Vetrina's benchmarks; each prints one JSON line.
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "vetrina-load", about = "Load generators for Vetrina's benchmarks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// One publisher (WHIP) fanned out to many viewers (WHEP).
+    Whep {
+        /// The show's WHEP URL.
+        #[arg(long)]
+        url: String,
+        #[arg(long, default_value_t = 100)]
+        viewers: usize,
+        /// How long to keep every viewer watching once all have joined.
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// The show's stream key: publish synthetic video to it (WHIP, taking over).
+        #[arg(long)]
+        stream_key: Option<String>,
+        #[arg(long, default_value_t = 600)]
+        kbps: usize,
+        /// The server's pid, to report its memory per viewer.
+        #[arg(long)]
+        server_pid: Option<u32>,
+        #[arg(long, default_value_t = 200)]
+        joins_per_second: usize,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async {
+        str0m::crypto::from_feature_flags().install_process_default();
+        match cli.command {
+            Command::Whep { url, viewers, seconds, stream_key, kbps, server_pid, joins_per_second } => {
+                let report = vetrina_load::whep::run(vetrina_load::whep::WhepLoad {
+                    url,
+                    viewers,
+                    seconds,
+                    stream_key,
+                    kbps,
+                    server_pid,
+                    joins_per_second,
+                })
+                .await?;
+                println!("{report}");
+            }
+        }
+        Ok(())
+    })
+}

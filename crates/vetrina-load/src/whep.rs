@@ -1,0 +1,183 @@
+//! `vetrina-load whep`: one publisher (WHIP, synthetic H.264 at a given bitrate) fanned out to N
+//! viewers (WHEP), each a str0m peer with its own UDP socket, all in this process.
+//!
+//! Reports, as one JSON line: viewers connected, time to first frame (median, p99), delivery
+//! delay from the publisher's send to a viewer's receipt (p50, p99: an upper bound on the
+//! server's forwarding delay, as both ends are on this machine), starved viewers (no video in
+//! the last two seconds, or under half the frames expected), and the server's memory per viewer
+//! (its RSS before and with the viewers, when its pid is given).
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::json;
+use str0m::Event;
+
+use crate::peer::{FrameSize, Peer, sent_at};
+
+#[derive(Clone, Debug)]
+pub struct WhepLoad {
+    pub url: String,
+    pub viewers: usize,
+    pub seconds: u64,
+    pub stream_key: Option<String>,
+    pub kbps: usize,
+    pub server_pid: Option<u32>,
+    pub joins_per_second: usize,
+}
+
+#[derive(Default)]
+struct ViewerReport {
+    connected: bool,
+    ttff: Option<Duration>,
+    delays_us: Vec<u64>,
+    frames: u64,
+    last_frame: Option<Instant>,
+    error: Option<String>,
+}
+
+fn rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: u64 = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kb * 1024)
+}
+
+fn open_files_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line.split_whitespace().nth(3)?.parse().ok()
+}
+
+fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(i).copied()
+}
+
+async fn post_sdp(http: &reqwest::Client, url: &str, key: Option<&str>, offer: String) -> anyhow::Result<String> {
+    let mut request = http.post(url).header("content-type", "application/sdp").body(offer);
+    if let Some(key) = key {
+        request = request.header("authorization", format!("Bearer {key}"));
+    }
+    let response = request.send().await?;
+    let status = response.status();
+    let text = response.text().await?;
+    if status.as_u16() != 201 {
+        bail!("{url} answered {status}: {text}");
+    }
+    Ok(text)
+}
+
+pub async fn run(load: WhepLoad) -> anyhow::Result<serde_json::Value> {
+    if let Some(limit) = open_files_limit()
+        && limit < load.viewers as u64 + 256
+    {
+        bail!("the open files limit is {limit}; {} viewers need more: run `ulimit -n 65536` first", load.viewers);
+    }
+    let http = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
+    let rss_before = load.server_pid.and_then(rss_bytes);
+    let started = Instant::now();
+    let join_time = Duration::from_secs_f64(load.viewers as f64 / load.joins_per_second.max(1) as f64);
+    let end = started + Duration::from_secs(2) + join_time + Duration::from_secs(load.seconds);
+
+    let publisher = match &load.stream_key {
+        Some(key) => {
+            let whip = load.url.replace("/whep", "/whip");
+            let (mut peer, offer) = Peer::new(true, &["h264", "opus"]).await;
+            let answer = post_sdp(&http, &format!("{whip}?takeover=true"), Some(key), offer).await.context("publishing")?;
+            peer.accept(&answer);
+            let size = FrameSize::for_kbps(load.kbps);
+            Some(tokio::spawn(async move {
+                peer.pump_with(end + Duration::from_secs(1), Some(size), |_| false).await;
+            }))
+        }
+        None => None,
+    };
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let mut viewers = Vec::with_capacity(load.viewers);
+    for i in 0..load.viewers {
+        let join_at = started + Duration::from_secs(2) + join_time.mul_f64(i as f64 / load.viewers.max(1) as f64);
+        tokio::time::sleep_until(join_at.into()).await;
+        let http = http.clone();
+        let url = load.url.clone();
+        viewers.push(tokio::spawn(async move {
+            let mut report = ViewerReport::default();
+            let joined = Instant::now();
+            let (mut peer, offer) = Peer::new(false, &["h264", "vp8", "opus"]).await;
+            let answer = match post_sdp(&http, &url, None, offer).await {
+                Ok(a) => a,
+                Err(e) => {
+                    report.error = Some(e.to_string());
+                    return report;
+                }
+            };
+            peer.accept(&answer);
+            let video = peer.video;
+            peer.pump(end, false, |e| {
+                if let Event::MediaData(d) = e
+                    && d.mid == video
+                {
+                    let now = Instant::now();
+                    report.ttff.get_or_insert(now.duration_since(joined));
+                    report.frames += 1;
+                    report.last_frame = Some(now);
+                    if let Some(sent) = sent_at(&d.data) {
+                        let received =
+                            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0);
+                        if report.delays_us.len() < 10_000 {
+                            report.delays_us.push(received.saturating_sub(sent));
+                        }
+                    }
+                }
+                false
+            })
+            .await;
+            report.connected = peer.connected;
+            report
+        }));
+    }
+    // All viewers joined: let them settle, then weigh the server with them connected.
+    tokio::time::sleep_until((end - Duration::from_secs(load.seconds) / 2).into()).await;
+    let rss_during = load.server_pid.and_then(rss_bytes);
+
+    let mut reports = Vec::with_capacity(viewers.len());
+    for v in viewers {
+        reports.push(v.await?);
+    }
+    if let Some(p) = publisher {
+        p.abort();
+    }
+    let finished = Instant::now();
+    let mut ttffs: Vec<u64> = reports.iter().filter_map(|r| r.ttff).map(|d| d.as_millis() as u64).collect();
+    ttffs.sort_unstable();
+    let mut delays: Vec<u64> = reports.iter().flat_map(|r| r.delays_us.iter().copied()).collect();
+    delays.sort_unstable();
+    let expected_frames = 30 * load.seconds;
+    let starved = reports
+        .iter()
+        .filter(|r| r.last_frame.is_none_or(|t| finished.duration_since(t) > Duration::from_secs(2)) || r.frames < expected_frames / 2)
+        .count();
+    let errors: Vec<&String> = reports.iter().filter_map(|r| r.error.as_ref()).take(3).collect();
+    let rss_per_viewer = match (rss_before, rss_during) {
+        (Some(a), Some(b)) if load.viewers > 0 => Some(b.saturating_sub(a) / load.viewers as u64),
+        _ => None,
+    };
+    Ok(json!({
+        "viewers": load.viewers,
+        "connected": reports.iter().filter(|r| r.connected).count(),
+        "seconds": load.seconds,
+        "publisher_kbps": load.kbps,
+        "ttff_median_ms": percentile(&ttffs, 0.5),
+        "ttff_p99_ms": percentile(&ttffs, 0.99),
+        "p50_forward_ms": percentile(&delays, 0.5).map(|us| us as f64 / 1000.0),
+        "p99_forward_ms": percentile(&delays, 0.99).map(|us| us as f64 / 1000.0),
+        "starved": starved,
+        "server_rss_before_bytes": rss_before,
+        "server_rss_with_viewers_bytes": rss_during,
+        "rss_per_viewer_bytes": rss_per_viewer,
+        "errors": errors,
+    }))
+}
