@@ -1,11 +1,12 @@
 //! `vetrina-load whep`: one publisher (WHIP, synthetic H.264 at a given bitrate) fanned out to N
 //! viewers (WHEP), each a str0m peer with its own UDP socket, all in this process.
 //!
-//! Reports, as one JSON line: viewers connected, time to first frame (median, p99), delivery
-//! delay from the publisher's send to a viewer's receipt (p50, p99: an upper bound on the
-//! server's forwarding delay, as both ends are on this machine), starved viewers (no video in
-//! the last two seconds, or under half the frames expected), and the server's memory per viewer
-//! (its RSS before and with the viewers, when its pid is given).
+//! Reports, as one JSON line: viewers connected, time to first frame (median, p99), the server's
+//! forwarding delay (from its `/api/v1/media/stats`: a frame's arrival to its hand-over to each
+//! viewer's session), the delivery delay from the publisher's send to a viewer's receipt (both
+//! ends are on this machine, so it includes both peers' pacing), starved viewers (no video in the
+//! last two seconds, or under half the frames expected), and the server's memory per viewer (its
+//! RSS before and with the viewers, when its pid is given).
 
 use std::time::{Duration, Instant};
 
@@ -29,6 +30,8 @@ pub struct WhepLoad {
 #[derive(Default)]
 struct ViewerReport {
     connected: bool,
+    /// From the offer's POST to ICE and DTLS done.
+    connect: Option<Duration>,
     ttff: Option<Duration>,
     delays_us: Vec<u64>,
     frames: u64,
@@ -74,7 +77,7 @@ pub async fn run(load: WhepLoad) -> anyhow::Result<serde_json::Value> {
     if let Some(limit) = open_files_limit()
         && limit < load.viewers as u64 + 256
     {
-        bail!("the open files limit is {limit}; {} viewers need more: run `ulimit -n 65536` first", load.viewers);
+        bail!("the open files limit is {limit}; {} viewers need more: raise it with `ulimit -n` first", load.viewers);
     }
     let http = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
     let rss_before = load.server_pid.and_then(rss_bytes);
@@ -117,6 +120,9 @@ pub async fn run(load: WhepLoad) -> anyhow::Result<serde_json::Value> {
             peer.accept(&answer);
             let video = peer.video;
             peer.pump(end, false, |e| {
+                if let Event::Connected = e {
+                    report.connect = Some(joined.elapsed());
+                }
                 if let Event::MediaData(d) = e
                     && d.mid == video
                 {
@@ -151,6 +157,17 @@ pub async fn run(load: WhepLoad) -> anyhow::Result<serde_json::Value> {
         p.abort();
     }
     let finished = Instant::now();
+    // The server's own view of its forwarding delay.
+    let stats_url = match load.url.find("/api/v1/") {
+        Some(i) => format!("{}/api/v1/media/stats", &load.url[..i]),
+        None => String::new(),
+    };
+    let server: serde_json::Value = match http.get(&stats_url).send().await {
+        Ok(r) => r.json().await.unwrap_or_default(),
+        Err(_) => serde_json::Value::Null,
+    };
+    let mut connects: Vec<u64> = reports.iter().filter_map(|r| r.connect).map(|d| d.as_millis() as u64).collect();
+    connects.sort_unstable();
     let mut ttffs: Vec<u64> = reports.iter().filter_map(|r| r.ttff).map(|d| d.as_millis() as u64).collect();
     ttffs.sort_unstable();
     let mut delays: Vec<u64> = reports.iter().flat_map(|r| r.delays_us.iter().copied()).collect();
@@ -170,10 +187,14 @@ pub async fn run(load: WhepLoad) -> anyhow::Result<serde_json::Value> {
         "connected": reports.iter().filter(|r| r.connected).count(),
         "seconds": load.seconds,
         "publisher_kbps": load.kbps,
+        "connect_median_ms": percentile(&connects, 0.5),
         "ttff_median_ms": percentile(&ttffs, 0.5),
         "ttff_p99_ms": percentile(&ttffs, 0.99),
-        "p50_forward_ms": percentile(&delays, 0.5).map(|us| us as f64 / 1000.0),
-        "p99_forward_ms": percentile(&delays, 0.99).map(|us| us as f64 / 1000.0),
+        "p50_forward_ms": server["forward_p50_ms"],
+        "p99_forward_ms": server["forward_p99_ms"],
+        "max_forward_ms": server["forward_max_ms"],
+        "p50_delivery_ms": percentile(&delays, 0.5).map(|us| us as f64 / 1000.0),
+        "p99_delivery_ms": percentile(&delays, 0.99).map(|us| us as f64 / 1000.0),
         "starved": starved,
         "server_rss_before_bytes": rss_before,
         "server_rss_with_viewers_bytes": rss_during,

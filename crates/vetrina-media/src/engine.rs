@@ -95,6 +95,11 @@ pub struct Stats {
     pub n_publishers: usize,
     pub n_viewers: usize,
     pub n_viewers_receiving: usize,
+    /// Time inside the server from a frame's last packet arriving to it being handed to each
+    /// viewer's session (the last 10,000 hand-overs), in microseconds.
+    pub forward_p50_us: u64,
+    pub forward_p99_us: u64,
+    pub forward_max_us: u64,
 }
 
 enum Command {
@@ -218,8 +223,14 @@ impl Media {
 
 #[derive(Debug)]
 enum Role {
-    Publisher { last_keyframe_request: Option<Instant> },
-    Viewer { waiting_keyframe: bool },
+    /// `keyframe_wanted`: a request came while throttled; it is sent when the window ends.
+    Publisher {
+        last_keyframe_request: Option<Instant>,
+        keyframe_wanted: bool,
+    },
+    Viewer {
+        waiting_keyframe: bool,
+    },
 }
 
 struct Session {
@@ -271,6 +282,12 @@ fn record(recorders: &Recorders, show: &str, kind: MediaKind, data: &MediaData) 
     recorders.send(Record::Frame { show: show.to_string(), kind: track, rtp, wall: data.network_time, data: data.data.clone() });
 }
 
+/// Publishers are asked for a keyframe at most this often.
+const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(300);
+
+/// How many forwarding delays the statistics keep.
+const FORWARD_SAMPLES: usize = 10_000;
+
 /// A random session id: `pub_` or `view_` and 128 bits in hex.
 fn session_id(publisher: bool) -> String {
     let mut bytes = [0u8; 16];
@@ -290,6 +307,9 @@ struct Engine {
     dirty: HashSet<String>,
     events: mpsc::Sender<MediaEvent>,
     recorders: Option<Recorders>,
+    /// The latest forwarding delays (µs), a ring of bounded size.
+    forward_delays: Vec<u32>,
+    forward_next: usize,
 }
 
 impl Engine {
@@ -308,6 +328,8 @@ impl Engine {
             dirty: HashSet::new(),
             events,
             recorders,
+            forward_delays: Vec::with_capacity(FORWARD_SAMPLES),
+            forward_next: 0,
         }
     }
 
@@ -339,7 +361,7 @@ impl Engine {
     }
 
     fn next_deadline(&self, now: Instant) -> Instant {
-        let cap = now + Duration::from_millis(100);
+        let cap = now + Duration::from_millis(50);
         if !self.dirty.is_empty() {
             return now;
         }
@@ -355,7 +377,9 @@ impl Engine {
         } else if publisher {
             config.enable_vp8(true)
         } else {
-            config.enable_h264(true).enable_vp8(true)
+            // A viewer's video history is for resends after loss: about a second at 2.5 Mbps is
+            // plenty, and bounds memory per viewer (the default holds 1,000 packets).
+            config.enable_h264(true).enable_vp8(true).set_send_buffer_video(256)
         };
         config.build(now)
     }
@@ -395,6 +419,12 @@ impl Engine {
                         }
                     }
                 }
+                let mut delays = self.forward_delays.clone();
+                delays.sort_unstable();
+                let at = |p: f64| delays.get(((delays.len().max(1) - 1) as f64 * p) as usize).map_or(0, |d| u64::from(*d));
+                stats.forward_p50_us = at(0.5);
+                stats.forward_p99_us = at(0.99);
+                stats.forward_max_us = at(1.0);
                 let _ = reply.send(stats);
             }
         }
@@ -434,7 +464,11 @@ impl Engine {
         let answer = rtc.sdp_api().accept_offer(offer).map_err(|e| MediaError::BadOffer(e.to_string()))?;
         // The id is the capability to end the session (DELETE on its URL): unguessable.
         let id = session_id(publisher);
-        let role = if publisher { Role::Publisher { last_keyframe_request: None } } else { Role::Viewer { waiting_keyframe: true } };
+        let role = if publisher {
+            Role::Publisher { last_keyframe_request: None, keyframe_wanted: false }
+        } else {
+            Role::Viewer { waiting_keyframe: true }
+        };
         let session =
             Session { id: id.clone(), show: show.clone(), rtc, role, mids: Vec::new(), connected: false, created: now, timeout: now };
         self.sessions.insert(id.clone(), session);
@@ -491,6 +525,18 @@ impl Engine {
                 s.rtc.disconnect();
                 self.dirty.insert(s.id.clone());
             }
+        }
+        // Keyframe requests held back by the throttle go out when their window ends.
+        let due: Vec<String> = self
+            .sessions
+            .values()
+            .filter(|s| {
+                matches!(s.role, Role::Publisher { keyframe_wanted: true, last_keyframe_request: Some(t) } if now.duration_since(t) >= KEYFRAME_REQUEST_INTERVAL)
+            })
+            .map(|s| s.show.clone())
+            .collect();
+        for show in due {
+            self.request_keyframe(&show, now);
         }
         let mut rounds = 0;
         while !self.dirty.is_empty() && rounds < 8 {
@@ -593,7 +639,15 @@ impl Engine {
                 tracing::debug!(session = id, params = ?data.params, "the viewer did not negotiate the publisher's codec");
                 continue;
             };
-            if let Err(e) = writer.write(pt, data.network_time, data.time, data.data.clone()) {
+            let written = writer.write(pt, data.network_time, data.time, data.data.clone());
+            let delay = Instant::now().saturating_duration_since(data.network_time).as_micros().min(u128::from(u32::MAX)) as u32;
+            if self.forward_delays.len() < FORWARD_SAMPLES {
+                self.forward_delays.push(delay);
+            } else {
+                self.forward_delays[self.forward_next] = delay;
+                self.forward_next = (self.forward_next + 1) % FORWARD_SAMPLES;
+            }
+            if let Err(e) = written {
                 // Behind or broken: skip to the next keyframe rather than queue more.
                 tracing::debug!(session = id, error = %e, "viewer write failed; waiting for a keyframe");
                 if kind == MediaKind::Video {
@@ -615,11 +669,14 @@ impl Engine {
         let Some(id) = self.shows.get(show).and_then(|b| b.publisher.clone()) else { return };
         let Some(publisher) = self.sessions.get_mut(&id) else { return };
         let Some(mid) = publisher.mid_of(MediaKind::Video) else { return };
-        let Role::Publisher { last_keyframe_request } = &mut publisher.role else { return };
-        if last_keyframe_request.is_some_and(|t| now.duration_since(t) < Duration::from_millis(500)) {
+        let Role::Publisher { last_keyframe_request, keyframe_wanted } = &mut publisher.role else { return };
+        if last_keyframe_request.is_some_and(|t| now.duration_since(t) < KEYFRAME_REQUEST_INTERVAL) {
+            // Viewers joining in a burst share one request, sent when the window ends.
+            *keyframe_wanted = true;
             return;
         }
         *last_keyframe_request = Some(now);
+        *keyframe_wanted = false;
         if let Some(mut writer) = publisher.rtc.writer(mid) {
             let _ = writer.request_keyframe(None, KeyframeRequestKind::Pli);
         }

@@ -29,6 +29,34 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(ingest, rotate_stream_key))
         .routes(routes!(show_media))
         .routes(routes!(recording))
+        .routes(routes!(media_stats))
+}
+
+/// This node's media sessions and forwarding delay, for operators and load tests.
+#[derive(Serialize, ToSchema)]
+pub struct MediaStats {
+    pub publishers: usize,
+    pub viewers: usize,
+    pub viewers_receiving: usize,
+    /// Time inside the server from a frame's arrival to its hand-over to a viewer's session.
+    pub forward_p50_ms: f64,
+    pub forward_p99_ms: f64,
+    pub forward_max_ms: f64,
+}
+
+/// Counts and forwarding delay of this node's media plane.
+#[utoipa::path(get, path = "/api/v1/media/stats", tag = "media", responses((status = 200, body = MediaStats)))]
+async fn media_stats(State(state): State<AppState>) -> ApiResult<Json<MediaStats>> {
+    let s = media(&state)?.stats().await.map_err(media_error)?;
+    let ms = |us: u64| us as f64 / 1000.0;
+    Ok(Json(MediaStats {
+        publishers: s.n_publishers,
+        viewers: s.n_viewers,
+        viewers_receiving: s.n_viewers_receiving,
+        forward_p50_ms: ms(s.forward_p50_us),
+        forward_p99_ms: ms(s.forward_p99_us),
+        forward_max_ms: ms(s.forward_max_us),
+    }))
 }
 
 /// SDP offers are small; anything larger is not one.
