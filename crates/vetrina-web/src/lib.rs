@@ -44,6 +44,36 @@ pub struct WebConfig {
     /// How long hot read answers may be served from memory (zero: never).
     pub answer_cache: Duration,
     pub password_cost: PasswordCost,
+    /// STUN/TURN servers offered to browsers and WHIP/WHEP clients (for viewers whose network
+    /// blocks UDP: a TURN server relaying over TCP or TLS).
+    pub ice_servers: Vec<IceServer>,
+}
+
+/// A STUN or TURN server clients may use.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct IceServer {
+    /// `turn:turn.example.com:443?transport=tcp`, `turns:...`, `stun:...`.
+    pub urls: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+impl IceServer {
+    /// `Link` header values (RFC 9725 section 4.6) announcing this server.
+    pub fn link_headers(&self) -> Vec<String> {
+        self.urls
+            .iter()
+            .map(|url| {
+                let mut link = format!("<{url}>; rel=\"ice-server\"");
+                if let (Some(user), Some(credential)) = (&self.username, &self.credential) {
+                    link.push_str(&format!("; username=\"{user}\"; credential=\"{credential}\"; credential-type=\"password\""));
+                }
+                link
+            })
+            .collect()
+    }
 }
 
 impl WebConfig {

@@ -553,7 +553,7 @@ async function studio(orgId, showId) {
     if (!stream) return;
     fill(state, t("studio.connecting"));
     try {
-      studioSession = await publish(ingest.whip_url, ingest.stream_key, stream, { takeover });
+      studioSession = await publish(ingest.whip_url, ingest.stream_key, stream, { takeover, iceServers: ingest.ice_servers || [] });
       studioSession.pc.addEventListener("connectionstatechange", () => {
         const c = studioSession?.pc.connectionState;
         fill(state, c === "connected" ? t("studio.live") : c === "failed" || c === "closed" ? t("studio.offline") : t("studio.connecting"));

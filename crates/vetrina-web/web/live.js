@@ -54,8 +54,8 @@ function preferH264(transceiver) {
 }
 
 /** Publishes `stream` to a WHIP endpoint. Returns { pc, location, stop }. */
-export async function publish(whipUrl, streamKey, stream, { takeover = false } = {}) {
-  const pc = new RTCPeerConnection();
+export async function publish(whipUrl, streamKey, stream, { takeover = false, iceServers = [] } = {}) {
+  const pc = new RTCPeerConnection({ iceServers });
   for (const track of stream.getTracks()) {
     const transceiver = pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
     if (track.kind === "video") preferH264(transceiver);
@@ -75,8 +75,8 @@ export async function publish(whipUrl, streamKey, stream, { takeover = false } =
 }
 
 /** Watches a WHEP endpoint; `onStream` gets the MediaStream. Returns { pc, location, stop }. */
-export async function watch(whepUrl, onStream) {
-  const pc = new RTCPeerConnection();
+export async function watch(whepUrl, onStream, { iceServers = [] } = {}) {
+  const pc = new RTCPeerConnection({ iceServers });
   pc.addTransceiver("video", { direction: "recvonly" });
   pc.addTransceiver("audio", { direction: "recvonly" });
   const stream = new MediaStream();

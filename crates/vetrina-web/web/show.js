@@ -82,10 +82,12 @@ function labelPlayer() {
 async function startWatching() {
   if (player.session || player.ended) return;
   try {
+    // STUN/TURN servers (for networks that block UDP) come with the live state.
+    const live = await (await fetch(`/api/v1/shows/${encodeURIComponent(slug)}/media`)).json();
     player.session = await watch(`/api/v1/shows/${encodeURIComponent(slug)}/whep`, (stream) => {
       if (player.video.srcObject !== stream) player.video.srcObject = stream;
       player.video.play().catch(() => {});
-    });
+    }, { iceServers: live.ice_servers || [] });
     player.retry = 1000;
     player.session.pc.addEventListener("connectionstatechange", () => {
       const state = player.session?.pc.connectionState;

@@ -35,7 +35,7 @@ pub struct Config {
 }
 
 /// The `[media]` table.
-#[derive(Clone, Debug, Deserialize, Serialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MediaSettings {
     /// Whether this node serves live video.
@@ -47,11 +47,20 @@ pub struct MediaSettings {
     pub public_ips: Vec<String>,
     /// How long a show stays live after its publisher disappears, so a host can reconnect.
     pub grace_seconds: u64,
+    /// STUN/TURN servers offered to clients, for viewers whose network blocks UDP:
+    /// `[[media.ice_servers]] urls = ["turn:turn.example.com:443?transport=tcp"]`, `username`, `credential`.
+    pub ice_servers: Vec<vetrina_web::IceServer>,
 }
 
 impl Default for MediaSettings {
     fn default() -> Self {
-        MediaSettings { enabled: true, udp_listen: "127.0.0.1:8189".into(), public_ips: Vec::new(), grace_seconds: 60 }
+        MediaSettings {
+            enabled: true,
+            udp_listen: "127.0.0.1:8189".into(),
+            public_ips: Vec::new(),
+            grace_seconds: 60,
+            ice_servers: Vec::new(),
+        }
     }
 }
 
@@ -95,6 +104,19 @@ impl Default for Config {
 }
 
 // Secrets (a password inside the database URL) never reach logs through `Debug`.
+impl std::fmt::Debug for MediaSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let servers: Vec<&Vec<String>> = self.ice_servers.iter().map(|s| &s.urls).collect();
+        f.debug_struct("MediaSettings")
+            .field("enabled", &self.enabled)
+            .field("udp_listen", &self.udp_listen)
+            .field("public_ips", &self.public_ips)
+            .field("grace_seconds", &self.grace_seconds)
+            .field("ice_servers", &servers)
+            .finish()
+    }
+}
+
 impl std::fmt::Debug for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Config")
@@ -229,6 +251,11 @@ impl Config {
     pub fn redacted_toml(&self) -> String {
         let mut shown = self.clone();
         shown.database_url = redact_url(&self.database_url);
+        for server in &mut shown.media.ice_servers {
+            if server.credential.is_some() {
+                server.credential = Some("***".into());
+            }
+        }
         let mut text = toml::to_string(&shown).unwrap_or_default();
         text.push_str(&format!("# database in effect: {}\n", redact_url(&self.database_url())));
         text

@@ -73,6 +73,7 @@ pub async fn start(config: &Config, password_cost: PasswordCost) -> anyhow::Resu
         session_days: config.session_days,
         answer_cache: std::time::Duration::from_millis(config.answer_cache_ms),
         password_cost,
+        ice_servers: config.media.ice_servers.clone(),
     };
     let shutdown = CancellationToken::new();
     let media = if config.media.enabled {

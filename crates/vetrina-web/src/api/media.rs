@@ -87,14 +87,18 @@ fn media_error(e: MediaError) -> ApiError {
     }
 }
 
-/// The 201 answer of WHIP and WHEP: the SDP answer, and the session's resource URL.
-fn created(opened: Opened) -> ApiResult<Response> {
+/// The 201 answer of WHIP and WHEP: the SDP answer, the session's resource URL, and the ICE
+/// servers the client may use (`Link` headers, RFC 9725 section 4.6).
+fn created(state: &AppState, opened: Opened) -> ApiResult<Response> {
     let location = format!("/api/v1/media/sessions/{}", opened.id);
     let mut response = (StatusCode::CREATED, opened.answer).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/sdp"));
     headers.insert(header::LOCATION, HeaderValue::from_str(&location).map_err(ApiError::internal)?);
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    for link in state.config.ice_servers.iter().flat_map(|s| s.link_headers()) {
+        headers.append(header::LINK, HeaderValue::from_str(&link).map_err(ApiError::internal)?);
+    }
     Ok(response)
 }
 
@@ -157,7 +161,7 @@ async fn publish(
     let offer = sdp_offer(&headers, &body)?;
     let opened = media.publish(show.id.as_str(), &offer, q.takeover.unwrap_or(false)).await.map_err(media_error)?;
     tracing::info!(show_id = %show.id, session = opened.id, "publisher session created");
-    created(opened)
+    created(&state, opened)
 }
 
 /// WHEP: watch the show. The SDP offer (receive-only audio and video) is the body. Answers 201
@@ -178,7 +182,7 @@ async fn watch(State(state): State<AppState>, Path(slug): Path<String>, headers:
         ShowStatus::Scheduled | ShowStatus::Live => {}
     }
     let offer = sdp_offer(&headers, &body)?;
-    created(media.watch(show.id.as_str(), &offer).await.map_err(media_error)?)
+    created(&state, media.watch(show.id.as_str(), &offer).await.map_err(media_error)?)
 }
 
 /// Ends a WHIP or WHEP session (its URL is the `Location` of the 201).
@@ -265,6 +269,8 @@ pub struct LiveState {
     /// The media clock: the wall time (Unix ms) of media time 0 in the recording; the moment a
     /// viewer saw is `wall - recording_started_at`.
     pub recording_started_at: Option<i64>,
+    /// STUN/TURN servers for the page's RTCPeerConnection (viewers behind UDP-blocking networks).
+    pub ice_servers: Vec<crate::IceServer>,
 }
 
 /// The show's live state: its status, whether the host is on air, the viewer count.
@@ -280,7 +286,13 @@ async fn show_media(State(state): State<AppState>, Path(slug): Path<String>) -> 
         None => Default::default(),
     };
     let recording_started_at = state.store.recordings(&show.id).await?.first().map(|(_, t)| *t);
-    Ok(Json(LiveState { status: show.status, publishing: media.publishing, viewers: media.n_viewers, recording_started_at }))
+    Ok(Json(LiveState {
+        status: show.status,
+        publishing: media.publishing,
+        viewers: media.n_viewers,
+        recording_started_at,
+        ice_servers: state.config.ice_servers.clone(),
+    }))
 }
 
 /// Where and how a host publishes: for the studio page and for OBS (Settings > Stream >
@@ -288,6 +300,8 @@ async fn show_media(State(state): State<AppState>, Path(slug): Path<String>) -> 
 #[derive(Serialize, ToSchema)]
 pub struct Ingest {
     pub whip_url: String,
+    /// STUN/TURN servers for the studio's RTCPeerConnection.
+    pub ice_servers: Vec<crate::IceServer>,
     /// OBS's "Bearer Token". Keep it secret: whoever has it can go live as this show.
     pub stream_key: String,
     pub whep_url: String,
@@ -297,6 +311,7 @@ async fn ingest_of(state: &AppState, org_id: &OrgId, show_id: &ShowId, key: Stri
     let show = state.store.show(org_id, show_id).await.map_err(|_| ApiError::not_found("show"))?;
     let base = state.config.public_url.trim_end_matches('/');
     Ok(Ingest {
+        ice_servers: state.config.ice_servers.clone(),
         whip_url: format!("{base}/api/v1/shows/{}/whip", show.slug),
         whep_url: format!("{base}/api/v1/shows/{}/whep", show.slug),
         stream_key: key,

@@ -120,7 +120,11 @@ fn demo_starts_and_restarts_without_duplicates() {
 #[test]
 fn print_config_layers_and_redacts() {
     let dir = temp_dir("config");
-    std::fs::write(dir.join("vetrina.toml"), "listen = \"127.0.0.1:9100\"\nsession_days = 3\n").unwrap();
+    std::fs::write(
+        dir.join("vetrina.toml"),
+        "listen = \"127.0.0.1:9100\"\nsession_days = 3\n[media]\nudp_listen = \"127.0.0.1:0\"\n[[media.ice_servers]]\nurls = [\"turn:t.example:443\"]\nusername = \"u\"\ncredential = \"turnpass\"\n",
+    )
+    .unwrap();
     let out = Command::new(BIN)
         .current_dir(&dir)
         .args(["print-config", "--database-url", "postgres://app:hunter2@db.internal/vetrina"])
@@ -133,6 +137,7 @@ fn print_config_layers_and_redacts() {
     assert!(text.contains("listen = \"127.0.0.1:9100\""), "{text}");
     assert!(text.contains("session_days = 5"), "{text}");
     assert!(!text.contains("hunter2"), "{text}");
+    assert!(!text.contains("turnpass") && text.contains("turn:t.example:443"), "{text}");
     assert!(text.contains("postgres://app:***@db.internal/vetrina"), "{text}");
 
     let bad = Command::new(BIN).current_dir(&dir).args(["serve", "--listen", "not-an-address"]).output().unwrap();

@@ -155,3 +155,24 @@ story!(bad_offers_and_keys, |app| {
         .await
         .problem(405, "");
 });
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn turn_servers_are_offered_to_clients() {
+    let turn = vetrina_web::IceServer {
+        urls: vec!["turn:turn.example.com:443?transport=tcp".into()],
+        username: Some("viewer".into()),
+        credential: Some("s3cret".into()),
+    };
+    let app = TestApp::spawn_with(crate::harness::Db::Sqlite, |c| c.media.ice_servers = vec![turn]).await;
+    let (_org, _, _key) = show_with_key(&app, "turn-show").await;
+    let anon = app.anonymous();
+    let live = anon.get("/api/v1/shows/turn-show/media").await;
+    assert_eq!(live.body["ice_servers"][0]["urls"][0], "turn:turn.example.com:443?transport=tcp", "{}", live.text);
+    let (_, offer) = Peer::new(false, &["h264", "opus"]).await;
+    let r = sdp_post(&anon, "/api/v1/shows/turn-show/whep", None, &offer).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let link = r.header("link");
+    assert!(link.starts_with("<turn:turn.example.com:443?transport=tcp>; rel=\"ice-server\""), "{link}");
+    assert!(link.contains("username=\"viewer\"") && link.contains("credential-type=\"password\""), "{link}");
+    app.stop().await;
+}
