@@ -140,8 +140,7 @@ impl Media {
         config: MediaConfig,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<(Media, mpsc::Receiver<MediaEvent>)> {
-        let socket = std::net::UdpSocket::bind(config.udp_listen)?;
-        socket.set_nonblocking(true)?;
+        let socket = bind_udp(config.udp_listen)?;
         let udp_addr = socket.local_addr()?;
         let ips = if config.public_ips.is_empty() { vec![udp_addr.ip()] } else { config.public_ips.clone() };
         let candidates: Vec<SocketAddr> = ips.into_iter().map(|ip| SocketAddr::new(ip, udp_addr.port())).collect();
@@ -291,6 +290,19 @@ fn record(recorders: &Recorders, show: &str, kind: MediaKind, data: &MediaData) 
     let frequency = u64::from(data.time.frequency().get().max(1));
     let rtp = (u128::from(data.time.numer()) * u128::from(timescale) / u128::from(frequency)) as u64;
     recorders.send(Record::Frame { show: show.to_string(), kind: track, rtp, wall: data.network_time, data: data.data.clone() });
+}
+
+/// The one UDP socket, with kernel buffers sized for bursts: every viewer's feedback and every
+/// publisher's frame arrive here, and a frame goes out as a packet per viewer at once.
+fn bind_udp(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
+    use socket2::{Domain, Protocol as SockProtocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(SockProtocol::UDP))?;
+    // Best effort: the kernel caps these at net.core.rmem_max / wmem_max.
+    let _ = socket.set_recv_buffer_size(4 << 20);
+    let _ = socket.set_send_buffer_size(4 << 20);
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
 }
 
 /// Publishers are asked for a keyframe at most this often.
