@@ -189,6 +189,8 @@ mod tests {
         ];
         assert_eq!(sps_size(&sps_640x360), Some((640, 360)));
         assert_eq!(sps_size(&[0x68, 1, 2, 3]), None);
+        // The test peer's (vetrina-load) SPS: constrained baseline.
+        assert!(sps_size(&[0x67, 0x42, 0xc0, 0x1f, 0xda, 0x01, 0x40, 0x16, 0xe8, 0x40]).is_some());
         assert_eq!(sps_size(&[0x67]), None);
     }
 }

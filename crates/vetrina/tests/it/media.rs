@@ -176,3 +176,58 @@ async fn turn_servers_are_offered_to_clients() {
     assert!(link.contains("username=\"viewer\"") && link.contains("credential-type=\"password\""), "{link}");
     app.stop().await;
 }
+
+/// kill -9 of the server mid-show: the recording plays up to its last fragment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_server_leaves_a_playable_recording() {
+    use std::io::{BufRead, BufReader};
+    let dir = crate::harness::temp_dir("crash");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vetrina"))
+        .args(["demo", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&dir)
+        .env("VETRINA_LOG", "warn")
+        .env("VETRINA_MEDIA_UDP_LISTEN", "127.0.0.1:0")
+        .env_remove("VETRINA_DATABASE_URL")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let (mut whip, mut key) = (String::new(), String::new());
+    while key.is_empty() {
+        let mut line = String::new();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "demo exited early");
+        if let Some(url) = line.trim().strip_prefix("whip: ") {
+            whip = url.to_string();
+        }
+        if let Some(k) = line.trim().strip_prefix("stream key: ") {
+            key = k.to_string();
+        }
+    }
+    let (mut publisher, offer) = Peer::new(true, &["h264", "opus"]).await;
+    let answer = reqwest::Client::new()
+        .post(&whip)
+        .header("content-type", "application/sdp")
+        .header("authorization", format!("Bearer {key}"))
+        .body(offer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 201);
+    publisher.accept(&answer.text().await.unwrap());
+    publisher.pump(Instant::now() + Duration::from_millis(3500), true, |_| false).await;
+    child.kill().unwrap(); // SIGKILL: no chance to finish the file
+    child.wait().unwrap();
+
+    let recordings: Vec<_> = std::fs::read_dir(dir.join("recordings")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(recordings.len(), 1, "{recordings:?}");
+    let out = std::process::Command::new("ffprobe")
+        .args(["-v", "quiet", "-show_entries", "format=duration:stream=codec_name,width,height", "-of", "default=nw=1"])
+        .arg(&recordings[0])
+        .output()
+        .expect("ffprobe runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("codec_name=h264") && text.contains("codec_name=opus"), "{text}");
+    let duration: f64 = text.lines().find_map(|l| l.strip_prefix("duration=")).unwrap_or("0").parse().unwrap_or(0.0);
+    assert!(duration >= 2.0, "plays up to the last fragment before the kill: {duration} s\n{text}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
