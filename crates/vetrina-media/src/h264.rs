@@ -161,8 +161,9 @@ pub fn sps_size(sps: &[u8]) -> Option<(u32, u32)> {
         2 => (2, 2 - frame_mbs_only),
         _ => (2, 2 * (2 - frame_mbs_only)),
     };
-    let width = width.checked_sub(crop_x * crop_left.checked_add(crop_right)?)?;
-    let height = height.checked_sub(crop_y * crop_top.checked_add(crop_bottom)?)?;
+    // Crops come from the publisher: every step is checked (the fuzzer found an overflow here).
+    let width = width.checked_sub(crop_left.checked_add(crop_right)?.checked_mul(crop_x)?)?;
+    let height = height.checked_sub(crop_top.checked_add(crop_bottom)?.checked_mul(crop_y)?)?;
     (width > 0 && height > 0 && width <= 16384 && height <= 16384).then_some((width, height))
 }
 
@@ -191,6 +192,11 @@ mod tests {
         assert_eq!(sps_size(&[0x68, 1, 2, 3]), None);
         // The test peer's (vetrina-load) SPS: constrained baseline.
         assert!(sps_size(&[0x67, 0x42, 0xc0, 0x1f, 0xda, 0x01, 0x40, 0x16, 0xe8, 0x40]).is_some());
+        // Found by the fuzzer: crops whose product overflows.
+        let crash = include_bytes!("../testdata/sps-crop-overflow.bin");
+        for nal in nal_units(crash) {
+            let _ = sps_size(nal);
+        }
         assert_eq!(sps_size(&[0x67]), None);
     }
 }
