@@ -23,9 +23,9 @@ use crate::error::{ApiError, ApiResult, Body, Json, Path, Query};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(publish))
-        .routes(routes!(watch))
-        .routes(routes!(end_session))
+        .routes(routes!(publish, publish_options))
+        .routes(routes!(watch, watch_options))
+        .routes(routes!(end_session, session_options))
         .routes(routes!(ingest, rotate_stream_key))
         .routes(routes!(show_media))
         .routes(routes!(recording))
@@ -87,6 +87,49 @@ fn media_error(e: MediaError) -> ApiError {
     }
 }
 
+/// Lets pages on other origins (the embedded player, browser tools) publish, watch and stop: the
+/// stream key or session URL is the credential, never a cookie.
+fn allow_cross_origin(headers: &mut HeaderMap) {
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("Location, Link, ETag"));
+}
+
+/// The answer to `OPTIONS` on a media URL: what it takes, the ICE servers, CORS preflight.
+fn options_answer(state: &AppState, methods: &'static str) -> ApiResult<Response> {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::ALLOW, HeaderValue::from_static(methods));
+    if methods.contains("POST") {
+        headers.insert("accept-post", HeaderValue::from_static("application/sdp"));
+    }
+    allow_cross_origin(headers);
+    headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static(methods));
+    headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("Authorization, Content-Type, If-Match"));
+    headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+    for link in state.config.ice_servers.iter().flat_map(|s| s.link_headers()) {
+        headers.append(header::LINK, HeaderValue::from_str(&link).map_err(ApiError::internal)?);
+    }
+    Ok(response)
+}
+
+/// WHIP endpoint options: the ICE servers (`Link`) and CORS preflight.
+#[utoipa::path(options, path = "/api/v1/shows/{slug}/whip", tag = "media", params(("slug" = String, Path)), responses((status = 204)))]
+async fn publish_options(State(state): State<AppState>) -> ApiResult<Response> {
+    options_answer(&state, "OPTIONS, POST")
+}
+
+/// WHEP endpoint options: the ICE servers (`Link`) and CORS preflight.
+#[utoipa::path(options, path = "/api/v1/shows/{slug}/whep", tag = "media", params(("slug" = String, Path)), responses((status = 204)))]
+async fn watch_options(State(state): State<AppState>) -> ApiResult<Response> {
+    options_answer(&state, "OPTIONS, POST")
+}
+
+/// Session resource options: CORS preflight for `DELETE`.
+#[utoipa::path(options, path = "/api/v1/media/sessions/{session_id}", tag = "media", params(("session_id" = String, Path)), responses((status = 204)))]
+async fn session_options(State(state): State<AppState>) -> ApiResult<Response> {
+    options_answer(&state, "OPTIONS, DELETE")
+}
+
 /// The 201 answer of WHIP and WHEP: the SDP answer, the session's resource URL, and the ICE
 /// servers the client may use (`Link` headers, RFC 9725 section 4.6).
 fn created(state: &AppState, opened: Opened) -> ApiResult<Response> {
@@ -96,6 +139,7 @@ fn created(state: &AppState, opened: Opened) -> ApiResult<Response> {
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/sdp"));
     headers.insert(header::LOCATION, HeaderValue::from_str(&location).map_err(ApiError::internal)?);
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    allow_cross_origin(headers);
     for link in state.config.ice_servers.iter().flat_map(|s| s.link_headers()) {
         headers.append(header::LINK, HeaderValue::from_str(&link).map_err(ApiError::internal)?);
     }

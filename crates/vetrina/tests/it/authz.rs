@@ -86,6 +86,9 @@ const COVERED_ELSEWHERE: &[(&str, &str)] = &[
     ("POST", "/api/v1/shows/{slug}/whip"),
     ("POST", "/api/v1/shows/{slug}/whep"),
     ("DELETE", "/api/v1/media/sessions/{session_id}"),
+    ("OPTIONS", "/api/v1/shows/{slug}/whip"),
+    ("OPTIONS", "/api/v1/shows/{slug}/whep"),
+    ("OPTIONS", "/api/v1/media/sessions/{session_id}"),
 ];
 
 /// The ids one organisation's resources have.

@@ -174,6 +174,14 @@ async fn turn_servers_are_offered_to_clients() {
     let link = r.header("link");
     assert!(link.starts_with("<turn:turn.example.com:443?transport=tcp>; rel=\"ice-server\""), "{link}");
     assert!(link.contains("username=\"viewer\"") && link.contains("credential-type=\"password\""), "{link}");
+    assert_eq!(r.header("access-control-allow-origin"), "*");
+    assert!(r.header("access-control-expose-headers").contains("Location"));
+    // OPTIONS on the endpoint: ICE servers before the offer, and a CORS preflight.
+    let options = anon.raw(Method::OPTIONS, "/api/v1/shows/turn-show/whip", None, Vec::new()).await;
+    assert_eq!(options.status, 204, "{}", options.text);
+    assert_eq!(options.header("accept-post"), "application/sdp");
+    assert!(options.header("link").contains("rel=\"ice-server\""));
+    assert!(options.header("access-control-allow-headers").contains("Authorization"));
     app.stop().await;
 }
 
