@@ -26,6 +26,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::fmp4::{self, Kind};
+use crate::forward::{Gate, KeyframeRequests};
 use crate::recorder::{Record, Recorders};
 use crate::sdp::OfferSummary;
 use str0m::format::Codec;
@@ -233,17 +234,15 @@ impl Media {
 
 #[derive(Debug)]
 enum Role {
-    /// `keyframe_wanted`: a request came while throttled; it is sent when the window ends.
-    Publisher {
-        last_keyframe_request: Option<Instant>,
-        keyframe_wanted: bool,
-    },
-    Viewer {
-        waiting_keyframe: bool,
-    },
+    Publisher { keyframes: KeyframeRequests },
+    Viewer { gate: Gate },
 }
 
+/// A session's key inside the engine (cheap to hash and copy); `id` is its public name.
+type Key = u64;
+
 struct Session {
+    key: Key,
     id: String,
     show: String,
     rtc: Rtc,
@@ -267,8 +266,8 @@ impl Session {
 
 #[derive(Default)]
 struct Broadcast {
-    publisher: Option<String>,
-    viewers: Vec<String>,
+    publisher: Option<Key>,
+    viewers: Vec<Key>,
 }
 
 /// What polling one session produced that concerns others.
@@ -323,11 +322,14 @@ fn session_id(publisher: bool) -> String {
 struct Engine {
     candidates: Vec<SocketAddr>,
     connect_timeout: Duration,
-    sessions: HashMap<String, Session>,
-    by_remote: HashMap<SocketAddr, String>,
+    sessions: HashMap<Key, Session>,
+    /// Public session ids (resource URLs) to keys.
+    ids: HashMap<String, Key>,
+    next_key: Key,
+    by_remote: HashMap<SocketAddr, Key>,
     shows: HashMap<String, Broadcast>,
     /// Sessions with output to drain.
-    dirty: HashSet<String>,
+    dirty: HashSet<Key>,
     events: mpsc::Sender<MediaEvent>,
     recorders: Option<Recorders>,
     /// The latest forwarding delays (µs), a ring of bounded size.
@@ -346,6 +348,8 @@ impl Engine {
             candidates,
             connect_timeout,
             sessions: HashMap::new(),
+            ids: HashMap::new(),
+            next_key: 0,
             by_remote: HashMap::new(),
             shows: HashMap::new(),
             dirty: HashSet::new(),
@@ -424,8 +428,11 @@ impl Engine {
                 let _ = reply.send(self.open(show, *offer, &summary, publisher, takeover, now));
             }
             Command::Close { id, reply } => {
-                let found = self.sessions.get_mut(&id).map(|s| s.rtc.disconnect()).is_some();
-                self.dirty.insert(id);
+                let key = self.ids.get(&id).copied();
+                let found = key.and_then(|k| self.sessions.get_mut(&k)).map(|s| s.rtc.disconnect()).is_some();
+                if let Some(key) = key {
+                    self.dirty.insert(key);
+                }
                 let _ = reply.send(if found { Ok(()) } else { Err(MediaError::UnknownSession) });
             }
             Command::EndShow { show } => {
@@ -445,9 +452,9 @@ impl Engine {
                 for s in self.sessions.values() {
                     match s.role {
                         Role::Publisher { .. } => stats.n_publishers += 1,
-                        Role::Viewer { waiting_keyframe } => {
+                        Role::Viewer { ref gate } => {
                             stats.n_viewers += 1;
-                            if s.connected && !waiting_keyframe {
+                            if s.connected && gate.receiving() {
                                 stats.n_viewers_receiving += 1;
                             }
                         }
@@ -474,16 +481,16 @@ impl Engine {
         now: Instant,
     ) -> Result<Opened, MediaError> {
         if publisher {
-            let current = self.shows.get(&show).and_then(|b| b.publisher.clone());
-            if let Some(current) = current.filter(|id| self.sessions.get(id).is_some_and(|s| s.rtc.is_alive())) {
+            let current = self.shows.get(&show).and_then(|b| b.publisher);
+            if let Some(current) = current.filter(|k| self.sessions.get(k).is_some_and(|s| s.rtc.is_alive())) {
                 if !takeover {
                     return Err(MediaError::PublisherActive);
                 }
-                tracing::info!(show, session = current, "publisher taken over");
                 if let Some(old) = self.sessions.get_mut(&current) {
+                    tracing::info!(show, session = old.id, "publisher taken over");
                     old.rtc.disconnect();
                 }
-                self.reap(&current);
+                self.reap(current);
             }
         }
         let mut rtc = self.new_rtc(summary, publisher, now);
@@ -499,20 +506,23 @@ impl Engine {
         // The id is the capability to end the session (DELETE on its URL): unguessable.
         let id = session_id(publisher);
         let role = if publisher {
-            Role::Publisher { last_keyframe_request: None, keyframe_wanted: false }
+            Role::Publisher { keyframes: KeyframeRequests::new(KEYFRAME_REQUEST_INTERVAL) }
         } else {
-            Role::Viewer { waiting_keyframe: true }
+            Role::Viewer { gate: Gate::default() }
         };
+        let key = self.next_key;
+        self.next_key += 1;
         let session =
-            Session { id: id.clone(), show: show.clone(), rtc, role, mids: Vec::new(), connected: false, created: now, timeout: now };
-        self.sessions.insert(id.clone(), session);
+            Session { key, id: id.clone(), show: show.clone(), rtc, role, mids: Vec::new(), connected: false, created: now, timeout: now };
+        self.sessions.insert(key, session);
+        self.ids.insert(id.clone(), key);
         let broadcast = self.shows.entry(show.clone()).or_default();
         if publisher {
-            broadcast.publisher = Some(id.clone());
+            broadcast.publisher = Some(key);
         } else {
-            broadcast.viewers.push(id.clone());
+            broadcast.viewers.push(key);
         }
-        self.dirty.insert(id.clone());
+        self.dirty.insert(key);
         tracing::info!(show, session = id, publisher, "media session opened");
         Ok(Opened { id, answer: answer.to_sdp_string() })
     }
@@ -521,22 +531,22 @@ impl Engine {
         let Ok(contents) = datagram.try_into() else { return };
         let destination = self.candidates.iter().find(|c| c.is_ipv4() == source.is_ipv4()).copied().unwrap_or(self.candidates[0]);
         let input = Input::Receive(now, Receive { proto: Protocol::Udp, source, destination, contents });
-        let id = match self.by_remote.get(&source) {
-            Some(id) if self.sessions.get(id).is_some_and(|s| s.rtc.accepts(&input)) => id.clone(),
+        let key = match self.by_remote.get(&source) {
+            Some(k) if self.sessions.get(k).is_some_and(|s| s.rtc.accepts(&input)) => *k,
             _ => match self.sessions.values().find(|s| s.rtc.accepts(&input)) {
                 Some(s) => {
-                    self.by_remote.insert(source, s.id.clone());
-                    s.id.clone()
+                    self.by_remote.insert(source, s.key);
+                    s.key
                 }
                 None => return,
             },
         };
-        if let Some(session) = self.sessions.get_mut(&id) {
+        if let Some(session) = self.sessions.get_mut(&key) {
             if let Err(e) = session.rtc.handle_input(input) {
-                tracing::warn!(session = id, error = %e, "dropping session after bad input");
+                tracing::warn!(session = session.id, error = %e, "dropping session after bad input");
                 session.rtc.disconnect();
             }
-            self.dirty.insert(id);
+            self.dirty.insert(key);
         }
     }
 
@@ -548,7 +558,7 @@ impl Engine {
                     tracing::warn!(session = s.id, error = %e, "session failed");
                     s.rtc.disconnect();
                 }
-                self.dirty.insert(s.id.clone());
+                self.dirty.insert(s.key);
             }
             if !s.connected && now.duration_since(s.created) > self.connect_timeout && s.rtc.is_alive() {
                 tracing::warn!(
@@ -557,16 +567,14 @@ impl Engine {
                     "session never connected: no ICE connectivity check reached the server (is UDP blocked, or are media.public_ips wrong?)"
                 );
                 s.rtc.disconnect();
-                self.dirty.insert(s.id.clone());
+                self.dirty.insert(s.key);
             }
         }
         // Keyframe requests held back by the throttle go out when their window ends.
         let due: Vec<String> = self
             .sessions
             .values()
-            .filter(|s| {
-                matches!(s.role, Role::Publisher { keyframe_wanted: true, last_keyframe_request: Some(t) } if now.duration_since(t) >= KEYFRAME_REQUEST_INTERVAL)
-            })
+            .filter(|s| matches!(&s.role, Role::Publisher { keyframes } if keyframes.due(now)))
             .map(|s| s.show.clone())
             .collect();
         for show in due {
@@ -575,10 +583,10 @@ impl Engine {
         let mut rounds = 0;
         while !self.dirty.is_empty() && rounds < 8 {
             rounds += 1;
-            let ids: Vec<String> = self.dirty.drain().collect();
+            let keys: Vec<Key> = self.dirty.drain().collect();
             let mut spills = Vec::new();
-            for id in &ids {
-                self.poll(id, now, socket, &mut spills);
+            for key in &keys {
+                self.poll(*key, now, socket, &mut spills);
             }
             for spill in spills {
                 match spill {
@@ -586,15 +594,15 @@ impl Engine {
                     Spill::KeyframeWanted(show) => self.request_keyframe(&show, now),
                 }
             }
-            let dead: Vec<String> = ids.into_iter().filter(|id| self.sessions.get(id).is_some_and(|s| !s.rtc.is_alive())).collect();
-            for id in dead {
-                self.reap(&id);
+            let dead: Vec<Key> = keys.into_iter().filter(|k| self.sessions.get(k).is_some_and(|s| !s.rtc.is_alive())).collect();
+            for key in dead {
+                self.reap(key);
             }
         }
     }
 
-    fn poll(&mut self, id: &str, now: Instant, socket: &UdpSocket, spills: &mut Vec<Spill>) {
-        let Some(s) = self.sessions.get_mut(id) else { return };
+    fn poll(&mut self, key: Key, now: Instant, socket: &UdpSocket, spills: &mut Vec<Spill>) {
+        let Some(s) = self.sessions.get_mut(&key) else { return };
         loop {
             if !s.rtc.is_alive() {
                 return;
@@ -655,22 +663,19 @@ impl Engine {
     fn forward(&mut self, show: &str, kind: MediaKind, data: &MediaData, now: Instant) {
         let Some(broadcast) = self.shows.get(show) else { return };
         let mut wants_keyframe = false;
-        for id in &broadcast.viewers {
-            let Some(viewer) = self.sessions.get_mut(id) else { continue };
+        for key in &broadcast.viewers {
+            let Some(viewer) = self.sessions.get_mut(key) else { continue };
             if !viewer.connected || !viewer.rtc.is_alive() {
                 continue;
             }
             let Some(mid) = viewer.mid_of(kind) else { continue };
-            let Role::Viewer { waiting_keyframe } = &mut viewer.role else { continue };
-            if kind == MediaKind::Video && *waiting_keyframe {
-                if !data.is_keyframe() {
-                    continue;
-                }
-                *waiting_keyframe = false;
+            let Role::Viewer { gate } = &mut viewer.role else { continue };
+            if !gate.admit(kind == MediaKind::Video, data.is_keyframe()) {
+                continue;
             }
             let Some(writer) = viewer.rtc.writer(mid) else { continue };
             let Some(pt) = writer.match_params(data.params) else {
-                tracing::debug!(session = id, params = ?data.params, "the viewer did not negotiate the publisher's codec");
+                tracing::debug!(session = viewer.id, params = ?data.params, "the viewer did not negotiate the publisher's codec");
                 continue;
             };
             let written = writer.write(pt, data.network_time, data.time, data.data.clone());
@@ -685,15 +690,15 @@ impl Engine {
             }
             if let Err(e) = written {
                 // Behind or broken: skip to the next keyframe rather than queue more.
-                tracing::debug!(session = id, error = %e, "viewer write failed; waiting for a keyframe");
+                tracing::debug!(session = viewer.id, error = %e, "viewer write failed; waiting for a keyframe");
                 if kind == MediaKind::Video {
-                    if let Role::Viewer { waiting_keyframe } = &mut viewer.role {
-                        *waiting_keyframe = true;
+                    if let Role::Viewer { gate } = &mut viewer.role {
+                        gate.fell_behind();
                     }
                     wants_keyframe = true;
                 }
             }
-            self.dirty.insert(id.clone());
+            self.dirty.insert(*key);
         }
         if wants_keyframe {
             self.request_keyframe(show, now);
@@ -702,43 +707,40 @@ impl Engine {
 
     /// Asks the show's publisher for a keyframe, at most twice a second.
     fn request_keyframe(&mut self, show: &str, now: Instant) {
-        let Some(id) = self.shows.get(show).and_then(|b| b.publisher.clone()) else { return };
-        let Some(publisher) = self.sessions.get_mut(&id) else { return };
+        let Some(key) = self.shows.get(show).and_then(|b| b.publisher) else { return };
+        let Some(publisher) = self.sessions.get_mut(&key) else { return };
         let Some(mid) = publisher.mid_of(MediaKind::Video) else { return };
-        let Role::Publisher { last_keyframe_request, keyframe_wanted } = &mut publisher.role else { return };
-        if last_keyframe_request.is_some_and(|t| now.duration_since(t) < KEYFRAME_REQUEST_INTERVAL) {
-            // Viewers joining in a burst share one request, sent when the window ends.
-            *keyframe_wanted = true;
+        let Role::Publisher { keyframes } = &mut publisher.role else { return };
+        if !keyframes.ask(now) {
             return;
         }
-        *last_keyframe_request = Some(now);
-        *keyframe_wanted = false;
         if let Some(mut writer) = publisher.rtc.writer(mid) {
             let _ = writer.request_keyframe(None, KeyframeRequestKind::Pli);
         }
-        self.dirty.insert(id);
+        self.dirty.insert(key);
     }
 
-    fn reap(&mut self, id: &str) {
-        let Some(session) = self.sessions.remove(id) else { return };
-        self.by_remote.retain(|_, v| v != id);
-        self.dirty.remove(id);
+    fn reap(&mut self, key: Key) {
+        let Some(session) = self.sessions.remove(&key) else { return };
+        self.ids.remove(&session.id);
+        self.by_remote.retain(|_, v| *v != key);
+        self.dirty.remove(&key);
         if let Some(broadcast) = self.shows.get_mut(&session.show) {
             match session.role {
                 Role::Publisher { .. } => {
-                    if broadcast.publisher.as_deref() == Some(id) {
+                    if broadcast.publisher == Some(key) {
                         broadcast.publisher = None;
                         if session.connected && self.events.try_send(MediaEvent::PublisherGone { show: session.show.clone() }).is_err() {
                             tracing::error!(show = session.show, "media event queue full: publisher departure not reported");
                         }
                     }
                 }
-                Role::Viewer { .. } => broadcast.viewers.retain(|v| v != id),
+                Role::Viewer { .. } => broadcast.viewers.retain(|v| *v != key),
             }
             if broadcast.publisher.is_none() && broadcast.viewers.is_empty() {
                 self.shows.remove(&session.show);
             }
         }
-        tracing::info!(session = id, show = session.show, "media session closed");
+        tracing::info!(session = session.id, show = session.show, "media session closed");
     }
 }

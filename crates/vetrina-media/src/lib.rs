@@ -3,12 +3,15 @@
 //!
 //! - [`sdp`]: a first look at offers (sans-IO, fuzzed).
 //! - [`lifecycle`]: when media makes a show live and when its absence ends it (sans-IO).
-//! - [`engine`]: the str0m sessions and the forwarding between them (one tokio task).
+//! - [`forward`]: the forwarding rules (keyframe gating, merged keyframe requests; sans-IO).
+//! - [`engine`]: the str0m sessions and the forwarding between them (one thread).
+//! - [`fmp4`], [`h264`], [`recorder`]: recordings.
 //!
 //! Not here: HTTP (the web plane calls [`engine::Media`]), shows and stream keys (the store).
 
 pub mod engine;
 pub mod fmp4;
+pub mod forward;
 pub mod h264;
 pub mod lifecycle;
 pub mod recorder;
