@@ -10,6 +10,7 @@ pub mod api;
 pub mod auth;
 pub mod cache;
 pub mod error;
+pub mod live;
 mod pages;
 
 use std::sync::Arc;
@@ -100,6 +101,8 @@ pub struct AppState {
     roles: Arc<Cache<(OrgId, UserId), Option<Role>>>,
     /// The media plane, when live video is enabled.
     pub media: Option<vetrina_media::Media>,
+    /// The live rooms of this node's shows.
+    pub(crate) rooms: live::Rooms,
 }
 
 impl AppState {
@@ -117,6 +120,7 @@ impl AppState {
             roles: Arc::new(Cache::new(generation.clone(), Duration::from_secs(5), 100_000)),
             generation,
             media,
+            rooms: live::Rooms::default(),
         }
     }
 }

@@ -30,6 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(show_media))
         .routes(routes!(recording))
         .routes(routes!(media_stats))
+        .routes(routes!(crate::live::live))
 }
 
 /// This node's media sessions and forwarding delay, for operators and load tests.

@@ -24,6 +24,7 @@ use crate::AppState;
         (name = "shows", description = "Shows, line-up, run of show"),
         (name = "public", description = "What viewers see, without signing in"),
         (name = "media", description = "Live video: WHIP to publish, WHEP to watch"),
+        (name = "live", description = "The live room over WebSocket: chat, likes, pins, viewers"),
     )
 )]
 struct ApiDoc;

@@ -71,6 +71,7 @@ fn route_table() -> BTreeMap<(&'static str, &'static str), (Rule, Sent)> {
         (("GET", "/api/v1/shows/{slug}/media"), (Rule::Public, None)),
         (("GET", "/api/v1/shows/{slug}/recording"), (Rule::Public, None)),
         (("GET", "/api/v1/media/stats"), (Rule::Public, None)),
+        (("GET", "/api/v1/shows/{slug}/live"), (Rule::Public, None)),
         (("GET", "/api/v1/shows/{slug}/calendar.ics"), (Rule::Public, None)),
     ])
 }

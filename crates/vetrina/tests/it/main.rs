@@ -10,5 +10,6 @@ mod bad_input;
 mod browser;
 mod catalogue;
 mod cli;
+mod live;
 mod media;
 mod shows;

@@ -1,0 +1,414 @@
+//! One show's room. Protocol version 1; see `docs/live.md`.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+/// The protocol version every frame and snapshot carries.
+pub const PROTOCOL: u32 = 1;
+
+/// A connection's id, given by the driver.
+pub type Conn = u64;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Viewer,
+    Moderator,
+    Host,
+}
+
+/// Who is behind a connection.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    /// A stable identity (`usr_...` or `gst_...`), or `None` for an anonymous viewer who may watch
+    /// and like but not chat.
+    pub identity: Option<String>,
+    pub name: String,
+    pub role: Role,
+}
+
+#[derive(Clone, Debug)]
+pub struct RoomConfig {
+    /// Longest chat message, in characters.
+    pub max_chat_chars: usize,
+    /// A viewer may send a chat message at most this often (ms); hosts and moderators are not limited.
+    pub chat_interval_ms: i64,
+    /// Frames kept for clients that resume after a reconnect.
+    pub history: usize,
+    /// Chat messages a snapshot carries.
+    pub snapshot_chat: usize,
+}
+
+impl Default for RoomConfig {
+    fn default() -> Self {
+        RoomConfig { max_chat_chars: 500, chat_interval_ms: 1000, history: 600, snapshot_chat: 50 }
+    }
+}
+
+/// What a client may send (JSON, `type` names the message).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientMessage {
+    Chat {
+        text: String,
+        #[serde(default)]
+        reply_to: Option<u64>,
+    },
+    Like {
+        #[serde(default = "one")]
+        count: u32,
+    },
+    Pin {
+        product_id: String,
+    },
+    Unpin,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Why a message was not taken; sent back to its sender only.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Refusal {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl Refusal {
+    fn new(code: &'static str, message: impl Into<String>) -> Refusal {
+        Refusal { code, message: message.into() }
+    }
+}
+
+/// A chat message as everyone sees it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ChatLine {
+    pub id: u64,
+    pub name: String,
+    pub role: Role,
+    pub text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<u64>,
+    /// Wall time, Unix ms.
+    pub at: i64,
+    /// The moment of video, in ms of the show's media clock, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_ms: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Pin {
+    pub product_id: String,
+    pub at: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_ms: Option<i64>,
+}
+
+/// What changed since the previous frame.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Frame {
+    pub v: u32,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub seq: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub chat: Vec<ChatLine>,
+    /// Likes since the previous frame (a burst to animate) and in all.
+    pub likes: u64,
+    pub likes_total: u64,
+    pub viewers: u64,
+    pub peak_viewers: u64,
+    /// Present when the pin changed: the product now pinned, or `null` when unpinned.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pinned: Option<Option<Pin>>,
+}
+
+/// Everything a joining (or lagging) client needs to draw the room.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Snapshot {
+    pub v: u32,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// The last frame's sequence number: frames after it follow.
+    pub seq: u64,
+    pub chat: Vec<ChatLine>,
+    pub likes_total: u64,
+    pub viewers: u64,
+    pub peak_viewers: u64,
+    pub pinned: Option<Pin>,
+    /// What the receiving connection is.
+    pub you: You,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct You {
+    pub name: String,
+    pub role: Role,
+    pub can_chat: bool,
+}
+
+struct Connected {
+    member: Member,
+    last_chat_at: Option<i64>,
+}
+
+pub struct Room {
+    config: RoomConfig,
+    conns: HashMap<Conn, Connected>,
+    seq: u64,
+    next_chat_id: u64,
+    pending_chat: Vec<ChatLine>,
+    pending_likes: u64,
+    likes_total: u64,
+    peak: u64,
+    pinned: Option<Pin>,
+    pin_changed: bool,
+    /// The viewer count the last frame carried.
+    sent_viewers: u64,
+    recent_chat: VecDeque<ChatLine>,
+    history: VecDeque<(u64, Arc<str>)>,
+}
+
+impl Room {
+    pub fn new(config: RoomConfig) -> Room {
+        Room {
+            config,
+            conns: HashMap::new(),
+            seq: 0,
+            next_chat_id: 1,
+            pending_chat: Vec::new(),
+            pending_likes: 0,
+            likes_total: 0,
+            peak: 0,
+            pinned: None,
+            pin_changed: false,
+            sent_viewers: 0,
+            recent_chat: VecDeque::new(),
+            history: VecDeque::new(),
+        }
+    }
+
+    pub fn viewers(&self) -> u64 {
+        self.conns.len() as u64
+    }
+
+    /// A connection joins; the answer is its snapshot.
+    pub fn join(&mut self, conn: Conn, member: Member) -> Snapshot {
+        self.conns.insert(conn, Connected { member, last_chat_at: None });
+        self.peak = self.peak.max(self.viewers());
+        self.snapshot(conn)
+    }
+
+    pub fn leave(&mut self, conn: Conn) {
+        self.conns.remove(&conn);
+    }
+
+    /// The room as `conn` should draw it now.
+    pub fn snapshot(&self, conn: Conn) -> Snapshot {
+        let you = self.conns.get(&conn).map_or(You { name: String::new(), role: Role::Viewer, can_chat: false }, |c| You {
+            name: c.member.name.clone(),
+            role: c.member.role,
+            can_chat: c.member.identity.is_some(),
+        });
+        Snapshot {
+            v: PROTOCOL,
+            kind: "snapshot",
+            seq: self.seq,
+            chat: self.recent_chat.iter().cloned().collect(),
+            likes_total: self.likes_total,
+            viewers: self.viewers(),
+            peak_viewers: self.peak,
+            pinned: self.pinned.clone(),
+            you,
+        }
+    }
+
+    /// Takes one message from `conn` at wall time `now` (Unix ms) and media time `media_ms`.
+    pub fn handle(&mut self, conn: Conn, message: ClientMessage, now: i64, media_ms: Option<i64>) -> Result<(), Refusal> {
+        let Some(c) = self.conns.get_mut(&conn) else { return Err(Refusal::new("not_joined", "join the room first")) };
+        match message {
+            ClientMessage::Chat { text, reply_to } => {
+                if c.member.identity.is_none() {
+                    return Err(Refusal::new("name_required", "choose a display name (POST /api/v1/guests) or sign in to chat"));
+                }
+                let text = text.trim();
+                if text.is_empty() {
+                    return Err(Refusal::new("empty", "the message is empty"));
+                }
+                if text.chars().count() > self.config.max_chat_chars {
+                    return Err(Refusal::new("too_long", format!("a message is at most {} characters", self.config.max_chat_chars)));
+                }
+                if text.chars().any(|ch| ch.is_control() && ch != '\n') {
+                    return Err(Refusal::new("invalid", "the message contains control characters"));
+                }
+                if c.member.role == Role::Viewer
+                    && let Some(last) = c.last_chat_at
+                    && now - last < self.config.chat_interval_ms
+                {
+                    return Err(Refusal::new("rate_limited", format!("one message every {} ms", self.config.chat_interval_ms)));
+                }
+                c.last_chat_at = Some(now);
+                let line = ChatLine {
+                    id: self.next_chat_id,
+                    name: c.member.name.clone(),
+                    role: c.member.role,
+                    text: text.to_string(),
+                    reply_to,
+                    at: now,
+                    media_ms,
+                };
+                self.next_chat_id += 1;
+                self.pending_chat.push(line);
+            }
+            ClientMessage::Like { count } => {
+                // Likes are counted, never relayed one by one; a burst is capped per message.
+                self.pending_likes += u64::from(count.clamp(1, 50));
+            }
+            ClientMessage::Pin { product_id } => {
+                if c.member.role == Role::Viewer {
+                    return Err(Refusal::new("forbidden", "only hosts and moderators pin products"));
+                }
+                if product_id.is_empty() || product_id.len() > 64 {
+                    return Err(Refusal::new("invalid", "product_id is not a product id"));
+                }
+                self.pinned = Some(Pin { product_id, at: now, media_ms });
+                self.pin_changed = true;
+            }
+            ClientMessage::Unpin => {
+                if c.member.role == Role::Viewer {
+                    return Err(Refusal::new("forbidden", "only hosts and moderators unpin products"));
+                }
+                self.pinned = None;
+                self.pin_changed = true;
+            }
+        }
+        Ok(())
+    }
+
+    /// Everything since the previous tick as one frame (JSON text, made once), or `None` when
+    /// nothing changed.
+    pub fn tick(&mut self) -> Option<Arc<str>> {
+        let viewers = self.viewers();
+        if self.pending_chat.is_empty() && self.pending_likes == 0 && !self.pin_changed && viewers == self.sent_viewers {
+            return None;
+        }
+        self.seq += 1;
+        self.likes_total += self.pending_likes;
+        let chat = std::mem::take(&mut self.pending_chat);
+        for line in &chat {
+            self.recent_chat.push_back(line.clone());
+            if self.recent_chat.len() > self.config.snapshot_chat {
+                self.recent_chat.pop_front();
+            }
+        }
+        let frame = Frame {
+            v: PROTOCOL,
+            kind: "frame",
+            seq: self.seq,
+            chat,
+            likes: std::mem::take(&mut self.pending_likes),
+            likes_total: self.likes_total,
+            viewers,
+            peak_viewers: self.peak,
+            pinned: std::mem::take(&mut self.pin_changed).then(|| self.pinned.clone()),
+        };
+        self.sent_viewers = viewers;
+        // Serialising plain data to a String cannot fail.
+        let text: Arc<str> = serde_json::to_string(&frame).expect("frames serialise").into();
+        self.history.push_back((self.seq, text.clone()));
+        if self.history.len() > self.config.history {
+            self.history.pop_front();
+        }
+        Some(text)
+    }
+
+    /// The frames after `seq`, for a client resuming after a reconnect; `None` when they are no
+    /// longer kept (or `seq` is in the future): send a snapshot instead.
+    pub fn since(&self, seq: u64) -> Option<Vec<Arc<str>>> {
+        if seq > self.seq {
+            return None;
+        }
+        if seq == self.seq {
+            return Some(Vec::new());
+        }
+        let first = self.history.front()?.0;
+        if seq + 1 < first {
+            return None;
+        }
+        Some(self.history.iter().filter(|(s, _)| *s > seq).map(|(_, f)| f.clone()).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn member(name: &str, role: Role) -> Member {
+        Member { identity: Some(format!("gst_{name}")), name: name.into(), role }
+    }
+
+    fn frame(text: &Arc<str>) -> serde_json::Value {
+        serde_json::from_str(text).unwrap()
+    }
+
+    #[test]
+    fn ticks_coalesce_chat_likes_and_pins() {
+        let mut room = Room::new(RoomConfig::default());
+        let snap = room.join(1, member("anna", Role::Viewer));
+        assert_eq!(snap.viewers, 1);
+        room.join(2, member("host", Role::Host));
+        room.handle(1, ClientMessage::Chat { text: " ciao! ".into(), reply_to: None }, 1_000, Some(500)).unwrap();
+        for _ in 0..40 {
+            room.handle(1, ClientMessage::Like { count: 1 }, 1_010, None).unwrap();
+        }
+        room.handle(2, ClientMessage::Pin { product_id: "prd_1".into() }, 1_020, Some(520)).unwrap();
+        let f = frame(&room.tick().unwrap());
+        assert_eq!(f["seq"], 1);
+        assert_eq!(f["chat"][0]["text"], "ciao!");
+        assert_eq!(f["chat"][0]["media_ms"], 500);
+        assert_eq!(f["likes"], 40, "40 likes, one frame");
+        assert_eq!(f["viewers"], 2);
+        assert_eq!(f["pinned"]["product_id"], "prd_1");
+        assert!(room.tick().is_none(), "nothing new, no frame");
+        room.leave(1);
+        let f = frame(&room.tick().unwrap());
+        assert_eq!((f["viewers"].as_u64(), f["peak_viewers"].as_u64()), (Some(1), Some(2)));
+        assert!(f.get("pinned").is_none(), "the pin did not change");
+    }
+
+    #[test]
+    fn rules_under_virtual_time() {
+        let mut room = Room::new(RoomConfig::default());
+        room.join(1, member("anna", Role::Viewer));
+        room.join(3, Member { identity: None, name: "Guest".into(), role: Role::Viewer });
+        let chat = |t: &str| ClientMessage::Chat { text: t.into(), reply_to: None };
+        assert!(room.handle(1, chat("uno"), 0, None).is_ok());
+        assert_eq!(room.handle(1, chat("due"), 999, None).unwrap_err().code, "rate_limited");
+        assert!(room.handle(1, chat("tre"), 1_000, None).is_ok());
+        assert_eq!(room.handle(1, chat("   "), 5_000, None).unwrap_err().code, "empty");
+        assert_eq!(room.handle(1, chat(&"x".repeat(501)), 5_000, None).unwrap_err().code, "too_long");
+        assert_eq!(room.handle(3, chat("hi"), 5_000, None).unwrap_err().code, "name_required");
+        assert_eq!(room.handle(1, ClientMessage::Pin { product_id: "prd_1".into() }, 0, None).unwrap_err().code, "forbidden");
+        assert_eq!(room.handle(9, chat("ghost"), 0, None).unwrap_err().code, "not_joined");
+    }
+
+    #[test]
+    fn resume_from_history_or_snapshot() {
+        let mut room = Room::new(RoomConfig { history: 3, ..RoomConfig::default() });
+        room.join(1, member("anna", Role::Host));
+        for i in 0..5 {
+            room.handle(1, ClientMessage::Chat { text: format!("m{i}"), reply_to: None }, i * 10, None).unwrap();
+            room.tick().unwrap();
+        }
+        assert_eq!(room.since(5).unwrap().len(), 0);
+        let missed = room.since(3).unwrap();
+        assert_eq!(missed.len(), 2);
+        assert_eq!(frame(&missed[0])["seq"], 4);
+        assert!(room.since(1).is_none(), "too old: snapshot");
+        assert!(room.since(9).is_none(), "from the future: snapshot");
+        assert_eq!(room.snapshot(1).chat.len(), 5);
+    }
+}

@@ -1,0 +1,296 @@
+//! The live room over WebSocket: `GET /api/v1/shows/{slug}/live` (protocol in `docs/live.md`).
+//!
+//! One actor task per show owns its [`Room`] and ticks it every 100 ms; each tick's frame is
+//! serialised once and shared by every connection through a bounded broadcast channel (64 frames).
+//! A connection that falls further behind gets a fresh snapshot instead of the backlog, so no
+//! client can make the server hold more for it. Rooms with nobody in them for a minute stop.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use tokio::sync::{broadcast, mpsc, oneshot};
+use vetrina_domain::account::Action;
+use vetrina_domain::ids::ShowId;
+use vetrina_domain::show::ShowStatus;
+use vetrina_live::room::Snapshot;
+use vetrina_live::{ClientMessage, Conn, Member, Refusal, Role, Room, RoomConfig};
+use vetrina_store::{Store, now_ms};
+
+use crate::AppState;
+use crate::auth::{Caller, GuestViewer};
+use crate::error::{ApiError, ApiResult, Path};
+
+const TICK: Duration = Duration::from_millis(100);
+const FRAMES_QUEUED: usize = 64;
+const IDLE_STOP: Duration = Duration::from_secs(60);
+
+enum Command {
+    Join { conn: Conn, member: Member, since: Option<u64>, reply: oneshot::Sender<Joined> },
+    Leave { conn: Conn },
+    Message { conn: Conn, message: ClientMessage, reply: oneshot::Sender<Result<(), Refusal>> },
+    Snapshot { conn: Conn, reply: oneshot::Sender<Snapshot> },
+}
+
+/// What a joining connection is sent first: the frames it missed, or a snapshot.
+enum Joined {
+    Missed(Vec<Arc<str>>),
+    Snapshot(Snapshot),
+}
+
+#[derive(Clone)]
+struct RoomHandle {
+    commands: mpsc::Sender<Command>,
+    frames: broadcast::Sender<Utf8Bytes>,
+}
+
+/// Every live room of this node.
+#[derive(Clone, Default)]
+pub struct Rooms {
+    rooms: Arc<Mutex<HashMap<ShowId, RoomHandle>>>,
+    next_conn: Arc<AtomicU64>,
+}
+
+impl Rooms {
+    fn get(&self, show: &ShowId, store: &Store) -> RoomHandle {
+        // No await is held under this lock, and nothing in it panics.
+        let mut rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(handle) = rooms.get(show).filter(|h| !h.commands.is_closed()) {
+            return handle.clone();
+        }
+        let (commands, command_rx) = mpsc::channel(1024);
+        let (frames, _) = broadcast::channel(FRAMES_QUEUED);
+        let handle = RoomHandle { commands, frames: frames.clone() };
+        rooms.insert(show.clone(), handle.clone());
+        tokio::spawn(run_room(show.clone(), store.clone(), command_rx, frames, self.rooms.clone()));
+        handle
+    }
+}
+
+async fn run_room(
+    show: ShowId,
+    store: Store,
+    mut commands: mpsc::Receiver<Command>,
+    frames: broadcast::Sender<Utf8Bytes>,
+    rooms: Arc<Mutex<HashMap<ShowId, RoomHandle>>>,
+) {
+    let mut room = Room::new(RoomConfig::default());
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut media_origin: Option<i64> = None;
+    let mut origin_checked = 0_i64;
+    let mut empty_since: Option<tokio::time::Instant> = None;
+    loop {
+        tokio::select! {
+            command = commands.recv() => {
+                let Some(command) = command else { break };
+                let now = now_ms();
+                // The media clock: once the recording has started, stamp events with the video moment.
+                if media_origin.is_none() && now - origin_checked > 2_000 {
+                    origin_checked = now;
+                    media_origin = store.recordings(&show).await.ok().and_then(|r| r.first().map(|(_, t)| *t));
+                }
+                match command {
+                    Command::Join { conn, member, since, reply } => {
+                        let snapshot = room.join(conn, member);
+                        let joined = match since.and_then(|s| room.since(s)) {
+                            Some(missed) => Joined::Missed(missed),
+                            None => Joined::Snapshot(snapshot),
+                        };
+                        let _ = reply.send(joined);
+                    }
+                    Command::Leave { conn } => room.leave(conn),
+                    Command::Message { conn, message, reply } => {
+                        let media_ms = media_origin.map(|origin| (now - origin).max(0));
+                        let _ = reply.send(room.handle(conn, message, now, media_ms));
+                    }
+                    Command::Snapshot { conn, reply } => {
+                        let _ = reply.send(room.snapshot(conn));
+                    }
+                }
+            }
+            _ = tick.tick() => {
+                if let Some(frame) = room.tick() {
+                    // No receiver is fine: nobody is listening right now.
+                    let _ = frames.send(Utf8Bytes::from(frame.to_string()));
+                }
+                if room.viewers() == 0 {
+                    let since = *empty_since.get_or_insert_with(tokio::time::Instant::now);
+                    if since.elapsed() > IDLE_STOP {
+                        break;
+                    }
+                } else {
+                    empty_since = None;
+                }
+            }
+        }
+    }
+    let mut rooms = rooms.lock().unwrap_or_else(|e| e.into_inner());
+    if rooms.get(&show).is_some_and(|h| h.commands.is_closed() || h.frames.receiver_count() == 0) {
+        rooms.remove(&show);
+    }
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct LiveQuery {
+    /// The last frame's `seq` a reconnecting client saw: it gets the frames after it (or a
+    /// snapshot when they are no longer kept).
+    pub since: Option<u64>,
+}
+
+/// Who the caller is in this show's room.
+async fn member_for(
+    state: &AppState,
+    caller: &Caller,
+    guest: GuestViewer,
+    org: &vetrina_domain::ids::OrgId,
+    show: &ShowId,
+) -> ApiResult<Member> {
+    match caller {
+        Caller::Person { user, .. } => {
+            let role = match caller.role_in(state, org).await {
+                Ok(r) if r.allows(Action::PresentShows) => Role::Host,
+                Ok(vetrina_domain::account::Role::Moderator) => Role::Moderator,
+                _ if state.store.is_creator(org, show, &user.id).await? => Role::Host,
+                _ => Role::Viewer,
+            };
+            Ok(Member { identity: Some(user.id.0.clone()), name: user.name.clone(), role })
+        }
+        Caller::Token(_) => Err(ApiError::forbidden("the live room is for people: connect with a session or as a guest")),
+        Caller::Anonymous => Ok(match guest.0 {
+            Some(g) => Member { identity: Some(g.id), name: g.display_name, role: Role::Viewer },
+            None => Member { identity: None, name: "Guest".into(), role: Role::Viewer },
+        }),
+    }
+}
+
+/// The live room: a WebSocket (chat, likes, pins, viewer count). See `docs/live.md`.
+#[utoipa::path(get, path = "/api/v1/shows/{slug}/live", tag = "live",
+    params(("slug" = String, Path), LiveQuery),
+    responses((status = 101, description = "Switching to the WebSocket protocol"), (status = 404, body = crate::error::Problem)))]
+pub async fn live(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(q): Query<LiveQuery>,
+    caller: Caller,
+    guest: GuestViewer,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> ApiResult<Response> {
+    let show = state.store.show_by_slug(&slug).await.map_err(|_| ApiError::not_found("show"))?;
+    if show.status == ShowStatus::Draft {
+        return Err(ApiError::not_found("show"));
+    }
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(e) => {
+            let mut response = ApiError::new(
+                StatusCode::UPGRADE_REQUIRED,
+                format!("this address is a WebSocket (protocol v1, docs/live.md): {}", e.body_text()),
+            )
+            .into_response();
+            response.headers_mut().insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+            return Ok(response);
+        }
+    };
+    let member = member_for(&state, &caller, guest, &show.org_id, &show.id).await?;
+    let handle = state.rooms.get(&show.id, &state.store);
+    let conn = state.rooms.next_conn.fetch_add(1, Ordering::Relaxed);
+    // Small buffers: a room may hold tens of thousands of connections.
+    Ok(ws
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_write_buffer_size(256 * 1024)
+        .max_message_size(16 * 1024)
+        .max_frame_size(16 * 1024)
+        .on_upgrade(move |socket| connection(socket, handle, conn, member, q.since)))
+}
+
+fn text(value: &impl serde::Serialize) -> Message {
+    // Plain data structs serialise.
+    Message::Text(Utf8Bytes::from(serde_json::to_string(value).unwrap_or_default()))
+}
+
+fn error(code: &str, message: &str) -> Message {
+    text(&serde_json::json!({"v": vetrina_live::room::PROTOCOL, "type": "error", "code": code, "message": message}))
+}
+
+async fn connection(mut socket: WebSocket, handle: RoomHandle, conn: Conn, member: Member, since: Option<u64>) {
+    // Subscribe before joining so no frame falls between the snapshot and the stream.
+    let mut frames = handle.frames.subscribe();
+    let (reply, joined) = oneshot::channel();
+    if handle.commands.send(Command::Join { conn, member, since, reply }).await.is_err() {
+        return;
+    }
+    let first = match joined.await {
+        Ok(Joined::Snapshot(s)) => vec![text(&s)],
+        Ok(Joined::Missed(missed)) => missed.into_iter().map(|f| Message::Text(Utf8Bytes::from(f.to_string()))).collect(),
+        Err(_) => return,
+    };
+    for message in first {
+        if socket.send(message).await.is_err() {
+            let _ = handle.commands.send(Command::Leave { conn }).await;
+            return;
+        }
+    }
+    loop {
+        tokio::select! {
+            incoming = socket.recv() => {
+                let Some(Ok(incoming)) = incoming else { break };
+                let reply_to = match incoming {
+                    Message::Text(t) => match serde_json::from_str::<ClientMessage>(t.as_str()) {
+                        Ok(message) => {
+                            let (reply, answer) = oneshot::channel();
+                            if handle.commands.try_send(Command::Message { conn, message, reply }).is_err() {
+                                Some(error("busy", "the room is busy: try again"))
+                            } else {
+                                match answer.await {
+                                    Ok(Err(refusal)) => Some(error(refusal.code, &refusal.message)),
+                                    Ok(Ok(())) => None,
+                                    Err(_) => break,
+                                }
+                            }
+                        }
+                        Err(e) => Some(error("bad_message", &format!("not a message of protocol v1: {e}"))),
+                    },
+                    Message::Binary(_) => Some(error("bad_message", "send JSON text messages")),
+                    Message::Close(_) => break,
+                    Message::Ping(_) | Message::Pong(_) => None,
+                };
+                if let Some(answer) = reply_to
+                    && socket.send(answer).await.is_err()
+                {
+                    break;
+                }
+            }
+            frame = frames.recv() => match frame {
+                Ok(frame) => {
+                    if socket.send(Message::Text(frame)).await.is_err() {
+                        break;
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    // Behind: a fresh picture instead of the backlog.
+                    let (reply, snapshot) = oneshot::channel();
+                    if handle.commands.send(Command::Snapshot { conn, reply }).await.is_err() {
+                        break;
+                    }
+                    let Ok(snapshot) = snapshot.await else { break };
+                    if socket.send(text(&snapshot)).await.is_err() {
+                        break;
+                    }
+                }
+                Err(broadcast::error::RecvError::Closed) => break,
+            },
+        }
+    }
+    let _ = handle.commands.send(Command::Leave { conn }).await;
+}

@@ -1,0 +1,134 @@
+//! The live room with a real WebSocket client: snapshots, coalesced frames, roles, refusals,
+//! resuming after a reconnect.
+
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use crate::harness::{TestApp, product_json, story};
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(app: &TestApp, path: &str, cookie: Option<&str>) -> Socket {
+    let url = format!("{}{path}", app.base.replace("http://", "ws://"));
+    let mut request = url.into_client_request().unwrap();
+    if let Some(cookie) = cookie {
+        request.headers_mut().insert("cookie", cookie.parse().unwrap());
+    }
+    tokio_tungstenite::connect_async(request).await.expect("the room accepts the WebSocket").0
+}
+
+/// The next JSON message, within 5 s.
+async fn next(socket: &mut Socket) -> Value {
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(5), socket.next()).await.expect("a message within 5 s").unwrap().unwrap();
+        if let Message::Text(t) = message {
+            return serde_json::from_str(t.as_str()).unwrap();
+        }
+    }
+}
+
+/// Frames until `done` says the picture is complete (at most 5 s); returns them all.
+async fn frames_until(socket: &mut Socket, mut done: impl FnMut(&[Value]) -> bool) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut seen = Vec::new();
+    while Instant::now() < deadline {
+        let m = next(socket).await;
+        if m["type"] == "frame" {
+            seen.push(m);
+            if done(&seen) {
+                return seen;
+            }
+        }
+    }
+    panic!("frames never showed it: {seen:?}");
+}
+
+async fn send(socket: &mut Socket, value: Value) {
+    socket.send(Message::Text(value.to_string().into())).await.unwrap();
+}
+
+story!(chat_likes_pins_and_resume, |app| {
+    let org = app.org("room").await;
+    let product = org.owner.post(&org.path("/products"), product_json("Giacca", 18900)).await.body["id"].as_str().unwrap().to_string();
+    let show = org
+        .owner
+        .post(&org.path("/shows"), json!({"title": "Room", "slug": "room-show", "starts_at": "2099-01-01T10:00", "status": "scheduled"}))
+        .await;
+    assert_eq!(show.status, 201);
+    let guest = app.anonymous().post("/api/v1/guests", json!({"display_name": "Lucia <img src=x onerror=alert(1)>"})).await;
+    let guest_cookie = guest.header("set-cookie").split(';').next().unwrap().to_string();
+
+    let mut host = connect(app, "/api/v1/shows/room-show/live", org.owner.cookie.as_deref()).await;
+    let mut viewer = connect(app, "/api/v1/shows/room-show/live", Some(&guest_cookie)).await;
+    let mut anon = connect(app, "/api/v1/shows/room-show/live", None).await;
+    let host_snapshot = next(&mut host).await;
+    assert_eq!(host_snapshot["type"], "snapshot");
+    assert_eq!(host_snapshot["v"], 1);
+    assert_eq!(host_snapshot["you"]["role"], "host");
+    let viewer_snapshot = next(&mut viewer).await;
+    assert_eq!(viewer_snapshot["you"]["role"], "viewer");
+    assert_eq!(viewer_snapshot["you"]["name"], "Lucia <img src=x onerror=alert(1)>", "names are data, pages render them as text");
+    assert_eq!(next(&mut anon).await["you"]["can_chat"], false);
+
+    send(&mut viewer, json!({"type": "chat", "text": "Che bella giacca!"})).await;
+    for _ in 0..20 {
+        send(&mut viewer, json!({"type": "like"})).await;
+    }
+    send(&mut host, json!({"type": "pin", "product_id": product})).await;
+    let frames = frames_until(&mut anon, |f| {
+        let likes: u64 = f.iter().map(|m| m["likes"].as_u64().unwrap_or(0)).sum();
+        likes == 20 && f.iter().any(|m| m["chat"].is_array()) && f.iter().any(|m| m["pinned"].is_object())
+    })
+    .await;
+    assert!(frames.len() < 20, "likes are counted in frames, not relayed one by one: {} frames", frames.len());
+    let chat = frames.iter().find_map(|m| m["chat"].as_array()).unwrap();
+    assert_eq!(chat[0]["text"], "Che bella giacca!");
+    assert_eq!(chat[0]["role"], "viewer");
+    assert_eq!(frames.last().unwrap()["viewers"], 3);
+    assert_eq!(frames.last().unwrap()["likes_total"], 20);
+
+    // Refusals go to the sender only.
+    send(&mut anon, json!({"type": "chat", "text": "hi"})).await;
+    assert_eq!(next(&mut anon).await["code"], "name_required");
+    send(&mut viewer, json!({"type": "pin", "product_id": product})).await;
+    let refusal = loop {
+        let m = next(&mut viewer).await;
+        if m["type"] == "error" {
+            break m;
+        }
+    };
+    assert_eq!(refusal["code"], "forbidden");
+    anon.send(Message::Text("not json".into())).await.unwrap();
+    let bad = loop {
+        let m = next(&mut anon).await;
+        if m["type"] == "error" {
+            break m;
+        }
+    };
+    assert_eq!(bad["code"], "bad_message");
+
+    // The viewer drops, the host speaks, the viewer comes back with the last seq it saw.
+    let last_seq = frames.last().unwrap()["seq"].as_u64().unwrap();
+    drop(viewer);
+    send(&mut host, json!({"type": "chat", "text": "Bentornati"})).await;
+    frames_until(&mut anon, |f| f.iter().any(|m| m["chat"][0]["text"] == "Bentornati")).await;
+    let mut back = connect(app, &format!("/api/v1/shows/room-show/live?since={last_seq}"), Some(&guest_cookie)).await;
+    let mut missed = Vec::new();
+    while !missed.iter().any(|m: &Value| m["chat"][0]["text"] == "Bentornati") {
+        let m = next(&mut back).await;
+        assert_eq!(m["type"], "frame", "a recent seq resumes with frames, not a snapshot: {m}");
+        assert!(m["seq"].as_u64().unwrap() > last_seq);
+        missed.push(m);
+    }
+    let mut old = connect(app, "/api/v1/shows/room-show/live?since=999999", Some(&guest_cookie)).await;
+    assert_eq!(next(&mut old).await["type"], "snapshot", "an unknown seq gets a snapshot");
+
+    app.anonymous().get("/api/v1/shows/no-such-show/live").await.problem(404, "show");
+    let plain = app.anonymous().get("/api/v1/shows/room-show/live").await;
+    plain.problem(426, "WebSocket");
+    assert_eq!(plain.header("upgrade"), "websocket");
+});
