@@ -19,6 +19,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("console.js", "text/javascript; charset=utf-8", include_str!("../web/console.js")),
     ("show.js", "text/javascript; charset=utf-8", include_str!("../web/show.js")),
     ("live.js", "text/javascript; charset=utf-8", include_str!("../web/live.js")),
+    ("room.js", "text/javascript; charset=utf-8", include_str!("../web/room.js")),
 ];
 
 const CONSOLE_HTML: &str = include_str!("../web/console.html");

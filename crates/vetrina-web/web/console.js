@@ -4,6 +4,7 @@
 
 import { api, setCsrf } from "./api.js";
 import { publish, HttpError } from "./live.js";
+import { joinRoom } from "./room.js";
 import { h, fill, t, lang, setLang, otherLang, money } from "./i18n.js";
 
 const main = document.getElementById("main");
@@ -594,6 +595,7 @@ async function studio(orgId, showId) {
         if (fresh) { ingest.stream_key = fresh.stream_key; fill(keyField, fresh.stream_key); }
       } }, t("studio.rotate"))),
   );
+  if (show.status !== "draft") studioRoom(show);
   await openDevices();
   const poll = async () => {
     if (!document.body.contains(viewers)) return;
@@ -604,6 +606,45 @@ async function studio(orgId, showId) {
     setTimeout(poll, 3000);
   };
   poll();
+}
+
+let studioConnection = null;
+
+/** The room as the host sees it: the chat, a message box, and the line-up to pin from. */
+async function studioRoom(show) {
+  const pub = await fetch(`/api/v1/shows/${encodeURIComponent(show.slug)}`).then((r) => (r.ok ? r.json() : null)).catch(() => null);
+  const lines = h("ol", { class: "chat-lines", id: "studio-chat" });
+  const input = h("input", { id: "studio-chat-input", maxlength: 500, "aria-label": t("room.say"), placeholder: t("room.say") });
+  const pinned = h("p", { id: "studio-pinned", class: "muted" });
+  const products = pub?.lineup ?? [];
+  const nameOf = (id) => products.find((p) => p.id === id)?.title ?? id;
+  if (studioConnection) studioConnection.close();
+  studioConnection = joinRoom(show.slug, (m) => {
+    const add = (line) => lines.append(h("li", { class: `line ${line.role}` }, h("strong", {}, line.name), " ", line.text));
+    if (m.type === "snapshot") {
+      fill(lines, []);
+      m.chat.forEach(add);
+      fill(pinned, m.pinned ? `${t("room.pinned")}: ${nameOf(m.pinned.product_id)}` : null);
+    } else if (m.type === "frame") {
+      (m.chat || []).forEach(add);
+      lines.scrollTop = lines.scrollHeight;
+      if ("pinned" in m) fill(pinned, m.pinned ? `${t("room.pinned")}: ${nameOf(m.pinned.product_id)}` : null);
+    } else if (m.type === "error") {
+      flash(m.message, "error");
+    }
+  });
+  main.append(h("section", { class: "card room-panel" },
+    h("h2", {}, t("room.title")),
+    pinned,
+    h("div", { class: "pin-list" },
+      products.map((p) => h("button", { type: "button", class: "secondary", onclick: () => studioConnection.send({ type: "pin", product_id: p.id }) }, `${t("room.pin")}: ${p.title}`)),
+      h("button", { type: "button", class: "link", onclick: () => studioConnection.send({ type: "unpin" }) }, t("room.unpin"))),
+    lines,
+    h("form", { class: "chat-form", onsubmit: (e) => {
+      e.preventDefault();
+      if (input.value.trim()) studioConnection.send({ type: "chat", text: input.value.trim() });
+      input.value = "";
+    } }, input, h("button", { type: "submit" }, t("room.send")))));
 }
 
 // ---------- team and settings ----------

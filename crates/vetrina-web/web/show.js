@@ -3,6 +3,7 @@
 
 import { h, fill, t, setLang, otherLang, money, dateTime } from "./i18n.js";
 import { watch } from "./live.js";
+import { joinRoom } from "./room.js";
 
 const slug = decodeURIComponent(location.pathname.split("/").filter(Boolean)[1] || "");
 const root = document.getElementById("show");
@@ -142,6 +143,95 @@ async function pollLive() {
   } catch {}
 }
 
+
+// ---------- the live room: chat, likes, the pinned product ----------
+
+const room = {
+  chat: h("ol", { class: "chat-lines", id: "chat", "aria-live": "polite" }),
+  input: h("input", { id: "chat-input", maxlength: 500, autocomplete: "off" }),
+  nameInput: h("input", { id: "chat-name", maxlength: 40, autocomplete: "nickname" }),
+  likes: h("span", { id: "likes" }),
+  pinned: h("div", { class: "pinned", id: "pinned", hidden: true }),
+  you: null,
+  likesTotal: 0,
+  pinnedId: null,
+  connection: null,
+  box: null,
+};
+
+function chatLine(line) {
+  return h("li", { class: `line ${line.role}` }, h("strong", {}, line.name), " ", line.text);
+}
+
+function drawPinned() {
+  const product = show?.lineup.find((p) => p.id === room.pinnedId);
+  room.pinned.hidden = !product;
+  if (!product) return fill(room.pinned);
+  fill(room.pinned,
+    h("p", { class: "label" }, t("room.pinned")),
+    product.images[0] ? h("img", { src: product.images[0].src, alt: product.images[0].alt || product.title }) : null,
+    h("div", {}, h("strong", { id: "pinned-title" }, product.title), h("p", { class: "price" }, money(product.price_from_minor, product.currency))));
+}
+
+function drawRoomControls() {
+  const form = room.box.querySelector("form");
+  const canChat = room.you?.can_chat;
+  fill(form, canChat
+    ? [room.input, h("button", { type: "submit" }, t("room.send"))]
+    : [h("label", { class: "field" }, h("span", {}, t("room.name")), room.nameInput), h("button", { type: "submit" }, t("room.join"))]);
+  room.input.placeholder = t("room.say");
+  fill(room.likes, t("room.likes", { n: room.likesTotal }));
+}
+
+function onRoom(m) {
+  if (m.type === "snapshot") {
+    room.you = m.you;
+    fill(room.chat, m.chat.map(chatLine));
+    room.likesTotal = m.likes_total;
+    room.pinnedId = m.pinned?.product_id ?? null;
+    drawRoomControls();
+    drawPinned();
+  } else if (m.type === "frame") {
+    for (const line of m.chat || []) room.chat.append(chatLine(line));
+    while (room.chat.children.length > 200) room.chat.firstChild.remove();
+    room.chat.scrollTop = room.chat.scrollHeight;
+    room.likesTotal = m.likes_total;
+    fill(room.likes, t("room.likes", { n: room.likesTotal }));
+    if ("pinned" in m) {
+      room.pinnedId = m.pinned?.product_id ?? null;
+      drawPinned();
+    }
+    fill(player.viewers, m.viewers > 0 ? t("public.viewers", { n: m.viewers }) : null);
+  } else if (m.type === "error") {
+    room.chat.append(h("li", { class: "line error", role: "alert" }, m.message));
+  }
+}
+
+function roomBox() {
+  if (room.box) return room.box;
+  const form = h("form", { class: "chat-form", onsubmit: async (e) => {
+    e.preventDefault();
+    if (room.you?.can_chat) {
+      const text = room.input.value.trim();
+      if (text) room.connection.send({ type: "chat", text });
+      room.input.value = "";
+    } else if (room.nameInput.value.trim()) {
+      const r = await fetch("/api/v1/guests", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ display_name: room.nameInput.value }) });
+      if (r.ok) room.connection.restart();
+      else room.chat.append(h("li", { class: "line error" }, (await r.json()).detail));
+    }
+  } });
+  room.box = h("aside", { class: "room" },
+    h("h2", {}, t("room.chat")),
+    room.chat,
+    form,
+    h("p", { class: "like-row" },
+      h("button", { type: "button", class: "like", id: "like", "aria-label": t("room.like"), onclick: () => room.connection.send({ type: "like" }) }, "❤"),
+      " ", room.likes));
+  room.connection = joinRoom(slug, onRoom);
+  return room.box;
+}
+
 function render() {
   document.title = `${show.title} — ${show.merchant}`;
   const localZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
@@ -158,8 +248,11 @@ function render() {
       show.starts_at && show.status === "scheduled" ? h("a", { class: "button", href: show.calendar_url, download: `${show.slug}.ics` }, t("public.calendar")) : null,
       show.description ? h("p", { class: "description" }, show.description) : null,
     ),
+    show.status === "draft" ? null : h("div", { class: "live-row" }, room.pinned, roomBox()),
     h("section", {}, h("h2", {}, t("public.lineup")), h("ul", { class: "lineup" }, show.lineup.map(productCard))),
   );
+  drawPinned();
+  if (room.you) drawRoomControls();
 }
 
 async function load() {

@@ -121,3 +121,26 @@ fn ffprobe(file: &std::path::Path) -> (f64, String) {
     let duration = text.lines().find_map(|l| l.strip_prefix("duration=")).and_then(|d| d.parse().ok()).unwrap_or(0.0);
     (duration, text)
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_chats_and_sees_the_host_pin_a_product() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let blobs = app.running.as_ref().unwrap().state.blobs.clone();
+    let demo = vetrina::demo::seed(app.store(), blobs).await.expect("demo seed");
+    let show = app.store().show_by_slug(&demo.show_slug).await.unwrap();
+    let product = app.store().product(&show.org_id, &show.lineup[2]).await.unwrap();
+    node(
+        "room.mjs",
+        &[
+            ("BASE_URL", app.base.clone()),
+            ("EMAIL", vetrina::demo::OWNER_EMAIL.to_string()),
+            ("PASSWORD", vetrina::demo::PASSWORD.to_string()),
+            ("ORG_ID", show.org_id.0.clone()),
+            ("SHOW_ID", show.id.0.clone()),
+            ("SLUG", show.slug.clone()),
+            ("PRODUCT", product.title.clone()),
+        ],
+    )
+    .await;
+    app.stop().await;
+}

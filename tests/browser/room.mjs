@@ -1,0 +1,54 @@
+// The live room in Chromium: a viewer picks a name and chats; the host pins a product from the
+// studio and sees the viewer's message; the viewer sees the pinned product arrive. Names with
+// HTML stay text.
+//
+// Env: BASE_URL, EMAIL, PASSWORD, ORG_ID, SHOW_ID, SLUG, PRODUCT (title of a line-up product).
+import { launch, check, watch } from "./lib.mjs";
+
+const { BASE_URL: base, ORG_ID: org, SHOW_ID: show, SLUG: slug, PRODUCT: product } = process.env;
+const errors = [];
+const browser = await launch({ media: true });
+try {
+  const viewer = await (await browser.newContext()).newPage();
+  watch(viewer, errors);
+  await viewer.goto(`${base}/shows/${slug}`);
+  await viewer.getByRole("heading", { name: "Chat" }).waitFor();
+  await viewer.getByLabel("Your name in the chat").fill("Giulia <b>V</b>");
+  await viewer.getByRole("button", { name: "Join the chat" }).click();
+  await viewer.locator("#chat-input").waitFor();
+  await viewer.locator("#chat-input").fill("Avete la taglia M?");
+  await viewer.getByRole("button", { name: "Send" }).click();
+  await viewer.locator("#chat li", { hasText: "Avete la taglia M?" }).waitFor();
+  check((await viewer.locator("#chat b").count()) === 0, "a name became markup");
+  await viewer.locator("#like").click();
+  await viewer.locator("#likes", { hasText: "1 likes" }).waitFor();
+
+  const host = await (await browser.newContext({ permissions: ["camera", "microphone"] })).newPage();
+  watch(host, errors);
+  await host.goto(`${base}/console`);
+  await host.getByLabel("Email").fill(process.env.EMAIL);
+  await host.getByLabel("Password").fill(process.env.PASSWORD);
+  await host.getByRole("button", { name: "Sign in" }).click();
+  await host.getByRole("heading", { name: "Shows" }).waitFor();
+  await host.goto(`${base}/console#/orgs/${org}/shows/${show}/studio`);
+  await host.getByRole("heading", { name: "Live room" }).waitFor();
+  await host.locator("#studio-chat li", { hasText: "Avete la taglia M?" }).waitFor();
+  await host.getByRole("button", { name: `Pin: ${product}` }).click();
+  await host.locator("#studio-pinned", { hasText: product }).waitFor();
+  await host.locator("#studio-chat-input").fill("Sì, certo!");
+  await host.locator("#studio-chat-input").press("Enter");
+
+  await viewer.locator("#pinned-title", { hasText: product }).waitFor();
+  await viewer.locator("#chat li.host", { hasText: "Sì, certo!" }).waitFor();
+  check(errors.length === 0, errors.join("\n"));
+  console.log("room flow: ok");
+} catch (e) {
+  for (const [i, p] of browser.contexts().flatMap((c) => c.pages()).entries()) {
+    const path = `${process.env.TMPDIR || "/tmp"}/vetrina-room-${i}.png`;
+    await p.screenshot({ path }).catch(() => {});
+    console.error(`screenshot: ${path} (${p.url()})`);
+  }
+  throw e;
+} finally {
+  await browser.close();
+}
