@@ -155,8 +155,20 @@ struct Connected {
     last_chat_at: Option<i64>,
 }
 
+/// One event for the show's timeline (wall time, media time, what).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TimelineEvent {
+    pub at: i64,
+    pub media_ms: Option<i64>,
+    pub kind: &'static str,
+    /// The event as JSON text.
+    pub data: String,
+}
+
 pub struct Room {
     config: RoomConfig,
+    /// Events for the timeline since it was last drained.
+    timeline: Vec<TimelineEvent>,
     conns: HashMap<Conn, Connected>,
     seq: u64,
     next_chat_id: u64,
@@ -176,6 +188,7 @@ impl Room {
     pub fn new(config: RoomConfig) -> Room {
         Room {
             config,
+            timeline: Vec::new(),
             conns: HashMap::new(),
             seq: 0,
             next_chat_id: 1,
@@ -261,6 +274,13 @@ impl Room {
                     media_ms,
                 };
                 self.next_chat_id += 1;
+                // The line itself keeps its own moment (the tick only batches it).
+                self.timeline.push(TimelineEvent {
+                    at: now,
+                    media_ms,
+                    kind: "chat",
+                    data: serde_json::to_string(&line).unwrap_or_default(),
+                });
                 self.pending_chat.push(line);
             }
             ClientMessage::Like { count } => {
@@ -286,6 +306,32 @@ impl Room {
             }
         }
         Ok(())
+    }
+
+    /// The timeline events gathered since the last call (chat lines, likes per tick, pins, the
+    /// viewer count when it changed), for the store.
+    pub fn drain_timeline(&mut self) -> Vec<TimelineEvent> {
+        std::mem::take(&mut self.timeline)
+    }
+
+    /// Everything since the previous tick as one frame (JSON text, made once), or `None` when
+    /// nothing changed. `now` and `media_ms` stamp what the tick puts on the timeline.
+    pub fn tick_at(&mut self, now: i64, media_ms: Option<i64>) -> Option<Arc<str>> {
+        let likes = self.pending_likes;
+        let pin_changed = self.pin_changed;
+        let viewers_changed = self.viewers() != self.sent_viewers;
+        let frame = self.tick()?;
+        let event = |kind: &'static str, data: String| TimelineEvent { at: now, media_ms, kind, data };
+        if likes > 0 {
+            self.timeline.push(event("likes", format!("{{\"count\":{likes}}}")));
+        }
+        if pin_changed {
+            self.timeline.push(event("pin", serde_json::to_string(&self.pinned).unwrap_or_default()));
+        }
+        if viewers_changed {
+            self.timeline.push(event("viewers", format!("{{\"viewers\":{}}}", self.viewers())));
+        }
+        Some(frame)
     }
 
     /// Everything since the previous tick as one frame (JSON text, made once), or `None` when
@@ -393,6 +439,23 @@ mod tests {
         assert_eq!(room.handle(3, chat("hi"), 5_000, None).unwrap_err().code, "name_required");
         assert_eq!(room.handle(1, ClientMessage::Pin { product_id: "prd_1".into() }, 0, None).unwrap_err().code, "forbidden");
         assert_eq!(room.handle(9, chat("ghost"), 0, None).unwrap_err().code, "not_joined");
+    }
+
+    #[test]
+    fn the_timeline_gets_every_event_with_its_moment() {
+        let mut room = Room::new(RoomConfig::default());
+        room.join(1, member("host", Role::Host));
+        room.handle(1, ClientMessage::Chat { text: "ciao".into(), reply_to: None }, 1_000, Some(100)).unwrap();
+        room.handle(1, ClientMessage::Like { count: 5 }, 1_010, Some(110)).unwrap();
+        room.handle(1, ClientMessage::Pin { product_id: "prd_9".into() }, 1_020, Some(120)).unwrap();
+        room.tick_at(1_050, Some(150)).unwrap();
+        let events = room.drain_timeline();
+        let kinds: Vec<&str> = events.iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, ["chat", "likes", "pin", "viewers"]);
+        assert_eq!(events[0].media_ms, Some(100), "a chat line keeps the moment it was sent");
+        assert_eq!(events[1].data, "{\"count\":5}");
+        assert!(events[2].data.contains("prd_9"));
+        assert!(room.drain_timeline().is_empty());
     }
 
     #[test]

@@ -37,6 +37,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/sqlite/0004_recordings.sql"),
         postgres: include_str!("../migrations/postgres/0004_recordings.sql"),
     },
+    Migration {
+        version: 5,
+        name: "timeline",
+        sqlite: include_str!("../migrations/sqlite/0005_timeline.sql"),
+        postgres: include_str!("../migrations/postgres/0005_timeline.sql"),
+    },
 ];
 
 /// The number of migrations this build knows.

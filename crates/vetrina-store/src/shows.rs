@@ -200,6 +200,41 @@ impl Store {
         rows.iter().map(|r| Ok((r.try_get("path")?, r.try_get("started_at")?))).collect()
     }
 
+    /// Appends room events to the show's timeline in one transaction: (at, media_ms, kind, data JSON).
+    pub async fn append_timeline(&self, show: &ShowId, events: &[(i64, Option<i64>, String, String)]) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.pool.begin().await?;
+        for (at, media_ms, kind, data) in events {
+            sqlx::query("INSERT INTO timeline_events (show_id, at, media_ms, kind, data) VALUES ($1, $2, $3, $4, $5)")
+                .bind(show.as_str())
+                .bind(*at)
+                .bind(*media_ms)
+                .bind(kind.as_str())
+                .bind(data.as_str())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A page of the show's timeline in media-time order (events without media time, from before
+    /// the recording started, come first), starting after `after_ms`.
+    pub async fn timeline(&self, show: &ShowId, after_ms: i64, limit: i64) -> Result<Vec<(i64, Option<i64>, String, String)>> {
+        let rows = sqlx::query(
+            "SELECT at, media_ms, kind, data FROM timeline_events WHERE show_id = $1 AND COALESCE(media_ms, -1) > $2 \
+             ORDER BY COALESCE(media_ms, -1), at LIMIT $3",
+        )
+        .bind(show.as_str())
+        .bind(after_ms)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok((r.try_get("at")?, r.try_get("media_ms")?, r.try_get("kind")?, r.try_get("data")?))).collect()
+    }
+
     /// The ids of every show (any organisation) in `status`.
     pub async fn shows_with_status(&self, status: ShowStatus) -> Result<Vec<ShowId>> {
         let rows = sqlx::query("SELECT id FROM shows WHERE status = $1").bind(status.as_str()).fetch_all(&self.pool).await?;

@@ -20,7 +20,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use vetrina_domain::account::Action;
 use vetrina_domain::ids::ShowId;
 use vetrina_domain::show::ShowStatus;
-use vetrina_live::room::Snapshot;
+use vetrina_live::room::{Snapshot, TimelineEvent};
 use vetrina_live::{ClientMessage, Conn, Member, Refusal, Role, Room, RoomConfig};
 use vetrina_store::{Store, now_ms};
 
@@ -56,6 +56,39 @@ struct RoomHandle {
 pub struct Rooms {
     rooms: Arc<Mutex<HashMap<ShowId, RoomHandle>>>,
     next_conn: Arc<AtomicU64>,
+    /// Batches of timeline events on their way to the store (one writer task per node).
+    timeline: Arc<std::sync::OnceLock<mpsc::Sender<(ShowId, Vec<TimelineEvent>)>>>,
+}
+
+/// How many batches may wait for the store; when the store is slower than the rooms, batches are
+/// dropped (and counted in the log) rather than slowing a room down.
+const TIMELINE_QUEUE: usize = 1024;
+
+/// Writes timeline events in batches: whatever arrived within 200 ms (up to 2,000 events), one
+/// transaction per show.
+async fn write_timeline(store: Store, mut batches: mpsc::Receiver<(ShowId, Vec<TimelineEvent>)>) {
+    while let Some(first) = batches.recv().await {
+        let mut pending: HashMap<ShowId, Vec<TimelineEvent>> = HashMap::new();
+        let mut n = first.1.len();
+        pending.entry(first.0).or_default().extend(first.1);
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(200);
+        while n < 2_000 {
+            match tokio::time::timeout_at(deadline, batches.recv()).await {
+                Ok(Some((show, events))) => {
+                    n += events.len();
+                    pending.entry(show).or_default().extend(events);
+                }
+                _ => break,
+            }
+        }
+        for (show, events) in pending {
+            let rows: Vec<(i64, Option<i64>, String, String)> =
+                events.into_iter().map(|e| (e.at, e.media_ms, e.kind.to_string(), e.data)).collect();
+            if let Err(e) = store.append_timeline(&show, &rows).await {
+                tracing::error!(show_id = %show, n_events = rows.len(), error = %e, "cannot write the timeline");
+            }
+        }
+    }
 }
 
 impl Rooms {
@@ -69,7 +102,15 @@ impl Rooms {
         let (frames, _) = broadcast::channel(FRAMES_QUEUED);
         let handle = RoomHandle { commands, frames: frames.clone() };
         rooms.insert(show.clone(), handle.clone());
-        tokio::spawn(run_room(show.clone(), store.clone(), command_rx, frames, self.rooms.clone()));
+        let timeline = self
+            .timeline
+            .get_or_init(|| {
+                let (tx, rx) = mpsc::channel(TIMELINE_QUEUE);
+                tokio::spawn(write_timeline(store.clone(), rx));
+                tx
+            })
+            .clone();
+        tokio::spawn(run_room(show.clone(), store.clone(), command_rx, frames, timeline, self.rooms.clone()));
         handle
     }
 }
@@ -79,6 +120,7 @@ async fn run_room(
     store: Store,
     mut commands: mpsc::Receiver<Command>,
     frames: broadcast::Sender<Utf8Bytes>,
+    timeline: mpsc::Sender<(ShowId, Vec<TimelineEvent>)>,
     rooms: Arc<Mutex<HashMap<ShowId, RoomHandle>>>,
 ) {
     let mut room = Room::new(RoomConfig::default());
@@ -117,9 +159,15 @@ async fn run_room(
                 }
             }
             _ = tick.tick() => {
-                if let Some(frame) = room.tick() {
+                let now = now_ms();
+                let media_ms = media_origin.map(|origin| (now - origin).max(0));
+                if let Some(frame) = room.tick_at(now, media_ms) {
                     // No receiver is fine: nobody is listening right now.
                     let _ = frames.send(Utf8Bytes::from(frame.to_string()));
+                }
+                let events = room.drain_timeline();
+                if !events.is_empty() && timeline.try_send((show.clone(), events)).is_err() {
+                    tracing::warn!(show_id = %show, "timeline queue full: the store is too slow; room events were not recorded");
                 }
                 if room.viewers() == 0 {
                     let since = *empty_since.get_or_insert_with(tokio::time::Instant::now);

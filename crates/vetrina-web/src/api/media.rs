@@ -31,6 +31,79 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(recording))
         .routes(routes!(media_stats))
         .routes(routes!(crate::live::live))
+        .routes(routes!(timeline))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct TimelineQuery {
+    /// Events after this moment of video (ms); absent: from the start, including events from
+    /// before the recording began (which count as -1). A page never splits one moment, unless a
+    /// single moment has more events than `limit`.
+    pub after_ms: Option<i64>,
+    /// 1 to 1000, default 500.
+    pub limit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TimelinePage {
+    pub events: Vec<TimelineEntry>,
+    /// Pass as `after_ms` for the next page; absent at the end.
+    pub next_after_ms: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TimelineEntry {
+    pub at: i64,
+    pub media_ms: Option<i64>,
+    /// `chat`, `likes`, `pin`, `viewers`.
+    pub kind: String,
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+/// The show's timeline in pages by media time: what happened in the room, at which moment of video.
+#[utoipa::path(get, path = "/api/v1/shows/{slug}/timeline", tag = "live",
+    params(("slug" = String, Path), TimelineQuery),
+    responses((status = 200, body = TimelinePage), (status = 404, body = crate::error::Problem)))]
+async fn timeline(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(q): Query<TimelineQuery>,
+) -> ApiResult<Json<TimelinePage>> {
+    let show = show_by_slug(&state, &slug).await?;
+    if show.status == ShowStatus::Draft {
+        return Err(ApiError::not_found("show"));
+    }
+    let limit = q.limit.unwrap_or(500);
+    if !(1..=1000).contains(&limit) {
+        return Err(vetrina_domain::Invalid::new("limit", "between 1 and 1000").into());
+    }
+    // Events from before the recording (no media time) sort first, as media time -1.
+    let after = q.after_ms.map_or(-2, |a| a.max(-2));
+    let mut rows = state.store.timeline(&show.id, after, limit).await?;
+    let key = |media_ms: Option<i64>| media_ms.unwrap_or(-1);
+    let mut next_after_ms = None;
+    if rows.len() as i64 == limit {
+        // A full page: hold back the events sharing the last moment, so the next page (after the
+        // moment before it) starts with all of them; pages never split a moment.
+        let last = key(rows[rows.len() - 1].1);
+        let kept = rows.iter().filter(|r| key(r.1) < last).count();
+        if kept > 0 {
+            rows.truncate(kept);
+        }
+        next_after_ms = rows.last().map(|r| key(r.1));
+    }
+    let events: Vec<TimelineEntry> = rows
+        .into_iter()
+        .map(|(at, media_ms, kind, data)| TimelineEntry {
+            at,
+            media_ms,
+            kind,
+            data: serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
+        })
+        .collect();
+    Ok(Json(TimelinePage { events, next_after_ms }))
 }
 
 /// This node's media sessions and forwarding delay, for operators and load tests.

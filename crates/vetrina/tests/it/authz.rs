@@ -72,6 +72,7 @@ fn route_table() -> BTreeMap<(&'static str, &'static str), (Rule, Sent)> {
         (("GET", "/api/v1/shows/{slug}/recording"), (Rule::Public, None)),
         (("GET", "/api/v1/media/stats"), (Rule::Public, None)),
         (("GET", "/api/v1/shows/{slug}/live"), (Rule::Public, None)),
+        (("GET", "/api/v1/shows/{slug}/timeline"), (Rule::Public, None)),
         (("GET", "/api/v1/shows/{slug}/calendar.ics"), (Rule::Public, None)),
     ])
 }

@@ -127,6 +127,27 @@ story!(chat_likes_pins_and_resume, |app| {
     let mut old = connect(app, "/api/v1/shows/room-show/live?since=999999", Some(&guest_cookie)).await;
     assert_eq!(next(&mut old).await["type"], "snapshot", "an unknown seq gets a snapshot");
 
+    // Everything is on the timeline, in batches that never slowed the room.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let timeline = loop {
+        let t = app.anonymous().get("/api/v1/shows/room-show/timeline").await;
+        assert_eq!(t.status, 200, "{}", t.text);
+        let kinds: Vec<String> = t.body["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap().to_string()).collect();
+        if kinds.iter().filter(|k| *k == "chat").count() == 2 && kinds.contains(&"pin".to_string()) || Instant::now() > deadline {
+            break t;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let events = timeline.body["events"].as_array().unwrap();
+    let chats: Vec<&Value> = events.iter().filter(|e| e["kind"] == "chat").collect();
+    assert_eq!(chats.len(), 2, "{}", timeline.text);
+    assert_eq!(chats[0]["data"]["text"], "Che bella giacca!");
+    assert!(chats[0]["at"].as_i64().unwrap() > 0);
+    let likes: u64 = events.iter().filter(|e| e["kind"] == "likes").map(|e| e["data"]["count"].as_u64().unwrap()).sum();
+    assert_eq!(likes, 20);
+    assert!(events.iter().any(|e| e["kind"] == "pin" && e["data"]["product_id"] == product.as_str()));
+    app.anonymous().get("/api/v1/shows/room-show/timeline?limit=0").await.problem(422, "limit");
+
     app.anonymous().get("/api/v1/shows/no-such-show/live").await.problem(404, "show");
     let plain = app.anonymous().get("/api/v1/shows/room-show/live").await;
     plain.problem(426, "WebSocket");
