@@ -57,8 +57,11 @@ pub struct Rooms {
     rooms: Arc<Mutex<HashMap<ShowId, RoomHandle>>>,
     next_conn: Arc<AtomicU64>,
     /// Batches of timeline events on their way to the store (one writer task per node).
-    timeline: Arc<std::sync::OnceLock<mpsc::Sender<(ShowId, Vec<TimelineEvent>)>>>,
+    timeline: Arc<std::sync::OnceLock<TimelineQueue>>,
 }
+
+/// Where rooms hand their timeline events to the writer.
+type TimelineQueue = mpsc::Sender<(ShowId, Vec<TimelineEvent>)>;
 
 /// How many batches may wait for the store; when the store is slower than the rooms, batches are
 /// dropped (and counted in the log) rather than slowing a room down.
@@ -120,7 +123,7 @@ async fn run_room(
     store: Store,
     mut commands: mpsc::Receiver<Command>,
     frames: broadcast::Sender<Utf8Bytes>,
-    timeline: mpsc::Sender<(ShowId, Vec<TimelineEvent>)>,
+    timeline: TimelineQueue,
     rooms: Arc<Mutex<HashMap<ShowId, RoomHandle>>>,
 ) {
     let mut room = Room::new(RoomConfig::default());
