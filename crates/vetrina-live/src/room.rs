@@ -64,6 +64,20 @@ pub enum ClientMessage {
         product_id: String,
     },
     Unpin,
+    /// Moderation (hosts and moderators): remove a message for everyone.
+    Delete {
+        message_id: u64,
+    },
+    /// Silence the author of a message for `seconds` (a ban when absent).
+    Mute {
+        message_id: u64,
+        #[serde(default)]
+        seconds: Option<u32>,
+    },
+    /// Viewers may send one message per `seconds` (0: the default pace).
+    SlowMode {
+        seconds: u32,
+    },
 }
 
 fn one() -> u32 {
@@ -124,6 +138,12 @@ pub struct Frame {
     /// Present when the pin changed: the product now pinned, or `null` when unpinned.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pinned: Option<Option<Pin>>,
+    /// Messages moderators removed: take them off the screen.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deleted: Vec<u64>,
+    /// Present when slow mode changed: seconds between a viewer's messages (0: off).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slow_mode: Option<u32>,
 }
 
 /// Everything a joining (or lagging) client needs to draw the room.
@@ -155,6 +175,17 @@ struct Connected {
     last_chat_at: Option<i64>,
 }
 
+/// A moderator's action, for the room's log (the timeline keeps it).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ModerationAction {
+    pub by: String,
+    pub action: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seconds: Option<u32>,
+}
+
 /// One event for the show's timeline (wall time, media time, what).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TimelineEvent {
@@ -182,6 +213,13 @@ pub struct Room {
     sent_viewers: u64,
     recent_chat: VecDeque<ChatLine>,
     history: VecDeque<(u64, Arc<str>)>,
+    /// Who wrote the recent messages (identities stay in the room, never in frames).
+    authors: VecDeque<(u64, String)>,
+    /// Silenced identities and until when (Unix ms; `i64::MAX` for a ban).
+    muted: HashMap<String, i64>,
+    pending_deleted: Vec<u64>,
+    slow_mode_ms: Option<i64>,
+    slow_mode_changed: bool,
 }
 
 impl Room {
@@ -201,6 +239,11 @@ impl Room {
             sent_viewers: 0,
             recent_chat: VecDeque::new(),
             history: VecDeque::new(),
+            authors: VecDeque::new(),
+            muted: HashMap::new(),
+            pending_deleted: Vec::new(),
+            slow_mode_ms: None,
+            slow_mode_changed: false,
         }
     }
 
@@ -257,11 +300,23 @@ impl Room {
                 if text.chars().any(|ch| ch.is_control() && ch != '\n') {
                     return Err(Refusal::new("invalid", "the message contains control characters"));
                 }
+                let identity = c.member.identity.clone().unwrap_or_default();
+                if let Some(until) = self.muted.get(&identity).copied().filter(|until| *until > now) {
+                    return Err(if until == i64::MAX {
+                        Refusal::new("banned", "a moderator removed you from this chat")
+                    } else {
+                        Refusal::new("muted", format!("a moderator muted you for {} more seconds", (until - now + 999) / 1000))
+                    });
+                }
+                let interval = self.slow_mode_ms.unwrap_or(self.config.chat_interval_ms);
                 if c.member.role == Role::Viewer
                     && let Some(last) = c.last_chat_at
-                    && now - last < self.config.chat_interval_ms
+                    && now - last < interval
                 {
-                    return Err(Refusal::new("rate_limited", format!("one message every {} ms", self.config.chat_interval_ms)));
+                    return Err(Refusal::new("rate_limited", format!("one message every {interval} ms")));
+                }
+                if c.member.role == Role::Viewer && has_link(text) {
+                    return Err(Refusal::new("link", "links are not allowed in the chat"));
                 }
                 c.last_chat_at = Some(now);
                 let line = ChatLine {
@@ -274,6 +329,10 @@ impl Room {
                     media_ms,
                 };
                 self.next_chat_id += 1;
+                self.authors.push_back((line.id, identity));
+                if self.authors.len() > 10_000 {
+                    self.authors.pop_front();
+                }
                 // The line itself keeps its own moment (the tick only batches it).
                 self.timeline.push(TimelineEvent {
                     at: now,
@@ -304,8 +363,44 @@ impl Room {
                 self.pinned = None;
                 self.pin_changed = true;
             }
+            ClientMessage::Delete { message_id } => {
+                if c.member.role == Role::Viewer {
+                    return Err(Refusal::new("forbidden", "only hosts and moderators delete messages"));
+                }
+                let by = c.member.name.clone();
+                self.recent_chat.retain(|l| l.id != message_id);
+                self.pending_chat.retain(|l| l.id != message_id);
+                self.pending_deleted.push(message_id);
+                self.log(now, media_ms, ModerationAction { by, action: "delete", message_id: Some(message_id), seconds: None });
+            }
+            ClientMessage::Mute { message_id, seconds } => {
+                if c.member.role == Role::Viewer {
+                    return Err(Refusal::new("forbidden", "only hosts and moderators mute people"));
+                }
+                let by = c.member.name.clone();
+                let Some(author) = self.authors.iter().find(|(id, _)| *id == message_id).map(|(_, a)| a.clone()) else {
+                    return Err(Refusal::new("unknown_message", "that message is not in this room"));
+                };
+                let until = seconds.map_or(i64::MAX, |s| now + i64::from(s) * 1000);
+                self.muted.insert(author, until);
+                let action = if seconds.is_some() { "mute" } else { "ban" };
+                self.log(now, media_ms, ModerationAction { by, action, message_id: Some(message_id), seconds });
+            }
+            ClientMessage::SlowMode { seconds } => {
+                if c.member.role == Role::Viewer {
+                    return Err(Refusal::new("forbidden", "only hosts and moderators set slow mode"));
+                }
+                let by = c.member.name.clone();
+                self.slow_mode_ms = (seconds > 0).then(|| i64::from(seconds.min(3600)) * 1000);
+                self.slow_mode_changed = true;
+                self.log(now, media_ms, ModerationAction { by, action: "slow_mode", message_id: None, seconds: Some(seconds) });
+            }
         }
         Ok(())
+    }
+
+    fn log(&mut self, now: i64, media_ms: Option<i64>, action: ModerationAction) {
+        self.timeline.push(TimelineEvent { at: now, media_ms, kind: "moderation", data: serde_json::to_string(&action).unwrap_or_default() });
     }
 
     /// The timeline events gathered since the last call (chat lines, likes per tick, pins, the
@@ -338,7 +433,13 @@ impl Room {
     /// nothing changed.
     pub fn tick(&mut self) -> Option<Arc<str>> {
         let viewers = self.viewers();
-        if self.pending_chat.is_empty() && self.pending_likes == 0 && !self.pin_changed && viewers == self.sent_viewers {
+        if self.pending_chat.is_empty()
+            && self.pending_likes == 0
+            && !self.pin_changed
+            && viewers == self.sent_viewers
+            && self.pending_deleted.is_empty()
+            && !self.slow_mode_changed
+        {
             return None;
         }
         self.seq += 1;
@@ -360,6 +461,8 @@ impl Room {
             viewers,
             peak_viewers: self.peak,
             pinned: std::mem::take(&mut self.pin_changed).then(|| self.pinned.clone()),
+            deleted: std::mem::take(&mut self.pending_deleted),
+            slow_mode: std::mem::take(&mut self.slow_mode_changed).then(|| (self.slow_mode_ms.unwrap_or(0) / 1000) as u32),
         };
         self.sent_viewers = viewers;
         // Serialising plain data to a String cannot fail.
@@ -386,6 +489,12 @@ impl Room {
         }
         Some(self.history.iter().filter(|(s, _)| *s > seq).map(|(_, f)| f.clone()).collect())
     }
+}
+
+/// Whether a message holds a link (an URL scheme or a `www.` address).
+fn has_link(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    lower.contains("http://") || lower.contains("https://") || lower.contains("www.")
 }
 
 #[cfg(test)]
@@ -456,6 +565,34 @@ mod tests {
         assert_eq!(events[1].data, "{\"count\":5}");
         assert!(events[2].data.contains("prd_9"));
         assert!(room.drain_timeline().is_empty());
+    }
+
+    #[test]
+    fn moderation() {
+        let mut room = Room::new(RoomConfig::default());
+        room.join(1, member("troll", Role::Viewer));
+        room.join(2, member("mod", Role::Moderator));
+        let chat = |t: &str| ClientMessage::Chat { text: t.into(), reply_to: None };
+        assert_eq!(room.handle(1, chat("buy at https://scam.example"), 0, None).unwrap_err().code, "link");
+        room.handle(1, chat("rude"), 0, None).unwrap();
+        room.tick().unwrap();
+        assert_eq!(room.handle(1, ClientMessage::Delete { message_id: 1 }, 10, None).unwrap_err().code, "forbidden");
+        room.handle(2, ClientMessage::Delete { message_id: 1 }, 20, None).unwrap();
+        room.handle(2, ClientMessage::Mute { message_id: 1, seconds: Some(60) }, 30, None).unwrap();
+        let f: serde_json::Value = serde_json::from_str(&room.tick().unwrap()).unwrap();
+        assert_eq!(f["deleted"], serde_json::json!([1]));
+        assert!(room.snapshot(1).chat.is_empty(), "gone for latecomers too");
+        assert_eq!(room.handle(1, chat("again"), 5_000, None).unwrap_err().code, "muted");
+        assert!(room.handle(1, chat("later"), 61_000, None).is_ok(), "the mute ends");
+        room.handle(2, ClientMessage::Mute { message_id: 2, seconds: None }, 62_000, None).unwrap();
+        assert_eq!(room.handle(1, chat("x"), 999_999_999, None).unwrap_err().code, "banned");
+        room.handle(2, ClientMessage::SlowMode { seconds: 10 }, 0, None).unwrap();
+        room.join(3, member("fan", Role::Viewer));
+        room.handle(3, chat("one"), 100_000, None).unwrap();
+        assert_eq!(room.handle(3, chat("two"), 105_000, None).unwrap_err().code, "rate_limited");
+        let logged: Vec<String> = room.drain_timeline().into_iter().filter(|e| e.kind == "moderation").map(|e| e.data).collect();
+        assert_eq!(logged.len(), 4, "{logged:?}");
+        assert!(logged[0].contains("\"action\":\"delete\"") && logged[0].contains("\"by\":\"mod\""));
     }
 
     #[test]
