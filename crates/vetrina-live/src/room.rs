@@ -400,7 +400,12 @@ impl Room {
     }
 
     fn log(&mut self, now: i64, media_ms: Option<i64>, action: ModerationAction) {
-        self.timeline.push(TimelineEvent { at: now, media_ms, kind: "moderation", data: serde_json::to_string(&action).unwrap_or_default() });
+        self.timeline.push(TimelineEvent {
+            at: now,
+            media_ms,
+            kind: "moderation",
+            data: serde_json::to_string(&action).unwrap_or_default(),
+        });
     }
 
     /// The timeline events gathered since the last call (chat lines, likes per tick, pins, the

@@ -73,6 +73,8 @@ pub enum MediaError {
     UnknownSession,
     #[error("the media engine has stopped")]
     Stopped,
+    #[error("too many sessions are connecting right now: try again in a few seconds")]
+    Busy,
 }
 
 /// An opened session: its id (for the resource URL) and the SDP answer.
@@ -304,6 +306,15 @@ fn bind_udp(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
     Ok(socket.into())
 }
 
+/// Sessions still connecting, per show and in all, beyond which new offers wait (503).
+const MAX_PENDING_PER_SHOW: usize = 500;
+const MAX_PENDING: usize = 2_000;
+
+/// A session id shortened for logs: the full id is the credential that ends the session.
+fn short(id: &str) -> &str {
+    id.get(..id.len().min(12)).unwrap_or(id)
+}
+
 /// Publishers are asked for a keyframe at most this often.
 const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(300);
 
@@ -436,6 +447,15 @@ impl Engine {
                 let _ = reply.send(if found { Ok(()) } else { Err(MediaError::UnknownSession) });
             }
             Command::EndShow { show } => {
+                // The show is over: everyone leaves, and the recording closes.
+                if let Some(broadcast) = self.shows.get(&show) {
+                    for key in broadcast.publisher.iter().chain(broadcast.viewers.iter()) {
+                        if let Some(s) = self.sessions.get_mut(key) {
+                            s.rtc.disconnect();
+                            self.dirty.insert(*key);
+                        }
+                    }
+                }
                 if let Some(r) = &self.recorders {
                     r.send(Record::Stop { show });
                 }
@@ -443,7 +463,7 @@ impl Engine {
             Command::Show { show, reply } => {
                 let media = self.shows.get(&show).map_or_else(ShowMedia::default, |b| ShowMedia {
                     publishing: b.publisher.as_ref().and_then(|id| self.sessions.get(id)).is_some_and(|s| s.connected),
-                    n_viewers: b.viewers.len(),
+                    n_viewers: b.viewers.iter().filter(|k| self.sessions.get(k).is_some_and(|s| s.connected)).count(),
                 });
                 let _ = reply.send(media);
             }
@@ -480,18 +500,17 @@ impl Engine {
         takeover: bool,
         now: Instant,
     ) -> Result<Opened, MediaError> {
-        if publisher {
-            let current = self.shows.get(&show).and_then(|b| b.publisher);
-            if let Some(current) = current.filter(|k| self.sessions.get(k).is_some_and(|s| s.rtc.is_alive())) {
-                if !takeover {
-                    return Err(MediaError::PublisherActive);
-                }
-                if let Some(old) = self.sessions.get_mut(&current) {
-                    tracing::info!(show, session = old.id, "publisher taken over");
-                    old.rtc.disconnect();
-                }
-                self.reap(current);
-            }
+        let current = if publisher { self.shows.get(&show).and_then(|b| b.publisher) } else { None };
+        let current = current.filter(|k| self.sessions.get(k).is_some_and(|s| s.rtc.is_alive()));
+        if current.is_some() && !takeover {
+            return Err(MediaError::PublisherActive);
+        }
+        // Sessions that never connected cost the engine until they time out: cap them per show
+        // and in all, so a flood of offers cannot starve the shows on air.
+        let pending_here = self.sessions.values().filter(|s| !s.connected && s.show == show).count();
+        let pending_all = self.sessions.values().filter(|s| !s.connected).count();
+        if pending_here >= MAX_PENDING_PER_SHOW || pending_all >= MAX_PENDING {
+            return Err(MediaError::Busy);
         }
         let mut rtc = self.new_rtc(summary, publisher, now);
         for addr in &self.candidates {
@@ -503,6 +522,14 @@ impl Engine {
             }
         }
         let answer = rtc.sdp_api().accept_offer(offer).map_err(|e| MediaError::BadOffer(e.to_string()))?;
+        // The new offer is good: only now does a takeover end the current publisher.
+        if let Some(current) = current {
+            if let Some(old) = self.sessions.get_mut(&current) {
+                tracing::info!(show, session = short(&old.id), "publisher taken over");
+                old.rtc.disconnect();
+            }
+            self.reap(current);
+        }
         // The id is the capability to end the session (DELETE on its URL): unguessable.
         let id = session_id(publisher);
         let role = if publisher {
@@ -523,7 +550,7 @@ impl Engine {
             broadcast.viewers.push(key);
         }
         self.dirty.insert(key);
-        tracing::info!(show, session = id, publisher, "media session opened");
+        tracing::info!(show, session = short(&id), publisher, "media session opened");
         Ok(Opened { id, answer: answer.to_sdp_string() })
     }
 
@@ -543,7 +570,7 @@ impl Engine {
         };
         if let Some(session) = self.sessions.get_mut(&key) {
             if let Err(e) = session.rtc.handle_input(input) {
-                tracing::warn!(session = session.id, error = %e, "dropping session after bad input");
+                tracing::warn!(session = short(&session.id), error = %e, "dropping session after bad input");
                 session.rtc.disconnect();
             }
             self.dirty.insert(key);
@@ -555,14 +582,14 @@ impl Engine {
         for s in self.sessions.values_mut() {
             if s.timeout <= now {
                 if let Err(e) = s.rtc.handle_input(Input::Timeout(now)) {
-                    tracing::warn!(session = s.id, error = %e, "session failed");
+                    tracing::warn!(session = short(&s.id), error = %e, "session failed");
                     s.rtc.disconnect();
                 }
                 self.dirty.insert(s.key);
             }
             if !s.connected && now.duration_since(s.created) > self.connect_timeout && s.rtc.is_alive() {
                 tracing::warn!(
-                    session = s.id,
+                    session = short(&s.id),
                     show = s.show,
                     "session never connected: no ICE connectivity check reached the server (is UDP blocked, or are media.public_ips wrong?)"
                 );
@@ -610,7 +637,7 @@ impl Engine {
             let output = match s.rtc.poll_output() {
                 Ok(o) => o,
                 Err(e) => {
-                    tracing::warn!(session = s.id, error = %e, "session failed");
+                    tracing::warn!(session = short(&s.id), error = %e, "session failed");
                     s.rtc.disconnect();
                     return;
                 }
@@ -627,7 +654,7 @@ impl Engine {
                 Output::Event(event) => match event {
                     Event::Connected => {
                         s.connected = true;
-                        tracing::info!(session = s.id, show = s.show, "media session connected");
+                        tracing::info!(session = short(&s.id), show = s.show, "media session connected");
                         match s.role {
                             Role::Publisher { .. } => {
                                 if let Some(r) = &self.recorders {
@@ -675,7 +702,7 @@ impl Engine {
             }
             let Some(writer) = viewer.rtc.writer(mid) else { continue };
             let Some(pt) = writer.match_params(data.params) else {
-                tracing::debug!(session = viewer.id, params = ?data.params, "the viewer did not negotiate the publisher's codec");
+                tracing::debug!(session = short(&viewer.id), params = ?data.params, "the viewer did not negotiate the publisher's codec");
                 continue;
             };
             let written = writer.write(pt, data.network_time, data.time, data.data.clone());
@@ -690,7 +717,7 @@ impl Engine {
             }
             if let Err(e) = written {
                 // Behind or broken: skip to the next keyframe rather than queue more.
-                tracing::debug!(session = viewer.id, error = %e, "viewer write failed; waiting for a keyframe");
+                tracing::debug!(session = short(&viewer.id), error = %e, "viewer write failed; waiting for a keyframe");
                 if kind == MediaKind::Video {
                     if let Role::Viewer { gate } = &mut viewer.role {
                         gate.fell_behind();
@@ -741,6 +768,6 @@ impl Engine {
                 self.shows.remove(&session.show);
             }
         }
-        tracing::info!(session = session.id, show = session.show, "media session closed");
+        tracing::info!(session = short(&session.id), show = session.show, "media session closed");
     }
 }

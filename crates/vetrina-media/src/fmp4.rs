@@ -166,7 +166,9 @@ impl Fmp4Recorder {
         track.last_rtp = Some(rtp);
 
         let span = Duration::from_micros(self.video.ready_span() * 1_000_000 / u64::from(VIDEO_TIMESCALE));
-        if kind == Kind::Video && ((keyframe && span >= FRAGMENT) || span >= MAX_FRAGMENT) {
+        let audio_span = Duration::from_micros(self.audio.ready_span() * 1_000_000 / u64::from(AUDIO_TIMESCALE));
+        // Cut at keyframes; without video (a camera turned off), audio alone bounds a fragment.
+        if (kind == Kind::Video && ((keyframe && span >= FRAGMENT) || span >= MAX_FRAGMENT)) || audio_span >= MAX_FRAGMENT {
             out.extend(self.fragment());
         }
         out

@@ -56,7 +56,8 @@ impl Recorders {
 
     pub fn send(&self, record: Record) {
         match self.queue.try_send(record) {
-            Ok(()) | Err(TrySendError::Disconnected(_)) => {}
+            Ok(()) => {}
+            Err(TrySendError::Disconnected(_)) => tracing::error!("the recording thread is gone: nothing is recorded"),
             Err(TrySendError::Full(_)) => tracing::warn!("recording queue full: the disk is too slow; a frame was dropped"),
         }
     }
@@ -98,6 +99,8 @@ fn open(dir: &std::path::Path, show: &str) -> std::io::Result<(File, PathBuf)> {
 
 fn run(dir: PathBuf, frames: Receiver<Record>, started: tokio::sync::mpsc::Sender<RecordingStarted>) {
     let mut recordings: HashMap<String, Recording> = HashMap::new();
+    // Shows that ended: late frames (a publisher still sending) never start a new file.
+    let mut stopped: std::collections::HashSet<String> = std::collections::HashSet::new();
     loop {
         let record = match frames.recv_timeout(Duration::from_secs(1)) {
             Ok(r) => Some(r),
@@ -106,6 +109,9 @@ fn run(dir: PathBuf, frames: Receiver<Record>, started: tokio::sync::mpsc::Sende
         };
         match record {
             Some(Record::Frame { show, kind, rtp, wall, data }) => {
+                if stopped.contains(&show) {
+                    continue;
+                }
                 if !recordings.contains_key(&show) {
                     match open(&dir, &show) {
                         Ok((file, path)) => {
@@ -140,6 +146,7 @@ fn run(dir: PathBuf, frames: Receiver<Record>, started: tokio::sync::mpsc::Sende
                 }
             }
             Some(Record::Stop { show }) => {
+                stopped.insert(show.clone());
                 if let Some(mut recording) = recordings.remove(&show) {
                     let bytes = recording.muxer.finish();
                     write(&mut recording, &bytes);

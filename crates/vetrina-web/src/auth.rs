@@ -25,6 +25,11 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 /// Prefix of API tokens, so leaked tokens are easy to recognise in logs and scanners.
 pub const TOKEN_PREFIX: &str = "vt_";
 
+/// Compares two secrets in time that does not depend on where they differ.
+pub fn same_secret(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// SHA-256 of a high-entropy secret, in hex. Fine for random tokens (not for passwords).
 pub fn hash_secret(secret: &str) -> String {
     let digest = Sha256::digest(secret.as_bytes());
@@ -158,8 +163,8 @@ impl FromRequestParts<AppState> for Caller {
             return Ok(Caller::Anonymous);
         }
         if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
-            let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok());
-            if sent != Some(csrf_token.as_str()) {
+            let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+            if !same_secret(sent, csrf_token) {
                 return Err(ApiError::forbidden(
                     "missing or wrong X-CSRF-Token header: writes made with a session cookie must echo the csrf_token of GET /api/v1/session",
                 ));
@@ -222,7 +227,12 @@ impl Caller {
     pub async fn require_for_show(&self, state: &AppState, org: &OrgId, show: &ShowId, action: Action) -> Result<Access, ApiError> {
         match self.require(state, org, action).await {
             Ok(access) => Ok(access),
-            Err(e) if e.status() == StatusCode::NOT_FOUND && matches!(action, Action::Read | Action::PresentShows) => {
+            // A creator may also be a member with a lesser role: 404 (not a member) and 403 (role
+            // too low) both fall back to the show's own grant.
+            Err(e)
+                if matches!(e.status(), StatusCode::NOT_FOUND | StatusCode::FORBIDDEN)
+                    && matches!(action, Action::Read | Action::PresentShows) =>
+            {
                 let Caller::Person { user, .. } = self else { return Err(e) };
                 if state.store.is_creator(org, show, &user.id).await? { Ok(Access { org_id: org.clone(), role: None }) } else { Err(e) }
             }

@@ -103,6 +103,9 @@ pub struct AppState {
     pub media: Option<vetrina_media::Media>,
     /// The live rooms of this node's shows.
     pub(crate) rooms: live::Rooms,
+    /// Password hashing is memory-hungry (Argon2id, ~19 MiB each): at most this many at once, so
+    /// a flood of sign-ins cannot exhaust the server.
+    pub(crate) password_slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -121,6 +124,7 @@ impl AppState {
             generation,
             media,
             rooms: live::Rooms::default(),
+            password_slots: Arc::new(tokio::sync::Semaphore::new(4)),
         }
     }
 }
@@ -173,6 +177,20 @@ async fn explain_method_not_allowed(response: Response) -> Response {
     problem
 }
 
+/// Media URLs answer other origins (the embedded player, browser tools), errors included: the
+/// stream key or the session URL is the credential, never a cookie.
+async fn media_cors(request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let media = path.ends_with("/whip") || path.ends_with("/whep") || path.starts_with("/api/v1/media/sessions/");
+    let mut response = next.run(request).await;
+    if media {
+        let headers = response.headers_mut();
+        headers.insert(axum::http::header::ACCESS_CONTROL_ALLOW_ORIGIN, axum::http::HeaderValue::from_static("*"));
+        headers.insert(axum::http::header::ACCESS_CONTROL_EXPOSE_HEADERS, axum::http::HeaderValue::from_static("Location, Link, ETag"));
+    }
+    response
+}
+
 /// After a successful write, moves the generation on so no cached answer predates it.
 async fn advance_on_write(State(generation): State<Generation>, request: Request, next: Next) -> Response {
     let method = request.method().clone();
@@ -201,6 +219,7 @@ pub fn app(state: AppState) -> Router {
         .merge(pages::router())
         .fallback(pages::not_found)
         .layer(middleware::map_response(explain_method_not_allowed))
+        .layer(middleware::from_fn(media_cors))
         .layer(middleware::from_fn_with_state(state.generation.clone(), advance_on_write))
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(state)

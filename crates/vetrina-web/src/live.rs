@@ -233,6 +233,7 @@ pub async fn live(
     Query(q): Query<LiveQuery>,
     caller: Caller,
     guest: GuestViewer,
+    request_headers: axum::http::HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
     let show = state.store.show_by_slug(&slug).await.map_err(|_| ApiError::not_found("show"))?;
@@ -252,6 +253,16 @@ pub async fn live(
             return Ok(response);
         }
     };
+    // A browser always says where the page that opens the socket comes from: only our own pages
+    // may use a visitor's cookies here (cross-site WebSocket hijacking).
+    if let Some(origin) = request_headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        let host = request_headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let ours = origin.trim_end_matches('/') == state.config.public_url.trim_end_matches('/')
+            || origin.split_once("://").is_some_and(|(_, rest)| rest == host);
+        if !ours {
+            return Err(ApiError::forbidden("the live room only takes connections from this site's pages"));
+        }
+    }
     let member = member_for(&state, &caller, guest, &show.org_id, &show.id).await?;
     let handle = state.rooms.get(&show.id, &state.store);
     let conn = state.rooms.next_conn.fetch_add(1, Ordering::Relaxed);

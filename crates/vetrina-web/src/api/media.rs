@@ -18,7 +18,7 @@ use vetrina_domain::show::{Show, ShowStatus};
 use vetrina_media::{Media, MediaError, Opened};
 
 use crate::AppState;
-use crate::auth::Caller;
+use crate::auth::{Caller, same_secret};
 use crate::error::{ApiError, ApiResult, Body, Json, Path, Query};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -157,7 +157,7 @@ fn media_error(e: MediaError) -> ApiError {
         MediaError::NoSupportedMedia(_) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
         MediaError::PublisherActive => ApiError::conflict(e.to_string()),
         MediaError::UnknownSession => ApiError::not_found("media session"),
-        MediaError::Stopped => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        MediaError::Stopped | MediaError::Busy => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
     }
 }
 
@@ -220,11 +220,6 @@ fn created(state: &AppState, opened: Opened) -> ApiResult<Response> {
     Ok(response)
 }
 
-/// Compares two secrets in time that does not depend on where they differ.
-fn same_secret(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 async fn show_by_slug(state: &AppState, slug: &str) -> ApiResult<Show> {
     state.store.show_by_slug(slug).await.map_err(|_| ApiError::not_found("show"))
 }
@@ -278,7 +273,7 @@ async fn publish(
     }
     let offer = sdp_offer(&headers, &body)?;
     let opened = media.publish(show.id.as_str(), &offer, q.takeover.unwrap_or(false)).await.map_err(media_error)?;
-    tracing::info!(show_id = %show.id, session = opened.id, "publisher session created");
+    tracing::info!(show_id = %show.id, "publisher session created");
     created(&state, opened)
 }
 
@@ -336,20 +331,35 @@ pub fn byte_range(header: Option<&str>, len: u64) -> Option<Result<(u64, u64), (
     if range.0 >= len { Some(Err(())) } else { Some(Ok(range)) }
 }
 
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct RecordingQuery {
+    /// Which part, from 1 (the default): a server restart during a show starts a new part.
+    pub part: Option<usize>,
+}
+
 /// The show's recording (fragmented MP4), while it is made and after. Supports range requests,
 /// so players seek without downloading it all.
 #[utoipa::path(get, path = "/api/v1/shows/{slug}/recording", tag = "media",
-    params(("slug" = String, Path)),
+    params(("slug" = String, Path), RecordingQuery),
     responses((status = 200, content_type = "video/mp4", body = Vec<u8>), (status = 206, content_type = "video/mp4", body = Vec<u8>),
               (status = 404, body = crate::error::Problem), (status = 416, body = crate::error::Problem)))]
-async fn recording(State(state): State<AppState>, Path(slug): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
+async fn recording(
+    State(state): State<AppState>,
+    Path(slug): Path<String>,
+    Query(q): Query<RecordingQuery>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
     use tokio::io::{AsyncReadExt, AsyncSeekExt};
     let show = show_by_slug(&state, &slug).await?;
     if show.status == ShowStatus::Draft {
         return Err(ApiError::not_found("show"));
     }
     let recordings = state.store.recordings(&show.id).await?;
-    let Some((path, _)) = recordings.last() else { return Err(ApiError::not_found("recording")) };
+    // Part 1 is the one the media clock (`recording_started_at`) describes; a server restart
+    // mid-show starts part 2, and so on.
+    let part = q.part.unwrap_or(1);
+    let Some((path, _)) = part.checked_sub(1).and_then(|i| recordings.get(i)) else { return Err(ApiError::not_found("recording")) };
     let mut file = tokio::fs::File::open(path).await.map_err(|_| ApiError::not_found("recording"))?;
     let len = file.metadata().await.map_err(ApiError::internal)?.len();
     let range = byte_range(headers.get(header::RANGE).and_then(|v| v.to_str().ok()), len);

@@ -82,6 +82,14 @@ async fn start_session(state: &AppState, headers: &HeaderMap, user: User, status
     Ok(response)
 }
 
+/// One of the few slots for password hashing, waited for at most 2 s (then 503).
+async fn password_slot(state: &AppState) -> ApiResult<tokio::sync::SemaphorePermit<'_>> {
+    match tokio::time::timeout(std::time::Duration::from_secs(2), state.password_slots.acquire()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "too many sign-ins at once: try again in a moment")),
+    }
+}
+
 /// Sign in with email and password.
 #[utoipa::path(post, path = "/api/v1/session", tag = "session", request_body = SignIn,
     responses((status = 200, body = SessionInfo, description = "Signed in; the session cookie is set"),
@@ -94,6 +102,7 @@ async fn sign_in(State(state): State<AppState>, headers: HeaderMap, Json(body): 
         None => (None, state.dummy_hash.to_string()),
     };
     let password = body.password.clone();
+    let _slot = password_slot(&state).await?;
     let ok = tokio::task::spawn_blocking(move || auth::verify_password(&password, &hash)).await.map_err(ApiError::internal)?;
     match (user, ok) {
         (Some(user), true) => {
@@ -194,6 +203,7 @@ async fn accept_invitation(
             let name = text::required("name", &name, 100)?;
             let password = account::password(&password)?.to_string();
             let cost = state.config.password_cost;
+            let _slot = password_slot(&state).await?;
             let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password, cost))
                 .await
                 .map_err(ApiError::internal)?

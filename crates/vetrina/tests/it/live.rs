@@ -149,6 +149,14 @@ story!(chat_likes_pins_and_resume, |app| {
     app.anonymous().get("/api/v1/shows/room-show/timeline?limit=0").await.problem(422, "limit");
 
     app.anonymous().get("/api/v1/shows/no-such-show/live").await.problem(404, "show");
+    // Another site's page cannot open the room with a visitor's cookies.
+    let mut foreign = format!("{}/api/v1/shows/room-show/live", app.base.replace("http://", "ws://")).into_client_request().unwrap();
+    foreign.headers_mut().insert("origin", "https://evil.example".parse().unwrap());
+    foreign.headers_mut().insert("cookie", org.owner.cookie.as_deref().unwrap().parse().unwrap());
+    assert!(tokio_tungstenite::connect_async(foreign).await.is_err(), "a foreign Origin is refused");
+    let mut ours = format!("{}/api/v1/shows/room-show/live", app.base.replace("http://", "ws://")).into_client_request().unwrap();
+    ours.headers_mut().insert("origin", app.base.parse().unwrap());
+    assert!(tokio_tungstenite::connect_async(ours).await.is_ok(), "our own pages connect");
     let plain = app.anonymous().get("/api/v1/shows/room-show/live").await;
     plain.problem(426, "WebSocket");
     assert_eq!(plain.header("upgrade"), "websocket");

@@ -121,9 +121,15 @@ story!(publish_and_watch, |app| {
 
     let publisher = publishing.await.unwrap();
     drop(publisher);
-    // The taking-over publisher never connects and is ended; the show ends after the grace period.
-    assert_eq!(anon.delete(&taken_over_url).await.status, 200);
+    // The taking-over publisher never connects: after the grace period the show ends, and its
+    // end closes every session of the show.
     assert!(status_becomes(app, "live-one", "ended", Duration::from_secs(8)).await, "no publisher for the grace period ends the show");
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while anon.get("/api/v1/media/stats").await.body["publishers"] != 0 {
+        assert!(Instant::now() < deadline, "the show's end closes its sessions");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    anon.delete(&taken_over_url).await.problem(404, "media session");
     let (_, offer) = Peer::new(false, &["h264", "opus"]).await;
     sdp_post(&anon, whep, None, &offer).await.problem(409, "ended");
     let _ = MediaKind::Video;
@@ -137,7 +143,9 @@ story!(bad_offers_and_keys, |app| {
     let r = anon.raw(Method::POST, whip, Some("application/sdp"), offer.clone().into_bytes()).await;
     r.problem(401, "stream key");
     assert_eq!(r.header("www-authenticate"), "Bearer");
-    sdp_post(&anon, whip, Some("sk_wrong"), &offer).await.problem(401, "wrong");
+    let wrong = sdp_post(&anon, whip, Some("sk_wrong"), &offer).await;
+    wrong.problem(401, "wrong");
+    assert_eq!(wrong.header("access-control-allow-origin"), "*", "errors are readable by other origins too");
     sdp_post(&anon, "/api/v1/shows/no-such-show/whip", Some(&key), &offer).await.problem(404, "show");
     sdp_post(&anon, "/api/v1/shows/no-such-show/whep", None, &offer).await.problem(404, "show");
     sdp_post(&anon, whip, Some(&key), "this is not sdp").await.problem(400, "not SDP");
