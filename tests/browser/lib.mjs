@@ -31,3 +31,20 @@ export function watch(page, errors) {
     await d.dismiss();
   });
 }
+
+/** Runs a test body with a browser; on failure, screenshots every page (paths printed). */
+export async function withBrowser(name, options, body) {
+  const browser = await launch(options);
+  try {
+    await body(browser);
+  } catch (e) {
+    for (const [i, p] of browser.contexts().flatMap((c) => c.pages()).entries()) {
+      const path = `${process.env.TMPDIR || "/tmp"}/vetrina-${name}-${i}.png`;
+      await p.screenshot({ path, fullPage: true }).catch(() => {});
+      console.error(`screenshot: ${path} (${p.url()})`);
+    }
+    throw e;
+  } finally {
+    await browser.close();
+  }
+}

@@ -3,11 +3,10 @@
 // the host returns, and says the show has ended when it ends.
 //
 // Env: BASE_URL, EMAIL, PASSWORD, ORG_ID, SHOW_ID, SLUG.
-import { launch, check, watch } from "./lib.mjs";
+import { check, watch, withBrowser } from "./lib.mjs";
 
 const { BASE_URL: base, ORG_ID: org, SHOW_ID: show, SLUG: slug } = process.env;
 const errors = [];
-const browser = await launch({ media: true });
 
 async function frames(page) {
   return page.evaluate(() => {
@@ -28,7 +27,7 @@ async function playing(page, label) {
   throw new Error(`${label}: the viewer's video does not play (${JSON.stringify(await frames(page))})`);
 }
 
-try {
+await withBrowser("live", { media: true }, async (browser) => {
   const hostContext = await browser.newContext({ permissions: ["camera", "microphone"] });
   const host = await hostContext.newPage();
   watch(host, errors);
@@ -78,13 +77,4 @@ try {
 
   check(errors.length === 0, errors.join("\n"));
   console.log("live flow: ok");
-} catch (e) {
-  for (const [i, p] of browser.contexts().flatMap((c) => c.pages()).entries()) {
-    const path = `${process.env.TMPDIR || "/tmp"}/vetrina-live-${i}.png`;
-    await p.screenshot({ path }).catch(() => {});
-    console.error(`screenshot: ${path} (${p.url()})`);
-  }
-  throw e;
-} finally {
-  await browser.close();
-}
+});

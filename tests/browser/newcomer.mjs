@@ -3,12 +3,11 @@
 // read it in English and Italian. Names with HTML in them must show as text.
 //
 // Env: BASE_URL, EMAIL, PASSWORD, CSV (path), XSS_TITLE (a product title the API already made).
-import { launch, check, watch } from "./lib.mjs";
+import { check, watch, withBrowser } from "./lib.mjs";
 
 const base = process.env.BASE_URL;
 const errors = [];
-const browser = await launch();
-try {
+await withBrowser("newcomer", {}, async (browser) => {
   const context = await browser.newContext({ locale: "en-GB", timezoneId: "America/New_York" });
   const page = await context.newPage();
   watch(page, errors);
@@ -84,13 +83,4 @@ try {
 
   check(errors.length === 0, errors.join("\n"));
   console.log("newcomer flow: ok");
-} catch (e) {
-  for (const [i, p] of browser.contexts().flatMap((c) => c.pages()).entries()) {
-    const path = `${process.env.TMPDIR || "/tmp"}/vetrina-newcomer-${i}.png`;
-    await p.screenshot({ path, fullPage: true }).catch(() => {});
-    console.error(`screenshot: ${path} (${p.url()})`);
-  }
-  throw e;
-} finally {
-  await browser.close();
-}
+});

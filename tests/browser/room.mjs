@@ -3,12 +3,11 @@
 // HTML stay text.
 //
 // Env: BASE_URL, EMAIL, PASSWORD, ORG_ID, SHOW_ID, SLUG, PRODUCT (title of a line-up product).
-import { launch, check, watch } from "./lib.mjs";
+import { check, watch, withBrowser } from "./lib.mjs";
 
 const { BASE_URL: base, ORG_ID: org, SHOW_ID: show, SLUG: slug, PRODUCT: product } = process.env;
 const errors = [];
-const browser = await launch({ media: true });
-try {
+await withBrowser("room", { media: true }, async (browser) => {
   const viewer = await (await browser.newContext()).newPage();
   watch(viewer, errors);
   await viewer.goto(`${base}/shows/${slug}`);
@@ -42,13 +41,4 @@ try {
   await viewer.locator("#chat li.host", { hasText: "Sì, certo!" }).waitFor();
   check(errors.length === 0, errors.join("\n"));
   console.log("room flow: ok");
-} catch (e) {
-  for (const [i, p] of browser.contexts().flatMap((c) => c.pages()).entries()) {
-    const path = `${process.env.TMPDIR || "/tmp"}/vetrina-room-${i}.png`;
-    await p.screenshot({ path }).catch(() => {});
-    console.error(`screenshot: ${path} (${p.url()})`);
-  }
-  throw e;
-} finally {
-  await browser.close();
-}
+});

@@ -12,37 +12,24 @@ struct Migration {
     postgres: &'static str,
 }
 
+/// A migration whose SQL is `migrations/<backend>/<file>` for each backend.
+macro_rules! migration {
+    ($version:expr, $name:literal, $file:literal) => {
+        Migration {
+            version: $version,
+            name: $name,
+            sqlite: include_str!(concat!("../migrations/sqlite/", $file)),
+            postgres: include_str!(concat!("../migrations/postgres/", $file)),
+        }
+    };
+}
+
 const MIGRATIONS: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "init",
-        sqlite: include_str!("../migrations/sqlite/0001_init.sql"),
-        postgres: include_str!("../migrations/postgres/0001_init.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "woocommerce_ids",
-        sqlite: include_str!("../migrations/sqlite/0002_woocommerce_ids.sql"),
-        postgres: include_str!("../migrations/postgres/0002_woocommerce_ids.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "stream_keys",
-        sqlite: include_str!("../migrations/sqlite/0003_stream_keys.sql"),
-        postgres: include_str!("../migrations/postgres/0003_stream_keys.sql"),
-    },
-    Migration {
-        version: 4,
-        name: "recordings",
-        sqlite: include_str!("../migrations/sqlite/0004_recordings.sql"),
-        postgres: include_str!("../migrations/postgres/0004_recordings.sql"),
-    },
-    Migration {
-        version: 5,
-        name: "timeline",
-        sqlite: include_str!("../migrations/sqlite/0005_timeline.sql"),
-        postgres: include_str!("../migrations/postgres/0005_timeline.sql"),
-    },
+    migration!(1, "init", "0001_init.sql"),
+    migration!(2, "woocommerce_ids", "0002_woocommerce_ids.sql"),
+    migration!(3, "stream_keys", "0003_stream_keys.sql"),
+    migration!(4, "recordings", "0004_recordings.sql"),
+    migration!(5, "timeline", "0005_timeline.sql"),
 ];
 
 /// The number of migrations this build knows.

@@ -53,16 +53,10 @@ function preferH264(transceiver) {
   if (h264.length) transceiver.setCodecPreferences([...h264, ...rest]);
 }
 
-/** Publishes `stream` to a WHIP endpoint. Returns { pc, location, stop }. */
-export async function publish(whipUrl, streamKey, stream, { takeover = false, iceServers = [] } = {}) {
-  const pc = new RTCPeerConnection({ iceServers });
-  for (const track of stream.getTracks()) {
-    const transceiver = pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
-    if (track.kind === "video") preferH264(transceiver);
-  }
-  const url = takeover ? `${whipUrl}?takeover=true` : whipUrl;
+/** Sends the offer of `pc` and returns the session: { pc, location, stop }. Closes `pc` on failure. */
+async function open(pc, url, headers) {
   try {
-    const location = await exchange(pc, url, { authorization: `Bearer ${streamKey}` });
+    const location = await exchange(pc, url, headers);
     const stop = async () => {
       pc.close();
       await fetch(location, { method: "DELETE" }).catch(() => {});
@@ -72,6 +66,17 @@ export async function publish(whipUrl, streamKey, stream, { takeover = false, ic
     pc.close();
     throw e;
   }
+}
+
+/** Publishes `stream` to a WHIP endpoint. Returns { pc, location, stop }. */
+export async function publish(whipUrl, streamKey, stream, { takeover = false, iceServers = [] } = {}) {
+  const pc = new RTCPeerConnection({ iceServers });
+  for (const track of stream.getTracks()) {
+    const transceiver = pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
+    if (track.kind === "video") preferH264(transceiver);
+  }
+  const url = takeover ? `${whipUrl}?takeover=true` : whipUrl;
+  return open(pc, url, { authorization: `Bearer ${streamKey}` });
 }
 
 /** Watches a WHEP endpoint; `onStream` gets the MediaStream. Returns { pc, location, stop }. */
@@ -84,15 +89,5 @@ export async function watch(whepUrl, onStream, { iceServers = [] } = {}) {
     stream.addTrack(e.track);
     onStream(stream);
   });
-  try {
-    const location = await exchange(pc, whepUrl, {});
-    const stop = async () => {
-      pc.close();
-      await fetch(location, { method: "DELETE" }).catch(() => {});
-    };
-    return { pc, location, stop };
-  } catch (e) {
-    pc.close();
-    throw e;
-  }
+  return open(pc, whepUrl, {});
 }
