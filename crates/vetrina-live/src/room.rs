@@ -78,6 +78,82 @@ pub enum ClientMessage {
     SlowMode {
         seconds: u32,
     },
+    /// A viewer asks the host a question.
+    Ask {
+        text: String,
+    },
+    /// Hosts and moderators: mark a question answered, with the answer's text (a prepared
+    /// answer, say) or without.
+    Answer {
+        question_id: u64,
+        #[serde(default)]
+        text: Option<String>,
+    },
+    /// Hosts and moderators: open a poll (2 to 6 options); it replaces an open one.
+    Poll {
+        question: String,
+        options: Vec<String>,
+    },
+    /// One vote per person and poll.
+    Vote {
+        poll_id: u64,
+        option: usize,
+    },
+    ClosePoll {
+        poll_id: u64,
+    },
+    /// Hosts: move to the next segment of the run of show (pins its first product, opens its poll).
+    Advance,
+}
+
+/// A question viewers asked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Question {
+    pub id: u64,
+    pub name: String,
+    pub text: String,
+    pub at: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_ms: Option<i64>,
+    pub answered: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub answer: Option<String>,
+}
+
+/// A poll and its live results.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PollState {
+    pub id: u64,
+    pub question: String,
+    pub options: Vec<String>,
+    pub votes: Vec<u64>,
+    pub open: bool,
+}
+
+/// A segment of the run of show as the room uses it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Segment {
+    pub index: usize,
+    pub title: String,
+    pub product_ids: Vec<String>,
+    /// The segment's flash deal as planned (price, quantity, duration), for the page's countdown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deal: Option<serde_json::Value>,
+    #[serde(skip)]
+    pub poll: Option<(String, Vec<String>)>,
+}
+
+impl Segment {
+    /// The room's view of a planned segment.
+    pub fn from_plan(index: usize, s: &vetrina_domain::show::Segment) -> Segment {
+        Segment {
+            index,
+            title: s.title.clone(),
+            product_ids: s.product_ids.iter().map(|p| p.0.clone()).collect(),
+            deal: s.deal.as_ref().and_then(|d| serde_json::to_value(d).ok()),
+            poll: s.poll.as_ref().map(|p| (p.question.clone(), p.options.clone())),
+        }
+    }
 }
 
 fn one() -> u32 {
@@ -144,6 +220,15 @@ pub struct Frame {
     /// Present when slow mode changed: seconds between a viewer's messages (0: off).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub slow_mode: Option<u32>,
+    /// Questions asked or answered since the previous frame.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub questions: Vec<Question>,
+    /// Present when the poll changed (opened, votes, closed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub poll: Option<PollState>,
+    /// Present when the run of show moved to another segment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub segment: Option<Segment>,
 }
 
 /// Everything a joining (or lagging) client needs to draw the room.
@@ -159,6 +244,10 @@ pub struct Snapshot {
     pub viewers: u64,
     pub peak_viewers: u64,
     pub pinned: Option<Pin>,
+    /// Open (unanswered) questions and the latest answered ones.
+    pub questions: Vec<Question>,
+    pub poll: Option<PollState>,
+    pub segment: Option<Segment>,
     /// What the receiving connection is.
     pub you: You,
 }
@@ -220,6 +309,17 @@ pub struct Room {
     pending_deleted: Vec<u64>,
     slow_mode_ms: Option<i64>,
     slow_mode_changed: bool,
+    questions: Vec<Question>,
+    question_authors: HashMap<u64, String>,
+    pending_questions: Vec<Question>,
+    next_question_id: u64,
+    poll: Option<PollState>,
+    voters: std::collections::HashSet<String>,
+    poll_changed: bool,
+    next_poll_id: u64,
+    plan: Vec<Segment>,
+    segment: Option<usize>,
+    segment_changed: bool,
 }
 
 impl Room {
@@ -244,7 +344,23 @@ impl Room {
             pending_deleted: Vec::new(),
             slow_mode_ms: None,
             slow_mode_changed: false,
+            questions: Vec::new(),
+            question_authors: HashMap::new(),
+            pending_questions: Vec::new(),
+            next_question_id: 1,
+            poll: None,
+            voters: std::collections::HashSet::new(),
+            poll_changed: false,
+            next_poll_id: 1,
+            plan: Vec::new(),
+            segment: None,
+            segment_changed: false,
         }
+    }
+
+    /// The run of show the host advances through.
+    pub fn set_plan(&mut self, plan: Vec<Segment>) {
+        self.plan = plan;
     }
 
     pub fn viewers(&self) -> u64 {
@@ -278,12 +394,127 @@ impl Room {
             viewers: self.viewers(),
             peak_viewers: self.peak,
             pinned: self.pinned.clone(),
+            questions: self.questions.iter().rev().take(self.config.snapshot_chat).rev().cloned().collect(),
+            poll: self.poll.clone(),
+            segment: self.segment.and_then(|i| self.plan.get(i).cloned()),
             you,
         }
     }
 
     /// Takes one message from `conn` at wall time `now` (Unix ms) and media time `media_ms`.
     pub fn handle(&mut self, conn: Conn, message: ClientMessage, now: i64, media_ms: Option<i64>) -> Result<(), Refusal> {
+        let Some(c) = self.conns.get_mut(&conn) else { return Err(Refusal::new("not_joined", "join the room first")) };
+        let staff = c.member.role != Role::Viewer;
+        let name = c.member.name.clone();
+        let identity = c.member.identity.clone();
+        match message {
+            ClientMessage::Ask { text } => {
+                let Some(identity) = identity else {
+                    return Err(Refusal::new("name_required", "choose a display name or sign in to ask"));
+                };
+                let text = text.trim();
+                if text.is_empty() || text.chars().count() > 300 {
+                    return Err(Refusal::new("invalid", "a question is 1 to 300 characters"));
+                }
+                if self.question_authors.values().filter(|a| **a == identity).count() >= 20 {
+                    return Err(Refusal::new("rate_limited", "at most 20 questions per person and show"));
+                }
+                let question =
+                    Question { id: self.next_question_id, name, text: text.to_string(), at: now, media_ms, answered: false, answer: None };
+                self.next_question_id += 1;
+                self.question_authors.insert(question.id, identity);
+                self.timeline.push(TimelineEvent {
+                    at: now,
+                    media_ms,
+                    kind: "question",
+                    data: serde_json::to_string(&question).unwrap_or_default(),
+                });
+                self.questions.push(question.clone());
+                self.pending_questions.push(question);
+                return Ok(());
+            }
+            ClientMessage::Answer { question_id, text } => {
+                if !staff {
+                    return Err(Refusal::new("forbidden", "only hosts and moderators answer questions"));
+                }
+                let Some(q) = self.questions.iter_mut().find(|q| q.id == question_id) else {
+                    return Err(Refusal::new("unknown_question", "that question is not in this room"));
+                };
+                q.answered = true;
+                q.answer = text.map(|t| t.trim().chars().take(2_000).collect()).filter(|t: &String| !t.is_empty());
+                let q = q.clone();
+                self.timeline.push(TimelineEvent {
+                    at: now,
+                    media_ms,
+                    kind: "answer",
+                    data: serde_json::to_string(&q).unwrap_or_default(),
+                });
+                self.pending_questions.push(q);
+                return Ok(());
+            }
+            ClientMessage::Poll { question, options } => {
+                if !staff {
+                    return Err(Refusal::new("forbidden", "only hosts and moderators open polls"));
+                }
+                return self.open_poll(question, options, now, media_ms);
+            }
+            ClientMessage::Vote { poll_id, option } => {
+                let Some(identity) = identity else {
+                    return Err(Refusal::new("name_required", "choose a display name or sign in to vote"));
+                };
+                let Some(poll) = self.poll.as_mut().filter(|p| p.id == poll_id && p.open) else {
+                    return Err(Refusal::new("poll_closed", "that poll is not open"));
+                };
+                if option >= poll.votes.len() {
+                    return Err(Refusal::new("invalid", "no such option"));
+                }
+                if !self.voters.insert(identity) {
+                    return Err(Refusal::new("already_voted", "one vote per person"));
+                }
+                poll.votes[option] += 1;
+                self.poll_changed = true;
+                return Ok(());
+            }
+            ClientMessage::ClosePoll { poll_id } => {
+                if !staff {
+                    return Err(Refusal::new("forbidden", "only hosts and moderators close polls"));
+                }
+                let Some(poll) = self.poll.as_mut().filter(|p| p.id == poll_id) else {
+                    return Err(Refusal::new("poll_closed", "that poll is not open"));
+                };
+                poll.open = false;
+                self.poll_changed = true;
+                let data = serde_json::to_string(&poll).unwrap_or_default();
+                self.timeline.push(TimelineEvent { at: now, media_ms, kind: "poll_closed", data });
+                return Ok(());
+            }
+            ClientMessage::Advance => {
+                if !staff {
+                    return Err(Refusal::new("forbidden", "only hosts move through the run of show"));
+                }
+                let next = self.segment.map_or(0, |i| i + 1);
+                let Some(segment) = self.plan.get(next).cloned() else {
+                    return Err(Refusal::new("end_of_plan", "the run of show has no more segments"));
+                };
+                self.segment = Some(next);
+                self.segment_changed = true;
+                if let Some(first) = segment.product_ids.first() {
+                    self.pinned = Some(Pin { product_id: first.clone(), at: now, media_ms });
+                    self.pin_changed = true;
+                }
+                if let Some((question, options)) = segment.poll.clone() {
+                    self.open_poll(question, options, now, media_ms)?;
+                }
+                self.timeline.push(TimelineEvent {
+                    at: now,
+                    media_ms,
+                    kind: "segment",
+                    data: serde_json::to_string(&segment).unwrap_or_default(),
+                });
+                return Ok(());
+            }
+            _ => {}
+        }
         let Some(c) = self.conns.get_mut(&conn) else { return Err(Refusal::new("not_joined", "join the room first")) };
         match message {
             ClientMessage::Chat { text, reply_to } => {
@@ -386,6 +617,12 @@ impl Room {
                 let action = if seconds.is_some() { "mute" } else { "ban" };
                 self.log(now, media_ms, ModerationAction { by, action, message_id: Some(message_id), seconds });
             }
+            ClientMessage::Ask { .. }
+            | ClientMessage::Answer { .. }
+            | ClientMessage::Poll { .. }
+            | ClientMessage::Vote { .. }
+            | ClientMessage::ClosePoll { .. }
+            | ClientMessage::Advance => unreachable!("handled above"),
             ClientMessage::SlowMode { seconds } => {
                 if c.member.role == Role::Viewer {
                     return Err(Refusal::new("forbidden", "only hosts and moderators set slow mode"));
@@ -396,6 +633,25 @@ impl Room {
                 self.log(now, media_ms, ModerationAction { by, action: "slow_mode", message_id: None, seconds: Some(seconds) });
             }
         }
+        Ok(())
+    }
+
+    fn open_poll(&mut self, question: String, options: Vec<String>, now: i64, media_ms: Option<i64>) -> Result<(), Refusal> {
+        let question = question.trim().to_string();
+        let options: Vec<String> = options.iter().map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect();
+        if question.is_empty()
+            || question.chars().count() > 300
+            || !(2..=6).contains(&options.len())
+            || options.iter().any(|o| o.chars().count() > 100)
+        {
+            return Err(Refusal::new("invalid", "a poll has a question and 2 to 6 options of at most 100 characters"));
+        }
+        let poll = PollState { id: self.next_poll_id, question, votes: vec![0; options.len()], options, open: true };
+        self.next_poll_id += 1;
+        self.voters.clear();
+        self.timeline.push(TimelineEvent { at: now, media_ms, kind: "poll", data: serde_json::to_string(&poll).unwrap_or_default() });
+        self.poll = Some(poll);
+        self.poll_changed = true;
         Ok(())
     }
 
@@ -444,6 +700,9 @@ impl Room {
             && viewers == self.sent_viewers
             && self.pending_deleted.is_empty()
             && !self.slow_mode_changed
+            && self.pending_questions.is_empty()
+            && !self.poll_changed
+            && !self.segment_changed
         {
             return None;
         }
@@ -468,6 +727,9 @@ impl Room {
             pinned: std::mem::take(&mut self.pin_changed).then(|| self.pinned.clone()),
             deleted: std::mem::take(&mut self.pending_deleted),
             slow_mode: std::mem::take(&mut self.slow_mode_changed).then(|| (self.slow_mode_ms.unwrap_or(0) / 1000) as u32),
+            questions: std::mem::take(&mut self.pending_questions),
+            poll: std::mem::take(&mut self.poll_changed).then(|| self.poll.clone()).flatten(),
+            segment: std::mem::take(&mut self.segment_changed).then(|| self.segment.and_then(|i| self.plan.get(i).cloned())).flatten(),
         };
         self.sent_viewers = viewers;
         // Serialising plain data to a String cannot fail.
@@ -598,6 +860,55 @@ mod tests {
         let logged: Vec<String> = room.drain_timeline().into_iter().filter(|e| e.kind == "moderation").map(|e| e.data).collect();
         assert_eq!(logged.len(), 4, "{logged:?}");
         assert!(logged[0].contains("\"action\":\"delete\"") && logged[0].contains("\"by\":\"mod\""));
+    }
+
+    #[test]
+    fn questions_polls_and_the_run_of_show() {
+        let mut room = Room::new(RoomConfig::default());
+        room.set_plan(vec![
+            Segment { index: 0, title: "Apertura".into(), product_ids: vec!["prd_a".into()], deal: None, poll: None },
+            Segment {
+                index: 1,
+                title: "Il lino".into(),
+                product_ids: vec!["prd_b".into(), "prd_c".into()],
+                deal: Some(serde_json::json!({"percent_off": 20})),
+                poll: Some(("Sabbia o blu?".into(), vec!["Sabbia".into(), "Blu".into()])),
+            },
+        ]);
+        room.join(1, member("anna", Role::Viewer));
+        room.join(2, member("host", Role::Host));
+        room.join(3, member("bea", Role::Viewer));
+        room.handle(1, ClientMessage::Ask { text: "Spedite in Svizzera?".into() }, 0, None).unwrap();
+        assert_eq!(room.handle(1, ClientMessage::Answer { question_id: 1, text: None }, 0, None).unwrap_err().code, "forbidden");
+        room.handle(2, ClientMessage::Answer { question_id: 1, text: Some("Sì, in 5 giorni.".into()) }, 10, None).unwrap();
+        let f: serde_json::Value = serde_json::from_str(&room.tick().unwrap()).unwrap();
+        assert_eq!(f["questions"][1]["answer"], "Sì, in 5 giorni.");
+
+        assert_eq!(room.handle(1, ClientMessage::Advance, 0, None).unwrap_err().code, "forbidden");
+        room.handle(2, ClientMessage::Advance, 100, Some(5)).unwrap();
+        room.handle(2, ClientMessage::Advance, 200, Some(6)).unwrap();
+        let f: serde_json::Value = serde_json::from_str(&room.tick().unwrap()).unwrap();
+        assert_eq!(f["segment"]["title"], "Il lino");
+        assert_eq!(f["segment"]["deal"]["percent_off"], 20);
+        assert_eq!(f["pinned"]["product_id"], "prd_b", "advancing pins the segment's first product");
+        let poll_id = f["poll"]["id"].as_u64().unwrap();
+        assert_eq!(f["poll"]["question"], "Sabbia o blu?");
+        room.handle(1, ClientMessage::Vote { poll_id, option: 1 }, 300, None).unwrap();
+        assert_eq!(room.handle(1, ClientMessage::Vote { poll_id, option: 0 }, 301, None).unwrap_err().code, "already_voted");
+        room.handle(3, ClientMessage::Vote { poll_id, option: 1 }, 302, None).unwrap();
+        assert_eq!(room.handle(3, ClientMessage::Vote { poll_id, option: 9 }, 303, None).unwrap_err().code, "invalid");
+        let f: serde_json::Value = serde_json::from_str(&room.tick().unwrap()).unwrap();
+        assert_eq!(f["poll"]["votes"], serde_json::json!([0, 2]));
+        room.handle(2, ClientMessage::ClosePoll { poll_id }, 400, None).unwrap();
+        assert_eq!(room.handle(1, ClientMessage::Vote { poll_id, option: 0 }, 401, None).unwrap_err().code, "poll_closed");
+        assert_eq!(room.handle(2, ClientMessage::Advance, 500, None).unwrap_err().code, "end_of_plan");
+        let snapshot = room.snapshot(3);
+        assert_eq!(snapshot.segment.unwrap().index, 1);
+        assert!(!snapshot.poll.unwrap().open);
+        let kinds: Vec<&str> = room.drain_timeline().iter().map(|e| e.kind).collect();
+        for k in ["question", "answer", "segment", "poll", "poll_closed"] {
+            assert!(kinds.contains(&k), "{k} on the timeline: {kinds:?}");
+        }
     }
 
     #[test]

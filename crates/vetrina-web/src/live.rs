@@ -42,7 +42,7 @@ enum Command {
 /// What a joining connection is sent first: the frames it missed, or a snapshot.
 enum Joined {
     Missed(Vec<Arc<str>>),
-    Snapshot(Snapshot),
+    Snapshot(Box<Snapshot>),
 }
 
 #[derive(Clone)]
@@ -95,7 +95,8 @@ async fn write_timeline(store: Store, mut batches: mpsc::Receiver<(ShowId, Vec<T
 }
 
 impl Rooms {
-    fn get(&self, show: &ShowId, store: &Store) -> RoomHandle {
+    /// The show's room, started with its run of show when it is not running.
+    fn get(&self, show: &ShowId, plan: &vetrina_domain::show::RunOfShow, store: &Store) -> RoomHandle {
         // No await is held under this lock, and nothing in it panics.
         let mut rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(handle) = rooms.get(show).filter(|h| !h.commands.is_closed()) {
@@ -113,7 +114,8 @@ impl Rooms {
                 tx
             })
             .clone();
-        tokio::spawn(run_room(show.clone(), store.clone(), command_rx, frames, timeline, self.rooms.clone()));
+        let plan = plan.segments.iter().enumerate().map(|(i, s)| vetrina_live::room::Segment::from_plan(i, s)).collect();
+        tokio::spawn(run_room(show.clone(), store.clone(), plan, command_rx, frames, timeline, self.rooms.clone()));
         handle
     }
 }
@@ -121,12 +123,14 @@ impl Rooms {
 async fn run_room(
     show: ShowId,
     store: Store,
+    plan: Vec<vetrina_live::room::Segment>,
     mut commands: mpsc::Receiver<Command>,
     frames: broadcast::Sender<Utf8Bytes>,
     timeline: TimelineQueue,
     rooms: Arc<Mutex<HashMap<ShowId, RoomHandle>>>,
 ) {
     let mut room = Room::new(RoomConfig::default());
+    room.set_plan(plan);
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut media_origin: Option<i64> = None;
@@ -147,7 +151,7 @@ async fn run_room(
                         let snapshot = room.join(conn, member);
                         let joined = match since.and_then(|s| room.since(s)) {
                             Some(missed) => Joined::Missed(missed),
-                            None => Joined::Snapshot(snapshot),
+                            None => Joined::Snapshot(Box::new(snapshot)),
                         };
                         let _ = reply.send(joined);
                     }
@@ -264,7 +268,7 @@ pub async fn live(
         }
     }
     let member = member_for(&state, &caller, guest, &show.org_id, &show.id).await?;
-    let handle = state.rooms.get(&show.id, &state.store);
+    let handle = state.rooms.get(&show.id, &show.run_of_show, &state.store);
     let conn = state.rooms.next_conn.fetch_add(1, Ordering::Relaxed);
     // Small buffers: a room may hold tens of thousands of connections.
     Ok(ws
@@ -293,7 +297,7 @@ async fn connection(mut socket: WebSocket, handle: RoomHandle, conn: Conn, membe
         return;
     }
     let first = match joined.await {
-        Ok(Joined::Snapshot(s)) => vec![text(&s)],
+        Ok(Joined::Snapshot(s)) => vec![text(&*s)],
         Ok(Joined::Missed(missed)) => missed.into_iter().map(|f| Message::Text(Utf8Bytes::from(f.to_string()))).collect(),
         Err(_) => return,
     };

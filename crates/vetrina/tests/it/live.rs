@@ -149,6 +149,21 @@ story!(chat_likes_pins_and_resume, |app| {
     app.anonymous().get("/api/v1/shows/room-show/timeline?limit=0").await.problem(422, "limit");
 
     app.anonymous().get("/api/v1/shows/no-such-show/live").await.problem(404, "show");
+
+    // Questions and polls over the wire.
+    let mut asker = connect(app, "/api/v1/shows/room-show/live", Some(&guest_cookie)).await;
+    next(&mut asker).await;
+    send(&mut asker, json!({"type": "ask", "text": "Avete la taglia M?"})).await;
+    let asked = frames_until(&mut host, |f| f.iter().any(|m| m["questions"][0]["text"] == "Avete la taglia M?")).await;
+    let question_id = asked.iter().find_map(|m| m["questions"][0]["id"].as_u64()).unwrap();
+    send(&mut host, json!({"type": "answer", "question_id": question_id, "text": "Sì!"})).await;
+    send(&mut host, json!({"type": "poll", "question": "Sabbia o blu?", "options": ["Sabbia", "Blu"]})).await;
+    let seen =
+        frames_until(&mut asker, |f| f.iter().any(|m| m["poll"]["open"] == true) && f.iter().any(|m| m["questions"][0]["answer"] == "Sì!"))
+            .await;
+    let poll_id = seen.iter().find_map(|m| m["poll"]["id"].as_u64()).unwrap();
+    send(&mut asker, json!({"type": "vote", "poll_id": poll_id, "option": 1})).await;
+    frames_until(&mut host, |f| f.iter().any(|m| m["poll"]["votes"] == json!([0, 1]))).await;
     // Another site's page cannot open the room with a visitor's cookies.
     let mut foreign = format!("{}/api/v1/shows/room-show/live", app.base.replace("http://", "ws://")).into_client_request().unwrap();
     foreign.headers_mut().insert("origin", "https://evil.example".parse().unwrap());
