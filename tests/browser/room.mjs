@@ -39,6 +39,25 @@ await withBrowser("room", { media: true }, async (browser) => {
 
   await viewer.locator("#pinned-title", { hasText: product }).waitFor();
   await viewer.locator("#chat li.host", { hasText: "Sì, certo!" }).waitFor();
+
+  // The run of show: the second segment opens its poll and announces its deal.
+  await host.locator("#next-segment").click();
+  await viewer.locator("#segment", { hasText: "Benvenuti da Firenze" }).waitFor();
+  await host.locator("#next-segment").click();
+  await viewer.locator("#segment", { hasText: "La giacca di lino" }).waitFor();
+  await viewer.locator("#segment", { hasText: "-20%" }).waitFor();
+  await viewer.locator("#poll", { hasText: "Quale colore preferite?" }).waitFor();
+  await viewer.getByRole("button", { name: "Sabbia · 0" }).click();
+  await viewer.getByRole("button", { name: "Sabbia · 1" }).waitFor();
+  await host.locator("#studio-poll", { hasText: "Sabbia: 1" }).waitFor();
+
+  // A question, answered with one click from the prepared answers.
+  await viewer.getByText("Questions").click();
+  await viewer.locator("#ask-input").fill("Spedite all'estero?");
+  await viewer.getByRole("button", { name: "Ask", exact: true }).click();
+  await host.locator("#studio-questions li", { hasText: "Spedite all'estero?" }).waitFor();
+  await host.getByRole("button", { name: "Answer: Spedite all'estero?" }).click();
+  await viewer.locator("#questions .answer", { hasText: "in tutta l'Unione Europea" }).waitFor();
   check(errors.length === 0, errors.join("\n"));
   console.log("room flow: ok");
 });

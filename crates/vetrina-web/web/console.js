@@ -616,6 +616,27 @@ async function studioRoom(show) {
   const lines = h("ol", { class: "chat-lines", id: "studio-chat" });
   const input = h("input", { id: "studio-chat-input", maxlength: 500, "aria-label": t("room.say"), placeholder: t("room.say") });
   const pinned = h("p", { id: "studio-pinned", class: "muted" });
+  const questions = h("ol", { class: "questions", id: "studio-questions" });
+  const pollBox = h("div", { id: "studio-poll" });
+  const segmentLine = h("p", { id: "studio-segment", class: "muted" });
+  const prepared = show.run_of_show.segments.flatMap((seg) => seg.prepared_answers);
+  const questionItems = new Map();
+  const drawQuestion = (q) => {
+    const item = h("li", { class: q.answered ? "answered" : "" }, h("strong", {}, q.name), " ", q.text,
+      q.answered
+        ? h("p", { class: "answer muted" }, q.answer || t("room.answered"))
+        : h("div", { class: "pin-list" },
+          h("button", { type: "button", class: "link", onclick: () => studioConnection.send({ type: "answer", question_id: q.id }) }, t("room.mark_answered")),
+          prepared.map((a) => h("button", { type: "button", class: "secondary", title: a.answer, onclick: () => studioConnection.send({ type: "answer", question_id: q.id, text: a.answer }) }, `${t("room.answer_with")}: ${a.question}`))));
+    const old = questionItems.get(q.id);
+    if (old) old.replaceWith(item);
+    else questions.append(item);
+    questionItems.set(q.id, item);
+  };
+  const drawPoll = (poll) => fill(pollBox, poll
+    ? [h("strong", {}, poll.question), " ", poll.options.map((o, i) => `${o}: ${poll.votes[i]}`).join(" · "), " ",
+      poll.open ? h("button", { type: "button", class: "link", onclick: () => studioConnection.send({ type: "close_poll", poll_id: poll.id }) }, t("room.close_poll")) : t("room.poll_closed")]
+    : null);
   const products = pub?.lineup ?? [];
   const nameOf = (id) => products.find((p) => p.id === id)?.title ?? id;
   if (studioConnection) studioConnection.close();
@@ -624,9 +645,17 @@ async function studioRoom(show) {
     if (m.type === "snapshot") {
       fill(lines, []);
       m.chat.forEach(add);
+      fill(questions);
+      questionItems.clear();
+      (m.questions || []).forEach(drawQuestion);
+      drawPoll(m.poll);
+      fill(segmentLine, m.segment ? t("room.segment", { title: m.segment.title }) : null);
       fill(pinned, m.pinned ? `${t("room.pinned")}: ${nameOf(m.pinned.product_id)}` : null);
     } else if (m.type === "frame") {
       (m.chat || []).forEach(add);
+      (m.questions || []).forEach(drawQuestion);
+      if (m.poll) drawPoll(m.poll);
+      if (m.segment) fill(segmentLine, t("room.segment", { title: m.segment.title }));
       lines.scrollTop = lines.scrollHeight;
       if ("pinned" in m) fill(pinned, m.pinned ? `${t("room.pinned")}: ${nameOf(m.pinned.product_id)}` : null);
     } else if (m.type === "error") {
@@ -635,7 +664,10 @@ async function studioRoom(show) {
   });
   main.append(h("section", { class: "card room-panel" },
     h("h2", {}, t("room.title")),
+    segmentLine,
+    h("button", { type: "button", id: "next-segment", onclick: () => studioConnection.send({ type: "advance" }) }, t("room.next")),
     pinned,
+    pollBox,
     h("div", { class: "pin-list" },
       products.map((p) => h("button", { type: "button", class: "secondary", onclick: () => studioConnection.send({ type: "pin", product_id: p.id }) }, `${t("room.pin")}: ${p.title}`)),
       h("button", { type: "button", class: "link", onclick: () => studioConnection.send({ type: "unpin" }) }, t("room.unpin"))),
@@ -644,7 +676,9 @@ async function studioRoom(show) {
       e.preventDefault();
       if (input.value.trim()) studioConnection.send({ type: "chat", text: input.value.trim() });
       input.value = "";
-    } }, input, h("button", { type: "submit" }, t("room.send")))));
+    } }, input, h("button", { type: "submit" }, t("room.send"))),
+    h("h3", {}, t("room.questions")),
+    questions));
 }
 
 // ---------- team and settings ----------

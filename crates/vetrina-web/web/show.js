@@ -152,6 +152,12 @@ const room = {
   nameInput: h("input", { id: "chat-name", maxlength: 40, autocomplete: "nickname" }),
   likes: h("span", { id: "likes" }),
   pinned: h("div", { class: "pinned", id: "pinned", hidden: true }),
+  poll: h("div", { class: "poll card", id: "poll", hidden: true }),
+  questions: h("ol", { class: "questions", id: "questions" }),
+  askInput: h("input", { id: "ask-input", maxlength: 300, autocomplete: "off" }),
+  segment: h("p", { class: "segment-banner", id: "segment", hidden: true }),
+  voted: new Set(),
+  questionItems: new Map(),
   you: null,
   likesTotal: 0,
   pinnedId: null,
@@ -160,7 +166,7 @@ const room = {
 };
 
 function chatLine(line) {
-  return h("li", { class: `line ${line.role}` }, h("strong", {}, line.name), " ", line.text);
+  return h("li", { class: `line ${line.role}`, "data-id": line.id }, h("strong", {}, line.name), " ", line.text);
 }
 
 function drawPinned() {
@@ -183,6 +189,41 @@ function drawRoomControls() {
   fill(room.likes, t("room.likes", { n: room.likesTotal }));
 }
 
+function drawPoll(poll) {
+  room.poll.hidden = !poll;
+  if (!poll) return;
+  const total = poll.votes.reduce((a, b) => a + b, 0);
+  const done = !poll.open || room.voted.has(poll.id) || !room.you?.can_chat;
+  fill(room.poll,
+    h("p", { class: "label" }, poll.open ? t("room.poll") : t("room.poll_closed")),
+    h("strong", {}, poll.question),
+    h("div", { class: "options" }, poll.options.map((option, i) =>
+      h("button", { type: "button", class: "secondary", disabled: done, onclick: () => {
+        room.voted.add(poll.id);
+        room.connection.send({ type: "vote", poll_id: poll.id, option: i });
+        drawPoll(poll);
+      } }, `${option} · ${poll.votes[i]}`))),
+    h("p", { class: "muted" }, t("room.votes", { n: total })));
+}
+
+function drawQuestion(q) {
+  const item = h("li", { class: q.answered ? "answered" : "" }, h("strong", {}, q.name), " ", q.text,
+    q.answer ? h("p", { class: "answer" }, q.answer) : q.answered ? h("p", { class: "answer muted" }, t("room.answered")) : null);
+  const old = room.questionItems.get(q.id);
+  if (old) old.replaceWith(item);
+  else room.questions.append(item);
+  room.questionItems.set(q.id, item);
+}
+
+function drawSegment(segment) {
+  room.segment.hidden = !segment;
+  if (!segment) return;
+  const deal = segment.deal
+    ? t("room.deal", { what: segment.deal.percent_off ? `-${segment.deal.percent_off}%` : money(segment.deal.price_minor, show?.lineup[0]?.currency || "EUR"), s: segment.deal.duration_seconds })
+    : null;
+  fill(room.segment, t("room.segment", { title: segment.title }), deal ? [" · ", h("strong", {}, deal)] : null);
+}
+
 function onRoom(m) {
   if (m.type === "snapshot") {
     room.you = m.you;
@@ -191,7 +232,16 @@ function onRoom(m) {
     room.pinnedId = m.pinned?.product_id ?? null;
     drawRoomControls();
     drawPinned();
+    fill(room.questions);
+    room.questionItems.clear();
+    (m.questions || []).forEach(drawQuestion);
+    drawPoll(m.poll);
+    drawSegment(m.segment);
   } else if (m.type === "frame") {
+    (m.questions || []).forEach(drawQuestion);
+    if (m.poll) drawPoll(m.poll);
+    if (m.segment) drawSegment(m.segment);
+    for (const id of m.deleted || []) room.chat.querySelector(`[data-id="${Number(id)}"]`)?.remove();
     for (const line of m.chat || []) room.chat.append(chatLine(line));
     while (room.chat.children.length > 200) room.chat.firstChild.remove();
     room.chat.scrollTop = room.chat.scrollHeight;
@@ -221,10 +271,19 @@ function roomBox() {
       else room.chat.append(h("li", { class: "line error" }, (await r.json()).detail));
     }
   } });
+  const ask = h("form", { class: "chat-form", onsubmit: (e) => {
+    e.preventDefault();
+    const text = room.askInput.value.trim();
+    if (text) room.connection.send({ type: "ask", text });
+    room.askInput.value = "";
+  } }, h("label", { class: "field" }, h("span", {}, t("room.ask")), room.askInput), h("button", { type: "submit" }, t("room.ask_send")));
   room.box = h("aside", { class: "room" },
+    room.segment,
+    room.poll,
     h("h2", {}, t("room.chat")),
     room.chat,
     form,
+    h("details", {}, h("summary", {}, t("room.questions")), room.questions, ask),
     h("p", { class: "like-row" },
       h("button", { type: "button", class: "like", id: "like", "aria-label": t("room.like"), onclick: () => room.connection.send({ type: "like" }) }, "❤"),
       " ", room.likes));
