@@ -58,6 +58,26 @@ await withBrowser("room", { media: true }, async (browser) => {
   await host.locator("#studio-questions li", { hasText: "Spedite all'estero?" }).waitFor();
   await host.getByRole("button", { name: "Answer: Spedite all'estero?" }).click();
   await viewer.locator("#questions .answer", { hasText: "in tutta l'Unione Europea" }).waitFor();
+  // An XSS corpus in chat, questions and names: all of it shows as text, none of it runs.
+  const corpus = [
+    "<script>window.__xss=1</script>",
+    "<img src=x onerror=window.__xss=2>",
+    "<svg onload=window.__xss=3>",
+    "\"><iframe src=javascript:window.__xss=4>",
+    "javascript:window.__xss=5",
+    "{{constructor.constructor('window.__xss=6')()}}",
+  ];
+  for (const payload of corpus) {
+    await viewer.waitForTimeout(1050); // the viewer's pace: one message a second
+    await viewer.locator("#chat-input").fill(payload);
+    await viewer.getByRole("button", { name: "Send" }).click();
+    await viewer.locator("#chat li").filter({ hasText: payload }).first().waitFor();
+  }
+  await host.locator("#studio-chat li").filter({ hasText: corpus[corpus.length - 1] }).first().waitFor();
+  for (const page of [viewer, host]) {
+    check((await page.evaluate(() => window.__xss)) === undefined, "a payload ran");
+    check((await page.locator("#chat img, #chat svg, #chat iframe, #chat script, #studio-chat img, #studio-chat svg, #studio-chat iframe, #studio-chat script").count()) === 0, "a payload became markup");
+  }
   check(errors.length === 0, errors.join("\n"));
   console.log("room flow: ok");
 });
