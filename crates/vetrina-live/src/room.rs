@@ -39,11 +39,15 @@ pub struct RoomConfig {
     pub history: usize,
     /// Chat messages a snapshot carries.
     pub snapshot_chat: usize,
+    /// Viewers' messages a frame carries at most (10 frames a second: 10x this per second). Above
+    /// it, everyone sees the same fair sample; hosts' and moderators' messages always go out, and
+    /// each sender gets their own message back at once (see [`Room::handle`]).
+    pub max_chat_per_frame: usize,
 }
 
 impl Default for RoomConfig {
     fn default() -> Self {
-        RoomConfig { max_chat_chars: 500, chat_interval_ms: 1000, history: 600, snapshot_chat: 50 }
+        RoomConfig { max_chat_chars: 500, chat_interval_ms: 1000, history: 600, snapshot_chat: 50, max_chat_per_frame: 15 }
     }
 }
 
@@ -402,7 +406,14 @@ impl Room {
     }
 
     /// Takes one message from `conn` at wall time `now` (Unix ms) and media time `media_ms`.
-    pub fn handle(&mut self, conn: Conn, message: ClientMessage, now: i64, media_ms: Option<i64>) -> Result<(), Refusal> {
+    /// Takes one message. For a chat message, the answer is the line as everyone may see it: the
+    /// driver sends it straight back to its sender, so a sender always sees their own message even
+    /// when a busy room's frames carry only a sample.
+    pub fn handle(&mut self, conn: Conn, message: ClientMessage, now: i64, media_ms: Option<i64>) -> Result<Option<ChatLine>, Refusal> {
+        self.take(conn, message, now, media_ms)
+    }
+
+    fn take(&mut self, conn: Conn, message: ClientMessage, now: i64, media_ms: Option<i64>) -> Result<Option<ChatLine>, Refusal> {
         let Some(c) = self.conns.get_mut(&conn) else { return Err(Refusal::new("not_joined", "join the room first")) };
         let staff = c.member.role != Role::Viewer;
         let name = c.member.name.clone();
@@ -431,7 +442,7 @@ impl Room {
                 });
                 self.questions.push(question.clone());
                 self.pending_questions.push(question);
-                return Ok(());
+                return Ok(None);
             }
             ClientMessage::Answer { question_id, text } => {
                 if !staff {
@@ -450,13 +461,13 @@ impl Room {
                     data: serde_json::to_string(&q).unwrap_or_default(),
                 });
                 self.pending_questions.push(q);
-                return Ok(());
+                return Ok(None);
             }
             ClientMessage::Poll { question, options } => {
                 if !staff {
                     return Err(Refusal::new("forbidden", "only hosts and moderators open polls"));
                 }
-                return self.open_poll(question, options, now, media_ms);
+                return self.open_poll(question, options, now, media_ms).map(|()| None);
             }
             ClientMessage::Vote { poll_id, option } => {
                 let Some(identity) = identity else {
@@ -473,7 +484,7 @@ impl Room {
                 }
                 poll.votes[option] += 1;
                 self.poll_changed = true;
-                return Ok(());
+                return Ok(None);
             }
             ClientMessage::ClosePoll { poll_id } => {
                 if !staff {
@@ -486,7 +497,7 @@ impl Room {
                 self.poll_changed = true;
                 let data = serde_json::to_string(&poll).unwrap_or_default();
                 self.timeline.push(TimelineEvent { at: now, media_ms, kind: "poll_closed", data });
-                return Ok(());
+                return Ok(None);
             }
             ClientMessage::Advance => {
                 if !staff {
@@ -511,7 +522,7 @@ impl Room {
                     kind: "segment",
                     data: serde_json::to_string(&segment).unwrap_or_default(),
                 });
-                return Ok(());
+                return Ok(None);
             }
             _ => {}
         }
@@ -571,7 +582,8 @@ impl Room {
                     kind: "chat",
                     data: serde_json::to_string(&line).unwrap_or_default(),
                 });
-                self.pending_chat.push(line);
+                self.pending_chat.push(line.clone());
+                return Ok(Some(line));
             }
             ClientMessage::Like { count } => {
                 // Likes are counted, never relayed one by one; a burst is capped per message.
@@ -633,7 +645,7 @@ impl Room {
                 self.log(now, media_ms, ModerationAction { by, action: "slow_mode", message_id: None, seconds: Some(seconds) });
             }
         }
-        Ok(())
+        Ok(None)
     }
 
     fn open_poll(&mut self, question: String, options: Vec<String>, now: i64, media_ms: Option<i64>) -> Result<(), Refusal> {
@@ -708,7 +720,8 @@ impl Room {
         }
         self.seq += 1;
         self.likes_total += self.pending_likes;
-        let chat = std::mem::take(&mut self.pending_chat);
+        let pending = std::mem::take(&mut self.pending_chat);
+        let chat = self.sample(pending);
         for line in &chat {
             self.recent_chat.push_back(line.clone());
             if self.recent_chat.len() > self.config.snapshot_chat {
@@ -739,6 +752,30 @@ impl Room {
             self.history.pop_front();
         }
         Some(text)
+    }
+
+    /// At most `max_chat_per_frame` viewers' lines, evenly spread over the tick's lines (the same
+    /// for everyone), and every host's and moderator's line.
+    fn sample(&self, lines: Vec<ChatLine>) -> Vec<ChatLine> {
+        let n_viewer_lines = lines.iter().filter(|l| l.role == Role::Viewer).count();
+        let max = self.config.max_chat_per_frame.max(1);
+        if n_viewer_lines <= max {
+            return lines;
+        }
+        let mut kept = Vec::with_capacity(max + 8);
+        let mut i = 0;
+        for line in lines {
+            if line.role != Role::Viewer {
+                kept.push(line);
+                continue;
+            }
+            // Take line i when floor(i * max / n) advances: max lines spread evenly over n.
+            if (i * max) / n_viewer_lines != ((i + 1) * max) / n_viewer_lines {
+                kept.push(line);
+            }
+            i += 1;
+        }
+        kept
     }
 
     /// The frames after `seq`, for a client resuming after a reconnect; `None` when they are no
@@ -909,6 +946,28 @@ mod tests {
         for k in ["question", "answer", "segment", "poll", "poll_closed"] {
             assert!(kinds.contains(&k), "{k} on the timeline: {kinds:?}");
         }
+    }
+
+    #[test]
+    fn busy_rooms_send_a_fair_sample() {
+        let mut room = Room::new(RoomConfig { max_chat_per_frame: 10, ..RoomConfig::default() });
+        room.join(0, member("host", Role::Host));
+        for i in 1..=100 {
+            room.join(i, member(&format!("v{i}"), Role::Viewer));
+        }
+        let mut echoed = 0;
+        for i in 1..=100 {
+            let line = room.handle(i, ClientMessage::Chat { text: format!("m{i}"), reply_to: None }, 0, None).unwrap();
+            echoed += usize::from(line.is_some_and(|l| l.text == format!("m{i}")));
+        }
+        room.handle(0, ClientMessage::Chat { text: "from the host".into(), reply_to: None }, 0, None).unwrap();
+        assert_eq!(echoed, 100, "every sender gets their own line back");
+        let f: serde_json::Value = serde_json::from_str(&room.tick().unwrap()).unwrap();
+        let texts: Vec<&str> = f["chat"].as_array().unwrap().iter().map(|l| l["text"].as_str().unwrap()).collect();
+        assert_eq!(texts.len(), 11, "ten viewers' lines and the host's: {texts:?}");
+        assert!(texts.contains(&"from the host"));
+        assert!(texts.contains(&"m10") && texts.contains(&"m100"), "spread over the tick: {texts:?}");
+        assert_eq!(room.drain_timeline().iter().filter(|e| e.kind == "chat").count(), 101, "the timeline keeps every line");
     }
 
     #[test]

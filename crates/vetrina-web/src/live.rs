@@ -20,7 +20,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use vetrina_domain::account::Action;
 use vetrina_domain::ids::ShowId;
 use vetrina_domain::show::ShowStatus;
-use vetrina_live::room::{Snapshot, TimelineEvent};
+use vetrina_live::room::{ChatLine, Snapshot, TimelineEvent};
 use vetrina_live::{ClientMessage, Conn, Member, Refusal, Role, Room, RoomConfig};
 use vetrina_store::{Store, now_ms};
 
@@ -35,7 +35,7 @@ const IDLE_STOP: Duration = Duration::from_secs(60);
 enum Command {
     Join { conn: Conn, member: Member, since: Option<u64>, reply: oneshot::Sender<Joined> },
     Leave { conn: Conn },
-    Message { conn: Conn, message: ClientMessage, reply: oneshot::Sender<Result<(), Refusal>> },
+    Message { conn: Conn, message: ClientMessage, reply: oneshot::Sender<Result<Option<ChatLine>, Refusal>> },
     Snapshot { conn: Conn, reply: oneshot::Sender<Snapshot> },
 }
 
@@ -320,7 +320,9 @@ async fn connection(mut socket: WebSocket, handle: RoomHandle, conn: Conn, membe
                             } else {
                                 match answer.await {
                                     Ok(Err(refusal)) => Some(error(refusal.code, &refusal.message)),
-                                    Ok(Ok(())) => None,
+                                    // The sender sees their own line at once, sampled or not.
+                                    Ok(Ok(Some(line))) => Some(text(&serde_json::json!({"v": vetrina_live::room::PROTOCOL, "type": "sent", "line": line}))),
+                                    Ok(Ok(None)) => None,
                                     Err(_) => break,
                                 }
                             }

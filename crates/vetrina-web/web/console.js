@@ -641,7 +641,11 @@ async function studioRoom(show) {
   const nameOf = (id) => products.find((p) => p.id === id)?.title ?? id;
   if (studioConnection) studioConnection.close();
   studioConnection = joinRoom(show.slug, (m) => {
-    const add = (line) => lines.append(h("li", { class: `line ${line.role}` }, h("strong", {}, line.name), " ", line.text));
+    const add = (line) => {
+      if (!lines.querySelector(`[data-id="${Number(line.id)}"]`)) {
+        lines.append(h("li", { class: `line ${line.role}`, "data-id": line.id }, h("strong", {}, line.name), " ", line.text));
+      }
+    };
     if (m.type === "snapshot") {
       fill(lines, []);
       m.chat.forEach(add);
@@ -658,6 +662,8 @@ async function studioRoom(show) {
       if (m.segment) fill(segmentLine, t("room.segment", { title: m.segment.title }));
       lines.scrollTop = lines.scrollHeight;
       if ("pinned" in m) fill(pinned, m.pinned ? `${t("room.pinned")}: ${nameOf(m.pinned.product_id)}` : null);
+    } else if (m.type === "sent") {
+      add(m.line);
     } else if (m.type === "error") {
       flash(m.message, "error");
     }

@@ -169,6 +169,11 @@ function chatLine(line) {
   return h("li", { class: `line ${line.role}`, "data-id": line.id }, h("strong", {}, line.name), " ", line.text);
 }
 
+/** Adds a line unless it is there already (your own line comes back twice: at once, and in a frame). */
+function addLine(line) {
+  if (!room.chat.querySelector(`[data-id="${Number(line.id)}"]`)) room.chat.append(chatLine(line));
+}
+
 function drawPinned() {
   const product = show?.lineup.find((p) => p.id === room.pinnedId);
   room.pinned.hidden = !product;
@@ -242,7 +247,7 @@ function onRoom(m) {
     if (m.poll) drawPoll(m.poll);
     if (m.segment) drawSegment(m.segment);
     for (const id of m.deleted || []) room.chat.querySelector(`[data-id="${Number(id)}"]`)?.remove();
-    for (const line of m.chat || []) room.chat.append(chatLine(line));
+    for (const line of m.chat || []) addLine(line);
     while (room.chat.children.length > 200) room.chat.firstChild.remove();
     room.chat.scrollTop = room.chat.scrollHeight;
     room.likesTotal = m.likes_total;
@@ -252,6 +257,9 @@ function onRoom(m) {
       drawPinned();
     }
     fill(player.viewers, m.viewers > 0 ? t("public.viewers", { n: m.viewers }) : null);
+  } else if (m.type === "sent") {
+    addLine(m.line);
+    room.chat.scrollTop = room.chat.scrollHeight;
   } else if (m.type === "error") {
     room.chat.append(h("li", { class: "line error", role: "alert" }, m.message));
   }

@@ -75,6 +75,13 @@ story!(chat_likes_pins_and_resume, |app| {
     assert_eq!(next(&mut anon).await["you"]["can_chat"], false);
 
     send(&mut viewer, json!({"type": "chat", "text": "Che bella giacca!"})).await;
+    let sent = loop {
+        let m = next(&mut viewer).await;
+        if m["type"] != "frame" {
+            break m;
+        }
+    };
+    assert_eq!((sent["type"].as_str(), sent["line"]["text"].as_str()), (Some("sent"), Some("Che bella giacca!")), "{sent}");
     for _ in 0..20 {
         send(&mut viewer, json!({"type": "like"})).await;
     }
