@@ -97,7 +97,25 @@ pub struct Org {
     pub currency: crate::money::Currency,
     /// Where shows are planned unless a show says otherwise.
     pub time_zone: String,
+    /// Words the live chat refuses in viewers' messages (case does not matter).
+    pub blocked_words: Vec<String>,
     pub created_at: i64,
+}
+
+/// Checks a list of blocked words: at most 500, each 1 to 50 characters, trimmed, lower case,
+/// without repeats.
+pub fn blocked_words(words: &[String]) -> Result<Vec<String>, Invalid> {
+    if words.len() > 500 {
+        return Err(Invalid::new("blocked_words", "at most 500 words"));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for (i, w) in words.iter().enumerate() {
+        let w = crate::text::limit(&format!("blocked_words/{i}"), w, 50)?.to_lowercase();
+        if !w.is_empty() && !out.contains(&w) {
+            out.push(w);
+        }
+    }
+    Ok(out)
 }
 
 /// One person's place in an organisation.

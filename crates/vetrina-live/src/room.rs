@@ -43,11 +43,20 @@ pub struct RoomConfig {
     /// it, everyone sees the same fair sample; hosts' and moderators' messages always go out, and
     /// each sender gets their own message back at once (see [`Room::handle`]).
     pub max_chat_per_frame: usize,
+    /// Words refused in viewers' messages and questions (lower case).
+    pub blocked_words: Vec<String>,
 }
 
 impl Default for RoomConfig {
     fn default() -> Self {
-        RoomConfig { max_chat_chars: 500, chat_interval_ms: 1000, history: 600, snapshot_chat: 50, max_chat_per_frame: 15 }
+        RoomConfig {
+            max_chat_chars: 500,
+            chat_interval_ms: 1000,
+            history: 600,
+            snapshot_chat: 50,
+            max_chat_per_frame: 15,
+            blocked_words: Vec::new(),
+        }
     }
 }
 
@@ -362,6 +371,16 @@ impl Room {
         }
     }
 
+    /// The organisation's blocked words (refused in viewers' messages and questions).
+    pub fn set_blocked_words(&mut self, words: Vec<String>) {
+        self.config.blocked_words = words;
+    }
+
+    fn blocked(&self, text: &str) -> bool {
+        let lower = text.to_lowercase();
+        self.config.blocked_words.iter().any(|w| lower.contains(w.as_str()))
+    }
+
     /// The run of show the host advances through.
     pub fn set_plan(&mut self, plan: Vec<Segment>) {
         self.plan = plan;
@@ -426,6 +445,9 @@ impl Room {
                 let text = text.trim();
                 if text.is_empty() || text.chars().count() > 300 {
                     return Err(Refusal::new("invalid", "a question is 1 to 300 characters"));
+                }
+                if !staff && self.blocked(text) {
+                    return Err(Refusal::new("blocked_word", "the question contains a word this shop does not allow"));
                 }
                 if self.question_authors.values().filter(|a| **a == identity).count() >= 20 {
                     return Err(Refusal::new("rate_limited", "at most 20 questions per person and show"));
@@ -559,6 +581,12 @@ impl Room {
                 }
                 if c.member.role == Role::Viewer && has_link(text) {
                     return Err(Refusal::new("link", "links are not allowed in the chat"));
+                }
+                if c.member.role == Role::Viewer {
+                    let lower = text.to_lowercase();
+                    if self.config.blocked_words.iter().any(|w| lower.contains(w.as_str())) {
+                        return Err(Refusal::new("blocked_word", "the message contains a word this shop does not allow"));
+                    }
                 }
                 c.last_chat_at = Some(now);
                 let line = ChatLine {
@@ -890,6 +918,10 @@ mod tests {
         assert!(room.handle(1, chat("later"), 61_000, None).is_ok(), "the mute ends");
         room.handle(2, ClientMessage::Mute { message_id: 2, seconds: None }, 62_000, None).unwrap();
         assert_eq!(room.handle(1, chat("x"), 999_999_999, None).unwrap_err().code, "banned");
+        room.set_blocked_words(vec!["scemo".into()]);
+        room.join(4, member("other", Role::Viewer));
+        assert_eq!(room.handle(4, chat("Sei uno SCEMO"), 70_000, None).unwrap_err().code, "blocked_word");
+        assert!(room.handle(2, chat("scemo chi legge"), 70_000, None).is_ok(), "staff are not filtered");
         room.handle(2, ClientMessage::SlowMode { seconds: 10 }, 0, None).unwrap();
         room.join(3, member("fan", Role::Viewer));
         room.handle(3, chat("one"), 100_000, None).unwrap();

@@ -9,7 +9,7 @@ use vetrina_domain::account::{ApiToken, Invitation, Member, Org, Role, User};
 use vetrina_domain::ids::{InvitationId, OrgId, ShowId, TokenId, UserId};
 use vetrina_domain::money::Currency;
 
-use crate::{Result, Store, StoreError, conflict_on_unique, found, new_id, now_ms};
+use crate::{Result, Store, StoreError, conflict_on_unique, found, json_list, new_id, now_ms};
 
 fn user(row: &AnyRow) -> Result<User> {
     Ok(User { id: UserId(row.try_get("user_id")?), email: row.try_get("email")?, name: row.try_get("user_name")? })
@@ -27,6 +27,7 @@ fn org(row: &AnyRow) -> Result<Org> {
         name: row.try_get("name")?,
         currency: Currency::parse(&currency).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         time_zone: row.try_get("time_zone")?,
+        blocked_words: json_list(row, "blocked_words")?,
         created_at: row.try_get("created_at")?,
     })
 }
@@ -164,7 +165,14 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
-        Ok(Org { id: OrgId(id), name: name.to_string(), currency: currency.clone(), time_zone: time_zone.to_string(), created_at: now })
+        Ok(Org {
+            id: OrgId(id),
+            name: name.to_string(),
+            currency: currency.clone(),
+            time_zone: time_zone.to_string(),
+            blocked_words: Vec::new(),
+            created_at: now,
+        })
     }
 
     pub async fn org(&self, id: &OrgId) -> Result<Org> {
@@ -172,12 +180,13 @@ impl Store {
         org(&row.ok_or(StoreError::NotFound)?)
     }
 
-    pub async fn update_org(&self, id: &OrgId, name: &str, currency: &Currency, time_zone: &str) -> Result<Org> {
+    pub async fn update_org(&self, id: &OrgId, name: &str, currency: &Currency, time_zone: &str, blocked_words: &[String]) -> Result<Org> {
         found(
-            sqlx::query("UPDATE orgs SET name = $1, currency = $2, time_zone = $3 WHERE id = $4")
+            sqlx::query("UPDATE orgs SET name = $1, currency = $2, time_zone = $3, blocked_words = $4 WHERE id = $5")
                 .bind(name)
                 .bind(currency.code())
                 .bind(time_zone)
+                .bind(crate::to_json(&blocked_words))
                 .bind(id.as_str())
                 .execute(&self.pool)
                 .await?,

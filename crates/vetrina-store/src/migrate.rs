@@ -30,6 +30,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(3, "stream_keys", "0003_stream_keys.sql"),
     migration!(4, "recordings", "0004_recordings.sql"),
     migration!(5, "timeline", "0005_timeline.sql"),
+    migration!(6, "blocked_words", "0006_blocked_words.sql"),
 ];
 
 /// The number of migrations this build knows.

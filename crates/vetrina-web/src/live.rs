@@ -96,7 +96,9 @@ async fn write_timeline(store: Store, mut batches: mpsc::Receiver<(ShowId, Vec<T
 
 impl Rooms {
     /// The show's room, started with its run of show when it is not running.
-    fn get(&self, show: &ShowId, plan: &vetrina_domain::show::RunOfShow, store: &Store) -> RoomHandle {
+    fn get(&self, show: &vetrina_domain::show::Show, store: &Store) -> RoomHandle {
+        let (plan, org) = (&show.run_of_show, &show.org_id);
+        let show = &show.id;
         // No await is held under this lock, and nothing in it panics.
         let mut rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(handle) = rooms.get(show).filter(|h| !h.commands.is_closed()) {
@@ -115,13 +117,15 @@ impl Rooms {
             })
             .clone();
         let plan = plan.segments.iter().enumerate().map(|(i, s)| vetrina_live::room::Segment::from_plan(i, s)).collect();
-        tokio::spawn(run_room(show.clone(), store.clone(), plan, command_rx, frames, timeline, self.rooms.clone()));
+        tokio::spawn(run_room(show.clone(), org.clone(), store.clone(), plan, command_rx, frames, timeline, self.rooms.clone()));
         handle
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run_room(
     show: ShowId,
+    org: vetrina_domain::ids::OrgId,
     store: Store,
     plan: Vec<vetrina_live::room::Segment>,
     mut commands: mpsc::Receiver<Command>,
@@ -136,6 +140,8 @@ async fn run_room(
     let mut media_origin: Option<i64> = None;
     let mut origin_checked = 0_i64;
     let mut empty_since: Option<tokio::time::Instant> = None;
+    // The organisation's blocked words, read at start and every 10 s (the console may change them).
+    let mut words_read: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             command = commands.recv() => {
@@ -166,6 +172,12 @@ async fn run_room(
                 }
             }
             _ = tick.tick() => {
+                if words_read.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
+                    words_read = Some(tokio::time::Instant::now());
+                    if let Ok(org) = store.org(&org).await {
+                        room.set_blocked_words(org.blocked_words);
+                    }
+                }
                 let now = now_ms();
                 let media_ms = media_origin.map(|origin| (now - origin).max(0));
                 if let Some(frame) = room.tick_at(now, media_ms) {
@@ -268,7 +280,7 @@ pub async fn live(
         }
     }
     let member = member_for(&state, &caller, guest, &show.org_id, &show.id).await?;
-    let handle = state.rooms.get(&show.id, &show.run_of_show, &state.store);
+    let handle = state.rooms.get(&show, &state.store);
     let conn = state.rooms.next_conn.fetch_add(1, Ordering::Relaxed);
     // Small buffers: a room may hold tens of thousands of connections.
     Ok(ws

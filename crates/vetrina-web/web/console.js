@@ -737,13 +737,15 @@ async function settings(orgId) {
   const currency = h("input", { name: "currency", value: org.currency, maxlength: 3 });
   const zones = Intl.supportedValuesOf ? Intl.supportedValuesOf("timeZone") : [org.time_zone];
   const zone = h("select", { name: "org-time-zone" }, zones.map((z) => h("option", { value: z, selected: z === org.time_zone }, z)));
+  const words = h("textarea", { name: "blocked-words", rows: 4 }, (org.blocked_words || []).join("\n"));
   fill(main, h("form", { class: "card narrow", onsubmit: async (e) => {
     e.preventDefault();
-    if (await attempt(() => api("PATCH", `/api/v1/orgs/${orgId}`, { name: name.value, currency: currency.value, time_zone: zone.value }))) {
+    const blocked_words = words.value.split("\n").map((w) => w.trim()).filter(Boolean);
+    if (await attempt(() => api("PATCH", `/api/v1/orgs/${orgId}`, { name: name.value, currency: currency.value, time_zone: zone.value, blocked_words }))) {
       await loadSession();
       flash(t("show.saved"));
     }
-  } }, h("h1", {}, t("nav.settings")), field(t("org.name"), name), field(t("org.currency"), currency), field(t("org.time_zone"), zone),
+  } }, h("h1", {}, t("nav.settings")), field(t("org.name"), name), field(t("org.currency"), currency), field(t("org.time_zone"), zone), field(t("org.blocked_words"), words),
     h("button", { type: "submit" }, t("org.save"))));
 }
 

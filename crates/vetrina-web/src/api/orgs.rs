@@ -45,6 +45,8 @@ pub struct OrgPatch {
     pub name: Option<String>,
     pub currency: Option<String>,
     pub time_zone: Option<String>,
+    /// Words the live chat refuses in viewers' messages.
+    pub blocked_words: Option<Vec<String>>,
 }
 
 /// Renames the organisation or changes its currency or time zone.
@@ -70,7 +72,11 @@ async fn update_org(
         Some(tz) => time_zone(&tz)?,
         None => org.time_zone,
     };
-    Ok(Json(state.store.update_org(&org_id, &name, &currency, &tz).await?))
+    let blocked = match body.blocked_words {
+        Some(words) => account::blocked_words(&words)?,
+        None => org.blocked_words,
+    };
+    Ok(Json(state.store.update_org(&org_id, &name, &currency, &tz, &blocked).await?))
 }
 
 /// The team.

@@ -59,6 +59,8 @@ story!(chat_likes_pins_and_resume, |app| {
         .post(&org.path("/shows"), json!({"title": "Room", "slug": "room-show", "starts_at": "2099-01-01T10:00", "status": "scheduled"}))
         .await;
     assert_eq!(show.status, 201);
+    let words = org.owner.patch(&org.path(""), json!({"blocked_words": ["  Truffa ", "truffa", "scam"]})).await;
+    assert_eq!(words.body["blocked_words"], json!(["truffa", "scam"]), "trimmed, lower case, once: {}", words.text);
     let guest = app.anonymous().post("/api/v1/guests", json!({"display_name": "Lucia <img src=x onerror=alert(1)>"})).await;
     let guest_cookie = guest.header("set-cookie").split(';').next().unwrap().to_string();
 
@@ -98,7 +100,16 @@ story!(chat_likes_pins_and_resume, |app| {
     assert_eq!(frames.last().unwrap()["viewers"], 3);
     assert_eq!(frames.last().unwrap()["likes_total"], 20);
 
-    // Refusals go to the sender only.
+    // Refusals go to the sender only (after the viewer's one-message-a-second pace).
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    send(&mut viewer, json!({"type": "chat", "text": "È una TRUFFA!"})).await;
+    let blocked = loop {
+        let m = next(&mut viewer).await;
+        if m["type"] == "error" {
+            break m;
+        }
+    };
+    assert_eq!(blocked["code"], "blocked_word");
     send(&mut anon, json!({"type": "chat", "text": "hi"})).await;
     assert_eq!(next(&mut anon).await["code"], "name_required");
     send(&mut viewer, json!({"type": "pin", "product_id": product})).await;
