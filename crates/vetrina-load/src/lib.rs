@@ -2,4 +2,5 @@
 //! measure is the server as clients see it.
 
 pub mod peer;
+pub mod room;
 pub mod whep;

@@ -32,6 +32,25 @@ enum Command {
         #[arg(long, default_value_t = 200)]
         joins_per_second: usize,
     },
+    /// Many WebSocket connections in one live room, with senders chatting and liking.
+    Room {
+        /// The room's URL (ws://host/api/v1/shows/SLUG/live).
+        #[arg(long)]
+        url: String,
+        #[arg(long, default_value_t = 1000)]
+        viewers: usize,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// Chat messages a second (one sender per message a second).
+        #[arg(long, default_value_t = 200)]
+        chat_rate: usize,
+        #[arg(long, default_value_t = 2000)]
+        like_rate: usize,
+        #[arg(long)]
+        server_pid: Option<u32>,
+        #[arg(long, default_value_t = 1000)]
+        joins_per_second: usize,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -47,6 +66,19 @@ fn main() -> anyhow::Result<()> {
                     seconds,
                     stream_key,
                     kbps,
+                    server_pid,
+                    joins_per_second,
+                })
+                .await?;
+                println!("{report}");
+            }
+            Command::Room { url, viewers, seconds, chat_rate, like_rate, server_pid, joins_per_second } => {
+                let report = vetrina_load::room::run(vetrina_load::room::RoomLoad {
+                    url,
+                    viewers,
+                    seconds,
+                    chat_rate,
+                    like_rate,
                     server_pid,
                     joins_per_second,
                 })

@@ -1,0 +1,172 @@
+//! `vetrina-load room`: many WebSocket connections in one show's live room, and a crowd of senders
+//! chatting and liking at given rates.
+//!
+//! Senders are guests (a name each) who send at most one chat message a second (the room's pace
+//! for viewers), so `chat_rate` needs that many senders. Each chat line carries its send time;
+//! a sample of listening connections (1 in 50) parses frames to measure delivery delay, the rest
+//! only count what arrives (so the load generator's own parsing does not dominate). Prints one
+//! JSON line: viewers, connected, disconnects, p50/p99 delivery of chat lines, frames received,
+//! and the server's memory per connection (RSS with the room idle, over its RSS before).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
+use tokio::sync::Mutex;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+#[derive(Clone, Debug)]
+pub struct RoomLoad {
+    /// The room's WebSocket URL (`ws://host/api/v1/shows/SLUG/live`).
+    pub url: String,
+    pub viewers: usize,
+    pub seconds: u64,
+    pub chat_rate: usize,
+    pub like_rate: usize,
+    pub server_pid: Option<u32>,
+    pub joins_per_second: usize,
+}
+
+fn unix_micros() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
+}
+
+fn rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: u64 = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kb * 1024)
+}
+
+fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
+    (!sorted.is_empty()).then(|| sorted[((sorted.len() as f64 - 1.0) * p).round() as usize])
+}
+
+async fn guest_cookie(http: &reqwest::Client, base: &str, i: usize) -> anyhow::Result<String> {
+    let r = http.post(format!("{base}/api/v1/guests")).json(&json!({"display_name": format!("load-{i}")})).send().await?;
+    let cookie = r.headers().get("set-cookie").and_then(|v| v.to_str().ok()).context("no guest cookie")?;
+    Ok(cookie.split(';').next().unwrap_or("").to_string())
+}
+
+pub async fn run(load: RoomLoad) -> anyhow::Result<serde_json::Value> {
+    let http_base = load.url.replacen("ws://", "http://", 1).replacen("wss://", "https://", 1);
+    let base = match http_base.find("/api/v1/") {
+        Some(i) => http_base[..i].to_string(),
+        None => bail!("{} is not a room URL (…/api/v1/shows/SLUG/live)", load.url),
+    };
+    let http = reqwest::Client::new();
+    let rss_before = load.server_pid.and_then(rss_bytes);
+    let connected = Arc::new(AtomicU64::new(0));
+    let disconnects = Arc::new(AtomicU64::new(0));
+    let frames = Arc::new(AtomicU64::new(0));
+    let delays = Arc::new(Mutex::new(Vec::<u64>::new()));
+    let started = Instant::now();
+    let join_time = Duration::from_secs_f64(load.viewers as f64 / load.joins_per_second.max(1) as f64);
+    let end = started + join_time + Duration::from_secs(2 + load.seconds);
+
+    let mut tasks = Vec::with_capacity(load.viewers);
+    for i in 0..load.viewers {
+        tokio::time::sleep_until((started + join_time.mul_f64(i as f64 / load.viewers.max(1) as f64)).into()).await;
+        let (url, connected, disconnects, frames, delays) =
+            (load.url.clone(), connected.clone(), disconnects.clone(), frames.clone(), delays.clone());
+        let measure = i % 50 == 0;
+        tasks.push(tokio::spawn(async move {
+            let Ok(request) = url.into_client_request() else { return };
+            let Ok((mut socket, _)) = tokio_tungstenite::connect_async(request).await else {
+                disconnects.fetch_add(1, Ordering::Relaxed);
+                return;
+            };
+            connected.fetch_add(1, Ordering::Relaxed);
+            let mut local = Vec::new();
+            loop {
+                let next = tokio::time::timeout_at(end.into(), socket.next()).await;
+                match next {
+                    Err(_) => break,
+                    Ok(Some(Ok(Message::Text(t)))) => {
+                        frames.fetch_add(1, Ordering::Relaxed);
+                        if measure && let Ok(m) = serde_json::from_str::<serde_json::Value>(t.as_str()) {
+                            let now = unix_micros();
+                            for line in m["chat"].as_array().into_iter().flatten() {
+                                if let Some(sent) =
+                                    line["text"].as_str().and_then(|t| t.strip_prefix("t:")).and_then(|t| t.parse::<u64>().ok())
+                                {
+                                    local.push(now.saturating_sub(sent));
+                                }
+                            }
+                        }
+                    }
+                    Ok(Some(Ok(_))) => {}
+                    Ok(_) => {
+                        disconnects.fetch_add(1, Ordering::Relaxed);
+                        return;
+                    }
+                }
+            }
+            let _ = socket.close(None).await;
+            delays.lock().await.extend(local);
+        }));
+    }
+    // The room idle with everyone in it: weigh the server.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_idle = load.server_pid.and_then(rss_bytes);
+
+    // Senders: guests chatting once a second each, and liking.
+    let n_senders = load.chat_rate.max(1);
+    let like_per_sender = (load.like_rate as f64 / n_senders as f64).ceil() as u32;
+    let mut senders = Vec::new();
+    for i in 0..n_senders {
+        let cookie = guest_cookie(&http, &base, i).await?;
+        let url = load.url.clone();
+        let send_until = end - Duration::from_millis(500);
+        senders.push(tokio::spawn(async move {
+            let Ok(mut request) = url.into_client_request() else { return };
+            let Ok(value) = cookie.parse() else { return };
+            request.headers_mut().insert("cookie", value);
+            let Ok((socket, _)) = tokio_tungstenite::connect_async(request).await else { return };
+            let (mut sink, mut stream) = socket.split();
+            // Drain what the room sends the sender, so its queue never fills.
+            tokio::spawn(async move { while stream.next().await.is_some() {} });
+            let phase = Duration::from_millis((i as u64 * 997) % 1000);
+            tokio::time::sleep(phase).await;
+            let mut tick = tokio::time::interval(Duration::from_millis(1001));
+            while Instant::now() < send_until {
+                tick.tick().await;
+                let chat = json!({"type": "chat", "text": format!("t:{}", unix_micros())}).to_string();
+                if sink.send(Message::Text(chat.into())).await.is_err() {
+                    return;
+                }
+                if like_per_sender > 0 {
+                    let like = json!({"type": "like", "count": like_per_sender.min(50)}).to_string();
+                    let _ = sink.send(Message::Text(like.into())).await;
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    for s in senders {
+        s.abort();
+    }
+    let mut delays = std::mem::take(&mut *delays.lock().await);
+    delays.sort_unstable();
+    let n = load.viewers.max(1) as u64;
+    Ok(json!({
+        "viewers": load.viewers,
+        "connected": connected.load(Ordering::Relaxed),
+        "disconnects": disconnects.load(Ordering::Relaxed),
+        "seconds": load.seconds,
+        "chat_rate": load.chat_rate,
+        "like_rate": load.like_rate,
+        "frames_received": frames.load(Ordering::Relaxed),
+        "delivery_samples": delays.len(),
+        "p50_ms": percentile(&delays, 0.5).map(|us| us as f64 / 1000.0),
+        "p99_ms": percentile(&delays, 0.99).map(|us| us as f64 / 1000.0),
+        "server_rss_before_bytes": rss_before,
+        "server_rss_idle_room_bytes": rss_idle,
+        "rss_per_conn_bytes": match (rss_before, rss_idle) { (Some(a), Some(b)) => Some(b.saturating_sub(a) / n), _ => None },
+    }))
+}
