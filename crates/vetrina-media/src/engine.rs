@@ -306,6 +306,11 @@ fn bind_udp(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
     Ok(socket.into())
 }
 
+/// Whether a datagram is a STUN message (RFC 8489: type's top two bits zero, magic cookie).
+fn is_stun(datagram: &[u8]) -> bool {
+    datagram.len() >= 20 && datagram[0] & 0xc0 == 0 && datagram[4..8] == [0x21, 0x12, 0xa4, 0x42]
+}
+
 /// Sessions still connecting, per show and in all, beyond which new offers wait (503).
 const MAX_PENDING_PER_SHOW: usize = 500;
 const MAX_PENDING: usize = 2_000;
@@ -560,6 +565,10 @@ impl Engine {
         let input = Input::Receive(now, Receive { proto: Protocol::Udp, source, destination, contents });
         let key = match self.by_remote.get(&source) {
             Some(k) if self.sessions.get(k).is_some_and(|s| s.rtc.accepts(&input)) => *k,
+            // A new address must begin with an ICE connectivity check (STUN: the top two bits
+            // zero and the magic cookie); anything else from an unknown address is dropped before
+            // it costs a look at every session.
+            _ if !is_stun(datagram) => return,
             _ => match self.sessions.values().find(|s| s.rtc.accepts(&input)) {
                 Some(s) => {
                     self.by_remote.insert(source, s.key);
@@ -769,5 +778,18 @@ impl Engine {
             }
         }
         tracing::info!(session = short(&session.id), show = session.show, "media session closed");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn stun_is_told_from_media() {
+        let mut binding = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42];
+        binding.extend([0u8; 12]);
+        assert!(super::is_stun(&binding));
+        assert!(!super::is_stun(&[0x80; 40]), "RTP");
+        assert!(!super::is_stun(&[0x16; 40]), "DTLS");
+        assert!(!super::is_stun(&binding[..10]), "too short");
     }
 }
