@@ -292,6 +292,33 @@ pub async fn live(
         .on_upgrade(move |socket| connection(socket, handle, conn, member, q.since)))
 }
 
+/// A token bucket: `rate` tokens a second, at most `burst` saved.
+struct MessageBudget {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    at: Option<tokio::time::Instant>,
+}
+
+impl MessageBudget {
+    fn new(rate: f64, burst: f64) -> MessageBudget {
+        MessageBudget { rate, burst, tokens: burst, at: None }
+    }
+
+    fn take(&mut self, now: tokio::time::Instant) -> bool {
+        if let Some(at) = self.at {
+            self.tokens = (self.tokens + now.duration_since(at).as_secs_f64() * self.rate).min(self.burst);
+        }
+        self.at = Some(now);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
 fn text(value: &impl serde::Serialize) -> Message {
     // Plain data structs serialise.
     Message::Text(Utf8Bytes::from(serde_json::to_string(value).unwrap_or_default()))
@@ -319,11 +346,17 @@ async fn connection(mut socket: WebSocket, handle: RoomHandle, conn: Conn, membe
             return;
         }
     }
+    // Every message costs the room's actor: a connection may send 20 a second (40 in a burst)
+    // before it is told to slow down, whatever the room's own rules.
+    let mut budget = MessageBudget::new(20.0, 40.0);
     loop {
         tokio::select! {
             incoming = socket.recv() => {
                 let Some(Ok(incoming)) = incoming else { break };
                 let reply_to = match incoming {
+                    Message::Text(_) if !budget.take(tokio::time::Instant::now()) => {
+                        Some(error("rate_limited", "too many messages: at most 20 a second"))
+                    }
                     Message::Text(t) => match serde_json::from_str::<ClientMessage>(t.as_str()) {
                         Ok(message) => {
                             let (reply, answer) = oneshot::channel();
@@ -373,4 +406,23 @@ async fn connection(mut socket: WebSocket, handle: RoomHandle, conn: Conn, membe
         }
     }
     let _ = handle.commands.send(Command::Leave { conn }).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MessageBudget;
+
+    #[test]
+    fn message_budget_under_virtual_time() {
+        let t0 = tokio::time::Instant::now();
+        let mut budget = MessageBudget::new(20.0, 40.0);
+        assert_eq!((0..50).filter(|_| budget.take(t0)).count(), 40, "a burst of 40");
+        assert!(!budget.take(t0 + std::time::Duration::from_millis(10)));
+        assert!(budget.take(t0 + std::time::Duration::from_millis(60)), "one more after 50 ms");
+        assert_eq!(
+            (0..100).filter(|_| budget.take(t0 + std::time::Duration::from_secs(10))).count(),
+            40,
+            "never more than the burst saved"
+        );
+    }
 }
