@@ -330,14 +330,13 @@ impl Store {
     }
 
     pub async fn delete_invitation(&self, org: &OrgId, id: &InvitationId) -> Result<()> {
-        found(
-            sqlx::query("DELETE FROM invitations WHERE id = $1 AND org_id = $2")
-                .bind(id.as_str())
-                .bind(org.as_str())
-                .execute(&self.pool)
-                .await?,
-        )?;
-        Ok(())
+        self.delete_in_org("invitations", id.as_str(), org).await
+    }
+
+    /// Deletes the row `id` of `table` if it belongs to `org` (`NotFound` otherwise).
+    async fn delete_in_org(&self, table: &'static str, id: &str, org: &OrgId) -> Result<()> {
+        let sql = format!("DELETE FROM {table} WHERE id = $1 AND org_id = $2");
+        found(sqlx::query(&sql).bind(id).bind(org.as_str()).execute(&self.pool).await?)
     }
 
     /// Accepts an open invitation for `user` at `now`: adds the membership, or the creator's
@@ -408,14 +407,7 @@ impl Store {
     }
 
     pub async fn delete_api_token(&self, org: &OrgId, id: &TokenId) -> Result<()> {
-        found(
-            sqlx::query("DELETE FROM api_tokens WHERE id = $1 AND org_id = $2")
-                .bind(id.as_str())
-                .bind(org.as_str())
-                .execute(&self.pool)
-                .await?,
-        )?;
-        Ok(())
+        self.delete_in_org("api_tokens", id.as_str(), org).await
     }
 
     /// The token with this hash, marking it used at `now`.

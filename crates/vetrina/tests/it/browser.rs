@@ -12,6 +12,27 @@ fn browser_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser")
 }
 
+/// A server with the demo seeded; its show.
+async fn demo_app(adjust: impl FnOnce(&mut vetrina::Config)) -> (TestApp, vetrina_domain::show::Show) {
+    let app = TestApp::spawn_with(Db::Sqlite, adjust).await;
+    let blobs = app.running.as_ref().unwrap().state.blobs.clone();
+    let demo = vetrina::demo::seed(app.store(), blobs).await.expect("demo seed");
+    let show = app.store().show_by_slug(&demo.show_slug).await.unwrap();
+    (app, show)
+}
+
+/// The environment the studio and room scripts need.
+fn show_env(app: &TestApp, show: &vetrina_domain::show::Show) -> Vec<(&'static str, String)> {
+    vec![
+        ("BASE_URL", app.base.clone()),
+        ("EMAIL", vetrina::demo::OWNER_EMAIL.to_string()),
+        ("PASSWORD", vetrina::demo::PASSWORD.to_string()),
+        ("ORG_ID", show.org_id.0.clone()),
+        ("SHOW_ID", show.id.0.clone()),
+        ("SLUG", show.slug.clone()),
+    ]
+}
+
 async fn node(script: &str, envs: &[(&str, String)]) -> String {
     let dir = browser_dir();
     assert!(
@@ -63,22 +84,8 @@ async fn newcomer_signs_in_imports_and_schedules_a_show() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn host_goes_live_from_the_studio_and_a_viewer_watches() {
     // Long enough for the host to drop and come back within the grace period.
-    let app = TestApp::spawn_with(Db::Sqlite, |c| c.media.grace_seconds = 60).await;
-    let blobs = app.running.as_ref().unwrap().state.blobs.clone();
-    let demo = vetrina::demo::seed(app.store(), blobs).await.expect("demo seed");
-    let show = app.store().show_by_slug(&demo.show_slug).await.unwrap();
-    let out = node(
-        "live.mjs",
-        &[
-            ("BASE_URL", app.base.clone()),
-            ("EMAIL", vetrina::demo::OWNER_EMAIL.to_string()),
-            ("PASSWORD", vetrina::demo::PASSWORD.to_string()),
-            ("ORG_ID", show.org_id.0.clone()),
-            ("SHOW_ID", show.id.0.clone()),
-            ("SLUG", show.slug.clone()),
-        ],
-    )
-    .await;
+    let (app, show) = demo_app(|c| c.media.grace_seconds = 60).await;
+    let out = node("live.mjs", &show_env(&app, &show)).await;
     let session: f64 =
         out.lines().find_map(|l| l.strip_prefix("session seconds: ")).expect("the script reports the session").trim().parse().unwrap();
 
@@ -124,23 +131,10 @@ fn ffprobe(file: &std::path::Path) -> (f64, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_viewer_chats_and_sees_the_host_pin_a_product() {
-    let app = TestApp::spawn(Db::Sqlite).await;
-    let blobs = app.running.as_ref().unwrap().state.blobs.clone();
-    let demo = vetrina::demo::seed(app.store(), blobs).await.expect("demo seed");
-    let show = app.store().show_by_slug(&demo.show_slug).await.unwrap();
+    let (app, show) = demo_app(|_| {}).await;
     let product = app.store().product(&show.org_id, &show.lineup[2]).await.unwrap();
-    node(
-        "room.mjs",
-        &[
-            ("BASE_URL", app.base.clone()),
-            ("EMAIL", vetrina::demo::OWNER_EMAIL.to_string()),
-            ("PASSWORD", vetrina::demo::PASSWORD.to_string()),
-            ("ORG_ID", show.org_id.0.clone()),
-            ("SHOW_ID", show.id.0.clone()),
-            ("SLUG", show.slug.clone()),
-            ("PRODUCT", product.title.clone()),
-        ],
-    )
-    .await;
+    let mut env = show_env(&app, &show);
+    env.push(("PRODUCT", product.title.clone()));
+    node("room.mjs", &env).await;
     app.stop().await;
 }
