@@ -48,3 +48,12 @@ export async function withBrowser(name, options, body) {
     await browser.close();
   }
 }
+
+/** Signs in to the console with EMAIL and PASSWORD from the environment and waits for the shows. */
+export async function signIn(page, base) {
+  await page.goto(`${base}/console`);
+  await page.getByLabel("Email").fill(process.env.EMAIL);
+  await page.getByLabel("Password").fill(process.env.PASSWORD);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("heading", { name: "Shows" }).waitFor();
+}

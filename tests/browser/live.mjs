@@ -3,7 +3,7 @@
 // the host returns, and says the show has ended when it ends.
 //
 // Env: BASE_URL, EMAIL, PASSWORD, ORG_ID, SHOW_ID, SLUG.
-import { check, watch, withBrowser } from "./lib.mjs";
+import { check, signIn, watch, withBrowser } from "./lib.mjs";
 
 const { BASE_URL: base, ORG_ID: org, SHOW_ID: show, SLUG: slug } = process.env;
 const errors = [];
@@ -31,11 +31,7 @@ await withBrowser("live", { media: true }, async (browser) => {
   const hostContext = await browser.newContext({ permissions: ["camera", "microphone"] });
   const host = await hostContext.newPage();
   watch(host, errors);
-  await host.goto(`${base}/console`);
-  await host.getByLabel("Email").fill(process.env.EMAIL);
-  await host.getByLabel("Password").fill(process.env.PASSWORD);
-  await host.getByRole("button", { name: "Sign in" }).click();
-  await host.getByRole("heading", { name: "Shows" }).waitFor();
+  await signIn(host, base);
   await host.goto(`${base}/console#/orgs/${org}/shows/${show}/studio`);
   await host.getByText("Streaming from OBS 30+").waitFor();
   const key = await host.locator("#stream-key").textContent();

@@ -3,7 +3,7 @@
 // read it in English and Italian. Names with HTML in them must show as text.
 //
 // Env: BASE_URL, EMAIL, PASSWORD, CSV (path), XSS_TITLE (a product title the API already made).
-import { check, watch, withBrowser } from "./lib.mjs";
+import { check, signIn, watch, withBrowser } from "./lib.mjs";
 
 const base = process.env.BASE_URL;
 const errors = [];
@@ -12,11 +12,7 @@ await withBrowser("newcomer", {}, async (browser) => {
   const page = await context.newPage();
   watch(page, errors);
 
-  await page.goto(`${base}/console`);
-  await page.getByLabel("Email").fill(process.env.EMAIL);
-  await page.getByLabel("Password").fill(process.env.PASSWORD);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("heading", { name: "Shows" }).waitFor();
+  await signIn(page, base);
 
   // Import the sample Shopify export.
   await page.getByRole("link", { name: "Products" }).click();

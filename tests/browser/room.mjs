@@ -3,7 +3,7 @@
 // HTML stay text.
 //
 // Env: BASE_URL, EMAIL, PASSWORD, ORG_ID, SHOW_ID, SLUG, PRODUCT (title of a line-up product).
-import { check, watch, withBrowser } from "./lib.mjs";
+import { check, signIn, watch, withBrowser } from "./lib.mjs";
 
 const { BASE_URL: base, ORG_ID: org, SHOW_ID: show, SLUG: slug, PRODUCT: product } = process.env;
 const errors = [];
@@ -24,11 +24,7 @@ await withBrowser("room", { media: true }, async (browser) => {
 
   const host = await (await browser.newContext({ permissions: ["camera", "microphone"] })).newPage();
   watch(host, errors);
-  await host.goto(`${base}/console`);
-  await host.getByLabel("Email").fill(process.env.EMAIL);
-  await host.getByLabel("Password").fill(process.env.PASSWORD);
-  await host.getByRole("button", { name: "Sign in" }).click();
-  await host.getByRole("heading", { name: "Shows" }).waitFor();
+  await signIn(host, base);
   await host.goto(`${base}/console#/orgs/${org}/shows/${show}/studio`);
   await host.getByRole("heading", { name: "Live room" }).waitFor();
   await host.locator("#studio-chat li", { hasText: "Avete la taglia M?" }).waitFor();

@@ -4,3 +4,15 @@
 pub mod peer;
 pub mod room;
 pub mod whep;
+
+/// A process's resident memory, from `/proc/<pid>/status`.
+pub fn rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: u64 = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// The value at fraction `p` (0 to 1) of a sorted list.
+pub fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
+    (!sorted.is_empty()).then(|| sorted[((sorted.len() as f64 - 1.0) * p).round() as usize])
+}

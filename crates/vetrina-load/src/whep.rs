@@ -10,6 +10,7 @@
 
 use std::time::{Duration, Instant};
 
+use crate::{percentile, rss_bytes};
 use anyhow::{Context, bail};
 use serde_json::json;
 use str0m::Event;
@@ -39,24 +40,10 @@ struct ViewerReport {
     error: Option<String>,
 }
 
-fn rss_bytes(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kb: u64 = status.lines().find_map(|l| l.strip_prefix("VmRSS:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
-    Some(kb * 1024)
-}
-
 fn open_files_limit() -> Option<u64> {
     let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
     let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
     line.split_whitespace().nth(3)?.parse().ok()
-}
-
-fn percentile(sorted: &[u64], p: f64) -> Option<u64> {
-    if sorted.is_empty() {
-        return None;
-    }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted.get(i).copied()
 }
 
 async fn post_sdp(http: &reqwest::Client, url: &str, key: Option<&str>, offer: String) -> anyhow::Result<String> {
