@@ -11,7 +11,7 @@ pub const PROTOCOL: u32 = 1;
 /// A connection's id, given by the driver.
 pub type Conn = u64;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Viewer,
@@ -45,6 +45,10 @@ pub struct RoomConfig {
     pub max_chat_per_frame: usize,
     /// Words refused in viewers' messages and questions (lower case).
     pub blocked_words: Vec<String>,
+    /// This room's name among the rooms of the same show on other nodes (the origin of the
+    /// events it decides); also sent in snapshots, so a client resumes only where its `seq`
+    /// numbers mean something.
+    pub node: String,
 }
 
 impl Default for RoomConfig {
@@ -56,6 +60,7 @@ impl Default for RoomConfig {
             snapshot_chat: 50,
             max_chat_per_frame: 15,
             blocked_words: Vec::new(),
+            node: "local".into(),
         }
     }
 }
@@ -117,6 +122,39 @@ pub enum ClientMessage {
     },
     /// Hosts: move to the next segment of the run of show (pins its first product, opens its poll).
     Advance,
+}
+
+/// A change to a show's room, decided by the room its sender is connected to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Change {
+    Chat { author: String, name: String, role: Role, text: String, reply_to: Option<u64> },
+    /// Likes another node's viewers sent (in one tick).
+    Likes { count: u64 },
+    Pin { product_id: Option<String> },
+    Delete { message_id: u64, by: String },
+    Mute { message_id: u64, seconds: Option<u32>, by: String },
+    SlowMode { seconds: u32, by: String },
+    Ask { author: String, name: String, text: String },
+    Answer { question_id: u64, text: Option<String> },
+    Poll { question: String, options: Vec<String> },
+    Vote { poll_id: u64, option: usize, voter: String },
+    ClosePoll { poll_id: u64 },
+    Advance { segment: usize },
+}
+
+/// A [`Change`] with where and when it was decided: what the rooms of a show on several nodes
+/// exchange over the bus.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Event {
+    /// The deciding room's [`RoomConfig::node`].
+    pub origin: String,
+    /// The deciding driver's reference, to answer the sender once the event is applied.
+    pub token: u64,
+    pub at: i64,
+    pub media_ms: Option<i64>,
+    pub change: Change,
 }
 
 /// A question viewers asked.
@@ -261,6 +299,8 @@ pub struct Snapshot {
     pub questions: Vec<Question>,
     pub poll: Option<PollState>,
     pub segment: Option<Segment>,
+    /// Which room instance the `seq` numbers belong to: resume with `?since=SEQ&room=ROOM`.
+    pub room: String,
     /// What the receiving connection is.
     pub you: You,
 }
@@ -333,6 +373,13 @@ pub struct Room {
     plan: Vec<Segment>,
     segment: Option<usize>,
     segment_changed: bool,
+    /// Likes of this room's own connections not yet passed on to other nodes.
+    local_likes: u64,
+    /// Likes from other nodes in `pending_likes`.
+    pending_remote_likes: u64,
+    /// Viewers connected to other nodes' rooms of this show.
+    remote_viewers: u64,
+    records_viewers: bool,
 }
 
 impl Room {
@@ -368,6 +415,10 @@ impl Room {
             plan: Vec::new(),
             segment: None,
             segment_changed: false,
+            local_likes: 0,
+            pending_remote_likes: 0,
+            remote_viewers: 0,
+            records_viewers: true,
         }
     }
 
@@ -386,7 +437,13 @@ impl Room {
         self.plan = plan;
     }
 
+    /// Viewers in the show: this room's and other nodes'.
     pub fn viewers(&self) -> u64 {
+        self.local_viewers() + self.remote_viewers
+    }
+
+    /// Connections to this room.
+    pub fn local_viewers(&self) -> u64 {
         self.conns.len() as u64
     }
 
@@ -420,24 +477,110 @@ impl Room {
             questions: self.questions.iter().rev().take(self.config.snapshot_chat).rev().cloned().collect(),
             poll: self.poll.clone(),
             segment: self.segment.and_then(|i| self.plan.get(i).cloned()),
+            room: self.config.node.clone(),
             you,
         }
     }
 
-    /// Takes one message from `conn` at wall time `now` (Unix ms) and media time `media_ms`.
-    /// Takes one message. For a chat message, the answer is the line as everyone may see it: the
-    /// driver sends it straight back to its sender, so a sender always sees their own message even
-    /// when a busy room's frames carry only a sample.
+    /// Takes one message from `conn` at wall time `now` (Unix ms) and media time `media_ms`, on a
+    /// room that is the only one of its show: [`Room::decide`] and [`Room::apply`] in one step.
+    /// For a chat message, the answer is the line as everyone may see it: the driver sends it
+    /// straight back to its sender, so a sender always sees their own message even when a busy
+    /// room's frames carry only a sample.
     pub fn handle(&mut self, conn: Conn, message: ClientMessage, now: i64, media_ms: Option<i64>) -> Result<Option<ChatLine>, Refusal> {
-        self.take(conn, message, now, media_ms)
+        match self.decide(conn, message, now)? {
+            Some(change) => {
+                let event = self.event(change, 0, now, media_ms);
+                self.apply(&event)
+            }
+            None => Ok(None),
+        }
     }
 
-    fn take(&mut self, conn: Conn, message: ClientMessage, now: i64, media_ms: Option<i64>) -> Result<Option<ChatLine>, Refusal> {
-        let Some(c) = self.conns.get_mut(&conn) else { return Err(Refusal::new("not_joined", "join the room first")) };
+    /// Wraps a change decided here as an event of this room (`token` lets the driver answer the
+    /// sender when the event comes back from the bus).
+    pub fn event(&self, change: Change, token: u64, now: i64, media_ms: Option<i64>) -> Event {
+        Event { origin: self.config.node.clone(), token, at: now, media_ms, change }
+    }
+
+    /// Checks one message from `conn` (at wall time `now`, Unix ms) against the room's rules and state. Likes are counted here
+    /// at once (they never travel one by one); anything else that changes the room comes back as
+    /// a [`Change`] for every node's room to [`Room::apply`] in the same order.
+    pub fn decide(&mut self, conn: Conn, message: ClientMessage, now: i64) -> Result<Option<Change>, Refusal> {
+        let Some(c) = self.conns.get(&conn) else { return Err(Refusal::new("not_joined", "join the room first")) };
         let staff = c.member.role != Role::Viewer;
-        let name = c.member.name.clone();
-        let identity = c.member.identity.clone();
-        match message {
+        let (name, role, identity) = (c.member.name.clone(), c.member.role, c.member.identity.clone());
+        let staff_only = |what: &str| if staff { Ok(()) } else { Err(Refusal::new("forbidden", format!("only hosts and moderators {what}"))) };
+        let change = match message {
+            ClientMessage::Chat { text, reply_to } => {
+                let Some(identity) = identity else {
+                    return Err(Refusal::new("name_required", "choose a display name (POST /api/v1/guests) or sign in to chat"));
+                };
+                let text = text.trim();
+                if text.is_empty() {
+                    return Err(Refusal::new("empty", "the message is empty"));
+                }
+                if text.chars().count() > self.config.max_chat_chars {
+                    return Err(Refusal::new("too_long", format!("a message is at most {} characters", self.config.max_chat_chars)));
+                }
+                if text.chars().any(|ch| ch.is_control() && ch != '\n') {
+                    return Err(Refusal::new("invalid", "the message contains control characters"));
+                }
+                if let Some(until) = self.muted.get(&identity).copied().filter(|until| *until > now) {
+                    return Err(if until == i64::MAX {
+                        Refusal::new("banned", "a moderator removed you from this chat")
+                    } else {
+                        Refusal::new("muted", format!("a moderator muted you for {} more seconds", (until - now + 999) / 1000))
+                    });
+                }
+                let interval = self.slow_mode_ms.unwrap_or(self.config.chat_interval_ms);
+                if !staff && c.last_chat_at.is_some_and(|last| now - last < interval) {
+                    return Err(Refusal::new("rate_limited", format!("one message every {interval} ms")));
+                }
+                if !staff && has_link(text) {
+                    return Err(Refusal::new("link", "links are not allowed in the chat"));
+                }
+                if !staff && self.blocked(text) {
+                    return Err(Refusal::new("blocked_word", "the message contains a word this shop does not allow"));
+                }
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.last_chat_at = Some(now);
+                }
+                Change::Chat { author: identity, name, role, text: text.to_string(), reply_to }
+            }
+            ClientMessage::Like { count } => {
+                // Likes are counted, never relayed one by one; a burst is capped per message.
+                let count = u64::from(count.clamp(1, 50));
+                self.pending_likes += count;
+                self.local_likes += count;
+                return Ok(None);
+            }
+            ClientMessage::Pin { product_id } => {
+                staff_only("pin products")?;
+                if product_id.is_empty() || product_id.len() > 64 {
+                    return Err(Refusal::new("invalid", "product_id is not a product id"));
+                }
+                Change::Pin { product_id: Some(product_id) }
+            }
+            ClientMessage::Unpin => {
+                staff_only("unpin products")?;
+                Change::Pin { product_id: None }
+            }
+            ClientMessage::Delete { message_id } => {
+                staff_only("delete messages")?;
+                Change::Delete { message_id, by: name }
+            }
+            ClientMessage::Mute { message_id, seconds } => {
+                staff_only("mute people")?;
+                if !self.authors.iter().any(|(id, _)| *id == message_id) {
+                    return Err(Refusal::new("unknown_message", "that message is not in this room"));
+                }
+                Change::Mute { message_id, seconds, by: name }
+            }
+            ClientMessage::SlowMode { seconds } => {
+                staff_only("set slow mode")?;
+                Change::SlowMode { seconds: seconds.min(3600), by: name }
+            }
             ClientMessage::Ask { text } => {
                 let Some(identity) = identity else {
                     return Err(Refusal::new("name_required", "choose a display name or sign in to ask"));
@@ -449,259 +592,236 @@ impl Room {
                 if !staff && self.blocked(text) {
                     return Err(Refusal::new("blocked_word", "the question contains a word this shop does not allow"));
                 }
-                if self.question_authors.values().filter(|a| **a == identity).count() >= 20 {
-                    return Err(Refusal::new("rate_limited", "at most 20 questions per person and show"));
-                }
-                let question =
-                    Question { id: self.next_question_id, name, text: text.to_string(), at: now, media_ms, answered: false, answer: None };
-                self.next_question_id += 1;
-                self.question_authors.insert(question.id, identity);
-                self.timeline.push(TimelineEvent {
-                    at: now,
-                    media_ms,
-                    kind: "question",
-                    data: serde_json::to_string(&question).unwrap_or_default(),
-                });
-                self.questions.push(question.clone());
-                self.pending_questions.push(question);
-                return Ok(None);
+                self.may_ask(&identity)?;
+                Change::Ask { author: identity, name, text: text.to_string() }
             }
             ClientMessage::Answer { question_id, text } => {
-                if !staff {
-                    return Err(Refusal::new("forbidden", "only hosts and moderators answer questions"));
-                }
-                let Some(q) = self.questions.iter_mut().find(|q| q.id == question_id) else {
+                staff_only("answer questions")?;
+                if !self.questions.iter().any(|q| q.id == question_id) {
                     return Err(Refusal::new("unknown_question", "that question is not in this room"));
-                };
-                q.answered = true;
-                q.answer = text.map(|t| t.trim().chars().take(2_000).collect()).filter(|t: &String| !t.is_empty());
-                let q = q.clone();
-                self.timeline.push(TimelineEvent {
-                    at: now,
-                    media_ms,
-                    kind: "answer",
-                    data: serde_json::to_string(&q).unwrap_or_default(),
-                });
-                self.pending_questions.push(q);
-                return Ok(None);
+                }
+                let text = text.map(|t| t.trim().chars().take(2_000).collect::<String>()).filter(|t| !t.is_empty());
+                Change::Answer { question_id, text }
             }
             ClientMessage::Poll { question, options } => {
-                if !staff {
-                    return Err(Refusal::new("forbidden", "only hosts and moderators open polls"));
-                }
-                return self.open_poll(question, options, now, media_ms).map(|()| None);
+                staff_only("open polls")?;
+                let (question, options) = poll_input(&question, &options)?;
+                Change::Poll { question, options }
             }
             ClientMessage::Vote { poll_id, option } => {
-                let Some(identity) = identity else {
+                let Some(voter) = identity else {
                     return Err(Refusal::new("name_required", "choose a display name or sign in to vote"));
                 };
-                let Some(poll) = self.poll.as_mut().filter(|p| p.id == poll_id && p.open) else {
-                    return Err(Refusal::new("poll_closed", "that poll is not open"));
-                };
-                if option >= poll.votes.len() {
-                    return Err(Refusal::new("invalid", "no such option"));
-                }
-                if !self.voters.insert(identity) {
-                    return Err(Refusal::new("already_voted", "one vote per person"));
-                }
-                poll.votes[option] += 1;
-                self.poll_changed = true;
-                return Ok(None);
+                self.may_vote(poll_id, option, &voter)?;
+                Change::Vote { poll_id, option, voter }
             }
             ClientMessage::ClosePoll { poll_id } => {
-                if !staff {
-                    return Err(Refusal::new("forbidden", "only hosts and moderators close polls"));
-                }
-                let Some(poll) = self.poll.as_mut().filter(|p| p.id == poll_id) else {
+                staff_only("close polls")?;
+                if !self.poll.as_ref().is_some_and(|p| p.id == poll_id) {
                     return Err(Refusal::new("poll_closed", "that poll is not open"));
-                };
-                poll.open = false;
-                self.poll_changed = true;
-                let data = serde_json::to_string(&poll).unwrap_or_default();
-                self.timeline.push(TimelineEvent { at: now, media_ms, kind: "poll_closed", data });
-                return Ok(None);
+                }
+                Change::ClosePoll { poll_id }
             }
             ClientMessage::Advance => {
                 if !staff {
                     return Err(Refusal::new("forbidden", "only hosts move through the run of show"));
                 }
                 let next = self.segment.map_or(0, |i| i + 1);
-                let Some(segment) = self.plan.get(next).cloned() else {
+                let Some(segment) = self.plan.get(next) else {
                     return Err(Refusal::new("end_of_plan", "the run of show has no more segments"));
                 };
-                self.segment = Some(next);
-                self.segment_changed = true;
-                if let Some(first) = segment.product_ids.first() {
-                    self.pinned = Some(Pin { product_id: first.clone(), at: now, media_ms });
-                    self.pin_changed = true;
+                if let Some((question, options)) = &segment.poll {
+                    poll_input(question, options)?;
                 }
-                if let Some((question, options)) = segment.poll.clone() {
-                    self.open_poll(question, options, now, media_ms)?;
-                }
-                self.timeline.push(TimelineEvent {
-                    at: now,
-                    media_ms,
-                    kind: "segment",
-                    data: serde_json::to_string(&segment).unwrap_or_default(),
-                });
-                return Ok(None);
+                Change::Advance { segment: next }
             }
-            _ => {}
+        };
+        Ok(Some(change))
+    }
+
+    fn may_ask(&self, identity: &str) -> Result<(), Refusal> {
+        if self.question_authors.values().filter(|a| *a == identity).count() >= 20 {
+            return Err(Refusal::new("rate_limited", "at most 20 questions per person and show"));
         }
-        let Some(c) = self.conns.get_mut(&conn) else { return Err(Refusal::new("not_joined", "join the room first")) };
-        match message {
-            ClientMessage::Chat { text, reply_to } => {
-                if c.member.identity.is_none() {
-                    return Err(Refusal::new("name_required", "choose a display name (POST /api/v1/guests) or sign in to chat"));
-                }
-                let text = text.trim();
-                if text.is_empty() {
-                    return Err(Refusal::new("empty", "the message is empty"));
-                }
-                if text.chars().count() > self.config.max_chat_chars {
-                    return Err(Refusal::new("too_long", format!("a message is at most {} characters", self.config.max_chat_chars)));
-                }
-                if text.chars().any(|ch| ch.is_control() && ch != '\n') {
-                    return Err(Refusal::new("invalid", "the message contains control characters"));
-                }
-                let identity = c.member.identity.clone().unwrap_or_default();
-                if let Some(until) = self.muted.get(&identity).copied().filter(|until| *until > now) {
-                    return Err(if until == i64::MAX {
-                        Refusal::new("banned", "a moderator removed you from this chat")
-                    } else {
-                        Refusal::new("muted", format!("a moderator muted you for {} more seconds", (until - now + 999) / 1000))
-                    });
-                }
-                let interval = self.slow_mode_ms.unwrap_or(self.config.chat_interval_ms);
-                if c.member.role == Role::Viewer
-                    && let Some(last) = c.last_chat_at
-                    && now - last < interval
-                {
-                    return Err(Refusal::new("rate_limited", format!("one message every {interval} ms")));
-                }
-                if c.member.role == Role::Viewer && has_link(text) {
-                    return Err(Refusal::new("link", "links are not allowed in the chat"));
-                }
-                if c.member.role == Role::Viewer {
-                    let lower = text.to_lowercase();
-                    if self.config.blocked_words.iter().any(|w| lower.contains(w.as_str())) {
-                        return Err(Refusal::new("blocked_word", "the message contains a word this shop does not allow"));
-                    }
-                }
-                c.last_chat_at = Some(now);
+        Ok(())
+    }
+
+    fn may_vote(&self, poll_id: u64, option: usize, voter: &str) -> Result<(), Refusal> {
+        let Some(poll) = self.poll.as_ref().filter(|p| p.id == poll_id && p.open) else {
+            return Err(Refusal::new("poll_closed", "that poll is not open"));
+        };
+        if option >= poll.votes.len() {
+            return Err(Refusal::new("invalid", "no such option"));
+        }
+        if self.voters.contains(voter) {
+            return Err(Refusal::new("already_voted", "one vote per person"));
+        }
+        Ok(())
+    }
+
+    /// Applies one event to the room. Every node's room applies the same events in the same
+    /// order (the bus's), so they agree on ids, pins, polls and who is muted; an event decided on
+    /// stale state (two hosts advancing at once, a vote racing its poll's close) is refused here.
+    /// Only the room that decided an event puts it on the timeline.
+    pub fn apply(&mut self, event: &Event) -> Result<Option<ChatLine>, Refusal> {
+        let mine = event.origin == self.config.node;
+        let (now, media_ms) = (event.at, event.media_ms);
+        let record = |room: &mut Room, kind: &'static str, data: String| {
+            if mine {
+                room.timeline.push(TimelineEvent { at: now, media_ms, kind, data });
+            }
+        };
+        match &event.change {
+            Change::Chat { author, name, role, text, reply_to } => {
                 let line = ChatLine {
                     id: self.next_chat_id,
-                    name: c.member.name.clone(),
-                    role: c.member.role,
-                    text: text.to_string(),
-                    reply_to,
+                    name: name.clone(),
+                    role: *role,
+                    text: text.clone(),
+                    reply_to: *reply_to,
                     at: now,
                     media_ms,
                 };
                 self.next_chat_id += 1;
-                self.authors.push_back((line.id, identity));
+                self.authors.push_back((line.id, author.clone()));
                 if self.authors.len() > 10_000 {
                     self.authors.pop_front();
                 }
                 // The line itself keeps its own moment (the tick only batches it).
-                self.timeline.push(TimelineEvent {
-                    at: now,
-                    media_ms,
-                    kind: "chat",
-                    data: serde_json::to_string(&line).unwrap_or_default(),
-                });
+                record(self, "chat", serde_json::to_string(&line).unwrap_or_default());
                 self.pending_chat.push(line.clone());
                 return Ok(Some(line));
             }
-            ClientMessage::Like { count } => {
-                // Likes are counted, never relayed one by one; a burst is capped per message.
-                self.pending_likes += u64::from(count.clamp(1, 50));
+            Change::Likes { count } => {
+                // This room counted its own when they came in.
+                if !mine {
+                    self.pending_likes += count;
+                    self.pending_remote_likes += count;
+                }
             }
-            ClientMessage::Pin { product_id } => {
-                if c.member.role == Role::Viewer {
-                    return Err(Refusal::new("forbidden", "only hosts and moderators pin products"));
-                }
-                if product_id.is_empty() || product_id.len() > 64 {
-                    return Err(Refusal::new("invalid", "product_id is not a product id"));
-                }
-                self.pinned = Some(Pin { product_id, at: now, media_ms });
+            Change::Pin { product_id } => {
+                self.pinned = product_id.clone().map(|product_id| Pin { product_id, at: now, media_ms });
                 self.pin_changed = true;
+                record(self, "pin", serde_json::to_string(&self.pinned).unwrap_or_default());
             }
-            ClientMessage::Unpin => {
-                if c.member.role == Role::Viewer {
-                    return Err(Refusal::new("forbidden", "only hosts and moderators unpin products"));
-                }
-                self.pinned = None;
-                self.pin_changed = true;
+            Change::Delete { message_id, by } => {
+                self.recent_chat.retain(|l| l.id != *message_id);
+                self.pending_chat.retain(|l| l.id != *message_id);
+                self.pending_deleted.push(*message_id);
+                let action = ModerationAction { by: by.clone(), action: "delete", message_id: Some(*message_id), seconds: None };
+                record(self, "moderation", serde_json::to_string(&action).unwrap_or_default());
             }
-            ClientMessage::Delete { message_id } => {
-                if c.member.role == Role::Viewer {
-                    return Err(Refusal::new("forbidden", "only hosts and moderators delete messages"));
-                }
-                let by = c.member.name.clone();
-                self.recent_chat.retain(|l| l.id != message_id);
-                self.pending_chat.retain(|l| l.id != message_id);
-                self.pending_deleted.push(message_id);
-                self.log(now, media_ms, ModerationAction { by, action: "delete", message_id: Some(message_id), seconds: None });
-            }
-            ClientMessage::Mute { message_id, seconds } => {
-                if c.member.role == Role::Viewer {
-                    return Err(Refusal::new("forbidden", "only hosts and moderators mute people"));
-                }
-                let by = c.member.name.clone();
-                let Some(author) = self.authors.iter().find(|(id, _)| *id == message_id).map(|(_, a)| a.clone()) else {
+            Change::Mute { message_id, seconds, by } => {
+                let Some(author) = self.authors.iter().find(|(id, _)| id == message_id).map(|(_, a)| a.clone()) else {
                     return Err(Refusal::new("unknown_message", "that message is not in this room"));
                 };
                 let until = seconds.map_or(i64::MAX, |s| now + i64::from(s) * 1000);
                 self.muted.insert(author, until);
                 let action = if seconds.is_some() { "mute" } else { "ban" };
-                self.log(now, media_ms, ModerationAction { by, action, message_id: Some(message_id), seconds });
+                let action = ModerationAction { by: by.clone(), action, message_id: Some(*message_id), seconds: *seconds };
+                record(self, "moderation", serde_json::to_string(&action).unwrap_or_default());
             }
-            ClientMessage::Ask { .. }
-            | ClientMessage::Answer { .. }
-            | ClientMessage::Poll { .. }
-            | ClientMessage::Vote { .. }
-            | ClientMessage::ClosePoll { .. }
-            | ClientMessage::Advance => unreachable!("handled above"),
-            ClientMessage::SlowMode { seconds } => {
-                if c.member.role == Role::Viewer {
-                    return Err(Refusal::new("forbidden", "only hosts and moderators set slow mode"));
-                }
-                let by = c.member.name.clone();
-                self.slow_mode_ms = (seconds > 0).then(|| i64::from(seconds.min(3600)) * 1000);
+            Change::SlowMode { seconds, by } => {
+                self.slow_mode_ms = (*seconds > 0).then(|| i64::from(*seconds) * 1000);
                 self.slow_mode_changed = true;
-                self.log(now, media_ms, ModerationAction { by, action: "slow_mode", message_id: None, seconds: Some(seconds) });
+                let action = ModerationAction { by: by.clone(), action: "slow_mode", message_id: None, seconds: Some(*seconds) };
+                record(self, "moderation", serde_json::to_string(&action).unwrap_or_default());
+            }
+            Change::Ask { author, name, text } => {
+                self.may_ask(author)?;
+                let question = Question {
+                    id: self.next_question_id,
+                    name: name.clone(),
+                    text: text.clone(),
+                    at: now,
+                    media_ms,
+                    answered: false,
+                    answer: None,
+                };
+                self.next_question_id += 1;
+                self.question_authors.insert(question.id, author.clone());
+                record(self, "question", serde_json::to_string(&question).unwrap_or_default());
+                self.questions.push(question.clone());
+                self.pending_questions.push(question);
+            }
+            Change::Answer { question_id, text } => {
+                let Some(q) = self.questions.iter_mut().find(|q| q.id == *question_id) else {
+                    return Err(Refusal::new("unknown_question", "that question is not in this room"));
+                };
+                q.answered = true;
+                q.answer = text.clone();
+                let q = q.clone();
+                record(self, "answer", serde_json::to_string(&q).unwrap_or_default());
+                self.pending_questions.push(q);
+            }
+            Change::Poll { question, options } => {
+                let data = self.open_poll(question.clone(), options.clone());
+                record(self, "poll", data);
+            }
+            Change::Vote { poll_id, option, voter } => {
+                self.may_vote(*poll_id, *option, voter)?;
+                self.voters.insert(voter.clone());
+                if let Some(poll) = self.poll.as_mut() {
+                    poll.votes[*option] += 1;
+                }
+                self.poll_changed = true;
+            }
+            Change::ClosePoll { poll_id } => {
+                let Some(poll) = self.poll.as_mut().filter(|p| p.id == *poll_id) else {
+                    return Err(Refusal::new("poll_closed", "that poll is not open"));
+                };
+                poll.open = false;
+                self.poll_changed = true;
+                let data = serde_json::to_string(&poll).unwrap_or_default();
+                record(self, "poll_closed", data);
+            }
+            Change::Advance { segment: index } => {
+                if self.segment.is_some_and(|current| current >= *index) {
+                    return Err(Refusal::new("already_advanced", "the run of show already moved on"));
+                }
+                let Some(segment) = self.plan.get(*index).cloned() else {
+                    return Err(Refusal::new("end_of_plan", "the run of show has no more segments"));
+                };
+                self.segment = Some(*index);
+                self.segment_changed = true;
+                if let Some(first) = segment.product_ids.first() {
+                    self.pinned = Some(Pin { product_id: first.clone(), at: now, media_ms });
+                    self.pin_changed = true;
+                    record(self, "pin", serde_json::to_string(&self.pinned).unwrap_or_default());
+                }
+                if let Some((question, options)) = segment.poll.clone() {
+                    let data = self.open_poll(question, options);
+                    record(self, "poll", data);
+                }
+                record(self, "segment", serde_json::to_string(&segment).unwrap_or_default());
             }
         }
         Ok(None)
     }
 
-    fn open_poll(&mut self, question: String, options: Vec<String>, now: i64, media_ms: Option<i64>) -> Result<(), Refusal> {
-        let question = question.trim().to_string();
-        let options: Vec<String> = options.iter().map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect();
-        if question.is_empty()
-            || question.chars().count() > 300
-            || !(2..=6).contains(&options.len())
-            || options.iter().any(|o| o.chars().count() > 100)
-        {
-            return Err(Refusal::new("invalid", "a poll has a question and 2 to 6 options of at most 100 characters"));
-        }
+    /// The likes this room's own connections sent since the last call, for the other nodes.
+    pub fn take_local_likes(&mut self) -> u64 {
+        std::mem::take(&mut self.local_likes)
+    }
+
+    /// The viewers other nodes have in this show, added to this room's own; `record` says
+    /// whether this room puts the total on the timeline (one node does).
+    pub fn set_remote_viewers(&mut self, viewers: u64, record: bool) {
+        self.remote_viewers = viewers;
+        self.records_viewers = record;
+        self.peak = self.peak.max(self.viewers());
+    }
+
+    /// Opens a poll (checked by [`poll_input`]) in place of the current one; the answer is the
+    /// poll as the timeline keeps it.
+    fn open_poll(&mut self, question: String, options: Vec<String>) -> String {
         let poll = PollState { id: self.next_poll_id, question, votes: vec![0; options.len()], options, open: true };
         self.next_poll_id += 1;
         self.voters.clear();
-        self.timeline.push(TimelineEvent { at: now, media_ms, kind: "poll", data: serde_json::to_string(&poll).unwrap_or_default() });
+        let data = serde_json::to_string(&poll).unwrap_or_default();
         self.poll = Some(poll);
         self.poll_changed = true;
-        Ok(())
-    }
-
-    fn log(&mut self, now: i64, media_ms: Option<i64>, action: ModerationAction) {
-        self.timeline.push(TimelineEvent {
-            at: now,
-            media_ms,
-            kind: "moderation",
-            data: serde_json::to_string(&action).unwrap_or_default(),
-        });
+        data
     }
 
     /// The timeline events gathered since the last call (chat lines, likes per tick, pins, the
@@ -713,18 +833,15 @@ impl Room {
     /// Everything since the previous tick as one frame (JSON text, made once), or `None` when
     /// nothing changed. `now` and `media_ms` stamp what the tick puts on the timeline.
     pub fn tick_at(&mut self, now: i64, media_ms: Option<i64>) -> Option<Arc<str>> {
-        let likes = self.pending_likes;
-        let pin_changed = self.pin_changed;
+        // Other nodes put their own likes on the timeline.
+        let likes = self.pending_likes.saturating_sub(std::mem::take(&mut self.pending_remote_likes));
         let viewers_changed = self.viewers() != self.sent_viewers;
         let frame = self.tick()?;
         let event = |kind: &'static str, data: String| TimelineEvent { at: now, media_ms, kind, data };
         if likes > 0 {
             self.timeline.push(event("likes", format!("{{\"count\":{likes}}}")));
         }
-        if pin_changed {
-            self.timeline.push(event("pin", serde_json::to_string(&self.pinned).unwrap_or_default()));
-        }
-        if viewers_changed {
+        if viewers_changed && self.records_viewers {
             self.timeline.push(event("viewers", format!("{{\"viewers\":{}}}", self.viewers())));
         }
         Some(frame)
@@ -747,6 +864,8 @@ impl Room {
             return None;
         }
         self.seq += 1;
+        self.pending_remote_likes = 0;
+        self.peak = self.peak.max(viewers);
         self.likes_total += self.pending_likes;
         let pending = std::mem::take(&mut self.pending_chat);
         let chat = self.sample(pending);
@@ -823,6 +942,21 @@ impl Room {
     }
 }
 
+/// A poll's question and options, trimmed, when they make a poll: a question and 2 to 6 options
+/// of at most 100 characters.
+fn poll_input(question: &str, options: &[String]) -> Result<(String, Vec<String>), Refusal> {
+    let question = question.trim().to_string();
+    let options: Vec<String> = options.iter().map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect();
+    if question.is_empty()
+        || question.chars().count() > 300
+        || !(2..=6).contains(&options.len())
+        || options.iter().any(|o| o.chars().count() > 100)
+    {
+        return Err(Refusal::new("invalid", "a poll has a question and 2 to 6 options of at most 100 characters"));
+    }
+    Ok((question, options))
+}
+
 /// Whether a message holds a link (an URL scheme or a `www.` address).
 fn has_link(text: &str) -> bool {
     let lower = text.to_lowercase();
@@ -892,10 +1026,11 @@ mod tests {
         room.tick_at(1_050, Some(150)).unwrap();
         let events = room.drain_timeline();
         let kinds: Vec<&str> = events.iter().map(|e| e.kind).collect();
-        assert_eq!(kinds, ["chat", "likes", "pin", "viewers"]);
+        assert_eq!(kinds, ["chat", "pin", "likes", "viewers"]);
         assert_eq!(events[0].media_ms, Some(100), "a chat line keeps the moment it was sent");
-        assert_eq!(events[1].data, "{\"count\":5}");
-        assert!(events[2].data.contains("prd_9"));
+        assert!(events[1].data.contains("prd_9"));
+        assert_eq!(events[1].media_ms, Some(120), "a pin keeps its moment");
+        assert_eq!(events[2].data, "{\"count\":5}");
         assert!(room.drain_timeline().is_empty());
     }
 
@@ -1017,5 +1152,78 @@ mod tests {
         assert!(room.since(1).is_none(), "too old: snapshot");
         assert!(room.since(9).is_none(), "from the future: snapshot");
         assert_eq!(room.snapshot(1).chat.len(), 5);
+    }
+
+    /// Two nodes' rooms of one show, with a bus that delivers every event to both in one order.
+    #[test]
+    fn rooms_on_two_nodes_agree() {
+        let node = |name: &str| {
+            let mut room = Room::new(RoomConfig { node: name.into(), ..RoomConfig::default() });
+            room.set_plan(vec![
+                Segment { index: 0, title: "Uno".into(), product_ids: vec!["prd_a".into()], deal: None, poll: None },
+                Segment { index: 1, title: "Due".into(), product_ids: vec![], deal: None, poll: None },
+            ]);
+            room
+        };
+        let (mut a, mut b) = (node("a"), node("b"));
+        a.join(1, member("host", Role::Host));
+        a.join(2, member("anna", Role::Viewer));
+        b.join(1, member("bea", Role::Viewer));
+        b.join(2, member("host2", Role::Host));
+        let mut bus: Vec<Event> = Vec::new();
+        let mut send = |room: &mut Room, conn, message, now| {
+            if let Some(change) = room.decide(conn, message, now).unwrap() {
+                bus.push(room.event(change, 7, now, Some(now / 2)));
+            }
+        };
+        send(&mut b, 1, ClientMessage::Chat { text: "da b".into(), reply_to: None }, 1_000);
+        send(&mut a, 2, ClientMessage::Chat { text: "da a".into(), reply_to: None }, 1_001);
+        send(&mut a, 1, ClientMessage::Poll { question: "Blu?".into(), options: vec!["Sì".into(), "No".into()] }, 1_002);
+        // Both hosts advance at once, each on what their room saw.
+        send(&mut a, 1, ClientMessage::Advance, 1_003);
+        send(&mut b, 2, ClientMessage::Advance, 1_003);
+        let mut answers = Vec::new();
+        for event in &bus {
+            answers.push((a.apply(event), b.apply(event)));
+        }
+        assert_eq!(answers[0].0.as_ref().unwrap().as_ref().unwrap().id, 1, "the first line on the bus is 1 everywhere");
+        assert_eq!(answers[1].1.as_ref().unwrap().as_ref().unwrap().id, 2);
+        assert_eq!(answers[4].0.as_ref().unwrap_err().code, "already_advanced", "only one advance wins: {answers:?}");
+        // Votes from both nodes count once each, on both.
+        bus.clear();
+        let poll_id = a.snapshot(2).poll.unwrap().id;
+        let mut send = |room: &mut Room, conn, message| {
+            if let Some(change) = room.decide(conn, message, 2_000).unwrap() {
+                bus.push(room.event(change, 0, 2_000, None));
+            }
+        };
+        send(&mut a, 2, ClientMessage::Vote { poll_id, option: 0 });
+        send(&mut b, 1, ClientMessage::Vote { poll_id, option: 1 });
+        send(&mut b, 1, ClientMessage::Like { count: 5 });
+        for event in &bus {
+            a.apply(event).unwrap();
+            b.apply(event).unwrap();
+        }
+        let likes = b.take_local_likes();
+        a.apply(&Event { origin: "b".into(), token: 0, at: 2_000, media_ms: None, change: Change::Likes { count: likes } }).unwrap();
+        a.set_remote_viewers(b.local_viewers(), true);
+        b.set_remote_viewers(a.local_viewers(), false);
+        let (fa, fb) = (frame(&a.tick_at(2_100, None).unwrap()), frame(&b.tick_at(2_100, None).unwrap()));
+        for f in [&fa, &fb] {
+            assert_eq!(f["viewers"], 4, "viewer counts add up: {f}");
+            assert_eq!(f["likes_total"], 5);
+            assert_eq!(f["poll"]["votes"], serde_json::json!([1, 1]));
+        }
+        let (sa, sb) = (a.snapshot(1), b.snapshot(1));
+        assert_eq!((sa.pinned.clone(), sa.segment.clone()), (sb.pinned.clone(), sb.segment.clone()));
+        assert_eq!(sa.chat, sb.chat);
+        assert_ne!(sa.room, sb.room, "seq numbers are per room: resume where they mean something");
+        // Each event is on one node's timeline: the one that decided it.
+        let (ta, tb) = (a.drain_timeline(), b.drain_timeline());
+        let count = |t: &[TimelineEvent], kind| t.iter().filter(|e| e.kind == kind).count();
+        assert_eq!((count(&ta, "chat"), count(&tb, "chat")), (1, 1));
+        assert_eq!((count(&ta, "segment"), count(&tb, "segment")), (1, 0), "a's advance came first");
+        assert_eq!((count(&ta, "likes"), count(&tb, "likes")), (0, 1));
+        assert_eq!((count(&ta, "viewers"), count(&tb, "viewers")), (1, 0));
     }
 }
