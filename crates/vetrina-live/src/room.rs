@@ -128,19 +128,57 @@ pub enum ClientMessage {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Change {
-    Chat { author: String, name: String, role: Role, text: String, reply_to: Option<u64> },
+    Chat {
+        author: String,
+        name: String,
+        role: Role,
+        text: String,
+        reply_to: Option<u64>,
+    },
     /// Likes another node's viewers sent (in one tick).
-    Likes { count: u64 },
-    Pin { product_id: Option<String> },
-    Delete { message_id: u64, by: String },
-    Mute { message_id: u64, seconds: Option<u32>, by: String },
-    SlowMode { seconds: u32, by: String },
-    Ask { author: String, name: String, text: String },
-    Answer { question_id: u64, text: Option<String> },
-    Poll { question: String, options: Vec<String> },
-    Vote { poll_id: u64, option: usize, voter: String },
-    ClosePoll { poll_id: u64 },
-    Advance { segment: usize },
+    Likes {
+        count: u64,
+    },
+    Pin {
+        product_id: Option<String>,
+    },
+    Delete {
+        message_id: u64,
+        by: String,
+    },
+    Mute {
+        message_id: u64,
+        seconds: Option<u32>,
+        by: String,
+    },
+    SlowMode {
+        seconds: u32,
+        by: String,
+    },
+    Ask {
+        author: String,
+        name: String,
+        text: String,
+    },
+    Answer {
+        question_id: u64,
+        text: Option<String>,
+    },
+    Poll {
+        question: String,
+        options: Vec<String>,
+    },
+    Vote {
+        poll_id: u64,
+        option: usize,
+        voter: String,
+    },
+    ClosePoll {
+        poll_id: u64,
+    },
+    Advance {
+        segment: usize,
+    },
 }
 
 /// A [`Change`] with where and when it was decided: what the rooms of a show on several nodes
@@ -219,7 +257,7 @@ pub struct Refusal {
 }
 
 impl Refusal {
-    fn new(code: &'static str, message: impl Into<String>) -> Refusal {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Refusal {
         Refusal { code, message: message.into() }
     }
 }
@@ -510,7 +548,8 @@ impl Room {
         let Some(c) = self.conns.get(&conn) else { return Err(Refusal::new("not_joined", "join the room first")) };
         let staff = c.member.role != Role::Viewer;
         let (name, role, identity) = (c.member.name.clone(), c.member.role, c.member.identity.clone());
-        let staff_only = |what: &str| if staff { Ok(()) } else { Err(Refusal::new("forbidden", format!("only hosts and moderators {what}"))) };
+        let staff_only =
+            |what: &str| if staff { Ok(()) } else { Err(Refusal::new("forbidden", format!("only hosts and moderators {what}"))) };
         let change = match message {
             ClientMessage::Chat { text, reply_to } => {
                 let Some(identity) = identity else {
@@ -617,7 +656,7 @@ impl Room {
             }
             ClientMessage::ClosePoll { poll_id } => {
                 staff_only("close polls")?;
-                if !self.poll.as_ref().is_some_and(|p| p.id == poll_id) {
+                if self.poll.as_ref().is_none_or(|p| p.id != poll_id) {
                     return Err(Refusal::new("poll_closed", "that poll is not open"));
                 }
                 Change::ClosePoll { poll_id }

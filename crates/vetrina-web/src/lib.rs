@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod bus;
 pub mod cache;
 pub mod error;
 pub mod live;
@@ -130,6 +131,12 @@ impl AppState {
 }
 
 impl AppState {
+    /// Live rooms that share their shows with other nodes' rooms through `bus`.
+    pub fn with_bus(mut self, bus: bus::Bus) -> AppState {
+        self.rooms = live::Rooms::new(bus);
+        self
+    }
+
     /// The cached JSON answer for `key`, or the one `make` computes (then cached).
     pub(crate) async fn cached_json<T, F>(&self, key: String, make: F) -> error::ApiResult<Response>
     where

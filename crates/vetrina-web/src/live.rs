@@ -16,16 +16,17 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use vetrina_domain::account::Action;
 use vetrina_domain::ids::ShowId;
 use vetrina_domain::show::ShowStatus;
 use vetrina_live::room::{ChatLine, Snapshot, TimelineEvent};
-use vetrina_live::{ClientMessage, Conn, Member, Refusal, Role, Room, RoomConfig};
+use vetrina_live::{Change, ClientMessage, Conn, Member, Refusal, Role, Room, RoomConfig};
 use vetrina_store::{Store, now_ms};
 
 use crate::AppState;
 use crate::auth::{Caller, GuestViewer};
+use crate::bus::{Bus, Incoming};
 use crate::error::{ApiError, ApiResult, Path};
 
 const TICK: Duration = Duration::from_millis(100);
@@ -33,7 +34,7 @@ const FRAMES_QUEUED: usize = 64;
 const IDLE_STOP: Duration = Duration::from_secs(60);
 
 enum Command {
-    Join { conn: Conn, member: Member, since: Option<u64>, reply: oneshot::Sender<Joined> },
+    Join { conn: Conn, member: Member, since: Option<u64>, room: Option<String>, reply: oneshot::Sender<Joined> },
     Leave { conn: Conn },
     Message { conn: Conn, message: ClientMessage, reply: oneshot::Sender<Result<Option<ChatLine>, Refusal>> },
     Snapshot { conn: Conn, reply: oneshot::Sender<Snapshot> },
@@ -58,6 +59,7 @@ pub struct Rooms {
     next_conn: Arc<AtomicU64>,
     /// Batches of timeline events on their way to the store (one writer task per node).
     timeline: Arc<std::sync::OnceLock<TimelineQueue>>,
+    bus: Bus,
 }
 
 /// Where rooms hand their timeline events to the writer.
@@ -95,6 +97,11 @@ async fn write_timeline(store: Store, mut batches: mpsc::Receiver<(ShowId, Vec<T
 }
 
 impl Rooms {
+    /// Rooms that reach the same shows' rooms on other nodes through `bus`.
+    pub fn new(bus: Bus) -> Rooms {
+        Rooms { bus, ..Rooms::default() }
+    }
+
     /// The show's room, started with its run of show when it is not running.
     fn get(&self, show: &vetrina_domain::show::Show, store: &Store) -> RoomHandle {
         let (plan, org) = (&show.run_of_show, &show.org_id);
@@ -117,91 +124,230 @@ impl Rooms {
             })
             .clone();
         let plan = plan.segments.iter().enumerate().map(|(i, s)| vetrina_live::room::Segment::from_plan(i, s)).collect();
-        tokio::spawn(run_room(show.clone(), org.clone(), store.clone(), plan, command_rx, frames, timeline, self.rooms.clone()));
+        let (facts_tx, facts) = watch::channel(ShowFacts::default());
+        tokio::spawn(watch_show(store.clone(), show.clone(), org.clone(), facts_tx));
+        let room = RoomTask { show: show.clone(), plan, commands: command_rx, frames, timeline, facts, rooms: self.rooms.clone() };
+        tokio::spawn(room.run(self.bus.clone()));
         handle
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn run_room(
+/// What a room learns from the store, read beside it so that it never waits for the store.
+#[derive(Clone, Default, PartialEq)]
+struct ShowFacts {
+    /// When the show's recording started (Unix ms): the origin of its media clock.
+    media_origin: Option<i64>,
+    /// The organisation's blocked words.
+    blocked_words: Option<Vec<String>>,
+}
+
+/// Reads the show's media clock (every 2 s until the recording starts) and its organisation's
+/// blocked words (every 10 s: the console may change them) for as long as the room runs.
+async fn watch_show(store: Store, show: ShowId, org: vetrina_domain::ids::OrgId, facts: watch::Sender<ShowFacts>) {
+    let mut every = tokio::time::interval(Duration::from_secs(2));
+    let mut n: u64 = 0;
+    while !facts.is_closed() {
+        every.tick().await;
+        let mut next = facts.borrow().clone();
+        if next.media_origin.is_none() {
+            next.media_origin = store.recordings(&show).await.ok().and_then(|r| r.first().map(|(_, t)| *t));
+        }
+        if n.is_multiple_of(5)
+            && let Ok(org) = store.org(&org).await
+        {
+            next.blocked_words = Some(org.blocked_words);
+        }
+        n += 1;
+        facts.send_if_modified(|current| {
+            let changed = *current != next;
+            *current = next;
+            changed
+        });
+    }
+}
+
+/// A room's name among its show's rooms on all nodes: random, so that `seq` numbers of one
+/// room are never taken for another's.
+fn room_name() -> String {
+    let mut bytes = [0_u8; 8];
+    // Without randomness the name is still unique enough on one node (the time).
+    if getrandom::getrandom(&mut bytes).is_err() {
+        bytes = now_ms().to_le_bytes();
+    }
+    format!("rm_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+}
+
+/// Presence older than this no longer counts (nodes announce theirs every second).
+const PRESENCE_FRESH: Duration = Duration::from_secs(3);
+/// A decided event that has not come back from the bus in this time is answered "busy".
+const EVENT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One show's room actor and what it talks to.
+struct RoomTask {
     show: ShowId,
-    org: vetrina_domain::ids::OrgId,
-    store: Store,
     plan: Vec<vetrina_live::room::Segment>,
-    mut commands: mpsc::Receiver<Command>,
+    commands: mpsc::Receiver<Command>,
     frames: broadcast::Sender<Utf8Bytes>,
     timeline: TimelineQueue,
+    facts: watch::Receiver<ShowFacts>,
     rooms: Arc<Mutex<HashMap<ShowId, RoomHandle>>>,
-) {
-    let mut room = Room::new(RoomConfig::default());
-    room.set_plan(plan);
-    let mut tick = tokio::time::interval(TICK);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    let mut media_origin: Option<i64> = None;
-    let mut origin_checked = 0_i64;
-    let mut empty_since: Option<tokio::time::Instant> = None;
-    // The organisation's blocked words, read at start and every 10 s (the console may change them).
-    let mut words_read: Option<tokio::time::Instant> = None;
-    loop {
-        tokio::select! {
-            command = commands.recv() => {
-                let Some(command) = command else { break };
-                let now = now_ms();
-                // The media clock: once the recording has started, stamp events with the video moment.
-                if media_origin.is_none() && now - origin_checked > 2_000 {
-                    origin_checked = now;
-                    media_origin = store.recordings(&show).await.ok().and_then(|r| r.first().map(|(_, t)| *t));
-                }
-                match command {
-                    Command::Join { conn, member, since, reply } => {
-                        let snapshot = room.join(conn, member);
-                        let joined = match since.and_then(|s| room.since(s)) {
-                            Some(missed) => Joined::Missed(missed),
-                            None => Joined::Snapshot(Box::new(snapshot)),
-                        };
-                        let _ = reply.send(joined);
-                    }
-                    Command::Leave { conn } => room.leave(conn),
-                    Command::Message { conn, message, reply } => {
-                        let media_ms = media_origin.map(|origin| (now - origin).max(0));
-                        let _ = reply.send(room.handle(conn, message, now, media_ms));
-                    }
-                    Command::Snapshot { conn, reply } => {
-                        let _ = reply.send(room.snapshot(conn));
-                    }
+}
+
+impl RoomTask {
+    async fn run(mut self, bus: Bus) {
+        let node = room_name();
+        let show = self.show.clone();
+        let mut link = match bus.join(&show, &node).await {
+            Ok(link) => link,
+            Err(e) => {
+                // Serving this node's viewers alone beats serving nobody.
+                tracing::error!(show_id = %show, error = %e, "cannot join the bus: the room serves this node only");
+                match Bus::Local.join(&show, &node).await {
+                    Ok(link) => link,
+                    Err(_) => return,
                 }
             }
-            _ = tick.tick() => {
-                if words_read.is_none_or(|t| t.elapsed() > Duration::from_secs(10)) {
-                    words_read = Some(tokio::time::Instant::now());
-                    if let Ok(org) = store.org(&org).await {
-                        room.set_blocked_words(org.blocked_words);
-                    }
+        };
+        let mut room = Room::new(RoomConfig { node: node.clone(), ..RoomConfig::default() });
+        room.set_plan(std::mem::take(&mut self.plan));
+        let mut presence: HashMap<String, (u64, tokio::time::Instant)> = HashMap::new();
+        // Another node's room may have run for a while: apply what it did before serving anyone.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match tokio::time::timeout_at(deadline, link.next()).await {
+                Ok(Some(Incoming::CaughtUp)) => break,
+                Ok(Some(Incoming::Event(event))) => {
+                    let _ = room.apply(&event);
                 }
-                let now = now_ms();
-                let media_ms = media_origin.map(|origin| (now - origin).max(0));
-                if let Some(frame) = room.tick_at(now, media_ms) {
-                    // No receiver is fine: nobody is listening right now.
-                    let _ = frames.send(Utf8Bytes::from(frame.to_string()));
+                Ok(Some(Incoming::Presence { node, viewers })) => {
+                    presence.insert(node, (viewers, tokio::time::Instant::now()));
                 }
-                let events = room.drain_timeline();
-                if !events.is_empty() && timeline.try_send((show.clone(), events)).is_err() {
-                    tracing::warn!(show_id = %show, "timeline queue full: the store is too slow; room events were not recorded");
-                }
-                if room.viewers() == 0 {
-                    let since = *empty_since.get_or_insert_with(tokio::time::Instant::now);
-                    if since.elapsed() > IDLE_STOP {
-                        break;
-                    }
-                } else {
-                    empty_since = None;
+                Ok(None) | Err(_) => {
+                    tracing::warn!(show_id = %show, "the room's history did not arrive in time: serving what arrived");
+                    break;
                 }
             }
         }
-    }
-    let mut rooms = rooms.lock().unwrap_or_else(|e| e.into_inner());
-    if rooms.get(&show).is_some_and(|h| h.commands.is_closed() || h.frames.receiver_count() == 0) {
-        rooms.remove(&show);
+        room.tick();
+        room.drain_timeline();
+
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut ticks: u64 = 0;
+        let mut empty_since: Option<tokio::time::Instant> = None;
+        let mut media_origin: Option<i64> = None;
+        // Answers owed to senders whose events are on their way round the bus.
+        type Owed = (oneshot::Sender<Result<Option<ChatLine>, Refusal>>, tokio::time::Instant);
+        let mut owed: HashMap<u64, Owed> = HashMap::new();
+        let mut next_token: u64 = 1;
+        loop {
+            tokio::select! {
+                command = self.commands.recv() => {
+                    let Some(command) = command else { break };
+                    match command {
+                        Command::Join { conn, member, since, room: resume_in, reply } => {
+                            let snapshot = room.join(conn, member);
+                            let joined = match since.filter(|_| resume_in.as_ref().is_none_or(|r| *r == node)).and_then(|s| room.since(s)) {
+                                Some(missed) => Joined::Missed(missed),
+                                None => Joined::Snapshot(Box::new(snapshot)),
+                            };
+                            let _ = reply.send(joined);
+                        }
+                        Command::Leave { conn } => room.leave(conn),
+                        Command::Message { conn, message, reply } => {
+                            let now = now_ms();
+                            match room.decide(conn, message, now) {
+                                Err(refusal) => {
+                                    let _ = reply.send(Err(refusal));
+                                }
+                                Ok(None) => {
+                                    let _ = reply.send(Ok(None));
+                                }
+                                Ok(Some(change)) => {
+                                    let media_ms = media_origin.map(|origin| (now - origin).max(0));
+                                    let token = next_token;
+                                    next_token += 1;
+                                    if link.publish(room.event(change, token, now, media_ms)).await {
+                                        owed.insert(token, (reply, tokio::time::Instant::now()));
+                                    } else {
+                                        let _ = reply.send(Err(Refusal::new("busy", "the room is busy: try again")));
+                                    }
+                                }
+                            }
+                        }
+                        Command::Snapshot { conn, reply } => {
+                            let _ = reply.send(room.snapshot(conn));
+                        }
+                    }
+                }
+                incoming = link.next() => match incoming {
+                    Some(Incoming::Event(event)) => {
+                        let answer = room.apply(&event);
+                        if event.origin == node
+                            && let Some((reply, _)) = owed.remove(&event.token)
+                        {
+                            let _ = reply.send(answer);
+                        }
+                    }
+                    Some(Incoming::Presence { node, viewers }) => {
+                        presence.insert(node, (viewers, tokio::time::Instant::now()));
+                    }
+                    Some(Incoming::CaughtUp) => {}
+                    None => {
+                        tracing::error!(show_id = %show, "the room lost the bus: it stops (its viewers reconnect)");
+                        break;
+                    }
+                },
+                _ = tick.tick() => {
+                    ticks += 1;
+                    if self.facts.has_changed().unwrap_or(false) {
+                        let facts = self.facts.borrow_and_update().clone();
+                        media_origin = facts.media_origin;
+                        if let Some(words) = facts.blocked_words {
+                            room.set_blocked_words(words);
+                        }
+                    }
+                    let likes = room.take_local_likes();
+                    if link.is_shared() {
+                        if likes > 0 {
+                            let now = now_ms();
+                            let media_ms = media_origin.map(|origin| (now - origin).max(0));
+                            link.publish(room.event(Change::Likes { count: likes }, 0, now, media_ms)).await;
+                        }
+                        if ticks.is_multiple_of(10) {
+                            link.announce(&node, room.local_viewers()).await;
+                            presence.retain(|_, (_, at)| at.elapsed() < PRESENCE_FRESH);
+                            // The node with the smallest name records the total on the timeline.
+                            let records = presence.keys().all(|other| *other > node);
+                            room.set_remote_viewers(presence.values().map(|(n, _)| n).sum(), records);
+                        }
+                    }
+                    owed.retain(|_, (_, since)| since.elapsed() < EVENT_TIMEOUT);
+                    let now = now_ms();
+                    let media_ms = media_origin.map(|origin| (now - origin).max(0));
+                    if let Some(frame) = room.tick_at(now, media_ms) {
+                        // No receiver is fine: nobody is listening right now.
+                        let _ = self.frames.send(Utf8Bytes::from(frame.to_string()));
+                    }
+                    let events = room.drain_timeline();
+                    if !events.is_empty() && self.timeline.try_send((show.clone(), events)).is_err() {
+                        tracing::warn!(show_id = %show, "timeline queue full: the store is too slow; room events were not recorded");
+                    }
+                    if room.local_viewers() == 0 {
+                        let since = *empty_since.get_or_insert_with(tokio::time::Instant::now);
+                        if since.elapsed() > IDLE_STOP {
+                            break;
+                        }
+                    } else {
+                        empty_since = None;
+                    }
+                }
+            }
+        }
+        let mut rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
+        if rooms.get(&show).is_some_and(|h| h.commands.is_closed() || h.frames.receiver_count() == 0) {
+            rooms.remove(&show);
+        }
     }
 }
 
@@ -211,6 +357,9 @@ pub struct LiveQuery {
     /// The last frame's `seq` a reconnecting client saw: it gets the frames after it (or a
     /// snapshot when they are no longer kept).
     pub since: Option<u64>,
+    /// The `room` of the snapshot `since` counts from: frames are numbered per room, and a
+    /// reconnection that reaches another node's room gets a snapshot.
+    pub room: Option<String>,
 }
 
 /// Who the caller is in this show's room.
@@ -289,7 +438,7 @@ pub async fn live(
         .max_write_buffer_size(256 * 1024)
         .max_message_size(16 * 1024)
         .max_frame_size(16 * 1024)
-        .on_upgrade(move |socket| connection(socket, handle, conn, member, q.since)))
+        .on_upgrade(move |socket| connection(socket, handle, conn, member, q.since, q.room)))
 }
 
 /// A token bucket: `rate` tokens a second, at most `burst` saved.
@@ -328,11 +477,11 @@ fn error(code: &str, message: &str) -> Message {
     text(&serde_json::json!({"v": vetrina_live::room::PROTOCOL, "type": "error", "code": code, "message": message}))
 }
 
-async fn connection(mut socket: WebSocket, handle: RoomHandle, conn: Conn, member: Member, since: Option<u64>) {
+async fn connection(mut socket: WebSocket, handle: RoomHandle, conn: Conn, member: Member, since: Option<u64>, room: Option<String>) {
     // Subscribe before joining so no frame falls between the snapshot and the stream.
     let mut frames = handle.frames.subscribe();
     let (reply, joined) = oneshot::channel();
-    if handle.commands.send(Command::Join { conn, member, since, reply }).await.is_err() {
+    if handle.commands.send(Command::Join { conn, member, since, room, reply }).await.is_err() {
         return;
     }
     let first = match joined.await {

@@ -1,19 +1,24 @@
 // The live room over WebSocket (protocol v1, docs/live.md): one connection per page, resuming
-// with ?since=<seq> after a drop. `onMessage` gets every snapshot, frame and error.
+// with ?since=<seq>&room=<room> after a drop. `onMessage` gets every snapshot, frame and error,
+// each frame once.
 
 export function joinRoom(slug, onMessage) {
   let socket = null;
   let lastSeq = null;
+  let room = null;
   let retry = 500;
   let closed = false;
   const open = () => {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const since = lastSeq === null ? "" : `?since=${lastSeq}`;
+    const since = lastSeq === null ? "" : `?since=${lastSeq}&room=${encodeURIComponent(room || "")}`;
     socket = new WebSocket(`${scheme}://${location.host}/api/v1/shows/${encodeURIComponent(slug)}/live${since}`);
     socket.addEventListener("open", () => { retry = 500; });
     socket.addEventListener("message", (e) => {
       let m;
       try { m = JSON.parse(e.data); } catch { return; }
+      if (m.type === "snapshot") room = m.room;
+      // A frame the snapshot already holds (it was on its way when the snapshot was taken).
+      if (m.type === "frame" && lastSeq !== null && m.seq <= lastSeq) return;
       if (typeof m.seq === "number") lastSeq = m.seq;
       onMessage(m);
     });
@@ -31,6 +36,7 @@ export function joinRoom(slug, onMessage) {
     /** Reconnects from scratch (after choosing a name, say). */
     restart() {
       lastSeq = null;
+      room = null;
       if (socket) socket.close();
     },
     close() {

@@ -30,6 +30,10 @@ pub struct Config {
     pub answer_cache_ms: u64,
     /// Log filter, such as `info` or `vetrina_web=debug,info`.
     pub log: String,
+    /// `nats://host:4222` when several nodes serve the same shows (with one PostgreSQL): their
+    /// live rooms share chat, pins, polls and viewer counts through NATS (JetStream). Empty: one
+    /// node.
+    pub nats_url: String,
     /// Live video (WHIP/WHEP).
     pub media: MediaSettings,
 }
@@ -98,6 +102,7 @@ impl Default for Config {
             session_days: 30,
             answer_cache_ms: 1000,
             log: "info".into(),
+            nats_url: String::new(),
             media: MediaSettings::default(),
         }
     }
@@ -128,6 +133,7 @@ impl std::fmt::Debug for Config {
             .field("session_days", &self.session_days)
             .field("answer_cache_ms", &self.answer_cache_ms)
             .field("log", &self.log)
+            .field("nats_url", &redact_url(&self.nats_url))
             .field("media", &self.media)
             .finish()
     }
@@ -185,6 +191,9 @@ impl Config {
             config.media.grace_seconds =
                 v.parse().with_context(|| format!("VETRINA_MEDIA_GRACE_SECONDS={v:?} is not a number of seconds"))?;
         }
+        if let Some(v) = var("NATS_URL") {
+            config.nats_url = v;
+        }
         if let Some(v) = var("LOG") {
             config.log = v;
         }
@@ -222,6 +231,14 @@ impl Config {
         }
         if !(1..=365).contains(&self.session_days) {
             bail!("session_days {} must be between 1 and 365", self.session_days);
+        }
+        if !self.nats_url.is_empty() {
+            if !["nats://", "tls://"].iter().any(|s| self.nats_url.starts_with(s)) {
+                bail!("nats_url {:?} must start with nats:// or tls://", redact_url(&self.nats_url));
+            }
+            if !self.database_url.starts_with("postgres") {
+                bail!("nats_url is for several nodes, and they share one PostgreSQL: set database_url to postgres://...");
+            }
         }
         if self.log.parse::<tracing_subscriber::filter::Targets>().is_err() {
             bail!("log {:?} is not a log filter such as \"info\" or \"vetrina_web=debug,info\"", self.log);

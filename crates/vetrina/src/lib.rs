@@ -87,7 +87,11 @@ pub async fn start(config: &Config, password_cost: PasswordCost) -> anyhow::Resu
     } else {
         None
     };
-    let state = AppState::new(store.clone(), Arc::new(blobs), web, media.as_ref().map(|(m, _)| m.clone()));
+    let mut state = AppState::new(store.clone(), Arc::new(blobs), web, media.as_ref().map(|(m, _)| m.clone()));
+    if !config.nats_url.is_empty() {
+        state = state.with_bus(vetrina_web::bus::Bus::nats(&config.nats_url).await?);
+        tracing::info!(nats_url = %config::redact_url(&config.nats_url), "live rooms shared with other nodes through NATS");
+    }
     if let Some((media, events)) = media {
         let grace = std::time::Duration::from_secs(config.media.grace_seconds);
         tokio::spawn(showtime::follow_media(events, media, store.clone(), state.generation.clone(), grace, shutdown.clone()));

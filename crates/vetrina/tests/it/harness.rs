@@ -63,6 +63,8 @@ pub struct TestApp {
     pub running: Option<Running>,
     dir: PathBuf,
     schema: Option<String>,
+    /// Where its data is (empty: SQLite in its data directory).
+    pub database_url: String,
 }
 
 /// Largest body the test server takes; small so oversize checks are cheap.
@@ -108,7 +110,7 @@ impl TestApp {
         let mut config = config;
         adjust(&mut config);
         let running = vetrina::start(&config, TEST_COST).await.expect("server starts");
-        TestApp { base: running.public_url.clone(), running: Some(running), dir, schema }
+        TestApp { base: running.public_url.clone(), running: Some(running), dir, schema, database_url: config.database_url.clone() }
     }
 
     pub fn store(&self) -> &vetrina_store::Store {

@@ -10,10 +10,15 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::harness::{TestApp, product_json, story};
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+pub type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn connect(app: &TestApp, path: &str, cookie: Option<&str>) -> Socket {
-    let url = format!("{}{path}", app.base.replace("http://", "ws://"));
+    connect_to(&app.base, path, cookie).await
+}
+
+/// A WebSocket to the server at `base` (`http://...`).
+pub async fn connect_to(base: &str, path: &str, cookie: Option<&str>) -> Socket {
+    let url = format!("{}{path}", base.replace("http://", "ws://"));
     let mut request = url.into_client_request().unwrap();
     if let Some(cookie) = cookie {
         request.headers_mut().insert("cookie", cookie.parse().unwrap());
@@ -22,7 +27,7 @@ async fn connect(app: &TestApp, path: &str, cookie: Option<&str>) -> Socket {
 }
 
 /// The next JSON message, within 5 s.
-async fn next(socket: &mut Socket) -> Value {
+pub async fn next(socket: &mut Socket) -> Value {
     loop {
         let message = tokio::time::timeout(Duration::from_secs(5), socket.next()).await.expect("a message within 5 s").unwrap().unwrap();
         if let Message::Text(t) = message {
@@ -32,7 +37,7 @@ async fn next(socket: &mut Socket) -> Value {
 }
 
 /// Frames until `done` says the picture is complete (at most 5 s); returns them all.
-async fn frames_until(socket: &mut Socket, mut done: impl FnMut(&[Value]) -> bool) -> Vec<Value> {
+pub async fn frames_until(socket: &mut Socket, mut done: impl FnMut(&[Value]) -> bool) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(5);
     let mut seen = Vec::new();
     while Instant::now() < deadline {
@@ -47,7 +52,7 @@ async fn frames_until(socket: &mut Socket, mut done: impl FnMut(&[Value]) -> boo
     panic!("frames never showed it: {seen:?}");
 }
 
-async fn send(socket: &mut Socket, value: Value) {
+pub async fn send(socket: &mut Socket, value: Value) {
     socket.send(Message::Text(value.to_string().into())).await.unwrap();
 }
 

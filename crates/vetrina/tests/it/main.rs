@@ -12,4 +12,5 @@ mod catalogue;
 mod cli;
 mod live;
 mod media;
+mod nodes;
 mod shows;

@@ -1,0 +1,145 @@
+//! Two `vetrina serve` processes on one PostgreSQL and the NATS at 127.0.0.1:4222: a show's room
+//! is one room, whichever node a viewer reaches.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::harness::{Db, TestApp, product_json, temp_dir};
+use crate::live::{connect_to, frames_until, next, send};
+
+const BIN: &str = env!("CARGO_BIN_EXE_vetrina");
+
+/// A `vetrina serve` process, killed when dropped.
+struct Node {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_node(database_url: &str) -> Node {
+    let dir = temp_dir("node");
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&dir)
+        .env("VETRINA_DATABASE_URL", database_url)
+        .env("VETRINA_NATS_URL", "nats://127.0.0.1:4222")
+        .env("VETRINA_MEDIA_ENABLED", "false")
+        .env("VETRINA_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    // From here on a failure still kills the process (Drop).
+    let mut node = Node { child, base: String::new() };
+    let mut reader = BufReader::new(stdout);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        assert!(reader.read_line(&mut line).unwrap() > 0, "vetrina serve exited before listening (is NATS running at 127.0.0.1:4222?)");
+        if let Some(url) = line.trim().strip_prefix("listening: ") {
+            node.base = url.to_string();
+            return node;
+        }
+    }
+}
+
+async fn guest_cookie(base: &str, name: &str) -> String {
+    let r = reqwest::Client::new().post(format!("{base}/api/v1/guests")).json(&json!({"display_name": name})).send().await.unwrap();
+    assert_eq!(r.status(), 201);
+    r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string()
+}
+
+/// Messages until one of `kind` satisfies `matches` (at most 5 s of silence).
+async fn until(socket: &mut crate::live::Socket, mut matches: impl FnMut(&Value) -> bool) -> Value {
+    loop {
+        let m = next(socket).await;
+        if matches(&m) {
+            return m;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_room_spans_two_nodes_through_nats() {
+    // The first app prepares the data; the two nodes share its PostgreSQL schema.
+    let app = TestApp::spawn(Db::Postgres).await;
+    let org = app.org("nodes").await;
+    let product = org.owner.post(&org.path("/products"), product_json("Foulard", 4900)).await.body["id"].as_str().unwrap().to_string();
+    let show = org
+        .owner
+        .post(&org.path("/shows"), json!({"title": "Due nodi", "slug": "due-nodi", "starts_at": "2099-01-01T10:00", "status": "scheduled"}))
+        .await;
+    assert_eq!(show.status, 201, "{}", show.text);
+    let (a, b) = (start_node(&app.database_url), start_node(&app.database_url));
+    let room = "/api/v1/shows/due-nodi/live";
+
+    // The host on node A (a session made on the first app is good on every node), viewers on both.
+    let mut host = connect_to(&a.base, room, org.owner.cookie.as_deref()).await;
+    let on_b = guest_cookie(&b.base, "Bea").await;
+    let mut bea = connect_to(&b.base, room, Some(&on_b)).await;
+    let on_a = guest_cookie(&a.base, "Aldo").await;
+    let mut aldo = connect_to(&a.base, room, Some(&on_a)).await;
+    let mut watcher_b = connect_to(&b.base, room, None).await;
+    for socket in [&mut host, &mut bea, &mut aldo, &mut watcher_b] {
+        assert_eq!(next(socket).await["type"], "snapshot");
+    }
+
+    // Viewer counts add up: four connections, two on each node.
+    frames_until(&mut watcher_b, |f| f.last().is_some_and(|m| m["viewers"] == 4)).await;
+    frames_until(&mut host, |f| f.last().is_some_and(|m| m["viewers"] == 4)).await;
+
+    // A chat line from B reaches the host on A; a pin from A reaches the viewers on B.
+    send(&mut bea, json!({"type": "chat", "text": "Ciao da B"})).await;
+    let sent = until(&mut bea, |m| m["type"] == "sent" || m["type"] == "error").await;
+    assert_eq!(sent["line"]["text"], "Ciao da B", "{sent}");
+    let line_id = sent["line"]["id"].clone();
+    let frames =
+        frames_until(&mut host, |f| f.iter().any(|m| m["chat"].as_array().is_some_and(|c| c.iter().any(|l| l["text"] == "Ciao da B"))))
+            .await;
+    let line = frames.iter().flat_map(|m| m["chat"].as_array().into_iter().flatten()).find(|l| l["text"] == "Ciao da B").unwrap();
+    assert_eq!(line["id"], line_id, "one id for the line on every node");
+    send(&mut host, json!({"type": "pin", "product_id": product})).await;
+    frames_until(&mut watcher_b, |f| f.iter().any(|m| m["pinned"]["product_id"] == product.as_str())).await;
+
+    // A poll opened on A, votes from B and A: the same live results everywhere.
+    send(&mut host, json!({"type": "poll", "question": "Rosso o blu?", "options": ["Rosso", "Blu"]})).await;
+    let opened = frames_until(&mut bea, |f| f.iter().any(|m| m["poll"]["open"] == true)).await;
+    let poll_id = opened.iter().find_map(|m| m["poll"]["id"].as_u64()).unwrap();
+    send(&mut bea, json!({"type": "vote", "poll_id": poll_id, "option": 1})).await;
+    send(&mut aldo, json!({"type": "vote", "poll_id": poll_id, "option": 0})).await;
+    send(&mut bea, json!({"type": "vote", "poll_id": poll_id, "option": 0})).await;
+    let twice = until(&mut bea, |m| m["type"] == "error").await;
+    assert_eq!(twice["code"], "already_voted");
+    frames_until(&mut host, |f| f.iter().any(|m| m["poll"]["votes"] == json!([1, 1]))).await;
+    frames_until(&mut watcher_b, |f| f.iter().any(|m| m["poll"]["votes"] == json!([1, 1]))).await;
+
+    // Moderation on A reaches B: the line is gone there too, and its author is muted on B.
+    send(&mut host, json!({"type": "delete", "message_id": line_id})).await;
+    send(&mut host, json!({"type": "mute", "message_id": line_id, "seconds": 60})).await;
+    frames_until(&mut watcher_b, |f| f.iter().any(|m| m["deleted"].as_array().is_some_and(|d| d.contains(&line_id)))).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    send(&mut bea, json!({"type": "chat", "text": "ci sono ancora?"})).await;
+    let refused = until(&mut bea, |m| m["type"] == "error" || m["type"] == "sent").await;
+    assert_eq!(refused["code"], "muted", "{refused}");
+
+    // Each event is stored once, by the node that took it.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let show_id = show.body["id"].as_str().unwrap().to_string();
+    let timeline = app.store().timeline(&vetrina_domain::ids::ShowId(show_id), -2, 10_000).await.unwrap();
+    let kinds: Vec<&str> = timeline.iter().map(|e| e.2.as_str()).collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "chat").count(), 1, "{kinds:?}");
+    assert_eq!(kinds.iter().filter(|k| **k == "pin").count(), 1, "{kinds:?}");
+    assert_eq!(kinds.iter().filter(|k| **k == "poll").count(), 1, "{kinds:?}");
+    drop((a, b));
+    app.stop().await;
+}
