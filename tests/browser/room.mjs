@@ -74,6 +74,31 @@ await withBrowser("room", { media: true }, async (browser) => {
     check((await page.evaluate(() => window.__xss)) === undefined, "a payload ran");
     check((await page.locator("#chat img, #chat svg, #chat iframe, #chat script, #studio-chat img, #studio-chat svg, #studio-chat iframe, #studio-chat script").count()) === 0, "a payload became markup");
   }
+
+  // The deal's countdown runs on the viewer's page; the studio counts viewers and likes.
+  await viewer.locator("#deal-countdown", { hasText: /ends in \d+:\d\d/ }).waitFor();
+  await host.locator("#studio-counters", { hasText: /\d+ watching \(peak \d+\) · 1 likes/ }).waitFor();
+  // An announcement reaches the viewer above the chat, and comes down.
+  await host.locator("#announce-input").fill("Spedizione gratuita stasera <b>!</b>");
+  await host.locator("#announce").click();
+  await viewer.locator("#announcement", { hasText: "Spedizione gratuita stasera <b>!</b>" }).waitFor();
+  await host.getByRole("button", { name: "Take down" }).click();
+  await viewer.locator("#announcement").waitFor({ state: "hidden" });
+  // Moderation from the studio: delete a viewer's line, then mute its author.
+  await viewer.waitForTimeout(1050);
+  await viewer.locator("#chat-input").fill("compra su spam punto com");
+  await viewer.getByRole("button", { name: "Send" }).click();
+  const spam = host.locator("#studio-chat li", { hasText: "compra su spam punto com" });
+  await spam.waitFor();
+  await spam.locator('[data-action="mute"]').click();
+  await spam.locator('[data-action="delete"]').click();
+  await viewer.locator("#chat li", { hasText: "compra su spam punto com" }).waitFor({ state: "detached" });
+  await host.locator("#studio-chat li", { hasText: "compra su spam punto com" }).waitFor({ state: "detached" });
+  await viewer.waitForTimeout(1050);
+  await viewer.locator("#chat-input").fill("ancora io");
+  await viewer.getByRole("button", { name: "Send" }).click();
+  await viewer.locator("#chat li.error", { hasText: "muted you" }).waitFor();
+  await host.locator("#slow-mode").selectOption("10");
   check(errors.length === 0, errors.join("\n"));
   console.log("room flow: ok");
 });

@@ -122,6 +122,11 @@ pub enum ClientMessage {
     },
     /// Hosts: move to the next segment of the run of show (pins its first product, opens its poll).
     Advance,
+    /// Hosts and moderators: a line shown above the chat for everyone until the next one
+    /// (empty text takes it down).
+    Announce {
+        text: String,
+    },
 }
 
 /// A change to a show's room, decided by the room its sender is connected to.
@@ -179,6 +184,10 @@ pub enum Change {
     Advance {
         segment: usize,
     },
+    Announce {
+        text: String,
+        by: String,
+    },
 }
 
 /// A [`Change`] with where and when it was decided: what the rooms of a show on several nodes
@@ -228,6 +237,10 @@ pub struct Segment {
     /// The segment's flash deal as planned (price, quantity, duration), for the page's countdown.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deal: Option<serde_json::Value>,
+    /// When the segment's deal ends (Unix ms), set when the host moves to the segment: the
+    /// page's countdown.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deal_ends_at: Option<i64>,
     #[serde(skip)]
     pub poll: Option<(String, Vec<String>)>,
 }
@@ -240,6 +253,7 @@ impl Segment {
             title: s.title.clone(),
             product_ids: s.product_ids.iter().map(|p| p.0.clone()).collect(),
             deal: s.deal.as_ref().and_then(|d| serde_json::to_value(d).ok()),
+            deal_ends_at: None,
             poll: s.poll.as_ref().map(|p| (p.question.clone(), p.options.clone())),
         }
     }
@@ -274,6 +288,16 @@ pub struct ChatLine {
     /// Wall time, Unix ms.
     pub at: i64,
     /// The moment of video, in ms of the show's media clock, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub media_ms: Option<i64>,
+}
+
+/// A host's or moderator's announcement, shown above the chat.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Announcement {
+    pub text: String,
+    pub by: String,
+    pub at: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub media_ms: Option<i64>,
 }
@@ -318,6 +342,9 @@ pub struct Frame {
     /// Present when the run of show moved to another segment.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub segment: Option<Segment>,
+    /// Present when the announcement changed (`null`: taken down).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub announcement: Option<Option<Announcement>>,
 }
 
 /// Everything a joining (or lagging) client needs to draw the room.
@@ -337,6 +364,7 @@ pub struct Snapshot {
     pub questions: Vec<Question>,
     pub poll: Option<PollState>,
     pub segment: Option<Segment>,
+    pub announcement: Option<Announcement>,
     /// Which room instance the `seq` numbers belong to: resume with `?since=SEQ&room=ROOM`.
     pub room: String,
     /// What the receiving connection is.
@@ -409,8 +437,11 @@ pub struct Room {
     poll_changed: bool,
     next_poll_id: u64,
     plan: Vec<Segment>,
-    segment: Option<usize>,
+    /// The segment the host moved to last, as it started.
+    segment: Option<Segment>,
     segment_changed: bool,
+    announcement: Option<Announcement>,
+    announcement_changed: bool,
     /// Likes of this room's own connections not yet passed on to other nodes.
     local_likes: u64,
     /// Likes from other nodes in `pending_likes`.
@@ -453,6 +484,8 @@ impl Room {
             plan: Vec::new(),
             segment: None,
             segment_changed: false,
+            announcement: None,
+            announcement_changed: false,
             local_likes: 0,
             pending_remote_likes: 0,
             remote_viewers: 0,
@@ -514,7 +547,8 @@ impl Room {
             pinned: self.pinned.clone(),
             questions: self.questions.iter().rev().take(self.config.snapshot_chat).rev().cloned().collect(),
             poll: self.poll.clone(),
-            segment: self.segment.and_then(|i| self.plan.get(i).cloned()),
+            segment: self.segment.clone(),
+            announcement: self.announcement.clone(),
             room: self.config.node.clone(),
             you,
         }
@@ -665,7 +699,7 @@ impl Room {
                 if !staff {
                     return Err(Refusal::new("forbidden", "only hosts move through the run of show"));
                 }
-                let next = self.segment.map_or(0, |i| i + 1);
+                let next = self.segment.as_ref().map_or(0, |s| s.index + 1);
                 let Some(segment) = self.plan.get(next) else {
                     return Err(Refusal::new("end_of_plan", "the run of show has no more segments"));
                 };
@@ -673,6 +707,14 @@ impl Room {
                     poll_input(question, options)?;
                 }
                 Change::Advance { segment: next }
+            }
+            ClientMessage::Announce { text } => {
+                staff_only("make announcements")?;
+                let text = text.trim();
+                if text.chars().count() > 300 || text.chars().any(|ch| ch.is_control()) {
+                    return Err(Refusal::new("invalid", "an announcement is one line of at most 300 characters"));
+                }
+                Change::Announce { text: text.to_string(), by: name }
             }
         };
         Ok(Some(change))
@@ -815,13 +857,15 @@ impl Room {
                 record(self, "poll_closed", data);
             }
             Change::Advance { segment: index } => {
-                if self.segment.is_some_and(|current| current >= *index) {
+                if self.segment.as_ref().is_some_and(|current| current.index >= *index) {
                     return Err(Refusal::new("already_advanced", "the run of show already moved on"));
                 }
-                let Some(segment) = self.plan.get(*index).cloned() else {
+                let Some(mut segment) = self.plan.get(*index).cloned() else {
                     return Err(Refusal::new("end_of_plan", "the run of show has no more segments"));
                 };
-                self.segment = Some(*index);
+                segment.deal_ends_at =
+                    segment.deal.as_ref().and_then(|d| d.get("duration_seconds")?.as_i64()).filter(|s| *s > 0).map(|s| now + s * 1000);
+                self.segment = Some(segment.clone());
                 self.segment_changed = true;
                 if let Some(first) = segment.product_ids.first() {
                     self.pinned = Some(Pin { product_id: first.clone(), at: now, media_ms });
@@ -833,6 +877,11 @@ impl Room {
                     record(self, "poll", data);
                 }
                 record(self, "segment", serde_json::to_string(&segment).unwrap_or_default());
+            }
+            Change::Announce { text, by } => {
+                self.announcement = (!text.is_empty()).then(|| Announcement { text: text.clone(), by: by.clone(), at: now, media_ms });
+                self.announcement_changed = true;
+                record(self, "announcement", serde_json::to_string(&self.announcement).unwrap_or_default());
             }
         }
         Ok(None)
@@ -899,6 +948,7 @@ impl Room {
             && self.pending_questions.is_empty()
             && !self.poll_changed
             && !self.segment_changed
+            && !self.announcement_changed
         {
             return None;
         }
@@ -928,7 +978,8 @@ impl Room {
             slow_mode: std::mem::take(&mut self.slow_mode_changed).then(|| (self.slow_mode_ms.unwrap_or(0) / 1000) as u32),
             questions: std::mem::take(&mut self.pending_questions),
             poll: std::mem::take(&mut self.poll_changed).then(|| self.poll.clone()).flatten(),
-            segment: std::mem::take(&mut self.segment_changed).then(|| self.segment.and_then(|i| self.plan.get(i).cloned())).flatten(),
+            segment: std::mem::take(&mut self.segment_changed).then(|| self.segment.clone()).flatten(),
+            announcement: std::mem::take(&mut self.announcement_changed).then(|| self.announcement.clone()),
         };
         self.sent_viewers = viewers;
         // Serialising plain data to a String cannot fail.
@@ -1109,12 +1160,13 @@ mod tests {
     fn questions_polls_and_the_run_of_show() {
         let mut room = Room::new(RoomConfig::default());
         room.set_plan(vec![
-            Segment { index: 0, title: "Apertura".into(), product_ids: vec!["prd_a".into()], deal: None, poll: None },
+            Segment { index: 0, title: "Apertura".into(), product_ids: vec!["prd_a".into()], deal: None, deal_ends_at: None, poll: None },
             Segment {
                 index: 1,
                 title: "Il lino".into(),
                 product_ids: vec!["prd_b".into(), "prd_c".into()],
-                deal: Some(serde_json::json!({"percent_off": 20})),
+                deal: Some(serde_json::json!({"percent_off": 20, "duration_seconds": 300})),
+                deal_ends_at: None,
                 poll: Some(("Sabbia o blu?".into(), vec!["Sabbia".into(), "Blu".into()])),
             },
         ]);
@@ -1133,6 +1185,7 @@ mod tests {
         let f: serde_json::Value = serde_json::from_str(&room.tick().unwrap()).unwrap();
         assert_eq!(f["segment"]["title"], "Il lino");
         assert_eq!(f["segment"]["deal"]["percent_off"], 20);
+        assert_eq!(f["segment"]["deal_ends_at"], 200 + 300_000, "the deal's countdown starts with the segment");
         assert_eq!(f["pinned"]["product_id"], "prd_b", "advancing pins the segment's first product");
         let poll_id = f["poll"]["id"].as_u64().unwrap();
         assert_eq!(f["poll"]["question"], "Sabbia o blu?");
@@ -1148,8 +1201,16 @@ mod tests {
         let snapshot = room.snapshot(3);
         assert_eq!(snapshot.segment.unwrap().index, 1);
         assert!(!snapshot.poll.unwrap().open);
+        assert_eq!(room.handle(1, ClientMessage::Announce { text: "Ciao".into() }, 600, None).unwrap_err().code, "forbidden");
+        room.handle(2, ClientMessage::Announce { text: " Spedizione gratuita stasera ".into() }, 600, Some(60)).unwrap();
+        let f: serde_json::Value = serde_json::from_str(&room.tick().unwrap()).unwrap();
+        assert_eq!(f["announcement"]["text"], "Spedizione gratuita stasera");
+        assert_eq!(room.snapshot(3).announcement.unwrap().by, "host");
+        room.handle(2, ClientMessage::Announce { text: String::new() }, 700, None).unwrap();
+        let f: serde_json::Value = serde_json::from_str(&room.tick().unwrap()).unwrap();
+        assert!(f["announcement"].is_null() && f.get("announcement").is_some(), "taken down: {f}");
         let kinds: Vec<&str> = room.drain_timeline().iter().map(|e| e.kind).collect();
-        for k in ["question", "answer", "segment", "poll", "poll_closed"] {
+        for k in ["question", "answer", "segment", "poll", "poll_closed", "announcement"] {
             assert!(kinds.contains(&k), "{k} on the timeline: {kinds:?}");
         }
     }
@@ -1199,8 +1260,8 @@ mod tests {
         let node = |name: &str| {
             let mut room = Room::new(RoomConfig { node: name.into(), ..RoomConfig::default() });
             room.set_plan(vec![
-                Segment { index: 0, title: "Uno".into(), product_ids: vec!["prd_a".into()], deal: None, poll: None },
-                Segment { index: 1, title: "Due".into(), product_ids: vec![], deal: None, poll: None },
+                Segment { index: 0, title: "Uno".into(), product_ids: vec!["prd_a".into()], deal: None, deal_ends_at: None, poll: None },
+                Segment { index: 1, title: "Due".into(), product_ids: vec![], deal: None, deal_ends_at: None, poll: None },
             ]);
             room
         };

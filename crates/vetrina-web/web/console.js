@@ -619,6 +619,11 @@ async function studioRoom(show) {
   const questions = h("ol", { class: "questions", id: "studio-questions" });
   const pollBox = h("div", { id: "studio-poll" });
   const segmentLine = h("p", { id: "studio-segment", class: "muted" });
+  const counterLine = h("p", { id: "studio-counters", class: "muted" });
+  const announcementLine = h("p", { id: "studio-announcement", class: "announcement" });
+  const announceInput = h("input", { id: "announce-input", maxlength: 300, "aria-label": t("room.announce"), placeholder: t("room.announce") });
+  const slowMode = h("select", { id: "slow-mode", "aria-label": t("room.slow_mode"), onchange: () => studioConnection.send({ type: "slow_mode", seconds: Number(slowMode.value) }) },
+    [0, 5, 10, 30, 60].map((s) => h("option", { value: String(s) }, s ? t("room.slow_every", { s }) : t("room.slow_off"))));
   const prepared = show.run_of_show.segments.flatMap((seg) => seg.prepared_answers);
   const questionItems = new Map();
   const drawQuestion = (q) => {
@@ -642,10 +647,18 @@ async function studioRoom(show) {
   if (studioConnection) studioConnection.close();
   studioConnection = joinRoom(show.slug, (m) => {
     const add = (line) => {
-      if (!lines.querySelector(`[data-id="${Number(line.id)}"]`)) {
-        lines.append(h("li", { class: `line ${line.role}`, "data-id": line.id }, h("strong", {}, line.name), " ", line.text));
-      }
+      if (lines.querySelector(`[data-id="${Number(line.id)}"]`)) return;
+      const send = (message) => studioConnection.send(message);
+      // Moderation on viewers' lines: remove it, silence its author for 5 minutes, or ban them.
+      const tools = line.role === "viewer"
+        ? h("span", { class: "mod-tools" },
+          h("button", { type: "button", class: "link", "data-action": "delete", onclick: () => send({ type: "delete", message_id: line.id }) }, t("room.delete")),
+          h("button", { type: "button", class: "link", "data-action": "mute", onclick: () => send({ type: "mute", message_id: line.id, seconds: 300 }) }, t("room.mute")),
+          h("button", { type: "button", class: "link", "data-action": "ban", onclick: () => { if (confirm(t("room.ban_confirm", { name: line.name }))) { send({ type: "mute", message_id: line.id }); send({ type: "delete", message_id: line.id }); } } }, t("room.ban")))
+        : null;
+      lines.append(h("li", { class: `line ${line.role}`, "data-id": line.id }, h("strong", {}, line.name), " ", line.text, " ", tools));
     };
+    const counters = (m) => fill(counterLine, t("room.counters", { viewers: m.viewers, peak: m.peak_viewers, likes: m.likes_total }));
     if (m.type === "snapshot") {
       fill(lines, []);
       m.chat.forEach(add);
@@ -655,8 +668,14 @@ async function studioRoom(show) {
       drawPoll(m.poll);
       fill(segmentLine, m.segment ? t("room.segment", { title: m.segment.title }) : null);
       fill(pinned, m.pinned ? `${t("room.pinned")}: ${nameOf(m.pinned.product_id)}` : null);
+      fill(announcementLine, m.announcement ? m.announcement.text : null);
+      counters(m);
     } else if (m.type === "frame") {
+      for (const id of m.deleted || []) lines.querySelector(`[data-id="${Number(id)}"]`)?.remove();
       (m.chat || []).forEach(add);
+      if ("announcement" in m) fill(announcementLine, m.announcement ? m.announcement.text : null);
+      if ("slow_mode" in m) slowMode.value = String(m.slow_mode);
+      counters(m);
       (m.questions || []).forEach(drawQuestion);
       if (m.poll) drawPoll(m.poll);
       if (m.segment) fill(segmentLine, t("room.segment", { title: m.segment.title }));
@@ -670,6 +689,7 @@ async function studioRoom(show) {
   });
   main.append(h("section", { class: "card room-panel" },
     h("h2", {}, t("room.title")),
+    counterLine,
     segmentLine,
     h("button", { type: "button", id: "next-segment", onclick: () => studioConnection.send({ type: "advance" }) }, t("room.next")),
     pinned,
@@ -683,6 +703,14 @@ async function studioRoom(show) {
       if (input.value.trim()) studioConnection.send({ type: "chat", text: input.value.trim() });
       input.value = "";
     } }, input, h("button", { type: "submit" }, t("room.send"))),
+    h("label", { class: "field inline" }, h("span", {}, t("room.slow_mode")), slowMode),
+    announcementLine,
+    h("form", { class: "chat-form", onsubmit: (e) => {
+      e.preventDefault();
+      studioConnection.send({ type: "announce", text: announceInput.value.trim() });
+      announceInput.value = "";
+    } }, announceInput, h("button", { type: "submit", id: "announce" }, t("room.announce_send")),
+      h("button", { type: "button", class: "link", onclick: () => studioConnection.send({ type: "announce", text: "" }) }, t("room.take_down"))),
     h("h3", {}, t("room.questions")),
     questions));
 }

@@ -156,6 +156,9 @@ const room = {
   questions: h("ol", { class: "questions", id: "questions" }),
   askInput: h("input", { id: "ask-input", maxlength: 300, autocomplete: "off" }),
   segment: h("p", { class: "segment-banner", id: "segment", hidden: true }),
+  announcement: h("p", { class: "announcement", id: "announcement", role: "status", hidden: true }),
+  countdown: h("strong", { id: "deal-countdown" }),
+  dealEndsAt: null,
   voted: new Set(),
   questionItems: new Map(),
   you: null,
@@ -226,7 +229,23 @@ function drawSegment(segment) {
   const deal = segment.deal
     ? t("room.deal", { what: segment.deal.percent_off ? `-${segment.deal.percent_off}%` : money(segment.deal.price_minor, show?.lineup[0]?.currency || "EUR"), s: segment.deal.duration_seconds })
     : null;
-  fill(room.segment, t("room.segment", { title: segment.title }), deal ? [" · ", h("strong", {}, deal)] : null);
+  room.dealEndsAt = segment.deal_ends_at ?? null;
+  fill(room.segment, t("room.segment", { title: segment.title }), deal ? [" · ", h("strong", {}, deal), " ", room.countdown] : null);
+  drawCountdown();
+}
+
+/** The deal's countdown, from the server's end time (the page's clock may be off by a little). */
+function drawCountdown() {
+  if (room.dealEndsAt === null) return fill(room.countdown);
+  const left = Math.max(0, Math.round((room.dealEndsAt - Date.now()) / 1000));
+  const mmss = `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
+  fill(room.countdown, left > 0 ? t("room.deal_ends", { left: mmss }) : t("room.deal_ended"));
+}
+setInterval(drawCountdown, 1000);
+
+function drawAnnouncement(a) {
+  room.announcement.hidden = !a;
+  fill(room.announcement, a ? a.text : null);
 }
 
 function onRoom(m) {
@@ -242,7 +261,9 @@ function onRoom(m) {
     (m.questions || []).forEach(drawQuestion);
     drawPoll(m.poll);
     drawSegment(m.segment);
+    drawAnnouncement(m.announcement);
   } else if (m.type === "frame") {
+    if ("announcement" in m) drawAnnouncement(m.announcement);
     (m.questions || []).forEach(drawQuestion);
     if (m.poll) drawPoll(m.poll);
     if (m.segment) drawSegment(m.segment);
@@ -286,6 +307,7 @@ function roomBox() {
     room.askInput.value = "";
   } }, h("label", { class: "field" }, h("span", {}, t("room.ask")), room.askInput), h("button", { type: "submit" }, t("room.ask_send")));
   room.box = h("aside", { class: "room" },
+    room.announcement,
     room.segment,
     room.poll,
     h("h2", {}, t("room.chat")),
