@@ -255,9 +255,53 @@ impl FromRequestParts<AppState> for GuestViewer {
     }
 }
 
+/// The address a request comes from, for limits per address: the peer, or, when the peer is this
+/// machine (a reverse proxy in front), the address the proxy saw (the last `X-Forwarded-For`
+/// entry). `None` for requests from this machine itself without a proxy header (the operator's
+/// own tools and load tests), which no per-address limit applies to.
+pub struct ClientIp(pub Option<std::net::IpAddr>);
+
+impl ClientIp {
+    pub fn of(peer: Option<std::net::IpAddr>, headers: &HeaderMap) -> ClientIp {
+        let Some(peer) = peer else { return ClientIp(None) };
+        if !peer.is_loopback() {
+            return ClientIp(Some(peer));
+        }
+        let forwarded = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|a| a.trim().parse::<std::net::IpAddr>().ok())
+            .next_back();
+        ClientIp(forwarded)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<ClientIp, Self::Rejection> {
+        let peer = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+        Ok(ClientIp::of(peer, &parts.headers))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn client_addresses() {
+        let remote: std::net::IpAddr = "203.0.113.7".parse().unwrap();
+        let local: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        let mut proxied = HeaderMap::new();
+        proxied.insert("x-forwarded-for", "10.9.9.9, 198.51.100.4".parse().unwrap());
+        assert_eq!(ClientIp::of(Some(remote), &proxied).0, Some(remote), "only a local proxy is believed");
+        assert_eq!(ClientIp::of(Some(local), &proxied).0, Some("198.51.100.4".parse().unwrap()), "the address our proxy saw");
+        assert_eq!(ClientIp::of(Some(local), &HeaderMap::new()).0, None, "this machine itself");
+        assert_eq!(ClientIp::of(None, &proxied).0, None);
+    }
 
     #[test]
     fn passwords() {

@@ -235,5 +235,6 @@ pub fn app(state: AppState) -> Router {
 /// Serves `app` on a listener that is already bound (tests bind port 0) until `shutdown` fires,
 /// then lets requests in flight finish.
 pub async fn serve(listener: TcpListener, state: AppState, shutdown: CancellationToken) -> std::io::Result<()> {
-    axum::serve(listener, app(state)).with_graceful_shutdown(async move { shutdown.cancelled().await }).await
+    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await
 }

@@ -25,7 +25,7 @@ use vetrina_live::{Change, ClientMessage, Conn, Member, Refusal, Role, Room, Roo
 use vetrina_store::{Store, now_ms};
 
 use crate::AppState;
-use crate::auth::{Caller, GuestViewer};
+use crate::auth::{Caller, ClientIp, GuestViewer};
 use crate::bus::{Bus, Incoming};
 use crate::error::{ApiError, ApiResult, Path};
 
@@ -60,6 +60,70 @@ pub struct Rooms {
     /// Batches of timeline events on their way to the store (one writer task per node).
     timeline: Arc<std::sync::OnceLock<TimelineQueue>>,
     bus: Bus,
+    addresses: Arc<Addresses>,
+}
+
+/// Connections to live rooms one address may hold on this node (many people share an address
+/// behind a mobile carrier's NAT: the limit is for floods, not for households).
+const CONNECTIONS_PER_ADDRESS: u32 = 1_000;
+/// Messages a second (and a burst) all connections from one address may send together.
+const MESSAGES_PER_ADDRESS: (f64, f64) = (200.0, 400.0);
+
+/// What each remote address uses of this node's live rooms.
+#[derive(Default)]
+struct Addresses {
+    used: Mutex<HashMap<std::net::IpAddr, AddressUse>>,
+}
+
+struct AddressUse {
+    connections: u32,
+    budget: MessageBudget,
+}
+
+/// One connection counted against its address; uncounted when dropped.
+struct AddressSlot {
+    addresses: Arc<Addresses>,
+    ip: Option<std::net::IpAddr>,
+}
+
+impl Addresses {
+    fn open(self: &Arc<Self>, ip: Option<std::net::IpAddr>) -> Option<AddressSlot> {
+        if let Some(ip) = ip {
+            let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+            let entry = used.entry(ip).or_insert_with(|| AddressUse {
+                connections: 0,
+                budget: MessageBudget::new(MESSAGES_PER_ADDRESS.0, MESSAGES_PER_ADDRESS.1),
+            });
+            if entry.connections >= CONNECTIONS_PER_ADDRESS {
+                return None;
+            }
+            entry.connections += 1;
+        }
+        Some(AddressSlot { addresses: self.clone(), ip })
+    }
+}
+
+impl AddressSlot {
+    /// Whether the address may send one more message now.
+    fn take(&self, now: tokio::time::Instant) -> bool {
+        let Some(ip) = self.ip else { return true };
+        let mut used = self.addresses.used.lock().unwrap_or_else(|e| e.into_inner());
+        used.get_mut(&ip).is_none_or(|u| u.budget.take(now))
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        if let Some(ip) = self.ip {
+            let mut used = self.addresses.used.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(u) = used.get_mut(&ip) {
+                u.connections -= 1;
+                if u.connections == 0 {
+                    used.remove(&ip);
+                }
+            }
+        }
+    }
 }
 
 /// Where rooms hand their timeline events to the writer.
@@ -392,12 +456,14 @@ async fn member_for(
 #[utoipa::path(get, path = "/api/v1/shows/{slug}/live", tag = "live",
     params(("slug" = String, Path), LiveQuery),
     responses((status = 101, description = "Switching to the WebSocket protocol"), (status = 404, body = crate::error::Problem)))]
+#[allow(clippy::too_many_arguments)] // one per extractor
 pub async fn live(
     State(state): State<AppState>,
     Path(slug): Path<String>,
     Query(q): Query<LiveQuery>,
     caller: Caller,
     guest: GuestViewer,
+    ClientIp(ip): ClientIp,
     request_headers: axum::http::HeaderMap,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> ApiResult<Response> {
@@ -429,6 +495,12 @@ pub async fn live(
         }
     }
     let member = member_for(&state, &caller, guest, &show.org_id, &show.id).await?;
+    let Some(slot) = state.rooms.addresses.open(ip) else {
+        return Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("too many live connections from your address (at most {CONNECTIONS_PER_ADDRESS})"),
+        ));
+    };
     let handle = state.rooms.get(&show, &state.store);
     let conn = state.rooms.next_conn.fetch_add(1, Ordering::Relaxed);
     // Small buffers: a room may hold tens of thousands of connections.
@@ -438,7 +510,7 @@ pub async fn live(
         .max_write_buffer_size(256 * 1024)
         .max_message_size(16 * 1024)
         .max_frame_size(16 * 1024)
-        .on_upgrade(move |socket| connection(socket, handle, conn, member, q.since, q.room)))
+        .on_upgrade(move |socket| connection(socket, handle, conn, member, q.since, q.room, slot)))
 }
 
 /// A token bucket: `rate` tokens a second, at most `burst` saved.
@@ -477,7 +549,15 @@ fn error(code: &str, message: &str) -> Message {
     text(&serde_json::json!({"v": vetrina_live::room::PROTOCOL, "type": "error", "code": code, "message": message}))
 }
 
-async fn connection(mut socket: WebSocket, handle: RoomHandle, conn: Conn, member: Member, since: Option<u64>, room: Option<String>) {
+async fn connection(
+    mut socket: WebSocket,
+    handle: RoomHandle,
+    conn: Conn,
+    member: Member,
+    since: Option<u64>,
+    room: Option<String>,
+    address: AddressSlot,
+) {
     // Subscribe before joining so no frame falls between the snapshot and the stream.
     let mut frames = handle.frames.subscribe();
     let (reply, joined) = oneshot::channel();
@@ -505,6 +585,9 @@ async fn connection(mut socket: WebSocket, handle: RoomHandle, conn: Conn, membe
                 let reply_to = match incoming {
                     Message::Text(_) if !budget.take(tokio::time::Instant::now()) => {
                         Some(error("rate_limited", "too many messages: at most 20 a second"))
+                    }
+                    Message::Text(_) if !address.take(tokio::time::Instant::now()) => {
+                        Some(error("rate_limited", "too many messages from your network: try again in a moment"))
                     }
                     Message::Text(t) => match serde_json::from_str::<ClientMessage>(t.as_str()) {
                         Ok(message) => {
@@ -559,7 +642,21 @@ async fn connection(mut socket: WebSocket, handle: RoomHandle, conn: Conn, membe
 
 #[cfg(test)]
 mod tests {
-    use super::MessageBudget;
+    use super::{Addresses, CONNECTIONS_PER_ADDRESS, MessageBudget};
+
+    #[test]
+    fn connections_per_address() {
+        let addresses = std::sync::Arc::new(Addresses::default());
+        let ip = Some("198.51.100.4".parse().unwrap());
+        let mut slots: Vec<_> = (0..CONNECTIONS_PER_ADDRESS).map(|_| addresses.open(ip).expect("under the limit")).collect();
+        assert!(addresses.open(ip).is_none(), "one more is refused");
+        assert!(addresses.open(Some("198.51.100.5".parse().unwrap())).is_some(), "other addresses are not");
+        assert!(addresses.open(None).is_some(), "this machine itself is not limited");
+        slots.pop();
+        assert!(addresses.open(ip).is_some(), "a closed connection frees its place");
+        drop(slots);
+        assert!(addresses.used.lock().unwrap().is_empty(), "nothing kept for addresses that left");
+    }
 
     #[test]
     fn message_budget_under_virtual_time() {

@@ -199,3 +199,51 @@ story!(chat_likes_pins_and_resume, |app| {
     plain.problem(426, "WebSocket");
     assert_eq!(plain.header("upgrade"), "websocket");
 });
+
+story!(one_address_cannot_flood_a_room, |app| {
+    let org = app.org("flood").await;
+    let show = org
+        .owner
+        .post(&org.path("/shows"), json!({"title": "Flood", "slug": "flood-show", "starts_at": "2099-01-01T10:00", "status": "scheduled"}))
+        .await;
+    assert_eq!(show.status, 201);
+    // Behind a reverse proxy on this machine: the address is the one the proxy forwards.
+    let from = |ip: &'static str| async move {
+        let url = format!("{}/api/v1/shows/flood-show/live", app.base.replace("http://", "ws://"));
+        let mut request = url.into_client_request().unwrap();
+        request.headers_mut().insert("x-forwarded-for", ip.parse().unwrap());
+        let mut socket = tokio_tungstenite::connect_async(request).await.unwrap().0;
+        assert_eq!(next(&mut socket).await["type"], "snapshot");
+        socket
+    };
+    let mut crowd = Vec::new();
+    for _ in 0..12 {
+        crowd.push(from("198.51.100.7").await);
+    }
+    // 12 connections x 40 likes in a burst: each is within its own budget, the address is not.
+    for socket in &mut crowd {
+        for _ in 0..40 {
+            send(socket, json!({"type": "like"})).await;
+        }
+    }
+    let mut limited = 0;
+    for socket in &mut crowd {
+        while let Ok(Some(Ok(m))) = tokio::time::timeout(Duration::from_millis(300), socket.next()).await {
+            if let Message::Text(t) = m
+                && t.as_str().contains("too many messages from your network")
+            {
+                limited += 1;
+            }
+        }
+    }
+    assert!((40..=120).contains(&limited), "about 480 - 400 refused, give or take the refill: {limited}");
+    let mut neighbour = from("198.51.100.8").await;
+    send(&mut neighbour, json!({"type": "like"})).await;
+    loop {
+        let m = next(&mut neighbour).await;
+        assert_ne!(m["type"], "error", "another address is not limited: {m}");
+        if m["type"] == "frame" && m["likes"].as_u64() > Some(0) {
+            break;
+        }
+    }
+});
