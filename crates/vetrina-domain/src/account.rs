@@ -39,6 +39,8 @@ pub enum Action {
     ManageOrg,
     /// Create and revoke API tokens.
     ManageTokens,
+    /// Moderate live rooms: see and lift bans.
+    Moderate,
 }
 
 impl Role {
@@ -48,8 +50,8 @@ impl Role {
         use Action::*;
         match self {
             Role::Owner | Role::Admin => true,
-            Role::Host => matches!(action, Read | PresentShows),
-            Role::Moderator => matches!(action, Read),
+            Role::Host => matches!(action, Read | PresentShows | Moderate),
+            Role::Moderator => matches!(action, Read | Moderate),
         }
     }
 
@@ -207,4 +209,20 @@ mod tests {
         assert!(email("anna@it").is_err());
         assert!(email("a b@c.it").is_err());
     }
+}
+
+/// A viewer banned from an organisation's live chats (until a moderator lifts the ban).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct RoomBan {
+    /// `usr_...` (an account) or `gst_...` (a guest).
+    pub identity: String,
+    /// Their display name when banned.
+    pub name: String,
+    /// The host or moderator who banned them.
+    pub by: String,
+    /// The show they were banned in.
+    #[schema(value_type = Option<String>)]
+    pub show_id: Option<crate::ids::ShowId>,
+    /// Unix ms.
+    pub created_at: i64,
 }

@@ -383,6 +383,17 @@ struct Connected {
     last_chat_at: Option<i64>,
 }
 
+/// A ban a moderator made in this room, for the store: it holds in all the organisation's rooms.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ban {
+    pub identity: String,
+    /// The banned person's display name.
+    pub name: String,
+    /// Who banned them.
+    pub by: String,
+    pub at: i64,
+}
+
 /// A moderator's action, for the room's log (the timeline keeps it).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ModerationAction {
@@ -422,9 +433,15 @@ pub struct Room {
     recent_chat: VecDeque<ChatLine>,
     history: VecDeque<(u64, Arc<str>)>,
     /// Who wrote the recent messages (identities stay in the room, never in frames).
-    authors: VecDeque<(u64, String)>,
+    authors: VecDeque<(u64, String, String)>,
     /// Silenced identities and until when (Unix ms; `i64::MAX` for a ban).
     muted: HashMap<String, i64>,
+    /// Identities banned from the organisation's chats: the stored list, and bans made here.
+    banned: std::collections::HashSet<String>,
+    /// Bans applied here lately (identity, when), kept while the stored list may not show them yet.
+    recent_bans: Vec<(String, i64)>,
+    /// Bans this room decided, for the store.
+    new_bans: Vec<Ban>,
     pending_deleted: Vec<u64>,
     slow_mode_ms: Option<i64>,
     slow_mode_changed: bool,
@@ -470,6 +487,9 @@ impl Room {
             history: VecDeque::new(),
             authors: VecDeque::new(),
             muted: HashMap::new(),
+            banned: std::collections::HashSet::new(),
+            recent_bans: Vec::new(),
+            new_bans: Vec::new(),
             pending_deleted: Vec::new(),
             slow_mode_ms: None,
             slow_mode_changed: false,
@@ -599,13 +619,7 @@ impl Room {
                 if text.chars().any(|ch| ch.is_control() && ch != '\n') {
                     return Err(Refusal::new("invalid", "the message contains control characters"));
                 }
-                if let Some(until) = self.muted.get(&identity).copied().filter(|until| *until > now) {
-                    return Err(if until == i64::MAX {
-                        Refusal::new("banned", "a moderator removed you from this chat")
-                    } else {
-                        Refusal::new("muted", format!("a moderator muted you for {} more seconds", (until - now + 999) / 1000))
-                    });
-                }
+                self.may_speak(&identity, now)?;
                 let interval = self.slow_mode_ms.unwrap_or(self.config.chat_interval_ms);
                 if !staff && c.last_chat_at.is_some_and(|last| now - last < interval) {
                     return Err(Refusal::new("rate_limited", format!("one message every {interval} ms")));
@@ -645,7 +659,7 @@ impl Room {
             }
             ClientMessage::Mute { message_id, seconds } => {
                 staff_only("mute people")?;
-                if !self.authors.iter().any(|(id, _)| *id == message_id) {
+                if !self.authors.iter().any(|(id, _, _)| *id == message_id) {
                     return Err(Refusal::new("unknown_message", "that message is not in this room"));
                 }
                 Change::Mute { message_id, seconds, by: name }
@@ -658,6 +672,7 @@ impl Room {
                 let Some(identity) = identity else {
                     return Err(Refusal::new("name_required", "choose a display name or sign in to ask"));
                 };
+                self.may_speak(&identity, now)?;
                 let text = text.trim();
                 if text.is_empty() || text.chars().count() > 300 {
                     return Err(Refusal::new("invalid", "a question is 1 to 300 characters"));
@@ -720,6 +735,17 @@ impl Room {
         Ok(Some(change))
     }
 
+    /// Refuses banned and muted people.
+    fn may_speak(&self, identity: &str, now: i64) -> Result<(), Refusal> {
+        if self.banned.contains(identity) {
+            return Err(Refusal::new("banned", "a moderator removed you from this shop's live chats"));
+        }
+        if let Some(until) = self.muted.get(identity).copied().filter(|until| *until > now) {
+            return Err(Refusal::new("muted", format!("a moderator muted you for {} more seconds", (until - now + 999) / 1000)));
+        }
+        Ok(())
+    }
+
     fn may_ask(&self, identity: &str) -> Result<(), Refusal> {
         if self.question_authors.values().filter(|a| *a == identity).count() >= 20 {
             return Err(Refusal::new("rate_limited", "at most 20 questions per person and show"));
@@ -764,7 +790,7 @@ impl Room {
                     media_ms,
                 };
                 self.next_chat_id += 1;
-                self.authors.push_back((line.id, author.clone()));
+                self.authors.push_back((line.id, author.clone(), name.clone()));
                 if self.authors.len() > 10_000 {
                     self.authors.pop_front();
                 }
@@ -793,11 +819,22 @@ impl Room {
                 record(self, "moderation", serde_json::to_string(&action).unwrap_or_default());
             }
             Change::Mute { message_id, seconds, by } => {
-                let Some(author) = self.authors.iter().find(|(id, _)| id == message_id).map(|(_, a)| a.clone()) else {
+                let Some((author, name)) = self.authors.iter().find(|(id, _, _)| id == message_id).map(|(_, a, n)| (a.clone(), n.clone()))
+                else {
                     return Err(Refusal::new("unknown_message", "that message is not in this room"));
                 };
-                let until = seconds.map_or(i64::MAX, |s| now + i64::from(s) * 1000);
-                self.muted.insert(author, until);
+                match seconds {
+                    Some(s) => {
+                        self.muted.insert(author, now + i64::from(*s) * 1000);
+                    }
+                    None => {
+                        self.banned.insert(author.clone());
+                        self.recent_bans.push((author.clone(), now));
+                        if mine {
+                            self.new_bans.push(Ban { identity: author, name, by: by.clone(), at: now });
+                        }
+                    }
+                }
                 let action = if seconds.is_some() { "mute" } else { "ban" };
                 let action = ModerationAction { by: by.clone(), action, message_id: Some(*message_id), seconds: *seconds };
                 record(self, "moderation", serde_json::to_string(&action).unwrap_or_default());
@@ -885,6 +922,18 @@ impl Room {
             }
         }
         Ok(None)
+    }
+
+    /// The organisation's stored bans (read now and then): they replace the room's list, except
+    /// for bans made here in the last 30 s, which the list read may not show yet.
+    pub fn set_org_bans(&mut self, identities: Vec<String>, now: i64) {
+        self.recent_bans.retain(|(_, at)| now - at < 30_000);
+        self.banned = identities.into_iter().chain(self.recent_bans.iter().map(|(i, _)| i.clone())).collect();
+    }
+
+    /// Bans this room decided since the last call, for the store.
+    pub fn drain_bans(&mut self) -> Vec<Ban> {
+        std::mem::take(&mut self.new_bans)
     }
 
     /// The likes this room's own connections sent since the last call, for the other nodes.
@@ -1143,6 +1192,15 @@ mod tests {
         assert!(room.handle(1, chat("later"), 61_000, None).is_ok(), "the mute ends");
         room.handle(2, ClientMessage::Mute { message_id: 2, seconds: None }, 62_000, None).unwrap();
         assert_eq!(room.handle(1, chat("x"), 999_999_999, None).unwrap_err().code, "banned");
+        assert_eq!(room.handle(1, ClientMessage::Ask { text: "e allora?".into() }, 62_100, None).unwrap_err().code, "banned");
+        let bans = room.drain_bans();
+        assert_eq!((bans.len(), bans[0].identity.as_str(), bans[0].name.as_str(), bans[0].by.as_str()), (1, "gst_troll", "troll", "mod"));
+        room.set_org_bans(vec![], 70_000);
+        assert_eq!(room.handle(1, chat("y"), 70_000, None).unwrap_err().code, "banned", "the store may not show a fresh ban yet");
+        room.set_org_bans(vec![], 93_000);
+        assert!(room.handle(1, chat("lifted"), 93_000, None).is_ok(), "a moderator lifted the ban in the console");
+        room.set_org_bans(vec!["gst_troll".into()], 94_000);
+        assert_eq!(room.handle(1, chat("z"), 95_000, None).unwrap_err().code, "banned", "banned in another show");
         room.set_blocked_words(vec!["scemo".into()]);
         room.join(4, member("other", Role::Viewer));
         assert_eq!(room.handle(4, chat("Sei uno SCEMO"), 70_000, None).unwrap_err().code, "blocked_word");

@@ -4,6 +4,7 @@ use std::collections::HashSet;
 
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
+use vetrina_domain::account::RoomBan;
 use vetrina_domain::ids::{OrgId, ProductId, ShowId, UserId};
 use vetrina_domain::show::{RunOfShow, Show, ShowPlan, ShowStatus};
 
@@ -218,6 +219,54 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Bans a viewer from the live chat of the organisation's shows (again: keeps the first ban).
+    pub async fn ban(&self, org: &OrgId, ban: &RoomBan) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO room_bans (org_id, identity, name, by_name, show_id, created_at) VALUES ($1, $2, $3, $4, $5, $6) \
+             ON CONFLICT (org_id, identity) DO NOTHING",
+        )
+        .bind(org.as_str())
+        .bind(ban.identity.as_str())
+        .bind(ban.name.as_str())
+        .bind(ban.by.as_str())
+        .bind(ban.show_id.as_ref().map(|s| s.as_str()))
+        .bind(ban.created_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The organisation's banned viewers, newest first.
+    pub async fn bans(&self, org: &OrgId) -> Result<Vec<RoomBan>> {
+        let rows = sqlx::query(
+            "SELECT identity, name, by_name, show_id, created_at FROM room_bans WHERE org_id = $1 ORDER BY created_at DESC, identity",
+        )
+        .bind(org.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(RoomBan {
+                    identity: r.try_get("identity")?,
+                    name: r.try_get("name")?,
+                    by: r.try_get("by_name")?,
+                    show_id: r.try_get::<Option<String>, _>("show_id")?.map(ShowId),
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Lifts a ban; `NotFound` when there is none.
+    pub async fn unban(&self, org: &OrgId, identity: &str) -> Result<()> {
+        let done = sqlx::query("DELETE FROM room_bans WHERE org_id = $1 AND identity = $2")
+            .bind(org.as_str())
+            .bind(identity)
+            .execute(&self.pool)
+            .await?;
+        found(done)
     }
 
     /// A page of the show's timeline in media-time order (events without media time, from before

@@ -126,28 +126,44 @@ impl Drop for AddressSlot {
     }
 }
 
-/// Where rooms hand their timeline events to the writer.
-type TimelineQueue = mpsc::Sender<(ShowId, Vec<TimelineEvent>)>;
+/// Where rooms hand what they write (timeline events, bans) to the writer.
+type TimelineQueue = mpsc::Sender<Write>;
+
+/// What a room asks the writer to store.
+enum Write {
+    Timeline(ShowId, Vec<TimelineEvent>),
+    Ban(vetrina_domain::ids::OrgId, vetrina_domain::account::RoomBan),
+}
 
 /// How many batches may wait for the store; when the store is slower than the rooms, batches are
 /// dropped (and counted in the log) rather than slowing a room down.
 const TIMELINE_QUEUE: usize = 1024;
 
 /// Writes timeline events in batches: whatever arrived within 200 ms (up to 2,000 events), one
-/// transaction per show.
-async fn write_timeline(store: Store, mut batches: mpsc::Receiver<(ShowId, Vec<TimelineEvent>)>) {
-    while let Some(first) = batches.recv().await {
+/// transaction per show; bans as they come.
+async fn write_timeline(store: Store, mut writes: mpsc::Receiver<Write>) {
+    while let Some(first) = writes.recv().await {
         let mut pending: HashMap<ShowId, Vec<TimelineEvent>> = HashMap::new();
-        let mut n = first.1.len();
-        pending.entry(first.0).or_default().extend(first.1);
+        let mut bans = Vec::new();
+        let mut n = 0;
+        let mut take = |write: Write, n: &mut usize| match write {
+            Write::Timeline(show, events) => {
+                *n += events.len();
+                pending.entry(show).or_default().extend(events);
+            }
+            Write::Ban(org, ban) => bans.push((org, ban)),
+        };
+        take(first, &mut n);
         let deadline = tokio::time::Instant::now() + Duration::from_millis(200);
         while n < 2_000 {
-            match tokio::time::timeout_at(deadline, batches.recv()).await {
-                Ok(Some((show, events))) => {
-                    n += events.len();
-                    pending.entry(show).or_default().extend(events);
-                }
+            match tokio::time::timeout_at(deadline, writes.recv()).await {
+                Ok(Some(write)) => take(write, &mut n),
                 _ => break,
+            }
+        }
+        for (org, ban) in bans {
+            if let Err(e) = store.ban(&org, &ban).await {
+                tracing::error!(org_id = %org, error = %e, "cannot store a ban");
             }
         }
         for (show, events) in pending {
@@ -167,9 +183,8 @@ impl Rooms {
     }
 
     /// The show's room, started with its run of show when it is not running.
-    fn get(&self, show: &vetrina_domain::show::Show, store: &Store) -> RoomHandle {
-        let (plan, org) = (&show.run_of_show, &show.org_id);
-        let show = &show.id;
+    fn get(&self, show_row: &vetrina_domain::show::Show, store: &Store) -> RoomHandle {
+        let (org, show) = (&show_row.org_id, &show_row.id);
         // No await is held under this lock, and nothing in it panics.
         let mut rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(handle) = rooms.get(show).filter(|h| !h.commands.is_closed()) {
@@ -187,10 +202,19 @@ impl Rooms {
                 tx
             })
             .clone();
-        let plan = plan.segments.iter().enumerate().map(|(i, s)| vetrina_live::room::Segment::from_plan(i, s)).collect();
+        let plan = plan_of(show_row);
         let (facts_tx, facts) = watch::channel(ShowFacts::default());
         tokio::spawn(watch_show(store.clone(), show.clone(), org.clone(), facts_tx));
-        let room = RoomTask { show: show.clone(), plan, commands: command_rx, frames, timeline, facts, rooms: self.rooms.clone() };
+        let room = RoomTask {
+            show: show.clone(),
+            org: org.clone(),
+            plan,
+            commands: command_rx,
+            frames,
+            timeline,
+            facts,
+            rooms: self.rooms.clone(),
+        };
         tokio::spawn(room.run(self.bus.clone()));
         handle
     }
@@ -203,10 +227,20 @@ struct ShowFacts {
     media_origin: Option<i64>,
     /// The organisation's blocked words.
     blocked_words: Option<Vec<String>>,
+    /// The identities banned from the organisation's chats.
+    banned: Option<Vec<String>>,
+    /// The show's run of show (a host may edit it during the show).
+    plan: Option<Vec<vetrina_live::room::Segment>>,
 }
 
-/// Reads the show's media clock (every 2 s until the recording starts) and its organisation's
-/// blocked words (every 10 s: the console may change them) for as long as the room runs.
+/// The run of show as rooms use it.
+fn plan_of(show: &vetrina_domain::show::Show) -> Vec<vetrina_live::room::Segment> {
+    show.run_of_show.segments.iter().enumerate().map(|(i, s)| vetrina_live::room::Segment::from_plan(i, s)).collect()
+}
+
+/// Reads the show's media clock (every 2 s until the recording starts), its run of show and its
+/// organisation's blocked words and bans (every 10 s: the console may change them) for as long
+/// as the room runs.
 async fn watch_show(store: Store, show: ShowId, org: vetrina_domain::ids::OrgId, facts: watch::Sender<ShowFacts>) {
     let mut every = tokio::time::interval(Duration::from_secs(2));
     let mut n: u64 = 0;
@@ -220,6 +254,16 @@ async fn watch_show(store: Store, show: ShowId, org: vetrina_domain::ids::OrgId,
             && let Ok(org) = store.org(&org).await
         {
             next.blocked_words = Some(org.blocked_words);
+        }
+        if n.is_multiple_of(5)
+            && let Ok(bans) = store.bans(&org).await
+        {
+            next.banned = Some(bans.into_iter().map(|b| b.identity).collect());
+        }
+        if n.is_multiple_of(5)
+            && let Ok(show) = store.show(&org, &show).await
+        {
+            next.plan = Some(plan_of(&show));
         }
         n += 1;
         facts.send_if_modified(|current| {
@@ -249,6 +293,7 @@ const EVENT_TIMEOUT: Duration = Duration::from_secs(5);
 /// One show's room actor and what it talks to.
 struct RoomTask {
     show: ShowId,
+    org: vetrina_domain::ids::OrgId,
     plan: Vec<vetrina_live::room::Segment>,
     commands: mpsc::Receiver<Command>,
     frames: broadcast::Sender<Utf8Bytes>,
@@ -294,12 +339,21 @@ impl RoomTask {
         }
         room.tick();
         room.drain_timeline();
+        // Blocked words and bans hold from the first message: wait (briefly) for their first read.
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.facts.changed()).await;
+        let facts = self.facts.borrow_and_update().clone();
+        let mut media_origin: Option<i64> = facts.media_origin;
+        if let Some(words) = facts.blocked_words {
+            room.set_blocked_words(words);
+        }
+        if let Some(banned) = facts.banned {
+            room.set_org_bans(banned, now_ms());
+        }
 
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut ticks: u64 = 0;
         let mut empty_since: Option<tokio::time::Instant> = None;
-        let mut media_origin: Option<i64> = None;
         // Answers owed to senders whose events are on their way round the bus.
         type Owed = (oneshot::Sender<Result<Option<ChatLine>, Refusal>>, tokio::time::Instant);
         let mut owed: HashMap<u64, Owed> = HashMap::new();
@@ -370,6 +424,12 @@ impl RoomTask {
                         if let Some(words) = facts.blocked_words {
                             room.set_blocked_words(words);
                         }
+                        if let Some(banned) = facts.banned {
+                            room.set_org_bans(banned, now_ms());
+                        }
+                        if let Some(plan) = facts.plan {
+                            room.set_plan(plan);
+                        }
                     }
                     let likes = room.take_local_likes();
                     if link.is_shared() {
@@ -394,8 +454,20 @@ impl RoomTask {
                         let _ = self.frames.send(Utf8Bytes::from(frame.to_string()));
                     }
                     let events = room.drain_timeline();
-                    if !events.is_empty() && self.timeline.try_send((show.clone(), events)).is_err() {
+                    if !events.is_empty() && self.timeline.try_send(Write::Timeline(show.clone(), events)).is_err() {
                         tracing::warn!(show_id = %show, "timeline queue full: the store is too slow; room events were not recorded");
+                    }
+                    for ban in room.drain_bans() {
+                        let ban = vetrina_domain::account::RoomBan {
+                            identity: ban.identity,
+                            name: ban.name,
+                            by: ban.by,
+                            show_id: Some(show.clone()),
+                            created_at: ban.at,
+                        };
+                        if self.timeline.try_send(Write::Ban(self.org.clone(), ban)).is_err() {
+                            tracing::warn!(show_id = %show, "write queue full: a ban holds in this room only");
+                        }
                     }
                     if room.local_viewers() == 0 {
                         let since = *empty_since.get_or_insert_with(tokio::time::Instant::now);

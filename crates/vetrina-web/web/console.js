@@ -775,6 +775,15 @@ async function settings(orgId) {
     }
   } }, h("h1", {}, t("nav.settings")), field(t("org.name"), name), field(t("org.currency"), currency), field(t("org.time_zone"), zone), field(t("org.blocked_words"), words),
     h("button", { type: "submit" }, t("org.save"))));
+  // Viewers banned from the live chats, with a way back.
+  const bans = await api("GET", `/api/v1/orgs/${orgId}/bans`).catch(() => null);
+  if (!bans) return;
+  main.append(h("section", { class: "card narrow", id: "bans" }, h("h2", {}, t("bans.title")),
+    bans.length === 0 ? h("p", { class: "muted" }, t("bans.none")) : h("ul", {}, bans.map((b) => h("li", {},
+      h("strong", {}, b.name), " ", h("span", { class: "muted" }, t("bans.by", { by: b.by, when: new Date(b.created_at).toLocaleString(lang) })), " ",
+      h("button", { type: "button", class: "link", onclick: async () => {
+        if ((await attempt(() => api("DELETE", `/api/v1/orgs/${orgId}/bans/${encodeURIComponent(b.identity)}`))) !== undefined) settings(orgId);
+      } }, t("bans.lift")))))));
 }
 
 // ---------- router ----------

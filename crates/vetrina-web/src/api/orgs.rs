@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use vetrina_domain::account::{self, Action, ApiToken, Invitation, Member, Org, Role};
+use vetrina_domain::account::{self, Action, ApiToken, Invitation, Member, Org, Role, RoomBan};
 use vetrina_domain::ids::{InvitationId, OrgId, ShowId, TokenId, UserId};
 use vetrina_domain::money::Currency;
 use vetrina_domain::show::time_zone;
@@ -26,6 +26,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(delete_invitation))
         .routes(routes!(list_tokens, create_token))
         .routes(routes!(delete_token))
+        .routes(routes!(list_bans))
+        .routes(routes!(lift_ban))
 }
 
 /// How long an invitation link stays valid.
@@ -256,5 +258,24 @@ async fn delete_token(
 ) -> ApiResult<StatusCode> {
     caller.require(&state, &org_id, Action::ManageTokens).await?;
     state.store.delete_api_token(&org_id, &token_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Viewers banned from the organisation's live chats (by a host or moderator in a show's room),
+/// newest first.
+#[utoipa::path(get, path = "/api/v1/orgs/{org_id}/bans", tag = "orgs",
+    params(("org_id" = String, Path)), responses((status = 200, body = Vec<RoomBan>), (status = 404, body = crate::error::Problem)))]
+async fn list_bans(State(state): State<AppState>, caller: Caller, Path(org_id): Path<OrgId>) -> ApiResult<Json<Vec<RoomBan>>> {
+    caller.require(&state, &org_id, Action::Moderate).await?;
+    Ok(Json(state.store.bans(&org_id).await?))
+}
+
+/// Lifts a ban: the viewer may chat again (running rooms learn it within 10 s).
+#[utoipa::path(delete, path = "/api/v1/orgs/{org_id}/bans/{identity}", tag = "orgs",
+    params(("org_id" = String, Path), ("identity" = String, Path, description = "usr_... or gst_...")),
+    responses((status = 204), (status = 404, body = crate::error::Problem)))]
+async fn lift_ban(State(state): State<AppState>, caller: Caller, Path((org_id, identity)): Path<(OrgId, String)>) -> ApiResult<StatusCode> {
+    caller.require(&state, &org_id, Action::Moderate).await?;
+    state.store.unban(&org_id, &identity).await?;
     Ok(StatusCode::NO_CONTENT)
 }

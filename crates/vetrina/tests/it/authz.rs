@@ -46,6 +46,8 @@ fn route_table() -> BTreeMap<(&'static str, &'static str), (Rule, Sent)> {
         (("GET", "/api/v1/orgs/{org_id}/tokens"), (Rule::Can(ManageTokens), None)),
         (("POST", "/api/v1/orgs/{org_id}/tokens"), (Rule::Can(ManageTokens), json(json!({"name": "sync", "role": "host"})))),
         (("DELETE", "/api/v1/orgs/{org_id}/tokens/{token_id}"), (Rule::Can(ManageTokens), None)),
+        (("GET", "/api/v1/orgs/{org_id}/bans"), (Rule::Can(Moderate), None)),
+        (("DELETE", "/api/v1/orgs/{org_id}/bans/{identity}"), (Rule::Can(Moderate), None)),
         (("GET", "/api/v1/orgs/{org_id}/products"), (Rule::Can(Read), None)),
         (("POST", "/api/v1/orgs/{org_id}/products"), (Rule::Can(EditCatalogue), json(product_json("Matrix scarf", 1000)))),
         (("GET", "/api/v1/orgs/{org_id}/products/{product_id}"), (Rule::Can(Read), None)),
@@ -103,6 +105,7 @@ struct Ids {
     invitation_id: String,
     token_id: String,
     user_id: String,
+    identity: String,
 }
 
 impl Ids {
@@ -116,6 +119,7 @@ impl Ids {
             .replace("{invitation_id}", &self.invitation_id)
             .replace("{token_id}", &self.token_id)
             .replace("{user_id}", &self.user_id)
+            .replace("{identity}", &self.identity)
     }
 
     /// The org's own id in `{org_id}` but `other`'s ids for everything inside it.
@@ -133,6 +137,7 @@ impl Ids {
             invitation_id: self.invitation_id.clone(),
             token_id: self.token_id.clone(),
             user_id: self.user_id.clone(),
+            identity: self.identity.clone(),
         }
     }
 }
@@ -155,7 +160,17 @@ async fn furnish(app: &TestApp, org: &Org, slug: &str) -> (Ids, Vec<(Role, Agent
     let invitation = org.owner.post(&org.path("/invitations"), json!({"email": "pending@team.example", "role": "moderator"})).await;
     let token = org.owner.post(&org.path("/tokens"), json!({"name": "existing", "role": "admin"})).await;
     agents.push((Role::Admin, org.owner.with_token(token.body["secret"].as_str().unwrap())));
+    let identity = format!("gst_banned_{slug}");
+    let ban = vetrina_domain::account::RoomBan {
+        identity: identity.clone(),
+        name: "Troll".into(),
+        by: "Mod".into(),
+        show_id: None,
+        created_at: 1,
+    };
+    app.store().ban(&vetrina_domain::ids::OrgId(org.id.clone()), &ban).await.unwrap();
     let ids = Ids {
+        identity,
         org_id: org.id.clone(),
         product_id,
         show_id: show.body["id"].as_str().unwrap().to_string(),
@@ -251,7 +266,7 @@ story!(every_route_every_role, |app| {
         }
     }
     // Deleting runs last, children before parents; the product in no show can go.
-    let order = ["images", "invitations", "tokens", "members", "shows", "products"];
+    let order = ["images", "invitations", "tokens", "bans", "members", "shows", "products"];
     deletes.sort_by_key(|(t, _)| order.iter().position(|o| t.contains(o)).unwrap_or(9));
     for (template, path) in deletes {
         let r = a.owner.delete(&path).await;

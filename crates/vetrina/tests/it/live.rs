@@ -247,3 +247,63 @@ story!(one_address_cannot_flood_a_room, |app| {
         }
     }
 });
+
+story!(a_ban_holds_in_every_show_until_lifted, |app| {
+    let org = app.org("bans").await;
+    for slug in ["ban-one", "ban-two", "ban-three"] {
+        let show = org
+            .owner
+            .post(&org.path("/shows"), json!({"title": slug, "slug": slug, "starts_at": "2099-01-01T10:00", "status": "scheduled"}))
+            .await;
+        assert_eq!(show.status, 201);
+    }
+    let guest = app.anonymous().post("/api/v1/guests", json!({"display_name": "Troll"})).await;
+    let troll = guest.header("set-cookie").split(';').next().unwrap().to_string();
+    let mut host = connect(app, "/api/v1/shows/ban-one/live", org.owner.cookie.as_deref()).await;
+    let mut viewer = connect(app, "/api/v1/shows/ban-one/live", Some(&troll)).await;
+    next(&mut host).await;
+    next(&mut viewer).await;
+    send(&mut viewer, json!({"type": "chat", "text": "spam spam"})).await;
+    let sent = loop {
+        let m = next(&mut viewer).await;
+        if m["type"] == "sent" {
+            break m;
+        }
+    };
+    send(&mut host, json!({"type": "mute", "message_id": sent["line"]["id"]})).await;
+    // The ban reaches the store (the room's writer) and the console lists it.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let bans = loop {
+        let bans = org.owner.get(&org.path("/bans")).await;
+        if bans.body.as_array().is_some_and(|b| !b.is_empty()) || Instant::now() > deadline {
+            break bans;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(bans.status, 200);
+    assert_eq!((bans.body[0]["name"].as_str(), bans.body[0]["by"].as_str()), (Some("Troll"), Some("Owner bans")), "{}", bans.text);
+    let identity = bans.body[0]["identity"].as_str().unwrap().to_string();
+    assert!(identity.starts_with("gst_"));
+
+    // Another show of the shop: still banned.
+    let chat_in = |slug: &'static str| {
+        let troll = troll.clone();
+        async move {
+            let mut socket = connect(app, &format!("/api/v1/shows/{slug}/live"), Some(&troll)).await;
+            next(&mut socket).await;
+            send(&mut socket, json!({"type": "chat", "text": "sono tornato"})).await;
+            loop {
+                let m = next(&mut socket).await;
+                if m["type"] == "sent" || m["type"] == "error" {
+                    return m;
+                }
+            }
+        }
+    };
+    assert_eq!(chat_in("ban-two").await["code"], "banned");
+    // Lifted in the console: the next room lets them speak.
+    let other = app.member(&org, vetrina_domain::account::Role::Moderator).await;
+    assert_eq!(other.delete(&org.path(&format!("/bans/{identity}"))).await.status, 204, "moderators lift bans");
+    assert_eq!(other.delete(&org.path(&format!("/bans/{identity}"))).await.status, 404);
+    assert_eq!(chat_in("ban-three").await["type"], "sent");
+});
