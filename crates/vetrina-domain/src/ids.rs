@@ -51,3 +51,9 @@ id!(/// An invitation to join an organisation or to host one show.
     InvitationId, "inv_");
 id!(/// An API token for integrations.
     TokenId, "tok_");
+id!(/// A buyer's cart at one organisation.
+    CartId, "crt_");
+id!(/// Units of a variant held in a cart until checkout or expiry.
+    HoldId, "hld_");
+id!(/// A flash deal started by a show's run of show.
+    DealId, "dl_");

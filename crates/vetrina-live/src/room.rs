@@ -345,6 +345,17 @@ pub struct Frame {
     /// Present when the announcement changed (`null`: taken down).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub announcement: Option<Option<Announcement>>,
+    /// Variants whose stock changed: units buyers may still add.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stock: Vec<StockLine>,
+}
+
+/// Units of a variant buyers may still add (`available` is `null` when stock is not counted).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StockLine {
+    pub product_id: String,
+    pub variant_id: String,
+    pub available: Option<i64>,
 }
 
 /// Everything a joining (or lagging) client needs to draw the room.
@@ -365,6 +376,8 @@ pub struct Snapshot {
     pub poll: Option<PollState>,
     pub segment: Option<Segment>,
     pub announcement: Option<Announcement>,
+    /// Stock of the variants the room knows of.
+    pub stock: Vec<StockLine>,
     /// Which room instance the `seq` numbers belong to: resume with `?since=SEQ&room=ROOM`.
     pub room: String,
     /// What the receiving connection is.
@@ -392,6 +405,16 @@ pub struct Ban {
     /// Who banned them.
     pub by: String,
     pub at: i64,
+}
+
+/// A run-of-show deal the host started.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StartedDeal {
+    pub segment: usize,
+    /// The deal as planned (`vetrina_domain::show::Deal` as JSON).
+    pub deal: serde_json::Value,
+    pub starts_at: i64,
+    pub ends_at: i64,
 }
 
 /// A moderator's action, for the room's log (the timeline keeps it).
@@ -442,6 +465,8 @@ pub struct Room {
     recent_bans: Vec<(String, i64)>,
     /// Bans this room decided, for the store.
     new_bans: Vec<Ban>,
+    /// Deals this room started (by advancing the run of show), for the store.
+    started_deals: Vec<StartedDeal>,
     pending_deleted: Vec<u64>,
     slow_mode_ms: Option<i64>,
     slow_mode_changed: bool,
@@ -459,6 +484,9 @@ pub struct Room {
     segment_changed: bool,
     announcement: Option<Announcement>,
     announcement_changed: bool,
+    /// Stock per variant, and the variants changed since the last frame.
+    stock: std::collections::BTreeMap<String, StockLine>,
+    stock_changed: Vec<String>,
     /// Likes of this room's own connections not yet passed on to other nodes.
     local_likes: u64,
     /// Likes from other nodes in `pending_likes`.
@@ -490,6 +518,7 @@ impl Room {
             banned: std::collections::HashSet::new(),
             recent_bans: Vec::new(),
             new_bans: Vec::new(),
+            started_deals: Vec::new(),
             pending_deleted: Vec::new(),
             slow_mode_ms: None,
             slow_mode_changed: false,
@@ -506,6 +535,8 @@ impl Room {
             segment_changed: false,
             announcement: None,
             announcement_changed: false,
+            stock: std::collections::BTreeMap::new(),
+            stock_changed: Vec::new(),
             local_likes: 0,
             pending_remote_likes: 0,
             remote_viewers: 0,
@@ -569,6 +600,7 @@ impl Room {
             poll: self.poll.clone(),
             segment: self.segment.clone(),
             announcement: self.announcement.clone(),
+            stock: self.stock.values().cloned().collect(),
             room: self.config.node.clone(),
             you,
         }
@@ -904,6 +936,9 @@ impl Room {
                     segment.deal.as_ref().and_then(|d| d.get("duration_seconds")?.as_i64()).filter(|s| *s > 0).map(|s| now + s * 1000);
                 self.segment = Some(segment.clone());
                 self.segment_changed = true;
+                if mine && let (Some(deal), Some(ends_at)) = (&segment.deal, segment.deal_ends_at) {
+                    self.started_deals.push(StartedDeal { segment: segment.index, deal: deal.clone(), starts_at: now, ends_at });
+                }
                 if let Some(first) = segment.product_ids.first() {
                     self.pinned = Some(Pin { product_id: first.clone(), at: now, media_ms });
                     self.pin_changed = true;
@@ -931,9 +966,25 @@ impl Room {
         self.banned = identities.into_iter().chain(self.recent_bans.iter().map(|(i, _)| i.clone())).collect();
     }
 
+    /// Deals this room started since the last call, for the store (the shop sells at their
+    /// price from `starts_at` to `ends_at`).
+    pub fn drain_started_deals(&mut self) -> Vec<StartedDeal> {
+        std::mem::take(&mut self.started_deals)
+    }
+
     /// Bans this room decided since the last call, for the store.
     pub fn drain_bans(&mut self) -> Vec<Ban> {
         std::mem::take(&mut self.new_bans)
+    }
+
+    /// A variant's stock as the store has it now; the next frame carries it when it changed.
+    pub fn set_stock(&mut self, line: StockLine) {
+        if self.stock.get(&line.variant_id) != Some(&line) {
+            if !self.stock_changed.contains(&line.variant_id) {
+                self.stock_changed.push(line.variant_id.clone());
+            }
+            self.stock.insert(line.variant_id.clone(), line);
+        }
     }
 
     /// The likes this room's own connections sent since the last call, for the other nodes.
@@ -998,6 +1049,7 @@ impl Room {
             && !self.poll_changed
             && !self.segment_changed
             && !self.announcement_changed
+            && self.stock_changed.is_empty()
         {
             return None;
         }
@@ -1029,6 +1081,7 @@ impl Room {
             poll: std::mem::take(&mut self.poll_changed).then(|| self.poll.clone()).flatten(),
             segment: std::mem::take(&mut self.segment_changed).then(|| self.segment.clone()).flatten(),
             announcement: std::mem::take(&mut self.announcement_changed).then(|| self.announcement.clone()),
+            stock: std::mem::take(&mut self.stock_changed).iter().filter_map(|v| self.stock.get(v).cloned()).collect(),
         };
         self.sent_viewers = viewers;
         // Serialising plain data to a String cannot fail.
@@ -1244,6 +1297,8 @@ mod tests {
         assert_eq!(f["segment"]["title"], "Il lino");
         assert_eq!(f["segment"]["deal"]["percent_off"], 20);
         assert_eq!(f["segment"]["deal_ends_at"], 200 + 300_000, "the deal's countdown starts with the segment");
+        let started = room.drain_started_deals();
+        assert_eq!((started.len(), started[0].segment, started[0].starts_at, started[0].ends_at), (1, 1, 200, 300_200), "for the shop");
         assert_eq!(f["pinned"]["product_id"], "prd_b", "advancing pins the segment's first product");
         let poll_id = f["poll"]["id"].as_u64().unwrap();
         assert_eq!(f["poll"]["question"], "Sabbia o blu?");
@@ -1271,6 +1326,15 @@ mod tests {
         for k in ["question", "answer", "segment", "poll", "poll_closed", "announcement"] {
             assert!(kinds.contains(&k), "{k} on the timeline: {kinds:?}");
         }
+        // Stock reaches everyone once per change.
+        let line = |n| StockLine { product_id: "prd_b".into(), variant_id: "var_1".into(), available: Some(n) };
+        room.set_stock(line(3));
+        room.set_stock(line(2));
+        let f: serde_json::Value = serde_json::from_str(&room.tick().unwrap()).unwrap();
+        assert_eq!(f["stock"], serde_json::json!([{"product_id": "prd_b", "variant_id": "var_1", "available": 2}]));
+        room.set_stock(line(2));
+        assert!(room.tick().is_none(), "no change, no frame");
+        assert_eq!(room.snapshot(1).stock, [line(2)]);
     }
 
     #[test]

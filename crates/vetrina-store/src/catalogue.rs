@@ -415,7 +415,12 @@ async fn write_product(tx: &mut Transaction<'static, Any>, org: &OrgId, id: &Pro
         .bind(vid.as_str())
         .bind(id.as_str())
         .execute(&mut **tx)
-        .await?;
+        .await
+        .map_err(|e| {
+            crate::conflict_on_check(e, || {
+                format!("variants/{position}/stock: {} is fewer than the units buyers hold in their carts now", v.stock)
+            })
+        })?;
     }
 
     // URL images: keep those already there (by src), add the new ones, order as sent, uploads after.

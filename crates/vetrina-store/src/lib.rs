@@ -15,6 +15,7 @@ pub mod accounts;
 pub mod blobs;
 pub mod catalogue;
 mod migrate;
+pub mod shop;
 pub mod shows;
 
 use std::str::FromStr;
@@ -161,6 +162,15 @@ fn base32(bytes: &[u8]) -> String {
 fn conflict_on_unique(e: sqlx::Error, message: impl FnOnce() -> String) -> StoreError {
     match &e {
         sqlx::Error::Database(d) if d.kind() == sqlx::error::ErrorKind::UniqueViolation => StoreError::Conflict(message()),
+        _ => StoreError::Database(e),
+    }
+}
+
+/// A CHECK constraint refused the write (more held than in stock, say): a conflict the message
+/// explains.
+fn conflict_on_check(e: sqlx::Error, message: impl FnOnce() -> String) -> StoreError {
+    match &e {
+        sqlx::Error::Database(d) if d.kind() == sqlx::error::ErrorKind::CheckViolation => StoreError::Conflict(message()),
         _ => StoreError::Database(e),
     }
 }

@@ -32,6 +32,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(5, "timeline", "0005_timeline.sql"),
     migration!(6, "blocked_words", "0006_blocked_words.sql"),
     migration!(7, "room_bans", "0007_room_bans.sql"),
+    migration!(8, "shop", "0008_shop.sql"),
 ];
 
 /// The number of migrations this build knows.

@@ -27,6 +27,12 @@ pub struct Problem {
     /// For imports: every problem found, each with its line or path.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<ImportProblem>,
+    /// A machine-readable reason where clients act on it (`sold_out`, `deal_sold_out`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<&'static str>,
+    /// For `sold_out`: the units that could still be added.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub available: Option<i64>,
 }
 
 /// An error a handler returns.
@@ -36,13 +42,31 @@ pub struct ApiError {
     detail: String,
     field: Option<String>,
     errors: Vec<ImportProblem>,
+    code: Option<&'static str>,
+    available: Option<i64>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     pub fn new(status: StatusCode, detail: impl Into<String>) -> ApiError {
-        ApiError { status, detail: detail.into(), field: None, errors: Vec::new() }
+        ApiError { status, detail: detail.into(), field: None, errors: Vec::new(), code: None, available: None }
+    }
+
+    pub fn unprocessable(detail: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, detail)
+    }
+
+    /// Adds a machine-readable reason.
+    pub fn with_code(mut self, code: &'static str) -> ApiError {
+        self.code = Some(code);
+        self
+    }
+
+    /// Adds how many units could still be had.
+    pub fn with_available(mut self, available: i64) -> ApiError {
+        self.available = Some(available);
+        self
     }
 
     pub fn bad_request(detail: impl Into<String>) -> ApiError {
@@ -74,7 +98,7 @@ impl ApiError {
         });
         let detail =
             format!("nothing was imported: {n} problem{} found; the first is {}", if n == 1 { "" } else { "s" }, first.unwrap_or_default());
-        ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, detail, field: None, errors: problems }
+        ApiError { errors: problems, ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, detail) }
     }
 
     pub fn internal(e: impl std::fmt::Display) -> ApiError {
@@ -89,7 +113,7 @@ impl ApiError {
 
 impl From<Invalid> for ApiError {
     fn from(e: Invalid) -> ApiError {
-        ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, detail: e.to_string(), field: Some(e.field), errors: Vec::new() }
+        ApiError { field: Some(e.field.clone()), ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()) }
     }
 }
 
@@ -113,6 +137,8 @@ impl IntoResponse for ApiError {
             detail: self.detail,
             field: self.field,
             errors: self.errors,
+            code: self.code,
+            available: self.available,
         };
         let mut response = (self.status, axum::Json(problem)).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));

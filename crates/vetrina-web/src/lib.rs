@@ -13,6 +13,7 @@ pub mod cache;
 pub mod error;
 pub mod live;
 mod pages;
+pub mod shop;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,6 +50,8 @@ pub struct WebConfig {
     /// STUN/TURN servers offered to browsers and WHIP/WHEP clients (for viewers whose network
     /// blocks UDP: a TURN server relaying over TCP or TLS).
     pub ice_servers: Vec<IceServer>,
+    /// How long an item added to a cart stays reserved for the buyer.
+    pub hold_minutes: i64,
 }
 
 /// A STUN or TURN server clients may use.
@@ -104,6 +107,8 @@ pub struct AppState {
     pub media: Option<vetrina_media::Media>,
     /// The live rooms of this node's shows.
     pub(crate) rooms: live::Rooms,
+    /// Holds stock for carts.
+    pub ledger: shop::Ledger,
     /// Password hashing is memory-hungry (Argon2id, ~19 MiB each): at most this many at once, so
     /// a flood of sign-ins cannot exhaust the server.
     pub(crate) password_slots: Arc<tokio::sync::Semaphore>,
@@ -114,6 +119,7 @@ impl AppState {
         let dummy_hash = auth::dummy_hash(config.password_cost).into();
         let answer_cache = config.answer_cache;
         let generation = Generation::default();
+        let ledger = shop::Ledger::start(store.clone(), config.hold_minutes * 60_000);
         AppState {
             store,
             blobs,
@@ -125,6 +131,7 @@ impl AppState {
             generation,
             media,
             rooms: live::Rooms::default(),
+            ledger,
             password_slots: Arc::new(tokio::sync::Semaphore::new(4)),
         }
     }
@@ -158,12 +165,15 @@ impl AppState {
 }
 
 /// Writes that change nothing another request reads from a cache: signing in makes a new
-/// session, a guest is a new name, media sessions live in the media plane. Letting them advance
-/// the generation would let a crowd of arriving viewers empty every cache many times a second.
+/// session, a guest is a new name, media sessions live in the media plane, carts are the buyer's
+/// own (live stock reaches pages through the room, not cached reads). Letting them advance the
+/// generation would let a crowd of arriving viewers, or a flash sale, empty every cache many
+/// times a second.
 fn leaves_caches_alone(method: &Method, path: &str) -> bool {
     (*method == Method::POST
         && (path == "/api/v1/session" || path == "/api/v1/guests" || path.ends_with("/whip") || path.ends_with("/whep")))
         || (*method == Method::DELETE && path.starts_with("/api/v1/media/sessions/"))
+        || (path.starts_with("/api/v1/shows/") && (path.ends_with("/cart/lines") || path.contains("/cart/lines/")))
 }
 
 /// The router answers a known address asked with the wrong method with an empty 405; say what

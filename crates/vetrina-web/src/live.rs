@@ -183,7 +183,7 @@ impl Rooms {
     }
 
     /// The show's room, started with its run of show when it is not running.
-    fn get(&self, show_row: &vetrina_domain::show::Show, store: &Store) -> RoomHandle {
+    fn get(&self, show_row: &vetrina_domain::show::Show, store: &Store, ledger: &crate::shop::Ledger) -> RoomHandle {
         let (org, show) = (&show_row.org_id, &show_row.id);
         // No await is held under this lock, and nothing in it panics.
         let mut rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
@@ -204,10 +204,12 @@ impl Rooms {
             .clone();
         let plan = plan_of(show_row);
         let (facts_tx, facts) = watch::channel(ShowFacts::default());
-        tokio::spawn(watch_show(store.clone(), show.clone(), org.clone(), facts_tx));
+        tokio::spawn(watch_show(store.clone(), show.clone(), org.clone(), show_row.lineup.clone(), facts_tx));
         let room = RoomTask {
+            store: store.clone(),
             show: show.clone(),
             org: org.clone(),
+            stock: ledger.stock.subscribe(),
             plan,
             commands: command_rx,
             frames,
@@ -231,6 +233,8 @@ struct ShowFacts {
     banned: Option<Vec<String>>,
     /// The show's run of show (a host may edit it during the show).
     plan: Option<Vec<vetrina_live::room::Segment>>,
+    /// Stock of the line-up's variants (other nodes' sales show here within 2 s).
+    stock: Option<Vec<vetrina_store::shop::StockLevel>>,
 }
 
 /// The run of show as rooms use it.
@@ -241,7 +245,13 @@ fn plan_of(show: &vetrina_domain::show::Show) -> Vec<vetrina_live::room::Segment
 /// Reads the show's media clock (every 2 s until the recording starts), its run of show and its
 /// organisation's blocked words and bans (every 10 s: the console may change them) for as long
 /// as the room runs.
-async fn watch_show(store: Store, show: ShowId, org: vetrina_domain::ids::OrgId, facts: watch::Sender<ShowFacts>) {
+async fn watch_show(
+    store: Store,
+    show: ShowId,
+    org: vetrina_domain::ids::OrgId,
+    mut lineup: Vec<vetrina_domain::ids::ProductId>,
+    facts: watch::Sender<ShowFacts>,
+) {
     let mut every = tokio::time::interval(Duration::from_secs(2));
     let mut n: u64 = 0;
     while !facts.is_closed() {
@@ -264,6 +274,10 @@ async fn watch_show(store: Store, show: ShowId, org: vetrina_domain::ids::OrgId,
             && let Ok(show) = store.show(&org, &show).await
         {
             next.plan = Some(plan_of(&show));
+            lineup = show.lineup;
+        }
+        if let Ok(levels) = store.stock_levels(&org, &lineup).await {
+            next.stock = Some(levels);
         }
         n += 1;
         facts.send_if_modified(|current| {
@@ -272,6 +286,10 @@ async fn watch_show(store: Store, show: ShowId, org: vetrina_domain::ids::OrgId,
             changed
         });
     }
+}
+
+fn stock_line(level: vetrina_store::shop::StockLevel) -> vetrina_live::StockLine {
+    vetrina_live::StockLine { product_id: level.product.0, variant_id: level.variant.0, available: level.available }
 }
 
 /// A room's name among its show's rooms on all nodes: random, so that `seq` numbers of one
@@ -292,8 +310,11 @@ const EVENT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One show's room actor and what it talks to.
 struct RoomTask {
+    store: Store,
     show: ShowId,
     org: vetrina_domain::ids::OrgId,
+    /// This node's stock changes, as they happen.
+    stock: broadcast::Receiver<vetrina_store::shop::StockLevel>,
     plan: Vec<vetrina_live::room::Segment>,
     commands: mpsc::Receiver<Command>,
     frames: broadcast::Sender<Utf8Bytes>,
@@ -398,6 +419,11 @@ impl RoomTask {
                         }
                     }
                 }
+                level = self.stock.recv() => match level {
+                    Ok(level) if level.org == self.org => room.set_stock(stock_line(level)),
+                    Ok(_) | Err(broadcast::error::RecvError::Lagged(_)) => {}
+                    Err(broadcast::error::RecvError::Closed) => {}
+                },
                 incoming = link.next() => match incoming {
                     Some(Incoming::Event(event)) => {
                         let answer = room.apply(&event);
@@ -430,6 +456,9 @@ impl RoomTask {
                         if let Some(plan) = facts.plan {
                             room.set_plan(plan);
                         }
+                        for level in facts.stock.unwrap_or_default() {
+                            room.set_stock(stock_line(level));
+                        }
                     }
                     let likes = room.take_local_likes();
                     if link.is_shared() {
@@ -456,6 +485,33 @@ impl RoomTask {
                     let events = room.drain_timeline();
                     if !events.is_empty() && self.timeline.try_send(Write::Timeline(show.clone(), events)).is_err() {
                         tracing::warn!(show_id = %show, "timeline queue full: the store is too slow; room events were not recorded");
+                    }
+                    for started in room.drain_started_deals() {
+                        match serde_json::from_value::<vetrina_domain::show::Deal>(started.deal) {
+                            Ok(deal) => {
+                                let start = vetrina_store::shop::DealStart {
+                                    org: self.org.clone(),
+                                    show: show.clone(),
+                                    segment: started.segment as i64,
+                                    product: deal.product_id,
+                                    variant: deal.variant_id,
+                                    price_minor: deal.price_minor,
+                                    percent_off: deal.percent_off.map(i64::from),
+                                    quantity: deal.quantity,
+                                    per_buyer_limit: deal.per_buyer_limit,
+                                    starts_at: started.starts_at,
+                                    ends_at: started.ends_at,
+                                };
+                                // Beside the room: the first buyers may tap within milliseconds.
+                                let store = self.store.clone();
+                                tokio::spawn(async move {
+                                    if let Err(e) = store.start_deal(&start).await {
+                                        tracing::error!(show_id = %start.show, error = %e, "cannot start the segment's deal");
+                                    }
+                                });
+                            }
+                            Err(e) => tracing::error!(show_id = %show, error = %e, "the segment's deal is not a deal"),
+                        }
                     }
                     for ban in room.drain_bans() {
                         let ban = vetrina_domain::account::RoomBan {
@@ -573,7 +629,7 @@ pub async fn live(
             format!("too many live connections from your address (at most {CONNECTIONS_PER_ADDRESS})"),
         ));
     };
-    let handle = state.rooms.get(&show, &state.store);
+    let handle = state.rooms.get(&show, &state.store, &state.ledger);
     let conn = state.rooms.next_conn.fetch_add(1, Ordering::Relaxed);
     // Small buffers: a room may hold tens of thousands of connections.
     Ok(ws

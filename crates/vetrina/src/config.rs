@@ -28,6 +28,8 @@ pub struct Config {
     /// memory, in milliseconds. A node always sees its own writes at once; other nodes' writes
     /// within this time. 0 turns the cache off.
     pub answer_cache_ms: u64,
+    /// How long an item added to a cart stays reserved for the buyer, in minutes.
+    pub hold_minutes: i64,
     /// Log filter, such as `info` or `vetrina_web=debug,info`.
     pub log: String,
     /// `nats://host:4222` when several nodes serve the same shows (with one PostgreSQL): their
@@ -102,6 +104,7 @@ impl Default for Config {
             session_days: 30,
             answer_cache_ms: 1000,
             log: "info".into(),
+            hold_minutes: 10,
             nats_url: String::new(),
             media: MediaSettings::default(),
         }
@@ -132,6 +135,7 @@ impl std::fmt::Debug for Config {
             .field("max_body_bytes", &self.max_body_bytes)
             .field("session_days", &self.session_days)
             .field("answer_cache_ms", &self.answer_cache_ms)
+            .field("hold_minutes", &self.hold_minutes)
             .field("log", &self.log)
             .field("nats_url", &redact_url(&self.nats_url))
             .field("media", &self.media)
@@ -191,6 +195,9 @@ impl Config {
             config.media.grace_seconds =
                 v.parse().with_context(|| format!("VETRINA_MEDIA_GRACE_SECONDS={v:?} is not a number of seconds"))?;
         }
+        if let Some(v) = var("HOLD_MINUTES") {
+            config.hold_minutes = v.parse().with_context(|| format!("VETRINA_HOLD_MINUTES={v:?} is not a number of minutes"))?;
+        }
         if let Some(v) = var("NATS_URL") {
             config.nats_url = v;
         }
@@ -231,6 +238,9 @@ impl Config {
         }
         if !(1..=365).contains(&self.session_days) {
             bail!("session_days {} must be between 1 and 365", self.session_days);
+        }
+        if !(1..=1440).contains(&self.hold_minutes) {
+            bail!("hold_minutes {} must be between 1 and 1440 (a day)", self.hold_minutes);
         }
         if !self.nats_url.is_empty() {
             if !["nats://", "tls://"].iter().any(|s| self.nats_url.starts_with(s)) {

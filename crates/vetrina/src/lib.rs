@@ -74,6 +74,7 @@ pub async fn start(config: &Config, password_cost: PasswordCost) -> anyhow::Resu
         answer_cache: std::time::Duration::from_millis(config.answer_cache_ms),
         password_cost,
         ice_servers: config.media.ice_servers.clone(),
+        hold_minutes: config.hold_minutes,
     };
     let shutdown = CancellationToken::new();
     let media = if config.media.enabled {

@@ -5,6 +5,7 @@ pub mod orgs;
 pub mod products;
 pub mod public;
 pub mod session;
+pub mod shop;
 pub mod shows;
 
 use utoipa::OpenApi;
@@ -25,6 +26,7 @@ use crate::AppState;
         (name = "public", description = "What viewers see, without signing in"),
         (name = "media", description = "Live video: WHIP to publish, WHEP to watch"),
         (name = "live", description = "The live room over WebSocket: chat, likes, pins, viewers"),
+        (name = "shop", description = "Carts: holding stock for buyers"),
     )
 )]
 struct ApiDoc;
@@ -48,6 +50,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(shows::router())
         .merge(public::router())
         .merge(media::router())
+        .merge(shop::router())
 }
 
 /// Answer of list endpoints that page.

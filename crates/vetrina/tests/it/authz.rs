@@ -76,6 +76,11 @@ fn route_table() -> BTreeMap<(&'static str, &'static str), (Rule, Sent)> {
         (("GET", "/api/v1/shows/{slug}/live"), (Rule::Public, None)),
         (("GET", "/api/v1/shows/{slug}/timeline"), (Rule::Public, None)),
         (("GET", "/api/v1/shows/{slug}/calendar.ics"), (Rule::Public, None)),
+        // A buyer's cart is theirs by cookie (or account): see shop.rs.
+        (("GET", "/api/v1/shows/{slug}/cart"), (Rule::Public, None)),
+        (("POST", "/api/v1/shows/{slug}/cart/lines"), (Rule::Public, json(json!({"variant_id": "var_none"})))),
+        (("PATCH", "/api/v1/shows/{slug}/cart/lines/{variant_id}"), (Rule::Public, json(json!({"quantity": 1})))),
+        (("DELETE", "/api/v1/shows/{slug}/cart/lines/{variant_id}"), (Rule::Public, None)),
     ])
 }
 

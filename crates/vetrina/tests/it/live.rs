@@ -12,7 +12,7 @@ use crate::harness::{TestApp, product_json, story};
 
 pub type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn connect(app: &TestApp, path: &str, cookie: Option<&str>) -> Socket {
+pub async fn connect(app: &TestApp, path: &str, cookie: Option<&str>) -> Socket {
     connect_to(&app.base, path, cookie).await
 }
 

@@ -13,4 +13,5 @@ mod cli;
 mod live;
 mod media;
 mod nodes;
+mod shop;
 mod shows;

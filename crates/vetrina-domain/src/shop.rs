@@ -1,0 +1,235 @@
+//! Buying, without I/O: how a batch of "hold these units for me" requests is shared out among
+//! buyers when stock and a flash deal are scarce, and what a deal costs.
+//!
+//! Stock is held when a buyer adds to the cart (not at checkout): on a live show the page says
+//! "only 3 left" and the first taps win, so what a cart holds must be what the buyer gets. Holds
+//! expire (the store returns their units), so an abandoned cart gives its units back.
+
+use std::collections::HashMap;
+
+/// Most units of one variant a buyer may hold in one cart line.
+pub const MAX_QUANTITY: i64 = 99;
+
+/// One buyer's request for more units of one variant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HoldRequest {
+    /// Who is buying (a cart's buyer), for per-buyer limits.
+    pub buyer: String,
+    pub quantity: i64,
+}
+
+/// A variant's stock at the moment a batch is decided.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Stock {
+    /// Units on hand and not yet sold.
+    pub on_hand: i64,
+    /// Units in carts.
+    pub held: i64,
+    /// Whether stock is counted at all (an untracked variant never runs out).
+    pub tracked: bool,
+}
+
+impl Stock {
+    /// Units a buyer may still add; `None` when stock is not tracked.
+    pub fn available(&self) -> Option<i64> {
+        self.tracked.then(|| (self.on_hand - self.held).max(0))
+    }
+}
+
+/// A flash deal as it stands when a batch is decided.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Deal {
+    pub id: String,
+    /// The deal price; or `percent_off` the regular price.
+    pub price_minor: Option<i64>,
+    pub percent_off: Option<i64>,
+    /// Units at the deal price at most (`None`: as many as stock allows).
+    pub quantity: Option<i64>,
+    pub per_buyer_limit: Option<i64>,
+    pub held: i64,
+    pub sold: i64,
+    pub starts_at: i64,
+    pub ends_at: i64,
+}
+
+impl Deal {
+    pub fn is_running(&self, now: i64) -> bool {
+        self.starts_at <= now && now < self.ends_at
+    }
+
+    /// Units left at the deal price (`None`: no cap).
+    pub fn remaining(&self) -> Option<i64> {
+        self.quantity.map(|q| (q - self.held - self.sold).max(0))
+    }
+
+    /// What one unit costs under the deal, from the regular price (percentages round half up,
+    /// never below zero, never above the regular price).
+    pub fn unit_price(&self, regular_minor: i64) -> i64 {
+        let price = match (self.price_minor, self.percent_off) {
+            (Some(p), _) => p,
+            (None, Some(pct)) => {
+                let pct = pct.clamp(0, 100);
+                (regular_minor * (100 - pct) + 50) / 100
+            }
+            (None, None) => regular_minor,
+        };
+        price.clamp(0, regular_minor.max(0))
+    }
+}
+
+/// What became of one request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Held,
+    /// Not enough stock left: `available` units could still be added.
+    SoldOut {
+        available: i64,
+    },
+    /// The deal's units are gone (the product may still be bought at its regular price).
+    DealSoldOut {
+        available: i64,
+    },
+    /// The buyer would pass the deal's per-buyer limit; they hold `already`.
+    BuyerLimit {
+        limit: i64,
+        already: i64,
+    },
+    /// Zero, negative or more than [`MAX_QUANTITY`].
+    BadQuantity,
+}
+
+/// Decides a batch of requests for one variant, in arrival order: each is held whole or refused
+/// (no partial holds: the buyer sees why and may ask for fewer). `used` is what each buyer
+/// already holds or bought under the deal; the answer's `held` is the total newly held.
+pub fn allocate(stock: Stock, deal: Option<&Deal>, used: &HashMap<String, i64>, requests: &[HoldRequest]) -> Allocation {
+    let mut available = stock.available();
+    let mut deal_left = deal.and_then(Deal::remaining);
+    let mut used = used.clone();
+    let mut outcomes = Vec::with_capacity(requests.len());
+    let mut held = 0;
+    for r in requests {
+        let outcome = if r.quantity < 1 || r.quantity > MAX_QUANTITY {
+            Outcome::BadQuantity
+        } else if let Some(a) = available.filter(|a| *a < r.quantity) {
+            Outcome::SoldOut { available: a }
+        } else if let Some(left) = deal_left.filter(|left| *left < r.quantity) {
+            Outcome::DealSoldOut { available: left }
+        } else if let Some(limit) = deal.and_then(|d| d.per_buyer_limit)
+            && used.get(&r.buyer).copied().unwrap_or(0) + r.quantity > limit
+        {
+            Outcome::BuyerLimit { limit, already: used.get(&r.buyer).copied().unwrap_or(0) }
+        } else {
+            if let Some(a) = available.as_mut() {
+                *a -= r.quantity;
+            }
+            if let Some(left) = deal_left.as_mut() {
+                *left -= r.quantity;
+            }
+            *used.entry(r.buyer.clone()).or_default() += r.quantity;
+            held += r.quantity;
+            Outcome::Held
+        };
+        outcomes.push(outcome);
+    }
+    Allocation { outcomes, held }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Allocation {
+    /// One per request, in order.
+    pub outcomes: Vec<Outcome>,
+    /// Units newly held in all.
+    pub held: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ask(buyer: &str, quantity: i64) -> HoldRequest {
+        HoldRequest { buyer: buyer.into(), quantity }
+    }
+
+    fn deal(quantity: Option<i64>, per_buyer_limit: Option<i64>) -> Deal {
+        Deal {
+            id: "dl_1".into(),
+            price_minor: None,
+            percent_off: Some(20),
+            quantity,
+            per_buyer_limit,
+            held: 0,
+            sold: 0,
+            starts_at: 0,
+            ends_at: 1_000,
+        }
+    }
+
+    #[test]
+    fn first_come_first_served_whole_or_not_at_all() {
+        let stock = Stock { on_hand: 5, held: 1, tracked: true };
+        let a = allocate(stock, None, &HashMap::new(), &[ask("a", 3), ask("b", 2), ask("c", 1), ask("d", 0), ask("e", 100)]);
+        assert_eq!(
+            a.outcomes,
+            [Outcome::Held, Outcome::SoldOut { available: 1 }, Outcome::Held, Outcome::BadQuantity, Outcome::BadQuantity]
+        );
+        assert_eq!(a.held, 4);
+        let untracked = Stock { on_hand: 0, held: 50, tracked: false };
+        assert_eq!(allocate(untracked, None, &HashMap::new(), &[ask("a", 99)]).held, 99);
+    }
+
+    #[test]
+    fn deals_have_their_own_cap_and_a_limit_per_buyer() {
+        let stock = Stock { on_hand: 100, held: 0, tracked: true };
+        let d = Deal { held: 6, sold: 1, ..deal(Some(10), Some(2)) };
+        let used = HashMap::from([("a".to_string(), 1)]);
+        let a = allocate(stock, Some(&d), &used, &[ask("a", 2), ask("a", 1), ask("b", 2), ask("c", 2), ask("d", 1)]);
+        assert_eq!(
+            a.outcomes,
+            [
+                Outcome::BuyerLimit { limit: 2, already: 1 },
+                Outcome::Held,
+                Outcome::Held,
+                Outcome::DealSoldOut { available: 0 },
+                Outcome::DealSoldOut { available: 0 },
+            ]
+        );
+        assert_eq!(a.held, 3, "10 at the deal price: 7 were gone, 3 more now");
+    }
+
+    #[test]
+    fn deal_prices() {
+        let d = deal(None, None);
+        assert!(d.is_running(0) && d.is_running(999) && !d.is_running(1_000));
+        assert_eq!(d.unit_price(18_900), 15_120);
+        assert_eq!(Deal { percent_off: Some(33), ..deal(None, None) }.unit_price(999), 669, "rounded half up");
+        assert_eq!(Deal { price_minor: Some(5_000), ..deal(None, None) }.unit_price(18_900), 5_000);
+        assert_eq!(Deal { price_minor: Some(50_000), ..deal(None, None) }.unit_price(18_900), 18_900, "never above the regular price");
+        assert_eq!(Deal { percent_off: Some(150), ..deal(None, None) }.unit_price(100), 0);
+    }
+
+    /// Whatever the batch, never more held than available, nor more at the deal price than its cap.
+    #[test]
+    fn never_oversold() {
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |n: i64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            (seed % n as u64) as i64
+        };
+        for _ in 0..2_000 {
+            let stock = Stock { on_hand: next(50), held: 0, tracked: true };
+            let stock = Stock { held: next(stock.on_hand + 1), ..stock };
+            let cap = next(3).eq(&0).then(|| next(30));
+            let d = Deal { held: 0, ..deal(cap, Some(1 + next(5))) };
+            let requests: Vec<HoldRequest> = (0..next(40)).map(|_| ask(&format!("b{}", next(8)), next(12) - 1)).collect();
+            let a = allocate(stock, Some(&d), &HashMap::new(), &requests);
+            assert!(a.held <= stock.on_hand - stock.held, "{stock:?} {a:?}");
+            if let Some(cap) = cap {
+                assert!(a.held <= cap);
+            }
+            let granted: i64 = requests.iter().zip(&a.outcomes).filter(|(_, o)| **o == Outcome::Held).map(|(r, _)| r.quantity).sum();
+            assert_eq!(granted, a.held);
+        }
+    }
+}

@@ -1,0 +1,530 @@
+//! Carts, holds and deals: the inventory ledger (docs/shop.md).
+//!
+//! Units move between three counters: a variant's `stock` (on hand, not sold), its `held` (in
+//! carts) and, for flash deals, the deal's `held` and `sold`. Every change happens in one
+//! transaction that first locks the rows it changes (an `UPDATE` that writes nothing new, the
+//! same SQL on SQLite and PostgreSQL), always variants before deals and in id order, and the
+//! database's CHECK constraints refuse any state with more held than on hand.
+
+use std::collections::{BTreeMap, HashMap};
+
+use sqlx::Row;
+use vetrina_domain::ids::{CartId, DealId, HoldId, OrgId, ProductId, ShowId, VariantId};
+use vetrina_domain::shop::{self, Deal, HoldRequest, Outcome, Stock};
+
+use crate::{Result, Store, StoreError, new_id, placeholders};
+
+/// Requests decided in one transaction at most.
+pub const MAX_BATCH: usize = 400;
+
+/// A buyer's request to hold units of a variant in their cart.
+#[derive(Clone, Debug)]
+pub struct NewHold {
+    pub cart: CartId,
+    pub buyer: String,
+    pub quantity: i64,
+    /// Whether the buyer asks for the running flash deal's price (when there is one).
+    pub use_deal: bool,
+    /// Where the buyer was: the show, `live` or `replay` (or `shelf`), the moment of video.
+    pub show: Option<ShowId>,
+    pub source: &'static str,
+    pub media_ms: Option<i64>,
+}
+
+/// What became of one request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Held {
+    pub outcome: Outcome,
+    /// The new hold, when held.
+    pub hold: Option<HoldId>,
+    /// The deal it was held under.
+    pub deal: Option<DealId>,
+}
+
+/// A variant's stock after a change, for the rooms ("3 left").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StockLevel {
+    pub org: OrgId,
+    pub product: ProductId,
+    pub variant: VariantId,
+    /// Units buyers may still add (`None`: not tracked).
+    pub available: Option<i64>,
+}
+
+/// A running deal as the shop shows it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct RunningDeal {
+    pub id: DealId,
+    pub show_id: ShowId,
+    pub product_id: ProductId,
+    pub variant_id: Option<VariantId>,
+    pub price_minor: Option<i64>,
+    pub percent_off: Option<i64>,
+    pub quantity: Option<i64>,
+    pub per_buyer_limit: Option<i64>,
+    pub remaining: Option<i64>,
+    pub starts_at: i64,
+    pub ends_at: i64,
+}
+
+/// A deal to start (from a show's run of show).
+#[derive(Clone, Debug)]
+pub struct DealStart {
+    pub org: OrgId,
+    pub show: ShowId,
+    pub segment: i64,
+    pub product: ProductId,
+    pub variant: Option<VariantId>,
+    pub price_minor: Option<i64>,
+    pub percent_off: Option<i64>,
+    pub quantity: Option<i64>,
+    pub per_buyer_limit: Option<i64>,
+    pub starts_at: i64,
+    pub ends_at: i64,
+}
+
+/// One line of a cart: units of a variant held under one price.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct CartLine {
+    pub variant_id: VariantId,
+    pub product_id: ProductId,
+    pub title: String,
+    pub options: Vec<String>,
+    pub image: Option<String>,
+    pub quantity: i64,
+    /// The price of one unit now (the deal's, when held under a deal).
+    pub unit_price_minor: i64,
+    pub regular_price_minor: i64,
+    pub currency: String,
+    pub deal_id: Option<DealId>,
+    /// When the first of its holds expires (Unix ms).
+    pub expires_at: i64,
+    /// Units still available to add (`None`: not tracked).
+    pub available: Option<i64>,
+}
+
+/// A variant's stock from a row with `stock`, `held` and `track_stock`.
+fn stock_from_row(r: &sqlx::any::AnyRow) -> Result<Stock> {
+    Ok(Stock { on_hand: r.try_get("stock")?, held: r.try_get("held")?, tracked: r.try_get::<i64, _>("track_stock")? != 0 })
+}
+
+fn deal_from_row(r: &sqlx::any::AnyRow) -> Result<Deal> {
+    Ok(Deal {
+        id: r.try_get("id")?,
+        price_minor: r.try_get("price_minor")?,
+        percent_off: r.try_get("percent_off")?,
+        quantity: r.try_get("quantity")?,
+        per_buyer_limit: r.try_get("per_buyer_limit")?,
+        held: r.try_get("held")?,
+        sold: r.try_get("sold")?,
+        starts_at: r.try_get("starts_at")?,
+        ends_at: r.try_get("ends_at")?,
+    })
+}
+
+impl Store {
+    /// The buyer's cart at the organisation, made on first use.
+    pub async fn cart_for(&self, org: &OrgId, buyer: &str, now: i64) -> Result<CartId> {
+        if let Some(row) = sqlx::query("SELECT id FROM carts WHERE org_id = $1 AND buyer = $2")
+            .bind(org.as_str())
+            .bind(buyer)
+            .fetch_optional(&self.pool)
+            .await?
+        {
+            return Ok(CartId(row.try_get("id")?));
+        }
+        let id = CartId(new_id(CartId::PREFIX));
+        sqlx::query(
+            "INSERT INTO carts (id, org_id, buyer, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) ON CONFLICT (org_id, buyer) DO NOTHING",
+        )
+        .bind(id.as_str())
+        .bind(org.as_str())
+        .bind(buyer)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        let row = sqlx::query("SELECT id FROM carts WHERE org_id = $1 AND buyer = $2")
+            .bind(org.as_str())
+            .bind(buyer)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(CartId(row.try_get("id")?))
+    }
+
+    /// Starts a show segment's flash deal (once per segment: again is a no-op).
+    pub async fn start_deal(&self, deal: &DealStart) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO deals (id, org_id, show_id, segment, product_id, variant_id, price_minor, percent_off, quantity, per_buyer_limit, \
+             starts_at, ends_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT (show_id, segment) DO NOTHING",
+        )
+        .bind(new_id(DealId::PREFIX))
+        .bind(deal.org.as_str())
+        .bind(deal.show.as_str())
+        .bind(deal.segment)
+        .bind(deal.product.as_str())
+        .bind(deal.variant.as_ref().map(|v| v.as_str()))
+        .bind(deal.price_minor)
+        .bind(deal.percent_off)
+        .bind(deal.quantity)
+        .bind(deal.per_buyer_limit)
+        .bind(deal.starts_at)
+        .bind(deal.ends_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The deals of the organisation's show running at `now`.
+    pub async fn running_deals(&self, show: &ShowId, now: i64) -> Result<Vec<RunningDeal>> {
+        let rows = sqlx::query("SELECT * FROM deals WHERE show_id = $1 AND starts_at <= $2 AND ends_at > $2 ORDER BY starts_at")
+            .bind(show.as_str())
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let d = deal_from_row(r)?;
+                Ok(RunningDeal {
+                    id: DealId(d.id.clone()),
+                    show_id: ShowId(r.try_get("show_id")?),
+                    product_id: ProductId(r.try_get("product_id")?),
+                    variant_id: r.try_get::<Option<String>, _>("variant_id")?.map(VariantId),
+                    price_minor: d.price_minor,
+                    percent_off: d.percent_off,
+                    quantity: d.quantity,
+                    per_buyer_limit: d.per_buyer_limit,
+                    remaining: d.remaining(),
+                    starts_at: d.starts_at,
+                    ends_at: d.ends_at,
+                })
+            })
+            .collect()
+    }
+
+    /// Decides a batch of hold requests for one variant of `org` in one transaction, in order;
+    /// holds last `hold_ms`. `NotFound` when the variant is not the organisation's or its
+    /// product is not for sale. The answer holds one [`Held`] per request and the stock after.
+    pub async fn hold_batch(
+        &self,
+        org: &OrgId,
+        variant: &VariantId,
+        requests: &[NewHold],
+        now: i64,
+        hold_ms: i64,
+    ) -> Result<(Vec<Held>, StockLevel)> {
+        let mut tx = self.pool.begin().await?;
+        // Lock the variant (same SQL on both databases), then read it as it is now.
+        let locked = sqlx::query("UPDATE variants SET held = held WHERE id = $1 AND org_id = $2")
+            .bind(variant.as_str())
+            .bind(org.as_str())
+            .execute(&mut *tx)
+            .await?;
+        if locked.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let row = sqlx::query(
+            "SELECT v.stock, v.held, v.track_stock, v.product_id, p.status FROM variants v JOIN products p ON p.id = v.product_id WHERE v.id = $1",
+        )
+        .bind(variant.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+        if row.try_get::<String, _>("status")? != "active" {
+            return Err(StoreError::NotFound);
+        }
+        let product = ProductId(row.try_get("product_id")?);
+        let mut stock =
+            Stock { on_hand: row.try_get("stock")?, held: row.try_get("held")?, tracked: row.try_get::<i64, _>("track_stock")? != 0 };
+
+        // The running deal on this variant, locked too, when anyone asks for it.
+        let mut deal: Option<Deal> = None;
+        if requests.iter().any(|r| r.use_deal) {
+            let found = sqlx::query(
+                "SELECT id FROM deals WHERE org_id = $1 AND product_id = $2 AND (variant_id IS NULL OR variant_id = $3) \
+                 AND starts_at <= $4 AND ends_at > $4 ORDER BY starts_at DESC LIMIT 1",
+            )
+            .bind(org.as_str())
+            .bind(product.as_str())
+            .bind(variant.as_str())
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(found) = found {
+                let id: String = found.try_get("id")?;
+                sqlx::query("UPDATE deals SET held = held WHERE id = $1").bind(&id).execute(&mut *tx).await?;
+                let r = sqlx::query("SELECT * FROM deals WHERE id = $1").bind(&id).fetch_one(&mut *tx).await?;
+                deal = Some(deal_from_row(&r)?);
+            }
+        }
+        // What each buyer already holds under the deal (for its per-buyer limit).
+        let mut used: HashMap<String, i64> = HashMap::new();
+        if let Some(d) = deal.as_ref().filter(|d| d.per_buyer_limit.is_some()) {
+            let mut buyers: Vec<&str> = requests.iter().map(|r| r.buyer.as_str()).collect();
+            buyers.sort_unstable();
+            buyers.dedup();
+            let sql = format!(
+                "SELECT buyer, CAST(SUM(quantity) AS BIGINT) AS n FROM holds WHERE deal_id = $1 AND buyer IN ({}) GROUP BY buyer",
+                placeholders(2, buyers.len())
+            );
+            let mut q = sqlx::query(&sql).bind(d.id.as_str());
+            for b in &buyers {
+                q = q.bind(*b);
+            }
+            for r in q.fetch_all(&mut *tx).await? {
+                used.insert(r.try_get("buyer")?, r.try_get("n")?);
+            }
+        }
+
+        // Those who asked for the deal first, then the rest at the regular price.
+        let mut results: Vec<Option<Held>> = vec![None; requests.len()];
+        let mut deal_held = 0;
+        for with_deal in [true, false] {
+            let picked: Vec<usize> = (0..requests.len()).filter(|&i| requests[i].use_deal == with_deal).collect();
+            if picked.is_empty() {
+                continue;
+            }
+            let asks: Vec<HoldRequest> =
+                picked.iter().map(|&i| HoldRequest { buyer: requests[i].buyer.clone(), quantity: requests[i].quantity }).collect();
+            let under = if with_deal { deal.as_ref() } else { None };
+            let allocation = shop::allocate(stock, under, &used, &asks);
+            stock.held += allocation.held;
+            if under.is_some() {
+                deal_held += allocation.held;
+            }
+            for (k, &i) in picked.iter().enumerate() {
+                let outcome = allocation.outcomes[k].clone();
+                let hold = (outcome == Outcome::Held).then(|| HoldId(new_id(HoldId::PREFIX)));
+                results[i] = Some(Held { outcome, hold, deal: under.map(|d| DealId(d.id.clone())) });
+            }
+        }
+        let results: Vec<Held> =
+            results.into_iter().map(|r| r.unwrap_or(Held { outcome: Outcome::BadQuantity, hold: None, deal: None })).collect();
+
+        let granted: Vec<(&NewHold, &Held)> = requests.iter().zip(&results).filter(|(_, h)| h.hold.is_some()).collect();
+        for chunk in granted.chunks(MAX_BATCH) {
+            const COLUMNS: usize = 13;
+            let values: Vec<String> = (0..chunk.len()).map(|i| format!("({})", placeholders(1 + i * COLUMNS, COLUMNS))).collect();
+            let sql = format!(
+                "INSERT INTO holds (id, org_id, cart_id, variant_id, product_id, deal_id, buyer, quantity, show_id, source, media_ms, created_at, expires_at) \
+                 VALUES {}",
+                values.join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for (r, h) in chunk {
+                q = q
+                    .bind(h.hold.as_ref().map(|h| h.0.clone()))
+                    .bind(org.as_str())
+                    .bind(r.cart.as_str())
+                    .bind(variant.as_str())
+                    .bind(product.as_str())
+                    .bind(h.deal.as_ref().map(|d| d.0.clone()))
+                    .bind(r.buyer.as_str())
+                    .bind(r.quantity)
+                    .bind(r.show.as_ref().map(|s| s.0.clone()))
+                    .bind(r.source)
+                    .bind(r.media_ms)
+                    .bind(now)
+                    .bind(now + hold_ms);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        let total: i64 = granted.iter().map(|(r, _)| r.quantity).sum();
+        if total > 0 {
+            sqlx::query("UPDATE variants SET held = held + $1 WHERE id = $2").bind(total).bind(variant.as_str()).execute(&mut *tx).await?;
+        }
+        if let Some(d) = deal.as_ref().filter(|_| deal_held > 0) {
+            sqlx::query("UPDATE deals SET held = held + $1 WHERE id = $2").bind(deal_held).bind(d.id.as_str()).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok((results, StockLevel { org: org.clone(), product, variant: variant.clone(), available: stock.available() }))
+    }
+
+    /// Returns the units of holds expired at `now` (at most `limit` holds) to stock; the answer
+    /// is the stock of every variant that changed.
+    pub async fn expire_holds(&self, now: i64, limit: i64) -> Result<Vec<StockLevel>> {
+        let rows = sqlx::query("SELECT id FROM holds WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2")
+            .bind(now)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+        let parts: Vec<(String, Option<i64>)> =
+            rows.iter().map(|r| r.try_get("id").map(|id| (id, None))).collect::<std::result::Result<_, _>>()?;
+        self.release_holds(&parts).await
+    }
+
+    /// Takes holds out of carts and returns their units to the variant and the deal: each hold
+    /// whole (`None`) or some of its units. Holds already gone (another node expired them) are
+    /// skipped: whoever deletes or shrinks a hold returns its units, once.
+    async fn release_holds(&self, parts: &[(String, Option<i64>)]) -> Result<Vec<StockLevel>> {
+        if parts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.pool.begin().await?;
+        let mut per_variant: BTreeMap<String, (String, String, i64)> = BTreeMap::new();
+        let mut per_deal: BTreeMap<String, i64> = BTreeMap::new();
+        let mut credit = |r: &sqlx::any::AnyRow, n: i64| -> Result<()> {
+            let entry = per_variant.entry(r.try_get("variant_id")?).or_insert_with(|| (String::new(), String::new(), 0));
+            entry.0 = r.try_get("org_id")?;
+            entry.1 = r.try_get("product_id")?;
+            entry.2 += n;
+            if let Some(deal) = r.try_get::<Option<String>, _>("deal_id")? {
+                *per_deal.entry(deal).or_default() += n;
+            }
+            Ok(())
+        };
+        let whole: Vec<&str> = parts.iter().filter(|(_, n)| n.is_none()).map(|(id, _)| id.as_str()).collect();
+        for chunk in whole.chunks(MAX_BATCH) {
+            let sql = format!(
+                "DELETE FROM holds WHERE id IN ({}) RETURNING org_id, variant_id, product_id, deal_id, quantity",
+                placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(*id);
+            }
+            for r in q.fetch_all(&mut *tx).await? {
+                let n: i64 = r.try_get("quantity")?;
+                credit(&r, n)?;
+            }
+        }
+        for (id, n) in parts.iter().filter_map(|(id, n)| n.map(|n| (id, n))) {
+            let row = sqlx::query(
+                "UPDATE holds SET quantity = quantity - $1 WHERE id = $2 AND quantity > $1 RETURNING org_id, variant_id, product_id, deal_id",
+            )
+            .bind(n)
+            .bind(id.as_str())
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(r) = row {
+                credit(&r, n)?;
+            }
+        }
+        // Variants before deals, each in id order: the same lock order as every other change.
+        let mut levels = Vec::new();
+        for (variant, (org, product, n)) in &per_variant {
+            sqlx::query("UPDATE variants SET held = held - $1 WHERE id = $2").bind(*n).bind(variant.as_str()).execute(&mut *tx).await?;
+            let r = sqlx::query("SELECT stock, held, track_stock FROM variants WHERE id = $1")
+                .bind(variant.as_str())
+                .fetch_one(&mut *tx)
+                .await?;
+            let stock = stock_from_row(&r)?;
+            levels.push(StockLevel {
+                org: OrgId(org.clone()),
+                product: ProductId(product.clone()),
+                variant: VariantId(variant.clone()),
+                available: stock.available(),
+            });
+        }
+        for (deal, n) in &per_deal {
+            sqlx::query("UPDATE deals SET held = held - $1 WHERE id = $2").bind(*n).bind(deal.as_str()).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(levels)
+    }
+
+    /// Takes a variant out of a cart (every hold of it), or down to `keep` units (the newest
+    /// holds go first).
+    pub async fn reduce_line(&self, cart: &CartId, variant: &VariantId, keep: i64) -> Result<Vec<StockLevel>> {
+        let rows = sqlx::query("SELECT id, quantity FROM holds WHERE cart_id = $1 AND variant_id = $2 ORDER BY created_at, id")
+            .bind(cart.as_str())
+            .bind(variant.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        if rows.is_empty() {
+            return Err(StoreError::NotFound);
+        }
+        // The oldest holds are kept, the newest given back (the one across the line in part).
+        let mut kept = 0;
+        let mut release = Vec::new();
+        for r in &rows {
+            let n: i64 = r.try_get("quantity")?;
+            let id: String = r.try_get("id")?;
+            if kept + n <= keep {
+                kept += n;
+            } else if kept < keep {
+                release.push((id, Some(kept + n - keep)));
+                kept = keep;
+            } else {
+                release.push((id, None));
+            }
+        }
+        self.release_holds(&release).await
+    }
+
+    /// The cart's lines, with prices as they are now.
+    pub async fn cart_lines(&self, cart: &CartId, now: i64) -> Result<Vec<CartLine>> {
+        let rows = sqlx::query(
+            "SELECT h.variant_id, h.product_id, h.deal_id, CAST(SUM(h.quantity) AS BIGINT) AS quantity, MIN(h.expires_at) AS expires_at \
+             FROM holds h WHERE h.cart_id = $1 AND h.expires_at > $2 GROUP BY h.variant_id, h.product_id, h.deal_id \
+             ORDER BY MIN(h.created_at)",
+        )
+        .bind(cart.as_str())
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut lines = Vec::with_capacity(rows.len());
+        for r in rows {
+            let variant = VariantId(r.try_get("variant_id")?);
+            let v = sqlx::query(
+                "SELECT v.price_minor, v.option_values, v.stock, v.held, v.track_stock, v.image_src, p.title, p.currency, \
+                 (SELECT src FROM images i WHERE i.product_id = p.id ORDER BY position LIMIT 1) AS first_image \
+                 FROM variants v JOIN products p ON p.id = v.product_id WHERE v.id = $1",
+            )
+            .bind(variant.as_str())
+            .fetch_one(&self.pool)
+            .await?;
+            let regular: i64 = v.try_get("price_minor")?;
+            let deal_id = r.try_get::<Option<String>, _>("deal_id")?.map(DealId);
+            let mut unit = regular;
+            if let Some(id) = &deal_id
+                && let Some(d) = sqlx::query("SELECT * FROM deals WHERE id = $1").bind(id.as_str()).fetch_optional(&self.pool).await?
+            {
+                unit = deal_from_row(&d)?.unit_price(regular);
+            }
+            let stock = stock_from_row(&v)?;
+            let options: String = v.try_get("option_values")?;
+            lines.push(CartLine {
+                variant_id: variant,
+                product_id: ProductId(r.try_get("product_id")?),
+                title: v.try_get("title")?,
+                options: serde_json::from_str(&options).unwrap_or_default(),
+                image: v.try_get::<Option<String>, _>("image_src")?.or(v.try_get("first_image")?),
+                quantity: r.try_get("quantity")?,
+                unit_price_minor: unit,
+                regular_price_minor: regular,
+                currency: v.try_get("currency")?,
+                deal_id,
+                expires_at: r.try_get("expires_at")?,
+                available: stock.available(),
+            });
+        }
+        Ok(lines)
+    }
+
+    /// Units buyers may still add, per variant of the products (for the rooms and the shelf).
+    pub async fn stock_levels(&self, org: &OrgId, products: &[ProductId]) -> Result<Vec<StockLevel>> {
+        if products.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT id, product_id, stock, held, track_stock FROM variants WHERE org_id = $1 AND product_id IN ({}) ORDER BY product_id, position",
+            placeholders(2, products.len())
+        );
+        let mut q = sqlx::query(&sql).bind(org.as_str());
+        for p in products {
+            q = q.bind(p.as_str());
+        }
+        q.fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| {
+                let stock = stock_from_row(r)?;
+                Ok(StockLevel {
+                    org: org.clone(),
+                    product: ProductId(r.try_get("product_id")?),
+                    variant: VariantId(r.try_get("id")?),
+                    available: stock.available(),
+                })
+            })
+            .collect()
+    }
+}

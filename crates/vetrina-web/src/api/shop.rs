@@ -1,0 +1,250 @@
+//! The buyer's cart at a show: add from the pinned card or the shelf, change, remove. Adding
+//! holds the units (docs/shop.md); prices and totals are the server's, never the client's.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use vetrina_domain::ids::{CartId, OrgId, VariantId};
+use vetrina_domain::shop::{MAX_QUANTITY, Outcome};
+use vetrina_domain::show::{Show, ShowStatus};
+use vetrina_store::now_ms;
+use vetrina_store::shop::{CartLine, NewHold};
+
+use crate::AppState;
+use crate::auth::{self, Caller, hash_secret, new_secret, set_cookie};
+use crate::error::{ApiError, ApiResult, Json, Path};
+use crate::shop::LedgerError;
+
+/// The cookie that keeps a buyer's carts across reloads (and live and replay).
+pub const BUYER_COOKIE: &str = "vetrina_buyer";
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(get_cart)).routes(routes!(add_line)).routes(routes!(change_line, remove_line))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Cart {
+    #[schema(value_type = Option<String>)]
+    pub id: Option<CartId>,
+    #[schema(value_type = Vec<Object>)]
+    pub lines: Vec<CartLine>,
+    /// The sum of the lines at today's prices (shipping and taxes come at checkout).
+    pub subtotal_minor: i64,
+    pub currency: String,
+    /// How long an added item stays reserved.
+    pub hold_minutes: i64,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddLine {
+    #[schema(value_type = String)]
+    pub variant_id: VariantId,
+    /// 1 to 99; 1 when absent.
+    #[serde(default = "one")]
+    pub quantity: i64,
+    /// Take the running flash deal's price when there is one (default); `false` buys at the
+    /// regular price (when the deal's units are gone).
+    #[serde(default = "yes")]
+    pub deal: bool,
+    /// The moment of video the buyer was watching (ms of the show's media clock).
+    #[serde(default)]
+    pub media_ms: Option<i64>,
+}
+
+fn one() -> i64 {
+    1
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeLine {
+    /// The new quantity (0 removes the line).
+    pub quantity: i64,
+}
+
+/// Who is buying: a signed-in person by account, anyone else by the buyer cookie (made here
+/// when missing; the answer then sets it).
+fn buyer(caller: &Caller, headers: &HeaderMap) -> (String, Option<String>) {
+    if let Caller::Person { user, .. } = caller {
+        return (user.id.0.clone(), None);
+    }
+    match auth::cookie(headers, BUYER_COOKIE) {
+        Some(secret) if !secret.is_empty() && secret.len() <= 128 => (format!("buyer:{}", hash_secret(secret)), None),
+        _ => {
+            let secret = new_secret();
+            (format!("buyer:{}", hash_secret(&secret)), Some(secret))
+        }
+    }
+}
+
+async fn show_for_sale(state: &AppState, slug: &str) -> ApiResult<Show> {
+    let show = state.store.show_by_slug(slug).await.map_err(|_| ApiError::not_found("show"))?;
+    if show.status == ShowStatus::Draft {
+        return Err(ApiError::not_found("show"));
+    }
+    Ok(show)
+}
+
+async fn cart_answer(state: &AppState, org: &OrgId, cart: Option<CartId>) -> ApiResult<Cart> {
+    let lines = match &cart {
+        Some(id) => state.store.cart_lines(id, now_ms()).await?,
+        None => Vec::new(),
+    };
+    let currency = match lines.first() {
+        Some(l) => l.currency.clone(),
+        None => state.store.org(org).await?.currency.code().to_string(),
+    };
+    let subtotal_minor = lines.iter().map(|l| l.unit_price_minor * l.quantity).sum();
+    Ok(Cart { id: cart, lines, subtotal_minor, currency, hold_minutes: state.ledger.hold_ms / 60_000 })
+}
+
+fn with_cookie(state: &AppState, headers: &HeaderMap, mut response: Response, secret: Option<String>) -> Response {
+    if let Some(secret) = secret {
+        let cookie = set_cookie(BUYER_COOKIE, &secret, 365 * 86_400, auth::secure_request(headers, state.config.secure_cookies()));
+        if let Ok(value) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+/// The buyer's cart at the show's shop, with today's prices and what is still available.
+#[utoipa::path(get, path = "/api/v1/shows/{slug}/cart", tag = "shop",
+    params(("slug" = String, Path)), responses((status = 200, body = Cart), (status = 404, body = crate::error::Problem)))]
+async fn get_cart(State(state): State<AppState>, caller: Caller, headers: HeaderMap, Path(slug): Path<String>) -> ApiResult<Json<Cart>> {
+    let show = show_for_sale(&state, &slug).await?;
+    let has_buyer = matches!(caller, Caller::Person { .. }) || auth::cookie(&headers, BUYER_COOKIE).is_some();
+    let cart = if has_buyer { Some(state.store.cart_for(&show.org_id, &buyer(&caller, &headers).0, now_ms()).await?) } else { None };
+    Ok(Json(cart_answer(&state, &show.org_id, cart).await?))
+}
+
+/// Adds units of a variant to the buyer's cart, holding them: 201 with the cart, or 409 when
+/// they are gone (`sold_out` with what is left, `deal_sold_out`, `buyer_limit`).
+#[utoipa::path(post, path = "/api/v1/shows/{slug}/cart/lines", tag = "shop", request_body = AddLine,
+    params(("slug" = String, Path)),
+    responses((status = 201, body = Cart), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
+        (status = 422, body = crate::error::Problem), (status = 503, body = crate::error::Problem)))]
+async fn add_line(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    Json(body): Json<AddLine>,
+) -> ApiResult<Response> {
+    if !(1..=MAX_QUANTITY).contains(&body.quantity) {
+        return Err(ApiError::unprocessable(format!("quantity must be between 1 and {MAX_QUANTITY}")));
+    }
+    let show = show_for_sale(&state, &slug).await?;
+    let (buyer, new_cookie) = buyer(&caller, &headers);
+    let cart = state.store.cart_for(&show.org_id, &buyer, now_ms()).await?;
+    hold(&state, &show, &cart, &buyer, &body.variant_id, body.quantity, body.deal, body.media_ms).await?;
+    let answer = (StatusCode::CREATED, Json(cart_answer(&state, &show.org_id, Some(cart)).await?)).into_response();
+    Ok(with_cookie(&state, &headers, answer, new_cookie))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn hold(
+    state: &AppState,
+    show: &Show,
+    cart: &CartId,
+    buyer: &str,
+    variant: &VariantId,
+    quantity: i64,
+    deal: bool,
+    media_ms: Option<i64>,
+) -> ApiResult<()> {
+    let source = match show.status {
+        ShowStatus::Live => "live",
+        ShowStatus::Ended => "replay",
+        _ => "shelf",
+    };
+    let request = NewHold {
+        cart: cart.clone(),
+        buyer: buyer.to_string(),
+        quantity,
+        use_deal: deal,
+        show: Some(show.id.clone()),
+        source,
+        media_ms: media_ms.map(|m| m.max(0)),
+    };
+    let (held, _) = state.ledger.hold(show.org_id.clone(), variant.clone(), request).await.map_err(|e| match e {
+        LedgerError::Busy => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the shop is very busy right now: try again in a moment"),
+        LedgerError::NotFound => ApiError::not_found("variant"),
+        LedgerError::Failed => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the cart could not be updated: try again"),
+    })?;
+    match held.outcome {
+        Outcome::Held => Ok(()),
+        Outcome::SoldOut { available: 0 } => Err(ApiError::conflict("sold out").with_code("sold_out").with_available(0)),
+        Outcome::SoldOut { available } => {
+            Err(ApiError::conflict(format!("only {available} left")).with_code("sold_out").with_available(available))
+        }
+        Outcome::DealSoldOut { available } => Err(ApiError::conflict(format!(
+            "the deal's units are gone ({available} left at the deal price): add it at the regular price with \"deal\": false"
+        ))
+        .with_code("deal_sold_out")
+        .with_available(available)),
+        Outcome::BuyerLimit { limit, already } => {
+            Err(ApiError::conflict(format!("at most {limit} per person at the deal price; you have {already}")).with_code("buyer_limit"))
+        }
+        Outcome::BadQuantity => Err(ApiError::unprocessable(format!("quantity must be between 1 and {MAX_QUANTITY}"))),
+    }
+}
+
+/// Changes how many units of a variant the cart holds (0 removes it; more holds the difference).
+#[utoipa::path(patch, path = "/api/v1/shows/{slug}/cart/lines/{variant_id}", tag = "shop", request_body = ChangeLine,
+    params(("slug" = String, Path), ("variant_id" = String, Path)),
+    responses((status = 200, body = Cart), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+async fn change_line(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path((slug, variant)): Path<(String, VariantId)>,
+    Json(body): Json<ChangeLine>,
+) -> ApiResult<Json<Cart>> {
+    if !(0..=MAX_QUANTITY).contains(&body.quantity) {
+        return Err(ApiError::unprocessable(format!("quantity must be between 0 and {MAX_QUANTITY}")));
+    }
+    let show = show_for_sale(&state, &slug).await?;
+    let (buyer, _) = buyer(&caller, &headers);
+    let cart = state.store.cart_for(&show.org_id, &buyer, now_ms()).await?;
+    let lines = state.store.cart_lines(&cart, now_ms()).await?;
+    let current: i64 = lines.iter().filter(|l| l.variant_id == variant).map(|l| l.quantity).sum();
+    if current == 0 {
+        return Err(ApiError::not_found("cart line"));
+    }
+    if body.quantity < current {
+        let levels = state.store.reduce_line(&cart, &variant, body.quantity).await?;
+        state.ledger.changed(levels);
+    } else if body.quantity > current {
+        let deal = lines.iter().any(|l| l.variant_id == variant && l.deal_id.is_some());
+        hold(&state, &show, &cart, &buyer, &variant, body.quantity - current, deal, None).await?;
+    }
+    Ok(Json(cart_answer(&state, &show.org_id, Some(cart)).await?))
+}
+
+/// Takes a variant out of the cart; its units go back on sale at once.
+#[utoipa::path(delete, path = "/api/v1/shows/{slug}/cart/lines/{variant_id}", tag = "shop",
+    params(("slug" = String, Path), ("variant_id" = String, Path)),
+    responses((status = 204), (status = 404, body = crate::error::Problem)))]
+async fn remove_line(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path((slug, variant)): Path<(String, VariantId)>,
+) -> ApiResult<StatusCode> {
+    let show = show_for_sale(&state, &slug).await?;
+    let (buyer, _) = buyer(&caller, &headers);
+    let cart = state.store.cart_for(&show.org_id, &buyer, now_ms()).await?;
+    let levels = state.store.reduce_line(&cart, &variant, 0).await?;
+    state.ledger.changed(levels);
+    Ok(StatusCode::NO_CONTENT)
+}

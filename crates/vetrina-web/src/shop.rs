@@ -1,0 +1,152 @@
+//! The commerce plane's hot path: holding stock for carts (docs/shop.md).
+//!
+//! A flash sale sends thousands of "add to cart" for one variant within a second. Each one as its
+//! own transaction on the variant's row would queue them all behind one lock; instead one task
+//! per node takes whatever requests are waiting, groups them by variant and decides each group in
+//! one transaction ([`Store::hold_batch`]): while a transaction runs the next batch gathers, so
+//! the busier the sale, the larger the batches. Stock changes go out at once to this node's rooms
+//! (and rooms on other nodes read them every 2 s).
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use tokio::sync::{broadcast, mpsc, oneshot};
+use vetrina_domain::ids::{OrgId, VariantId};
+use vetrina_store::shop::{Held, MAX_BATCH, NewHold, StockLevel};
+use vetrina_store::{Store, StoreError, now_ms};
+
+/// Requests waiting for the ledger at most; more are refused at once (503).
+const QUEUE: usize = 20_000;
+
+type Reply = oneshot::Sender<Result<(Held, StockLevel), LedgerError>>;
+
+struct Job {
+    org: OrgId,
+    variant: VariantId,
+    hold: NewHold,
+    reply: Reply,
+}
+
+/// This node's door to the inventory ledger.
+#[derive(Clone)]
+pub struct Ledger {
+    jobs: mpsc::Sender<Job>,
+    /// Stock changes, for the rooms.
+    pub stock: broadcast::Sender<StockLevel>,
+    /// How long a hold lasts.
+    pub hold_ms: i64,
+}
+
+/// Why a hold was not decided.
+#[derive(Clone, Debug)]
+pub enum LedgerError {
+    /// The queue is full: the server is overloaded.
+    Busy,
+    /// No such variant in the organisation, or not for sale.
+    NotFound,
+    /// The database failed (logged).
+    Failed,
+}
+
+impl Ledger {
+    /// Starts the ledger's task and the sweeper that returns expired holds to stock.
+    pub fn start(store: Store, hold_ms: i64) -> Ledger {
+        let (jobs, rx) = mpsc::channel(QUEUE);
+        let (stock, _) = broadcast::channel(1024);
+        tokio::spawn(decide(store.clone(), rx, stock.clone(), hold_ms));
+        tokio::spawn(sweep(store, stock.clone()));
+        Ledger { jobs, stock, hold_ms }
+    }
+
+    /// Asks to hold units; the answer comes once the batch it joined is committed.
+    pub async fn hold(&self, org: OrgId, variant: VariantId, hold: NewHold) -> Result<(Held, StockLevel), LedgerError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs.try_send(Job { org, variant, hold, reply }).map_err(|_| LedgerError::Busy)?;
+        answer.await.unwrap_or(Err(LedgerError::Failed))
+    }
+
+    /// Tells the rooms about stock that changed elsewhere (a cart emptied, an order).
+    pub fn changed(&self, levels: Vec<StockLevel>) {
+        for level in levels {
+            let _ = self.stock.send(level);
+        }
+    }
+}
+
+async fn decide(store: Store, mut jobs: mpsc::Receiver<Job>, stock: broadcast::Sender<StockLevel>, hold_ms: i64) {
+    while let Some(first) = jobs.recv().await {
+        // Everything that is waiting joins this round, grouped by variant in arrival order.
+        let mut groups: Vec<((OrgId, VariantId), Vec<Job>)> = Vec::new();
+        let mut index: HashMap<(OrgId, VariantId), usize> = HashMap::new();
+        let mut n = 0;
+        let mut next = Some(first);
+        while let Some(job) = next {
+            let key = (job.org.clone(), job.variant.clone());
+            let i = *index.entry(key.clone()).or_insert_with(|| {
+                groups.push((key, Vec::new()));
+                groups.len() - 1
+            });
+            groups[i].1.push(job);
+            n += 1;
+            next = if n < MAX_BATCH * 8 { jobs.try_recv().ok() } else { None };
+        }
+        for ((org, variant), group) in groups {
+            for batch in chunks(group, MAX_BATCH) {
+                let requests: Vec<NewHold> = batch.iter().map(|j| j.hold.clone()).collect();
+                match store.hold_batch(&org, &variant, &requests, now_ms(), hold_ms).await {
+                    Ok((results, level)) => {
+                        let _ = stock.send(level.clone());
+                        for (job, held) in batch.into_iter().zip(results) {
+                            let _ = job.reply.send(Ok((held, level.clone())));
+                        }
+                    }
+                    Err(e) => {
+                        if !matches!(e, StoreError::NotFound) {
+                            tracing::error!(variant_id = %variant, error = %e, "cannot hold stock");
+                        }
+                        let answer = if matches!(e, StoreError::NotFound) { LedgerError::NotFound } else { LedgerError::Failed };
+                        for job in batch {
+                            let _ = job.reply.send(Err(answer.clone()));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn chunks(mut jobs: Vec<Job>, size: usize) -> Vec<Vec<Job>> {
+    let mut out = Vec::new();
+    while jobs.len() > size {
+        let rest = jobs.split_off(size);
+        out.push(jobs);
+        jobs = rest;
+    }
+    out.push(jobs);
+    out
+}
+
+/// Returns expired holds to stock, every second.
+async fn sweep(store: Store, stock: broadcast::Sender<StockLevel>) {
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        every.tick().await;
+        loop {
+            match store.expire_holds(now_ms(), 1_000).await {
+                Ok(levels) => {
+                    let done = levels.is_empty();
+                    for level in levels {
+                        let _ = stock.send(level);
+                    }
+                    if done {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot return expired holds to stock (will try again)");
+                    break;
+                }
+            }
+        }
+    }
+}

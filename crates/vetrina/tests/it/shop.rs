@@ -1,0 +1,230 @@
+//! Carts and holds: what a buyer adds is theirs until it expires, never more than the stock, and
+//! a flash deal's units go to the first buyers, each within the limit.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use vetrina_domain::ids::{OrgId, VariantId};
+use vetrina_store::shop::NewHold;
+
+use crate::harness::{Agent, Org, TestApp, product_json, story};
+use crate::live::{connect, frames_until, next, send};
+
+/// A product (S: 5, M: 3, L: 0 in stock) in the line-up of a scheduled show; its variant ids.
+pub async fn show_with_product(org: &Org, slug: &str, deal: Option<Value>) -> (String, Vec<String>) {
+    let product = org.owner.post(&org.path("/products"), product_json(&format!("Giacca {slug}"), 18_900)).await;
+    assert_eq!(product.status, 201, "{}", product.text);
+    let id = product.body["id"].as_str().unwrap().to_string();
+    let variants = product.body["variants"].as_array().unwrap().iter().map(|v| v["id"].as_str().unwrap().to_string()).collect();
+    let mut segment = json!({"title": "La giacca", "duration_minutes": 10, "product_ids": [id]});
+    if let Some(mut deal) = deal {
+        deal["product_id"] = json!(id);
+        segment["deal"] = deal;
+    }
+    let show = org
+        .owner
+        .post(
+            &org.path("/shows"),
+            json!({"title": slug, "slug": slug, "starts_at": "2099-01-01T10:00", "status": "scheduled",
+                   "lineup": [id], "run_of_show": {"segments": [segment]}}),
+        )
+        .await;
+    assert_eq!(show.status, 201, "{}", show.text);
+    (id, variants)
+}
+
+/// A buyer's browser: no session, its own buyer cookie once it has one.
+fn buyer(app: &TestApp) -> Agent {
+    app.anonymous()
+}
+
+async fn add(agent: &mut Agent, slug: &str, variant: &str, quantity: i64) -> crate::harness::Resp {
+    let r = agent.post(&format!("/api/v1/shows/{slug}/cart/lines"), json!({"variant_id": variant, "quantity": quantity})).await;
+    if agent.cookie.is_none()
+        && let Some(c) = r.headers.get("set-cookie").and_then(|v| v.to_str().ok())
+    {
+        agent.cookie = Some(c.split(';').next().unwrap().to_string());
+    }
+    r
+}
+
+story!(a_cart_holds_stock_and_gives_it_back, |app| {
+    let org = app.org("cart").await;
+    let (_, v) = show_with_product(&org, "cart-show", None).await;
+    let (mut anna, mut bea) = (buyer(app), buyer(app));
+
+    let r = add(&mut anna, "cart-show", &v[0], 3).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert!(r.header("set-cookie").contains("vetrina_buyer=") && r.header("set-cookie").contains("HttpOnly"));
+    assert_eq!(r.body["lines"][0]["quantity"], 3);
+    assert_eq!(r.body["lines"][0]["unit_price_minor"], 18_900);
+    assert_eq!(r.body["subtotal_minor"], 3 * 18_900);
+    assert_eq!(r.body["lines"][0]["available"], 2, "\"only 2 left\" is true");
+    let r = add(&mut bea, "cart-show", &v[0], 3).await;
+    r.problem(409, "only 2 left");
+    assert_eq!((r.body["code"].as_str(), r.body["available"].as_i64()), (Some("sold_out"), Some(2)));
+    assert_eq!(add(&mut bea, "cart-show", &v[0], 2).await.status, 201);
+    assert_eq!(add(&mut bea, "cart-show", &v[2], 1).await.body["code"], "sold_out", "L has none");
+
+    // The cart is there after a reload; giving units back lets others have them.
+    let cart = anna.get("/api/v1/shows/cart-show/cart").await;
+    assert_eq!(cart.body["lines"][0]["quantity"], 3);
+    let line = format!("/api/v1/shows/cart-show/cart/lines/{}", v[0]);
+    let r = anna.patch(&line, json!({"quantity": 1})).await;
+    assert_eq!((r.status, r.body["lines"][0]["quantity"].as_i64()), (200, Some(1)), "{}", r.text);
+    assert_eq!(add(&mut bea, "cart-show", &v[0], 2).await.status, 201, "the two anna gave back");
+    assert_eq!(anna.patch(&line, json!({"quantity": 2})).await.body["code"], "sold_out");
+    assert_eq!(anna.delete(&line).await.status, 204);
+    assert_eq!(anna.delete(&line).await.status, 404);
+    assert!(anna.get("/api/v1/shows/cart-show/cart").await.body["lines"].as_array().unwrap().is_empty());
+
+    // Bad input: a clear 4xx, nothing held.
+    for q in [0, -1, 100] {
+        add(&mut anna, "cart-show", &v[1], q).await.problem(422, "quantity");
+    }
+    let priced = anna.post("/api/v1/shows/cart-show/cart/lines", json!({"variant_id": v[1], "quantity": 1, "unit_price_minor": 1})).await;
+    assert_eq!(priced.status, 422, "prices come from the server: {}", priced.text);
+    let other = app.org("other-cart").await;
+    let (_, foreign) = show_with_product(&other, "other-cart-show", None).await;
+    add(&mut anna, "cart-show", &foreign[0], 1).await.problem(404, "variant");
+    add(&mut anna, "cart-show", "var_doesnotexist", 1).await.problem(404, "variant");
+    add(&mut anna, "no-such-show", &v[1], 1).await.problem(404, "show");
+    let levels = app
+        .store()
+        .stock_levels(
+            &OrgId(org.id.clone()),
+            &[vetrina_domain::ids::ProductId(cart.body["lines"][0]["product_id"].as_str().unwrap().into())],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        levels.iter().map(|l| l.available).collect::<Vec<_>>(),
+        [Some(1), Some(3), Some(0)],
+        "S: bea holds 4, anna gave hers back; M untouched"
+    );
+
+    // The merchant cannot set the stock below what carts hold.
+    let product_path = org.path(&format!("/products/{}", cart.body["lines"][0]["product_id"].as_str().unwrap()));
+    let mut product = product_json("Giacca cart-show", 18_900);
+    for (i, id) in v.iter().enumerate() {
+        product["variants"][i]["id"] = json!(id);
+    }
+    product["variants"][0]["stock"] = json!(3);
+    let r = org.owner.put(&product_path, product.clone()).await;
+    r.problem(409, "fewer than the units buyers hold");
+    product["variants"][0]["stock"] = json!(4);
+    assert_eq!(org.owner.put(&product_path, product).await.status, 200, "exactly what is held is fine");
+});
+
+story!(holds_expire_and_return_their_units, |app| {
+    let org = app.org("expiry").await;
+    let (_, v) = show_with_product(&org, "expiry-show", None).await;
+    let store = app.store();
+    let org_id = OrgId(org.id.clone());
+    let cart = store.cart_for(&org_id, "buyer:test", 1_000).await.unwrap();
+    let hold = |quantity| NewHold {
+        cart: cart.clone(),
+        buyer: "buyer:test".into(),
+        quantity,
+        use_deal: false,
+        show: None,
+        source: "shelf",
+        media_ms: None,
+    };
+    // Virtual time: held at t=1,000 for a minute.
+    let (held, level) = store.hold_batch(&org_id, &VariantId(v[1].clone()), &[hold(2), hold(2)], 1_000, 60_000).await.unwrap();
+    assert_eq!(held.iter().filter(|h| h.hold.is_some()).count(), 1, "3 in stock: 2, then not 2 more");
+    assert_eq!(level.available, Some(1));
+    assert!(store.expire_holds(60_999, 100).await.unwrap().is_empty(), "not yet");
+    assert_eq!(store.cart_lines(&cart, 60_999).await.unwrap()[0].expires_at, 61_000);
+    let back = store.expire_holds(61_000, 100).await.unwrap();
+    assert_eq!((back.len(), back[0].available), (1, Some(3)), "all three on sale again");
+    assert!(store.cart_lines(&cart, 61_000).await.unwrap().is_empty());
+    assert!(store.expire_holds(61_000, 100).await.unwrap().is_empty(), "returned once");
+});
+
+story!(a_thousand_buyers_for_a_hundred_units, |app| {
+    let org = app.org("rush").await;
+    let product =
+        org.owner.post(&org.path("/products"), json!({"title": "Borsa", "variants": [{"price_minor": 9_900, "stock": 100}]})).await;
+    let product_id = product.body["id"].as_str().unwrap().to_string();
+    let variant = product.body["variants"][0]["id"].as_str().unwrap().to_string();
+    let show = org
+        .owner
+        .post(
+            &org.path("/shows"),
+            json!({"title": "Rush", "slug": "rush-show", "starts_at": "2099-01-01T10:00", "status": "scheduled", "lineup": [product_id]}),
+        )
+        .await;
+    assert_eq!(show.status, 201);
+    let statuses = rush(&app.base, "rush-show", &variant, 1_000).await;
+    assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 100, "exactly the stock: {statuses:?}");
+    assert!(statuses.iter().all(|s| *s == 201 || *s == 409), "the rest told it is sold out: {statuses:?}");
+    let levels = app.store().stock_levels(&OrgId(org.id.clone()), &[vetrina_domain::ids::ProductId(product_id)]).await.unwrap();
+    assert_eq!(levels[0].available, Some(0));
+});
+
+/// `n` buyers at once (each its own browser), one unit each; their answers' statuses.
+pub async fn rush(base: &str, slug: &str, variant: &str, n: usize) -> Vec<u16> {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
+    let mut tasks = Vec::with_capacity(n);
+    for _ in 0..n {
+        let (client, url, variant) = (client.clone(), format!("{base}/api/v1/shows/{slug}/cart/lines"), variant.to_string());
+        tasks.push(tokio::spawn(async move {
+            let r = client.post(url).json(&json!({"variant_id": variant})).send().await.unwrap();
+            r.status().as_u16()
+        }));
+    }
+    let mut statuses = Vec::with_capacity(n);
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    statuses
+}
+
+story!(a_flash_deal_from_the_run_of_show, |app| {
+    let org = app.org("deal").await;
+    let deal = json!({"percent_off": 20, "quantity": 4, "per_buyer_limit": 2, "duration_seconds": 300});
+    let (product, v) = show_with_product(&org, "deal-show", Some(deal)).await;
+    let (mut anna, mut bea) = (buyer(app), buyer(app));
+    // Before the host starts the segment: the regular price.
+    assert_eq!(add(&mut anna, "deal-show", &v[0], 1).await.body["lines"][0]["unit_price_minor"], 18_900);
+    let mut host = connect(app, "/api/v1/shows/deal-show/live", org.owner.cookie.as_deref()).await;
+    next(&mut host).await;
+    send(&mut host, json!({"type": "advance"})).await;
+    let frames = frames_until(&mut host, |f| f.iter().any(|m| m["segment"]["deal_ends_at"].is_i64())).await;
+    assert!(frames.iter().any(|m| m["segment"]["deal"]["percent_off"] == 20));
+    let running = |app: &TestApp| {
+        let store = app.store().clone();
+        async move {
+            let show = store.show_by_slug("deal-show").await.unwrap();
+            for _ in 0..50 {
+                if !store.running_deals(&show.id, vetrina_store::now_ms()).await.unwrap().is_empty() {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            panic!("the deal never started");
+        }
+    };
+    running(app).await;
+    let r = add(&mut bea, "deal-show", &v[1], 2).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["lines"][0]["unit_price_minor"], 15_120, "20% off");
+    assert_eq!(r.body["lines"][0]["regular_price_minor"], 18_900);
+    add(&mut bea, "deal-show", &v[0], 1).await.problem(409, "at most 2 per person");
+    assert_eq!(add(&mut anna, "deal-show", &v[0], 2).await.status, 201);
+    let gone = add(&mut anna, "deal-show", &v[0], 1).await;
+    assert_eq!(gone.body["code"], "deal_sold_out", "four at the deal price: {}", gone.text);
+    let regular = anna.post("/api/v1/shows/deal-show/cart/lines", json!({"variant_id": v[0], "quantity": 1, "deal": false})).await;
+    assert_eq!(regular.status, 201, "{}", regular.text);
+    let prices: Vec<i64> = regular.body["lines"].as_array().unwrap().iter().map(|l| l["unit_price_minor"].as_i64().unwrap()).collect();
+    assert!(prices.contains(&15_120) && prices.contains(&18_900), "deal and regular lines: {prices:?}");
+    // The room tells everyone what is left.
+    let f = frames_until(&mut host, |f| {
+        f.iter().any(|m| m["stock"].as_array().is_some_and(|s| s.iter().any(|l| l["variant_id"] == v[0].as_str())))
+    })
+    .await;
+    let line = f.iter().flat_map(|m| m["stock"].as_array().into_iter().flatten()).rfind(|l| l["variant_id"] == v[0].as_str()).unwrap();
+    assert_eq!((line["product_id"].as_str(), line["available"].as_i64()), (Some(product.as_str()), Some(1)), "5 - 1 - 2 - 1");
+});
