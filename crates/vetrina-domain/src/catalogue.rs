@@ -311,6 +311,9 @@ pub struct Variant {
     pub price_minor: i64,
     pub compare_at_minor: Option<i64>,
     pub stock: i64,
+    /// Units of `stock` in buyers' carts now (until checkout or their hold expires).
+    #[serde(default)]
+    pub held: i64,
     pub track_stock: bool,
     pub barcode: String,
     pub grams: Option<i64>,

@@ -65,6 +65,7 @@ fn variant_row(row: &AnyRow) -> Result<Variant> {
         price_minor: row.try_get("price_minor")?,
         compare_at_minor: row.try_get("compare_at_minor")?,
         stock: row.try_get("stock")?,
+        held: row.try_get("held")?,
         track_stock: row.try_get::<i64, _>("track_stock")? != 0,
         barcode: row.try_get("barcode")?,
         grams: row.try_get("grams")?,

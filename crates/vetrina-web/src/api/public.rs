@@ -69,7 +69,8 @@ pub struct PublicVariant {
     pub option_values: Vec<String>,
     pub price_minor: i64,
     pub compare_at_minor: Option<i64>,
-    /// Units left when stock is tracked; absent when the variant never sells out.
+    /// Units buyers may still add (on hand, less what carts hold) when stock is tracked; absent
+    /// when the variant never sells out. Live changes come over the room (`stock` in frames).
     pub stock: Option<i64>,
     pub available: bool,
 }
@@ -81,8 +82,9 @@ fn public_product(p: Product) -> PublicProduct {
         .variants
         .into_iter()
         .map(|v| PublicVariant {
-            available: !v.track_stock || v.stock > 0,
-            stock: v.track_stock.then_some(v.stock),
+            // What buyers may still add: on hand, less what carts hold.
+            available: !v.track_stock || v.stock - v.held > 0,
+            stock: v.track_stock.then_some((v.stock - v.held).max(0)),
             id: v.id.0,
             title: v.title,
             option_values: v.option_values,
