@@ -32,6 +32,26 @@ enum Command {
         #[arg(long, default_value_t = 200)]
         joins_per_second: usize,
     },
+    /// A flash sale of one SKU: many buyers add it to their carts at once.
+    FlashSale {
+        /// The show's URL (http://host/shows/SLUG): a fresh SKU with `units` in stock joins its
+        /// line-up for the sale.
+        #[arg(long)]
+        url: String,
+        #[arg(long, default_value_t = 10_000)]
+        buyers: usize,
+        #[arg(long, default_value_t = 100)]
+        units: i64,
+        /// A member of the show's organisation who may edit the catalogue and the show (the
+        /// demo's owner by default).
+        #[arg(long, default_value = "owner@bottega-aurora.example")]
+        email: String,
+        #[arg(long, default_value = "vetrina-demo")]
+        password: String,
+        /// Requests in flight at most (each buyer on a connection of its own).
+        #[arg(long, default_value_t = 2_000)]
+        concurrency: usize,
+    },
     /// Many WebSocket connections in one live room, with senders chatting and liking.
     Room {
         /// The room's URL (ws://host/api/v1/shows/SLUG/live).
@@ -70,6 +90,11 @@ fn main() -> anyhow::Result<()> {
                     joins_per_second,
                 })
                 .await?;
+                println!("{report}");
+            }
+            Command::FlashSale { url, buyers, units, email, password, concurrency } => {
+                let report =
+                    vetrina_load::flash::run(vetrina_load::flash::FlashSale { url, buyers, units, email, password, concurrency }).await?;
                 println!("{report}");
             }
             Command::Room { url, viewers, seconds, chat_rate, like_rate, server_pid, joins_per_second } => {

@@ -20,7 +20,7 @@ pub const MAX_BATCH: usize = 400;
 /// A buyer's request to hold units of a variant in their cart.
 #[derive(Clone, Debug)]
 pub struct NewHold {
-    pub cart: CartId,
+    /// Who is buying: their cart at the organisation is found (or made) in the same transaction.
     pub buyer: String,
     pub quantity: i64,
     /// Whether the buyer asks for the running flash deal's price (when there is one).
@@ -39,6 +39,25 @@ pub struct Held {
     pub hold: Option<HoldId>,
     /// The deal it was held under.
     pub deal: Option<DealId>,
+    /// The buyer's cart.
+    pub cart: CartId,
+    /// Units of the variant in the cart now (this hold's and earlier ones).
+    pub in_cart: i64,
+    /// What one unit costs the buyer (the deal's price when held under the deal).
+    pub unit_price_minor: i64,
+    /// When this hold expires (Unix ms).
+    pub expires_at: i64,
+}
+
+/// The variant a batch was about, as buyers see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Item {
+    pub product: ProductId,
+    pub title: String,
+    pub options: Vec<String>,
+    pub image: Option<String>,
+    pub regular_price_minor: i64,
+    pub currency: String,
 }
 
 /// A variant's stock after a change, for the rooms ("3 left").
@@ -108,6 +127,37 @@ fn stock_from_row(r: &sqlx::any::AnyRow) -> Result<Stock> {
     Ok(Stock { on_hand: r.try_get("stock")?, held: r.try_get("held")?, tracked: r.try_get::<i64, _>("track_stock")? != 0 })
 }
 
+/// The buyers' carts at the organisation, made where missing (in the caller's transaction).
+async fn carts_of(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    org: &OrgId,
+    buyers: &[&str],
+    now: i64,
+) -> Result<HashMap<String, CartId>> {
+    let mut carts = HashMap::with_capacity(buyers.len());
+    for chunk in buyers.chunks(MAX_BATCH) {
+        let values: Vec<String> = (0..chunk.len()).map(|i| format!("({})", placeholders(1 + i * 4, 4))).collect();
+        let sql = format!(
+            "INSERT INTO carts (id, org_id, buyer, created_at, updated_at) VALUES {} ON CONFLICT (org_id, buyer) DO NOTHING",
+            values.iter().map(|v| v.replacen(')', &format!(", ${})", 4 * chunk.len() + 1), 1)).collect::<Vec<_>>().join(", ")
+        );
+        let mut q = sqlx::query(&sql);
+        for b in chunk {
+            q = q.bind(new_id(CartId::PREFIX)).bind(org.as_str()).bind(*b).bind(now);
+        }
+        q.bind(now).execute(&mut **tx).await?;
+        let sql = format!("SELECT id, buyer FROM carts WHERE org_id = $1 AND buyer IN ({})", placeholders(2, chunk.len()));
+        let mut q = sqlx::query(&sql).bind(org.as_str());
+        for b in chunk {
+            q = q.bind(*b);
+        }
+        for r in q.fetch_all(&mut **tx).await? {
+            carts.insert(r.try_get("buyer")?, CartId(r.try_get("id")?));
+        }
+    }
+    Ok(carts)
+}
+
 fn deal_from_row(r: &sqlx::any::AnyRow) -> Result<Deal> {
     Ok(Deal {
         id: r.try_get("id")?,
@@ -123,32 +173,25 @@ fn deal_from_row(r: &sqlx::any::AnyRow) -> Result<Deal> {
 }
 
 impl Store {
-    /// The buyer's cart at the organisation, made on first use.
-    pub async fn cart_for(&self, org: &OrgId, buyer: &str, now: i64) -> Result<CartId> {
-        if let Some(row) = sqlx::query("SELECT id FROM carts WHERE org_id = $1 AND buyer = $2")
-            .bind(org.as_str())
-            .bind(buyer)
-            .fetch_optional(&self.pool)
-            .await?
-        {
-            return Ok(CartId(row.try_get("id")?));
-        }
-        let id = CartId(new_id(CartId::PREFIX));
-        sqlx::query(
-            "INSERT INTO carts (id, org_id, buyer, created_at, updated_at) VALUES ($1, $2, $3, $4, $4) ON CONFLICT (org_id, buyer) DO NOTHING",
-        )
-        .bind(id.as_str())
-        .bind(org.as_str())
-        .bind(buyer)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
+    /// The buyer's cart at the organisation, if they have one.
+    pub async fn cart_of(&self, org: &OrgId, buyer: &str) -> Result<Option<CartId>> {
         let row = sqlx::query("SELECT id FROM carts WHERE org_id = $1 AND buyer = $2")
             .bind(org.as_str())
             .bind(buyer)
-            .fetch_one(&self.pool)
+            .fetch_optional(&self.pool)
             .await?;
-        Ok(CartId(row.try_get("id")?))
+        Ok(row.map(|r| r.try_get("id").map(CartId)).transpose()?)
+    }
+
+    /// The buyer's cart at the organisation, made on first use.
+    pub async fn cart_for(&self, org: &OrgId, buyer: &str, now: i64) -> Result<CartId> {
+        if let Some(cart) = self.cart_of(org, buyer).await? {
+            return Ok(cart);
+        }
+        let mut tx = self.pool.begin().await?;
+        let cart = carts_of(&mut tx, org, &[buyer], now).await?.remove(buyer).ok_or(StoreError::NotFound)?;
+        tx.commit().await?;
+        Ok(cart)
     }
 
     /// Starts a show segment's flash deal (once per segment: again is a no-op).
@@ -202,8 +245,9 @@ impl Store {
     }
 
     /// Decides a batch of hold requests for one variant of `org` in one transaction, in order;
-    /// holds last `hold_ms`. `NotFound` when the variant is not the organisation's or its
-    /// product is not for sale. The answer holds one [`Held`] per request and the stock after.
+    /// holds last `hold_ms`. Buyers' carts are found or made in the same transaction. `NotFound`
+    /// when the variant is not the organisation's or its product is not for sale. The answer
+    /// holds one [`Held`] per request, the variant and its stock after.
     pub async fn hold_batch(
         &self,
         org: &OrgId,
@@ -211,7 +255,7 @@ impl Store {
         requests: &[NewHold],
         now: i64,
         hold_ms: i64,
-    ) -> Result<(Vec<Held>, StockLevel)> {
+    ) -> Result<(Vec<Held>, Item, StockLevel)> {
         let mut tx = self.pool.begin().await?;
         // Lock the variant (same SQL on both databases), then read it as it is now.
         let locked = sqlx::query("UPDATE variants SET held = held WHERE id = $1 AND org_id = $2")
@@ -223,7 +267,9 @@ impl Store {
             return Err(StoreError::NotFound);
         }
         let row = sqlx::query(
-            "SELECT v.stock, v.held, v.track_stock, v.product_id, p.status FROM variants v JOIN products p ON p.id = v.product_id WHERE v.id = $1",
+            "SELECT v.stock, v.held, v.track_stock, v.product_id, v.price_minor, v.option_values, v.image_src, p.status, p.title, p.currency, \
+             (SELECT src FROM images i WHERE i.product_id = p.id ORDER BY position LIMIT 1) AS first_image \
+             FROM variants v JOIN products p ON p.id = v.product_id WHERE v.id = $1",
         )
         .bind(variant.as_str())
         .fetch_one(&mut *tx)
@@ -231,9 +277,23 @@ impl Store {
         if row.try_get::<String, _>("status")? != "active" {
             return Err(StoreError::NotFound);
         }
-        let product = ProductId(row.try_get("product_id")?);
-        let mut stock =
-            Stock { on_hand: row.try_get("stock")?, held: row.try_get("held")?, tracked: row.try_get::<i64, _>("track_stock")? != 0 };
+        let options: String = row.try_get("option_values")?;
+        let item = Item {
+            product: ProductId(row.try_get("product_id")?),
+            title: row.try_get("title")?,
+            options: serde_json::from_str(&options).unwrap_or_default(),
+            image: row.try_get::<Option<String>, _>("image_src")?.or(row.try_get("first_image")?),
+            regular_price_minor: row.try_get("price_minor")?,
+            currency: row.try_get("currency")?,
+        };
+        let product = item.product.clone();
+        let mut stock = stock_from_row(&row)?;
+
+        // The buyers' carts.
+        let mut buyers: Vec<&str> = requests.iter().map(|r| r.buyer.as_str()).collect();
+        buyers.sort_unstable();
+        buyers.dedup();
+        let carts = carts_of(&mut tx, org, &buyers, now).await?;
 
         // The running deal on this variant, locked too, when anyone asks for it.
         let mut deal: Option<Deal> = None;
@@ -258,9 +318,6 @@ impl Store {
         // What each buyer already holds under the deal (for its per-buyer limit).
         let mut used: HashMap<String, i64> = HashMap::new();
         if let Some(d) = deal.as_ref().filter(|d| d.per_buyer_limit.is_some()) {
-            let mut buyers: Vec<&str> = requests.iter().map(|r| r.buyer.as_str()).collect();
-            buyers.sort_unstable();
-            buyers.dedup();
             let sql = format!(
                 "SELECT buyer, CAST(SUM(quantity) AS BIGINT) AS n FROM holds WHERE deal_id = $1 AND buyer IN ({}) GROUP BY buyer",
                 placeholders(2, buyers.len())
@@ -275,7 +332,7 @@ impl Store {
         }
 
         // Those who asked for the deal first, then the rest at the regular price.
-        let mut results: Vec<Option<Held>> = vec![None; requests.len()];
+        let mut decided: Vec<Option<(Outcome, Option<DealId>)>> = vec![None; requests.len()];
         let mut deal_held = 0;
         for with_deal in [true, false] {
             let picked: Vec<usize> = (0..requests.len()).filter(|&i| requests[i].use_deal == with_deal).collect();
@@ -291,13 +348,27 @@ impl Store {
                 deal_held += allocation.held;
             }
             for (k, &i) in picked.iter().enumerate() {
-                let outcome = allocation.outcomes[k].clone();
-                let hold = (outcome == Outcome::Held).then(|| HoldId(new_id(HoldId::PREFIX)));
-                results[i] = Some(Held { outcome, hold, deal: under.map(|d| DealId(d.id.clone())) });
+                decided[i] = Some((allocation.outcomes[k].clone(), under.map(|d| DealId(d.id.clone()))));
             }
         }
-        let results: Vec<Held> =
-            results.into_iter().map(|r| r.unwrap_or(Held { outcome: Outcome::BadQuantity, hold: None, deal: None })).collect();
+        let deal_price = deal.as_ref().map_or(item.regular_price_minor, |d| d.unit_price(item.regular_price_minor));
+        let mut results: Vec<Held> = requests
+            .iter()
+            .zip(decided)
+            .map(|(r, d)| {
+                let (outcome, deal) = d.unwrap_or((Outcome::BadQuantity, None));
+                let held = outcome == Outcome::Held;
+                Held {
+                    hold: held.then(|| HoldId(new_id(HoldId::PREFIX))),
+                    unit_price_minor: if deal.is_some() { deal_price } else { item.regular_price_minor },
+                    deal: deal.filter(|_| held),
+                    outcome,
+                    cart: carts.get(r.buyer.as_str()).cloned().unwrap_or_default(),
+                    in_cart: 0,
+                    expires_at: now + hold_ms,
+                }
+            })
+            .collect();
 
         let granted: Vec<(&NewHold, &Held)> = requests.iter().zip(&results).filter(|(_, h)| h.hold.is_some()).collect();
         for chunk in granted.chunks(MAX_BATCH) {
@@ -313,7 +384,7 @@ impl Store {
                 q = q
                     .bind(h.hold.as_ref().map(|h| h.0.clone()))
                     .bind(org.as_str())
-                    .bind(r.cart.as_str())
+                    .bind(h.cart.as_str())
                     .bind(variant.as_str())
                     .bind(product.as_str())
                     .bind(h.deal.as_ref().map(|d| d.0.clone()))
@@ -334,8 +405,28 @@ impl Store {
         if let Some(d) = deal.as_ref().filter(|_| deal_held > 0) {
             sqlx::query("UPDATE deals SET held = held + $1 WHERE id = $2").bind(deal_held).bind(d.id.as_str()).execute(&mut *tx).await?;
         }
+        // How many of the variant each cart holds now.
+        let cart_ids: Vec<&str> = carts.values().map(|c| c.as_str()).collect();
+        let mut in_cart: HashMap<String, i64> = HashMap::new();
+        for chunk in cart_ids.chunks(MAX_BATCH) {
+            let sql = format!(
+                "SELECT cart_id, CAST(SUM(quantity) AS BIGINT) AS n FROM holds WHERE variant_id = $1 AND cart_id IN ({}) GROUP BY cart_id",
+                placeholders(2, chunk.len())
+            );
+            let mut q = sqlx::query(&sql).bind(variant.as_str());
+            for c in chunk {
+                q = q.bind(*c);
+            }
+            for r in q.fetch_all(&mut *tx).await? {
+                in_cart.insert(r.try_get("cart_id")?, r.try_get("n")?);
+            }
+        }
         tx.commit().await?;
-        Ok((results, StockLevel { org: org.clone(), product, variant: variant.clone(), available: stock.available() }))
+        for h in &mut results {
+            h.in_cart = in_cart.get(h.cart.as_str()).copied().unwrap_or(0);
+        }
+        let level = StockLevel { org: org.clone(), product, variant: variant.clone(), available: stock.available() };
+        Ok((results, item, level))
     }
 
     /// Returns the units of holds expired at `now` (at most `limit` holds) to stock; the answer

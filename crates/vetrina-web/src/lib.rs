@@ -52,6 +52,8 @@ pub struct WebConfig {
     pub ice_servers: Vec<IceServer>,
     /// How long an item added to a cart stays reserved for the buyer.
     pub hold_minutes: i64,
+    /// Most add-to-cart requests decided in one transaction.
+    pub ledger_batch: usize,
 }
 
 /// A STUN or TURN server clients may use.
@@ -99,6 +101,8 @@ pub struct AppState {
     pub generation: Generation,
     /// Serialised answers of hot public and catalogue reads.
     pub(crate) answers: Arc<Cache<String, Bytes>>,
+    /// Shows by slug, for the hot paths that only need to know which show (add to cart).
+    shows: Arc<Cache<String, vetrina_domain::show::Show>>,
     /// Who a session cookie or API token (by hash) belongs to.
     callers: Arc<Cache<String, auth::Caller>>,
     /// Members' roles.
@@ -119,13 +123,14 @@ impl AppState {
         let dummy_hash = auth::dummy_hash(config.password_cost).into();
         let answer_cache = config.answer_cache;
         let generation = Generation::default();
-        let ledger = shop::Ledger::start(store.clone(), config.hold_minutes * 60_000);
+        let ledger = shop::Ledger::start(store.clone(), config.hold_minutes * 60_000, config.ledger_batch);
         AppState {
             store,
             blobs,
             config: Arc::new(config),
             dummy_hash,
             answers: Arc::new(Cache::new(generation.clone(), answer_cache, 10_000)),
+            shows: Arc::new(Cache::new(generation.clone(), answer_cache, 10_000)),
             callers: Arc::new(Cache::new(generation.clone(), Duration::from_secs(5), 100_000)),
             roles: Arc::new(Cache::new(generation.clone(), Duration::from_secs(5), 100_000)),
             generation,
@@ -142,6 +147,23 @@ impl AppState {
     pub fn with_bus(mut self, bus: bus::Bus) -> AppState {
         self.rooms = live::Rooms::new(bus);
         self
+    }
+
+    /// A show that viewers may see (not a draft), by slug; from memory for `answer_cache_ms`.
+    pub(crate) async fn show_by_slug(&self, slug: &str) -> error::ApiResult<vetrina_domain::show::Show> {
+        let show = match self.shows.get(&slug.to_string()) {
+            Some(show) => show,
+            None => {
+                let generation = self.generation.current();
+                let show = self.store.show_by_slug(slug).await.map_err(|_| error::ApiError::not_found("show"))?;
+                self.shows.put(slug.to_string(), show.clone(), generation);
+                show
+            }
+        };
+        if show.status == vetrina_domain::show::ShowStatus::Draft {
+            return Err(error::ApiError::not_found("show"));
+        }
+        Ok(show)
     }
 
     /// The cached JSON answer for `key`, or the one `make` computes (then cached).

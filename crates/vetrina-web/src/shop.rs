@@ -12,13 +12,13 @@ use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc, oneshot};
 use vetrina_domain::ids::{OrgId, VariantId};
-use vetrina_store::shop::{Held, MAX_BATCH, NewHold, StockLevel};
+use vetrina_store::shop::{Held, Item, MAX_BATCH, NewHold, StockLevel};
 use vetrina_store::{Store, StoreError, now_ms};
 
 /// Requests waiting for the ledger at most; more are refused at once (503).
 const QUEUE: usize = 20_000;
 
-type Reply = oneshot::Sender<Result<(Held, StockLevel), LedgerError>>;
+type Reply = oneshot::Sender<Result<(Held, Item, StockLevel), LedgerError>>;
 
 struct Job {
     org: OrgId,
@@ -50,16 +50,18 @@ pub enum LedgerError {
 
 impl Ledger {
     /// Starts the ledger's task and the sweeper that returns expired holds to stock.
-    pub fn start(store: Store, hold_ms: i64) -> Ledger {
+    /// `batch` is the most requests decided in one transaction (1: one transaction per request,
+    /// the naive way, for comparison).
+    pub fn start(store: Store, hold_ms: i64, batch: usize) -> Ledger {
         let (jobs, rx) = mpsc::channel(QUEUE);
         let (stock, _) = broadcast::channel(1024);
-        tokio::spawn(decide(store.clone(), rx, stock.clone(), hold_ms));
+        tokio::spawn(decide(store.clone(), rx, stock.clone(), hold_ms, batch.clamp(1, MAX_BATCH)));
         tokio::spawn(sweep(store, stock.clone()));
         Ledger { jobs, stock, hold_ms }
     }
 
     /// Asks to hold units; the answer comes once the batch it joined is committed.
-    pub async fn hold(&self, org: OrgId, variant: VariantId, hold: NewHold) -> Result<(Held, StockLevel), LedgerError> {
+    pub async fn hold(&self, org: OrgId, variant: VariantId, hold: NewHold) -> Result<(Held, Item, StockLevel), LedgerError> {
         let (reply, answer) = oneshot::channel();
         self.jobs.try_send(Job { org, variant, hold, reply }).map_err(|_| LedgerError::Busy)?;
         answer.await.unwrap_or(Err(LedgerError::Failed))
@@ -73,7 +75,7 @@ impl Ledger {
     }
 }
 
-async fn decide(store: Store, mut jobs: mpsc::Receiver<Job>, stock: broadcast::Sender<StockLevel>, hold_ms: i64) {
+async fn decide(store: Store, mut jobs: mpsc::Receiver<Job>, stock: broadcast::Sender<StockLevel>, hold_ms: i64, batch_size: usize) {
     while let Some(first) = jobs.recv().await {
         // Everything that is waiting joins this round, grouped by variant in arrival order.
         let mut groups: Vec<((OrgId, VariantId), Vec<Job>)> = Vec::new();
@@ -88,16 +90,16 @@ async fn decide(store: Store, mut jobs: mpsc::Receiver<Job>, stock: broadcast::S
             });
             groups[i].1.push(job);
             n += 1;
-            next = if n < MAX_BATCH * 8 { jobs.try_recv().ok() } else { None };
+            next = if n < batch_size * 8 { jobs.try_recv().ok() } else { None };
         }
         for ((org, variant), group) in groups {
-            for batch in chunks(group, MAX_BATCH) {
+            for batch in chunks(group, batch_size) {
                 let requests: Vec<NewHold> = batch.iter().map(|j| j.hold.clone()).collect();
                 match store.hold_batch(&org, &variant, &requests, now_ms(), hold_ms).await {
-                    Ok((results, level)) => {
+                    Ok((results, item, level)) => {
                         let _ = stock.send(level.clone());
                         for (job, held) in batch.into_iter().zip(results) {
-                            let _ = job.reply.send(Ok((held, level.clone())));
+                            let _ = job.reply.send(Ok((held, item.clone(), level.clone())));
                         }
                     }
                     Err(e) => {

@@ -30,6 +30,9 @@ pub struct Config {
     pub answer_cache_ms: u64,
     /// How long an item added to a cart stays reserved for the buyer, in minutes.
     pub hold_minutes: i64,
+    /// Most add-to-cart requests the inventory ledger decides in one transaction (1 to 400;
+    /// 1 is one transaction per request, only for comparison).
+    pub ledger_batch: usize,
     /// Log filter, such as `info` or `vetrina_web=debug,info`.
     pub log: String,
     /// `nats://host:4222` when several nodes serve the same shows (with one PostgreSQL): their
@@ -105,6 +108,7 @@ impl Default for Config {
             answer_cache_ms: 1000,
             log: "info".into(),
             hold_minutes: 10,
+            ledger_batch: 400,
             nats_url: String::new(),
             media: MediaSettings::default(),
         }
@@ -136,6 +140,7 @@ impl std::fmt::Debug for Config {
             .field("session_days", &self.session_days)
             .field("answer_cache_ms", &self.answer_cache_ms)
             .field("hold_minutes", &self.hold_minutes)
+            .field("ledger_batch", &self.ledger_batch)
             .field("log", &self.log)
             .field("nats_url", &redact_url(&self.nats_url))
             .field("media", &self.media)
@@ -198,6 +203,9 @@ impl Config {
         if let Some(v) = var("HOLD_MINUTES") {
             config.hold_minutes = v.parse().with_context(|| format!("VETRINA_HOLD_MINUTES={v:?} is not a number of minutes"))?;
         }
+        if let Some(v) = var("LEDGER_BATCH") {
+            config.ledger_batch = v.parse().with_context(|| format!("VETRINA_LEDGER_BATCH={v:?} is not a number of requests"))?;
+        }
         if let Some(v) = var("NATS_URL") {
             config.nats_url = v;
         }
@@ -238,6 +246,9 @@ impl Config {
         }
         if !(1..=365).contains(&self.session_days) {
             bail!("session_days {} must be between 1 and 365", self.session_days);
+        }
+        if !(1..=400).contains(&self.ledger_batch) {
+            bail!("ledger_batch {} must be between 1 and 400", self.ledger_batch);
         }
         if !(1..=1440).contains(&self.hold_minutes) {
             bail!("hold_minutes {} must be between 1 and 1440 (a day)", self.hold_minutes);

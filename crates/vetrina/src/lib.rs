@@ -75,6 +75,7 @@ pub async fn start(config: &Config, password_cost: PasswordCost) -> anyhow::Resu
         password_cost,
         ice_servers: config.media.ice_servers.clone(),
         hold_minutes: config.hold_minutes,
+        ledger_batch: config.ledger_batch,
     };
     let shutdown = CancellationToken::new();
     let media = if config.media.enabled {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
-use vetrina_domain::ids::{CartId, OrgId, VariantId};
+use vetrina_domain::ids::{CartId, DealId, OrgId, ProductId, VariantId};
 use vetrina_domain::shop::{MAX_QUANTITY, Outcome};
 use vetrina_domain::show::{Show, ShowStatus};
 use vetrina_store::now_ms;
@@ -37,6 +37,33 @@ pub struct Cart {
     pub currency: String,
     /// How long an added item stays reserved.
     pub hold_minutes: i64,
+}
+
+/// What adding to the cart did: the units are the buyer's until `expires_at`.
+#[derive(Serialize, ToSchema)]
+pub struct Added {
+    #[schema(value_type = String)]
+    pub cart_id: CartId,
+    #[schema(value_type = String)]
+    pub variant_id: VariantId,
+    #[schema(value_type = String)]
+    pub product_id: ProductId,
+    pub title: String,
+    pub options: Vec<String>,
+    pub image: Option<String>,
+    pub quantity_added: i64,
+    /// Units of this variant in the cart now.
+    pub in_cart: i64,
+    /// What one unit costs (the deal's price when added under a running deal).
+    pub unit_price_minor: i64,
+    pub regular_price_minor: i64,
+    pub currency: String,
+    #[schema(value_type = Option<String>)]
+    pub deal_id: Option<DealId>,
+    /// When these units go back on sale unless the buyer checks out (Unix ms).
+    pub expires_at: i64,
+    /// Units still available to others (`null`: stock is not counted).
+    pub available: Option<i64>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -87,11 +114,7 @@ fn buyer(caller: &Caller, headers: &HeaderMap) -> (String, Option<String>) {
 }
 
 async fn show_for_sale(state: &AppState, slug: &str) -> ApiResult<Show> {
-    let show = state.store.show_by_slug(slug).await.map_err(|_| ApiError::not_found("show"))?;
-    if show.status == ShowStatus::Draft {
-        return Err(ApiError::not_found("show"));
-    }
-    Ok(show)
+    state.show_by_slug(slug).await
 }
 
 async fn cart_answer(state: &AppState, org: &OrgId, cart: Option<CartId>) -> ApiResult<Cart> {
@@ -123,15 +146,15 @@ fn with_cookie(state: &AppState, headers: &HeaderMap, mut response: Response, se
 async fn get_cart(State(state): State<AppState>, caller: Caller, headers: HeaderMap, Path(slug): Path<String>) -> ApiResult<Json<Cart>> {
     let show = show_for_sale(&state, &slug).await?;
     let has_buyer = matches!(caller, Caller::Person { .. }) || auth::cookie(&headers, BUYER_COOKIE).is_some();
-    let cart = if has_buyer { Some(state.store.cart_for(&show.org_id, &buyer(&caller, &headers).0, now_ms()).await?) } else { None };
+    let cart = if has_buyer { state.store.cart_of(&show.org_id, &buyer(&caller, &headers).0).await? } else { None };
     Ok(Json(cart_answer(&state, &show.org_id, cart).await?))
 }
 
-/// Adds units of a variant to the buyer's cart, holding them: 201 with the cart, or 409 when
-/// they are gone (`sold_out` with what is left, `deal_sold_out`, `buyer_limit`).
+/// Adds units of a variant to the buyer's cart, holding them: 201 with what was added, or 409
+/// when they are gone (`sold_out` with what is left, `deal_sold_out`, `buyer_limit`).
 #[utoipa::path(post, path = "/api/v1/shows/{slug}/cart/lines", tag = "shop", request_body = AddLine,
     params(("slug" = String, Path)),
-    responses((status = 201, body = Cart), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
+    responses((status = 201, body = Added), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem),
         (status = 422, body = crate::error::Problem), (status = 503, body = crate::error::Problem)))]
 async fn add_line(
     State(state): State<AppState>,
@@ -143,32 +166,27 @@ async fn add_line(
     if !(1..=MAX_QUANTITY).contains(&body.quantity) {
         return Err(ApiError::unprocessable(format!("quantity must be between 1 and {MAX_QUANTITY}")));
     }
-    let show = show_for_sale(&state, &slug).await?;
+    let show = state.show_by_slug(&slug).await?;
     let (buyer, new_cookie) = buyer(&caller, &headers);
-    let cart = state.store.cart_for(&show.org_id, &buyer, now_ms()).await?;
-    hold(&state, &show, &cart, &buyer, &body.variant_id, body.quantity, body.deal, body.media_ms).await?;
-    let answer = (StatusCode::CREATED, Json(cart_answer(&state, &show.org_id, Some(cart)).await?)).into_response();
-    Ok(with_cookie(&state, &headers, answer, new_cookie))
+    let added = hold(&state, &show, &buyer, &body.variant_id, body.quantity, body.deal, body.media_ms).await?;
+    Ok(with_cookie(&state, &headers, (StatusCode::CREATED, Json(added)).into_response(), new_cookie))
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn hold(
     state: &AppState,
     show: &Show,
-    cart: &CartId,
     buyer: &str,
     variant: &VariantId,
     quantity: i64,
     deal: bool,
     media_ms: Option<i64>,
-) -> ApiResult<()> {
+) -> ApiResult<Added> {
     let source = match show.status {
         ShowStatus::Live => "live",
         ShowStatus::Ended => "replay",
         _ => "shelf",
     };
     let request = NewHold {
-        cart: cart.clone(),
         buyer: buyer.to_string(),
         quantity,
         use_deal: deal,
@@ -176,13 +194,28 @@ async fn hold(
         source,
         media_ms: media_ms.map(|m| m.max(0)),
     };
-    let (held, _) = state.ledger.hold(show.org_id.clone(), variant.clone(), request).await.map_err(|e| match e {
+    let (held, item, level) = state.ledger.hold(show.org_id.clone(), variant.clone(), request).await.map_err(|e| match e {
         LedgerError::Busy => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the shop is very busy right now: try again in a moment"),
         LedgerError::NotFound => ApiError::not_found("variant"),
         LedgerError::Failed => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the cart could not be updated: try again"),
     })?;
     match held.outcome {
-        Outcome::Held => Ok(()),
+        Outcome::Held => Ok(Added {
+            cart_id: held.cart,
+            variant_id: variant.clone(),
+            product_id: item.product,
+            title: item.title,
+            options: item.options,
+            image: item.image,
+            quantity_added: quantity,
+            in_cart: held.in_cart,
+            unit_price_minor: held.unit_price_minor,
+            regular_price_minor: item.regular_price_minor,
+            currency: item.currency,
+            deal_id: held.deal,
+            expires_at: held.expires_at,
+            available: level.available,
+        }),
         Outcome::SoldOut { available: 0 } => Err(ApiError::conflict("sold out").with_code("sold_out").with_available(0)),
         Outcome::SoldOut { available } => {
             Err(ApiError::conflict(format!("only {available} left")).with_code("sold_out").with_available(available))
@@ -226,7 +259,7 @@ async fn change_line(
         state.ledger.changed(levels);
     } else if body.quantity > current {
         let deal = lines.iter().any(|l| l.variant_id == variant && l.deal_id.is_some());
-        hold(&state, &show, &cart, &buyer, &variant, body.quantity - current, deal, None).await?;
+        hold(&state, &show, &buyer, &variant, body.quantity - current, deal, None).await?;
     }
     Ok(Json(cart_answer(&state, &show.org_id, Some(cart)).await?))
 }

@@ -148,7 +148,8 @@ async fn a_room_spans_two_nodes_through_nats() {
 async fn two_nodes_never_sell_more_than_the_stock() {
     let app = TestApp::spawn(Db::Postgres).await;
     let org = app.org("rush-nodes").await;
-    let product = org.owner.post(&org.path("/products"), json!({"title": "Borsa", "variants": [{"price_minor": 9_900, "stock": 100}]})).await;
+    let product =
+        org.owner.post(&org.path("/products"), json!({"title": "Borsa", "variants": [{"price_minor": 9_900, "stock": 100}]})).await;
     let product_id = product.body["id"].as_str().unwrap().to_string();
     let variant = product.body["variants"][0]["id"].as_str().unwrap().to_string();
     let show = org
@@ -161,14 +162,13 @@ async fn two_nodes_never_sell_more_than_the_stock() {
     assert_eq!(show.status, 201);
     let (a, b) = (start_node(&app.database_url), start_node(&app.database_url));
     // 1,000 buyers at once, half on each node (and the first app's node, which holds too).
-    let (on_a, on_b) = tokio::join!(
-        crate::shop::rush(&a.base, "rush-nodes", &variant, 500),
-        crate::shop::rush(&b.base, "rush-nodes", &variant, 500)
-    );
+    let (on_a, on_b) =
+        tokio::join!(crate::shop::rush(&a.base, "rush-nodes", &variant, 500), crate::shop::rush(&b.base, "rush-nodes", &variant, 500));
     let all: Vec<u16> = on_a.into_iter().chain(on_b).collect();
     assert_eq!(all.iter().filter(|s| **s == 201).count(), 100, "exactly the stock over both nodes");
     assert!(all.iter().all(|s| *s == 201 || *s == 409), "{all:?}");
-    let levels = app.store().stock_levels(&vetrina_domain::ids::OrgId(org.id.clone()), &[vetrina_domain::ids::ProductId(product_id)]).await.unwrap();
+    let levels =
+        app.store().stock_levels(&vetrina_domain::ids::OrgId(org.id.clone()), &[vetrina_domain::ids::ProductId(product_id)]).await.unwrap();
     assert_eq!(levels[0].available, Some(0));
     drop((a, b));
     app.stop().await;

@@ -56,10 +56,12 @@ story!(a_cart_holds_stock_and_gives_it_back, |app| {
     let r = add(&mut anna, "cart-show", &v[0], 3).await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert!(r.header("set-cookie").contains("vetrina_buyer=") && r.header("set-cookie").contains("HttpOnly"));
-    assert_eq!(r.body["lines"][0]["quantity"], 3);
-    assert_eq!(r.body["lines"][0]["unit_price_minor"], 18_900);
-    assert_eq!(r.body["subtotal_minor"], 3 * 18_900);
-    assert_eq!(r.body["lines"][0]["available"], 2, "\"only 2 left\" is true");
+    assert_eq!((r.body["quantity_added"].as_i64(), r.body["in_cart"].as_i64()), (Some(3), Some(3)));
+    assert_eq!(r.body["unit_price_minor"], 18_900);
+    assert_eq!(r.body["available"], 2, "\"only 2 left\" is true");
+    let cart = anna.get("/api/v1/shows/cart-show/cart").await;
+    assert_eq!((cart.body["lines"][0]["quantity"].as_i64(), cart.body["subtotal_minor"].as_i64()), (Some(3), Some(3 * 18_900)));
+    assert_eq!(cart.body["id"], r.body["cart_id"]);
     let r = add(&mut bea, "cart-show", &v[0], 3).await;
     r.problem(409, "only 2 left");
     assert_eq!((r.body["code"].as_str(), r.body["available"].as_i64()), (Some("sold_out"), Some(2)));
@@ -122,19 +124,13 @@ story!(holds_expire_and_return_their_units, |app| {
     let store = app.store();
     let org_id = OrgId(org.id.clone());
     let cart = store.cart_for(&org_id, "buyer:test", 1_000).await.unwrap();
-    let hold = |quantity| NewHold {
-        cart: cart.clone(),
-        buyer: "buyer:test".into(),
-        quantity,
-        use_deal: false,
-        show: None,
-        source: "shelf",
-        media_ms: None,
-    };
+    let hold = |quantity| NewHold { buyer: "buyer:test".into(), quantity, use_deal: false, show: None, source: "shelf", media_ms: None };
     // Virtual time: held at t=1,000 for a minute.
-    let (held, level) = store.hold_batch(&org_id, &VariantId(v[1].clone()), &[hold(2), hold(2)], 1_000, 60_000).await.unwrap();
+    let (held, item, level) = store.hold_batch(&org_id, &VariantId(v[1].clone()), &[hold(2), hold(2)], 1_000, 60_000).await.unwrap();
     assert_eq!(held.iter().filter(|h| h.hold.is_some()).count(), 1, "3 in stock: 2, then not 2 more");
     assert_eq!(level.available, Some(1));
+    assert_eq!((item.title.as_str(), item.regular_price_minor), ("Giacca expiry-show", 18_900));
+    assert_eq!((held[0].cart.clone(), held[0].in_cart, held[0].expires_at), (cart.clone(), 2, 61_000), "the buyer's own cart");
     assert!(store.expire_holds(60_999, 100).await.unwrap().is_empty(), "not yet");
     assert_eq!(store.cart_lines(&cart, 60_999).await.unwrap()[0].expires_at, 61_000);
     let back = store.expire_holds(61_000, 100).await.unwrap();
@@ -188,7 +184,7 @@ story!(a_flash_deal_from_the_run_of_show, |app| {
     let (product, v) = show_with_product(&org, "deal-show", Some(deal)).await;
     let (mut anna, mut bea) = (buyer(app), buyer(app));
     // Before the host starts the segment: the regular price.
-    assert_eq!(add(&mut anna, "deal-show", &v[0], 1).await.body["lines"][0]["unit_price_minor"], 18_900);
+    assert_eq!(add(&mut anna, "deal-show", &v[0], 1).await.body["unit_price_minor"], 18_900);
     let mut host = connect(app, "/api/v1/shows/deal-show/live", org.owner.cookie.as_deref()).await;
     next(&mut host).await;
     send(&mut host, json!({"type": "advance"})).await;
@@ -210,21 +206,25 @@ story!(a_flash_deal_from_the_run_of_show, |app| {
     running(app).await;
     let r = add(&mut bea, "deal-show", &v[1], 2).await;
     assert_eq!(r.status, 201, "{}", r.text);
-    assert_eq!(r.body["lines"][0]["unit_price_minor"], 15_120, "20% off");
-    assert_eq!(r.body["lines"][0]["regular_price_minor"], 18_900);
+    assert_eq!(r.body["unit_price_minor"], 15_120, "20% off");
+    assert_eq!(r.body["regular_price_minor"], 18_900);
+    assert!(r.body["deal_id"].as_str().is_some_and(|d| d.starts_with("dl_")));
     add(&mut bea, "deal-show", &v[0], 1).await.problem(409, "at most 2 per person");
     assert_eq!(add(&mut anna, "deal-show", &v[0], 2).await.status, 201);
     let gone = add(&mut anna, "deal-show", &v[0], 1).await;
     assert_eq!(gone.body["code"], "deal_sold_out", "four at the deal price: {}", gone.text);
     let regular = anna.post("/api/v1/shows/deal-show/cart/lines", json!({"variant_id": v[0], "quantity": 1, "deal": false})).await;
     assert_eq!(regular.status, 201, "{}", regular.text);
-    let prices: Vec<i64> = regular.body["lines"].as_array().unwrap().iter().map(|l| l["unit_price_minor"].as_i64().unwrap()).collect();
+    assert_eq!(regular.body["unit_price_minor"], 18_900);
+    let cart = anna.get("/api/v1/shows/deal-show/cart").await;
+    let prices: Vec<i64> = cart.body["lines"].as_array().unwrap().iter().map(|l| l["unit_price_minor"].as_i64().unwrap()).collect();
     assert!(prices.contains(&15_120) && prices.contains(&18_900), "deal and regular lines: {prices:?}");
-    // The room tells everyone what is left.
+    // The room tells everyone what is left (5 - 1 - 2 - 1), change by change.
+    let is_s = |l: &&Value| l["variant_id"] == v[0].as_str();
     let f = frames_until(&mut host, |f| {
-        f.iter().any(|m| m["stock"].as_array().is_some_and(|s| s.iter().any(|l| l["variant_id"] == v[0].as_str())))
+        f.iter().any(|m| m["stock"].as_array().is_some_and(|s| s.iter().filter(is_s).any(|l| l["available"] == 1)))
     })
     .await;
-    let line = f.iter().flat_map(|m| m["stock"].as_array().into_iter().flatten()).rfind(|l| l["variant_id"] == v[0].as_str()).unwrap();
-    assert_eq!((line["product_id"].as_str(), line["available"].as_i64()), (Some(product.as_str()), Some(1)), "5 - 1 - 2 - 1");
+    let line = f.iter().flat_map(|m| m["stock"].as_array().into_iter().flatten()).find(is_s).unwrap();
+    assert_eq!(line["product_id"].as_str(), Some(product.as_str()));
 });
