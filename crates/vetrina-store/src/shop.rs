@@ -17,6 +17,11 @@ use crate::{Result, Store, StoreError, new_id, placeholders};
 /// Requests decided in one transaction at most.
 pub const MAX_BATCH: usize = 400;
 
+/// Rows (or list items) per multi-row statement: SQLite binds `$N` parameters by looking their
+/// names up one by one, which costs the square of a statement's parameters (a 400-row insert
+/// spent most of a flash sale there); a few hundred parameters per statement keeps it small.
+const ROWS_PER_STATEMENT: usize = 32;
+
 /// A buyer's request to hold units of a variant in their cart.
 #[derive(Clone, Debug)]
 pub struct NewHold {
@@ -127,35 +132,40 @@ fn stock_from_row(r: &sqlx::any::AnyRow) -> Result<Stock> {
     Ok(Stock { on_hand: r.try_get("stock")?, held: r.try_get("held")?, tracked: r.try_get::<i64, _>("track_stock")? != 0 })
 }
 
-/// The buyers' carts at the organisation, made where missing (in the caller's transaction).
+/// A buyer's cart id at an organisation: derived from both, so a batch makes carts without
+/// reading them back.
+fn cart_id(org: &OrgId, buyer: &str) -> CartId {
+    use sha2::Digest;
+    let digest = sha2::Sha256::new().chain_update(org.as_str()).chain_update([0]).chain_update(buyer).finalize();
+    CartId(format!("{}{}", CartId::PREFIX, crate::base32(&digest).get(..20).unwrap_or_default()))
+}
+
+/// The buyers' carts at the organisation, made where missing (in the caller's transaction);
+/// also which of them were made now.
 async fn carts_of(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     org: &OrgId,
     buyers: &[&str],
     now: i64,
-) -> Result<HashMap<String, CartId>> {
-    let mut carts = HashMap::with_capacity(buyers.len());
-    for chunk in buyers.chunks(MAX_BATCH) {
-        let values: Vec<String> = (0..chunk.len()).map(|i| format!("({})", placeholders(1 + i * 4, 4))).collect();
+) -> Result<(HashMap<String, CartId>, std::collections::HashSet<String>)> {
+    let carts: HashMap<String, CartId> = buyers.iter().map(|b| (b.to_string(), cart_id(org, b))).collect();
+    let mut made = std::collections::HashSet::new();
+    for chunk in buyers.chunks(ROWS_PER_STATEMENT) {
+        let shared = 4 * chunk.len() + 1;
+        let values: Vec<String> = (0..chunk.len()).map(|i| format!("({}, ${shared})", placeholders(1 + i * 4, 4))).collect();
         let sql = format!(
-            "INSERT INTO carts (id, org_id, buyer, created_at, updated_at) VALUES {} ON CONFLICT (org_id, buyer) DO NOTHING",
-            values.iter().map(|v| v.replacen(')', &format!(", ${})", 4 * chunk.len() + 1), 1)).collect::<Vec<_>>().join(", ")
+            "INSERT INTO carts (id, org_id, buyer, created_at, updated_at) VALUES {} ON CONFLICT DO NOTHING RETURNING id",
+            values.join(", ")
         );
         let mut q = sqlx::query(&sql);
         for b in chunk {
-            q = q.bind(new_id(CartId::PREFIX)).bind(org.as_str()).bind(*b).bind(now);
+            q = q.bind(carts[*b].0.clone()).bind(org.as_str()).bind(*b).bind(now);
         }
-        q.bind(now).execute(&mut **tx).await?;
-        let sql = format!("SELECT id, buyer FROM carts WHERE org_id = $1 AND buyer IN ({})", placeholders(2, chunk.len()));
-        let mut q = sqlx::query(&sql).bind(org.as_str());
-        for b in chunk {
-            q = q.bind(*b);
-        }
-        for r in q.fetch_all(&mut **tx).await? {
-            carts.insert(r.try_get("buyer")?, CartId(r.try_get("id")?));
+        for r in q.bind(now).fetch_all(&mut **tx).await? {
+            made.insert(r.try_get("id")?);
         }
     }
-    Ok(carts)
+    Ok((carts, made))
 }
 
 fn deal_from_row(r: &sqlx::any::AnyRow) -> Result<Deal> {
@@ -189,7 +199,7 @@ impl Store {
             return Ok(cart);
         }
         let mut tx = self.pool.begin().await?;
-        let cart = carts_of(&mut tx, org, &[buyer], now).await?.remove(buyer).ok_or(StoreError::NotFound)?;
+        let cart = carts_of(&mut tx, org, &[buyer], now).await?.0.remove(buyer).ok_or(StoreError::NotFound)?;
         tx.commit().await?;
         Ok(cart)
     }
@@ -293,7 +303,7 @@ impl Store {
         let mut buyers: Vec<&str> = requests.iter().map(|r| r.buyer.as_str()).collect();
         buyers.sort_unstable();
         buyers.dedup();
-        let carts = carts_of(&mut tx, org, &buyers, now).await?;
+        let (carts, made) = carts_of(&mut tx, org, &buyers, now).await?;
 
         // The running deal on this variant, locked too, when anyone asks for it.
         let mut deal: Option<Deal> = None;
@@ -318,16 +328,18 @@ impl Store {
         // What each buyer already holds under the deal (for its per-buyer limit).
         let mut used: HashMap<String, i64> = HashMap::new();
         if let Some(d) = deal.as_ref().filter(|d| d.per_buyer_limit.is_some()) {
-            let sql = format!(
-                "SELECT buyer, CAST(SUM(quantity) AS BIGINT) AS n FROM holds WHERE deal_id = $1 AND buyer IN ({}) GROUP BY buyer",
-                placeholders(2, buyers.len())
-            );
-            let mut q = sqlx::query(&sql).bind(d.id.as_str());
-            for b in &buyers {
-                q = q.bind(*b);
-            }
-            for r in q.fetch_all(&mut *tx).await? {
-                used.insert(r.try_get("buyer")?, r.try_get("n")?);
+            for chunk in buyers.chunks(ROWS_PER_STATEMENT) {
+                let sql = format!(
+                    "SELECT buyer, CAST(SUM(quantity) AS BIGINT) AS n FROM holds WHERE deal_id = $1 AND buyer IN ({}) GROUP BY buyer",
+                    placeholders(2, chunk.len())
+                );
+                let mut q = sqlx::query(&sql).bind(d.id.as_str());
+                for b in chunk {
+                    q = q.bind(*b);
+                }
+                for r in q.fetch_all(&mut *tx).await? {
+                    used.insert(r.try_get("buyer")?, r.try_get("n")?);
+                }
             }
         }
 
@@ -359,7 +371,7 @@ impl Store {
                 let (outcome, deal) = d.unwrap_or((Outcome::BadQuantity, None));
                 let held = outcome == Outcome::Held;
                 Held {
-                    hold: held.then(|| HoldId(new_id(HoldId::PREFIX))),
+                    hold: held.then(|| HoldId(crate::new_time_id(HoldId::PREFIX, now))),
                     unit_price_minor: if deal.is_some() { deal_price } else { item.regular_price_minor },
                     deal: deal.filter(|_| held),
                     outcome,
@@ -371,7 +383,7 @@ impl Store {
             .collect();
 
         let granted: Vec<(&NewHold, &Held)> = requests.iter().zip(&results).filter(|(_, h)| h.hold.is_some()).collect();
-        for chunk in granted.chunks(MAX_BATCH) {
+        for chunk in granted.chunks(ROWS_PER_STATEMENT) {
             const COLUMNS: usize = 13;
             let values: Vec<String> = (0..chunk.len()).map(|i| format!("({})", placeholders(1 + i * COLUMNS, COLUMNS))).collect();
             let sql = format!(
@@ -406,9 +418,16 @@ impl Store {
             sqlx::query("UPDATE deals SET held = held + $1 WHERE id = $2").bind(deal_held).bind(d.id.as_str()).execute(&mut *tx).await?;
         }
         // How many of the variant each cart holds now.
-        let cart_ids: Vec<&str> = carts.values().map(|c| c.as_str()).collect();
+        // How many of the variant each cart holds now: what this batch gave a cart made now, or
+        // what the store has for the others.
         let mut in_cart: HashMap<String, i64> = HashMap::new();
-        for chunk in cart_ids.chunks(MAX_BATCH) {
+        for (r, h) in &granted {
+            if made.contains(h.cart.as_str()) {
+                *in_cart.entry(h.cart.0.clone()).or_default() += r.quantity;
+            }
+        }
+        let cart_ids: Vec<&str> = carts.values().map(|c| c.as_str()).filter(|c| !made.contains(*c)).collect();
+        for chunk in cart_ids.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
                 "SELECT cart_id, CAST(SUM(quantity) AS BIGINT) AS n FROM holds WHERE variant_id = $1 AND cart_id IN ({}) GROUP BY cart_id",
                 placeholders(2, chunk.len())
@@ -463,7 +482,7 @@ impl Store {
             Ok(())
         };
         let whole: Vec<&str> = parts.iter().filter(|(_, n)| n.is_none()).map(|(id, _)| id.as_str()).collect();
-        for chunk in whole.chunks(MAX_BATCH) {
+        for chunk in whole.chunks(ROWS_PER_STATEMENT) {
             let sql = format!(
                 "DELETE FROM holds WHERE id IN ({}) RETURNING org_id, variant_id, product_id, deal_id, quantity",
                 placeholders(1, chunk.len())

@@ -95,7 +95,10 @@ async fn decide(store: Store, mut jobs: mpsc::Receiver<Job>, stock: broadcast::S
         for ((org, variant), group) in groups {
             for batch in chunks(group, batch_size) {
                 let requests: Vec<NewHold> = batch.iter().map(|j| j.hold.clone()).collect();
-                match store.hold_batch(&org, &variant, &requests, now_ms(), hold_ms).await {
+                let started = std::time::Instant::now();
+                let result = store.hold_batch(&org, &variant, &requests, now_ms(), hold_ms).await;
+                tracing::debug!(variant_id = %variant, requests = requests.len(), ms = started.elapsed().as_secs_f64() * 1000.0, "decided a batch");
+                match result {
                     Ok((results, item, level)) => {
                         let _ = stock.send(level.clone());
                         for (job, held) in batch.into_iter().zip(results) {

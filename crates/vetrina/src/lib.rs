@@ -100,8 +100,24 @@ pub async fn start(config: &Config, password_cost: PasswordCost) -> anyhow::Resu
     }
     let server = tokio::spawn(vetrina_web::serve(listener, state.clone(), shutdown.clone()));
     tokio::spawn(purge_sessions(store.clone(), shutdown.clone()));
+    tokio::spawn(checkpoint(store.clone(), shutdown.clone()));
     tracing::info!(%addr, backend = ?store.backend(), elapsed_ms = started.elapsed().as_millis() as u64, "ready");
     Ok(Running { addr, public_url, store, state, shutdown, server })
+}
+
+/// Every second, folds SQLite's write-ahead log back into the database (off the writers' path).
+async fn checkpoint(store: Store, shutdown: CancellationToken) {
+    let mut every_second = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = every_second.tick() => {
+                if let Err(e) = store.checkpoint().await {
+                    tracing::warn!(error = %e, "could not checkpoint the database's log");
+                }
+            }
+        }
+    }
 }
 
 /// Every hour, forgets expired sessions so the table holds only live ones.

@@ -49,5 +49,5 @@ CREATE TABLE holds (
     expires_at BIGINT NOT NULL
 );
 CREATE INDEX holds_expiry ON holds(expires_at);
-CREATE INDEX holds_cart ON holds(cart_id);
-CREATE INDEX holds_variant_buyer ON holds(variant_id, buyer);
+CREATE INDEX holds_cart ON holds(cart_id, variant_id);
+CREATE INDEX holds_deal_buyer ON holds(deal_id, buyer);
