@@ -142,6 +142,104 @@ pub struct Allocation {
     pub held: i64,
 }
 
+/// How an organisation charges shipping and taxes (its shop settings).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ShopSettings {
+    /// Flat shipping per order, in minor units.
+    pub shipping_flat_minor: i64,
+    /// Orders whose goods come to at least this much ship free (`null`: never).
+    pub free_shipping_over_minor: Option<i64>,
+    /// The tax rate in basis points (2200 = 22%).
+    pub tax_rate_bp: i64,
+    /// Whether catalogue prices include the tax (as in Europe) or it is added on top.
+    pub prices_include_tax: bool,
+    /// The merchant's Shopify shop (`shop.example.com` or `x.myshopify.com`), for hand-off.
+    pub shopify_domain: Option<String>,
+    /// The merchant's WooCommerce shop (`shop.example.com`), for hand-off.
+    pub woocommerce_domain: Option<String>,
+}
+
+impl ShopSettings {
+    /// Checks the settings a merchant sent.
+    pub fn validate(&self) -> Result<(), crate::Invalid> {
+        if !(0..=100_000_000).contains(&self.shipping_flat_minor) {
+            return Err(crate::Invalid::new("shop/shipping_flat_minor", "between 0 and 100000000"));
+        }
+        if self.free_shipping_over_minor.is_some_and(|f| f < 0) {
+            return Err(crate::Invalid::new("shop/free_shipping_over_minor", "0 or more"));
+        }
+        if !(0..=10_000).contains(&self.tax_rate_bp) {
+            return Err(crate::Invalid::new("shop/tax_rate_bp", "between 0 and 10000 (100%)"));
+        }
+        for (field, domain) in [("shop/shopify_domain", &self.shopify_domain), ("shop/woocommerce_domain", &self.woocommerce_domain)] {
+            if let Some(d) = domain
+                && (d.is_empty() || d.len() > 253 || !d.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-') || !d.contains('.'))
+            {
+                return Err(crate::Invalid::new(field, "a host name such as shop.example.com (no scheme, no path)"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One line of an order as checkout prices it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PricedLine {
+    pub quantity: i64,
+    pub unit_price_minor: i64,
+}
+
+/// An order's money, computed on the server only.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Totals {
+    /// The goods, at the prices shown.
+    pub subtotal_minor: i64,
+    pub shipping_minor: i64,
+    /// The tax in the total (included in the prices, or added on top).
+    pub tax_minor: i64,
+    pub total_minor: i64,
+}
+
+/// Rounds `n / d` half up (both non-negative, `d` > 0).
+fn div_round(n: i64, d: i64) -> i64 {
+    (n + d / 2) / d
+}
+
+/// The totals of lines under the shop's settings. Tax applies to goods and shipping.
+pub fn totals(lines: &[PricedLine], settings: &ShopSettings) -> Totals {
+    let subtotal_minor: i64 = lines.iter().map(|l| l.quantity * l.unit_price_minor).sum();
+    let free = settings.free_shipping_over_minor.is_some_and(|over| subtotal_minor >= over);
+    let shipping_minor = if lines.is_empty() || free { 0 } else { settings.shipping_flat_minor };
+    let taxed = subtotal_minor + shipping_minor;
+    let rate = settings.tax_rate_bp;
+    if settings.prices_include_tax {
+        let tax_minor = taxed - div_round(taxed * 10_000, 10_000 + rate);
+        Totals { subtotal_minor, shipping_minor, tax_minor, total_minor: taxed }
+    } else {
+        let tax_minor = div_round(taxed * rate, 10_000);
+        Totals { subtotal_minor, shipping_minor, tax_minor, total_minor: taxed + tax_minor }
+    }
+}
+
+/// A Shopify cart permalink: the merchant's own checkout with these variants
+/// (`https://shop/cart/VARIANT:QTY,...`); `None` when a line has no Shopify variant id.
+pub fn shopify_cart_url(domain: &str, lines: &[(Option<String>, i64)]) -> Option<String> {
+    let items: Option<Vec<String>> = lines.iter().map(|(id, q)| id.as_ref().filter(|id| id.chars().all(|c| c.is_ascii_digit())).map(|id| format!("{id}:{q}"))).collect();
+    let items = items.filter(|i| !i.is_empty())?;
+    Some(format!("https://{domain}/cart/{}", items.join(",")))
+}
+
+/// WooCommerce add-to-cart links, one per line (`https://shop/?add-to-cart=ID&quantity=Q`: the
+/// stock plugin adds one product per request); `None` when a line has no WooCommerce id.
+pub fn woocommerce_cart_urls(domain: &str, lines: &[(Option<String>, i64)]) -> Option<Vec<String>> {
+    let urls: Option<Vec<String>> = lines
+        .iter()
+        .map(|(id, q)| id.as_ref().filter(|id| id.chars().all(|c| c.is_ascii_digit())).map(|id| format!("https://{domain}/?add-to-cart={id}&quantity={q}")))
+        .collect();
+    urls.filter(|u| !u.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -205,6 +303,30 @@ mod tests {
         assert_eq!(Deal { price_minor: Some(5_000), ..deal(None, None) }.unit_price(18_900), 5_000);
         assert_eq!(Deal { price_minor: Some(50_000), ..deal(None, None) }.unit_price(18_900), 18_900, "never above the regular price");
         assert_eq!(Deal { percent_off: Some(150), ..deal(None, None) }.unit_price(100), 0);
+    }
+
+    #[test]
+    fn totals_with_shipping_and_taxes() {
+        let lines = [PricedLine { quantity: 2, unit_price_minor: 15_120 }, PricedLine { quantity: 1, unit_price_minor: 4_900 }];
+        let italy = ShopSettings { shipping_flat_minor: 690, free_shipping_over_minor: Some(50_000), tax_rate_bp: 2_200, prices_include_tax: true, ..ShopSettings::default() };
+        // 35,140 of goods + 6.90 shipping = 35,830, of which 22% VAT is 6,461.
+        assert_eq!(totals(&lines, &italy), Totals { subtotal_minor: 35_140, shipping_minor: 690, tax_minor: 6_461, total_minor: 35_830 });
+        let big = [PricedLine { quantity: 4, unit_price_minor: 15_120 }];
+        assert_eq!(totals(&big, &italy).shipping_minor, 0, "free over 500");
+        let us = ShopSettings { shipping_flat_minor: 500, tax_rate_bp: 825, ..ShopSettings::default() };
+        assert_eq!(totals(&lines, &us), Totals { subtotal_minor: 35_140, shipping_minor: 500, tax_minor: 2_940, total_minor: 38_580 });
+        assert_eq!(totals(&[], &us), Totals::default(), "an empty cart costs nothing, not even shipping");
+    }
+
+    #[test]
+    fn hand_off_links() {
+        let lines = [(Some("44012345678901".to_string()), 2), (Some("44012345678902".to_string()), 1)];
+        assert_eq!(shopify_cart_url("shop.example.com", &lines).unwrap(), "https://shop.example.com/cart/44012345678901:2,44012345678902:1");
+        assert_eq!(shopify_cart_url("shop.example.com", &[(None, 1)]), None, "a variant not from Shopify");
+        assert_eq!(shopify_cart_url("shop.example.com", &[(Some("1/../x".into()), 1)]), None, "ids are numbers");
+        assert_eq!(woocommerce_cart_urls("w.example", &[(Some("77".into()), 3)]).unwrap(), ["https://w.example/?add-to-cart=77&quantity=3"]);
+        let bad = ShopSettings { shopify_domain: Some("https://x.com/".into()), ..ShopSettings::default() };
+        assert_eq!(bad.validate().unwrap_err().field, "shop/shopify_domain");
     }
 
     /// Whatever the batch, never more held than available, nor more at the deal price than its cap.

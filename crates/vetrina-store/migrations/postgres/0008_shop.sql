@@ -51,3 +51,57 @@ CREATE TABLE holds (
 CREATE INDEX holds_expiry ON holds(expires_at);
 CREATE INDEX holds_cart ON holds(cart_id, variant_id);
 CREATE INDEX holds_deal_buyer ON holds(deal_id, buyer);
+
+-- Orders (docs/shop.md): what checkout made of a cart, priced on the server, with where it came
+-- from (the show, live or replay, the moment of video). Lines keep what was bought as it was.
+ALTER TABLE orgs ADD COLUMN shop_settings TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE orgs ADD COLUMN next_order_number BIGINT NOT NULL DEFAULT 1001;
+
+CREATE TABLE orders (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+    number BIGINT NOT NULL,
+    buyer TEXT NOT NULL,
+    email TEXT NOT NULL,
+    name TEXT NOT NULL,
+    phone TEXT NOT NULL,
+    address TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    subtotal_minor BIGINT NOT NULL,
+    shipping_minor BIGINT NOT NULL,
+    tax_minor BIGINT NOT NULL,
+    total_minor BIGINT NOT NULL,
+    status TEXT NOT NULL,
+    payment TEXT NOT NULL,
+    handoff_urls TEXT NOT NULL,
+    show_id TEXT,
+    source TEXT NOT NULL,
+    media_ms BIGINT,
+    refund_note TEXT NOT NULL DEFAULT '',
+    idempotency_key TEXT,
+    request_hash TEXT,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL,
+    UNIQUE (org_id, number),
+    UNIQUE (org_id, idempotency_key)
+);
+CREATE INDEX orders_by_time ON orders(org_id, created_at);
+CREATE INDEX orders_by_buyer ON orders(buyer);
+
+CREATE TABLE order_lines (
+    order_id TEXT NOT NULL REFERENCES orders(id) ON DELETE CASCADE,
+    position BIGINT NOT NULL,
+    variant_id TEXT NOT NULL,
+    product_id TEXT NOT NULL,
+    deal_id TEXT,
+    title TEXT NOT NULL,
+    options TEXT NOT NULL,
+    sku TEXT NOT NULL,
+    quantity BIGINT NOT NULL CHECK (quantity > 0),
+    unit_price_minor BIGINT NOT NULL,
+    show_id TEXT,
+    source TEXT NOT NULL,
+    media_ms BIGINT,
+    PRIMARY KEY (order_id, position)
+);
+CREATE INDEX order_lines_deal ON order_lines(deal_id);
