@@ -41,6 +41,8 @@ pub enum Action {
     ManageTokens,
     /// Moderate live rooms: see and lift bans.
     Moderate,
+    /// See orders (buyers' addresses), mark them paid or fulfilled, cancel them.
+    ManageOrders,
 }
 
 impl Role {
@@ -101,6 +103,8 @@ pub struct Org {
     pub time_zone: String,
     /// Words the live chat refuses in viewers' messages (case does not matter).
     pub blocked_words: Vec<String>,
+    /// Shipping, taxes and the merchant's own shop for hand-off.
+    pub shop: crate::shop::ShopSettings,
     pub created_at: i64,
 }
 

@@ -174,7 +174,10 @@ impl ShopSettings {
         }
         for (field, domain) in [("shop/shopify_domain", &self.shopify_domain), ("shop/woocommerce_domain", &self.woocommerce_domain)] {
             if let Some(d) = domain
-                && (d.is_empty() || d.len() > 253 || !d.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-') || !d.contains('.'))
+                && (d.is_empty()
+                    || d.len() > 253
+                    || !d.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+                    || !d.contains('.'))
             {
                 return Err(crate::Invalid::new(field, "a host name such as shop.example.com (no scheme, no path)"));
             }
@@ -225,7 +228,8 @@ pub fn totals(lines: &[PricedLine], settings: &ShopSettings) -> Totals {
 /// A Shopify cart permalink: the merchant's own checkout with these variants
 /// (`https://shop/cart/VARIANT:QTY,...`); `None` when a line has no Shopify variant id.
 pub fn shopify_cart_url(domain: &str, lines: &[(Option<String>, i64)]) -> Option<String> {
-    let items: Option<Vec<String>> = lines.iter().map(|(id, q)| id.as_ref().filter(|id| id.chars().all(|c| c.is_ascii_digit())).map(|id| format!("{id}:{q}"))).collect();
+    let items: Option<Vec<String>> =
+        lines.iter().map(|(id, q)| id.as_ref().filter(|id| id.chars().all(|c| c.is_ascii_digit())).map(|id| format!("{id}:{q}"))).collect();
     let items = items.filter(|i| !i.is_empty())?;
     Some(format!("https://{domain}/cart/{}", items.join(",")))
 }
@@ -235,9 +239,142 @@ pub fn shopify_cart_url(domain: &str, lines: &[(Option<String>, i64)]) -> Option
 pub fn woocommerce_cart_urls(domain: &str, lines: &[(Option<String>, i64)]) -> Option<Vec<String>> {
     let urls: Option<Vec<String>> = lines
         .iter()
-        .map(|(id, q)| id.as_ref().filter(|id| id.chars().all(|c| c.is_ascii_digit())).map(|id| format!("https://{domain}/?add-to-cart={id}&quantity={q}")))
+        .map(|(id, q)| {
+            id.as_ref()
+                .filter(|id| id.chars().all(|c| c.is_ascii_digit()))
+                .map(|id| format!("https://{domain}/?add-to-cart={id}&quantity={q}"))
+        })
         .collect();
     urls.filter(|u| !u.is_empty())
+}
+
+/// Where an order goes.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Address {
+    pub line1: String,
+    #[serde(default)]
+    pub line2: String,
+    pub city: String,
+    pub postal_code: String,
+    #[serde(default)]
+    pub region: String,
+    /// ISO 3166-1 alpha-2 (`IT`, `CH`).
+    pub country: String,
+}
+
+/// Who buys and where it goes, as checkout takes it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Contact {
+    pub email: String,
+    pub name: String,
+    #[serde(default)]
+    pub phone: String,
+    pub address: Address,
+}
+
+impl Contact {
+    /// Checks and tidies what a buyer typed (trimmed; the country upper case).
+    pub fn validate(mut self) -> Result<Contact, crate::Invalid> {
+        let field = |name: &str, value: &str, max: usize, required: bool| -> Result<String, crate::Invalid> {
+            let v = value.trim();
+            if required && v.is_empty() {
+                return Err(crate::Invalid::new(name, "required"));
+            }
+            if v.chars().count() > max || v.chars().any(char::is_control) {
+                return Err(crate::Invalid::new(name, format!("at most {max} characters, one line")));
+            }
+            Ok(v.to_string())
+        };
+        self.email = field("email", &self.email, 254, true)?.to_lowercase();
+        let (local, domain) = self.email.split_once('@').unwrap_or_default();
+        if local.is_empty() || !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') || self.email.contains(' ') {
+            return Err(crate::Invalid::new("email", "not an email address"));
+        }
+        self.name = field("name", &self.name, 120, true)?;
+        self.phone = field("phone", &self.phone, 40, false)?;
+        let a = &mut self.address;
+        a.line1 = field("address/line1", &a.line1, 200, true)?;
+        a.line2 = field("address/line2", &a.line2, 200, false)?;
+        a.city = field("address/city", &a.city, 120, true)?;
+        a.postal_code = field("address/postal_code", &a.postal_code, 20, true)?;
+        a.region = field("address/region", &a.region, 120, false)?;
+        a.country = field("address/country", &a.country, 2, true)?.to_uppercase();
+        if a.country.len() != 2 || !a.country.chars().all(|c| c.is_ascii_uppercase()) {
+            return Err(crate::Invalid::new("address/country", "a two-letter country code such as IT"));
+        }
+        Ok(self)
+    }
+}
+
+/// How the buyer pays.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Payment {
+    /// The merchant is paid outside (bank transfer, cash on delivery) and marks the order paid.
+    #[default]
+    PayLater,
+    /// The buyer finishes in the merchant's Shopify shop (a cart permalink).
+    Shopify,
+    /// The buyer finishes in the merchant's WooCommerce shop (add-to-cart links).
+    Woocommerce,
+}
+
+impl Payment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Payment::PayLater => "pay_later",
+            Payment::Shopify => "shopify",
+            Payment::Woocommerce => "woocommerce",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Payment> {
+        [Payment::PayLater, Payment::Shopify, Payment::Woocommerce].into_iter().find(|p| p.as_str() == s)
+    }
+}
+
+/// Where an order stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderStatus {
+    /// Placed; the merchant waits for the money.
+    PendingPayment,
+    /// The buyer was sent to the merchant's own shop to pay there.
+    HandedOff,
+    Paid,
+    Fulfilled,
+    /// Cancelled: its units went back on sale.
+    Cancelled,
+}
+
+impl OrderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::PendingPayment => "pending_payment",
+            OrderStatus::HandedOff => "handed_off",
+            OrderStatus::Paid => "paid",
+            OrderStatus::Fulfilled => "fulfilled",
+            OrderStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<OrderStatus> {
+        use OrderStatus::*;
+        [PendingPayment, HandedOff, Paid, Fulfilled, Cancelled].into_iter().find(|x| x.as_str() == s)
+    }
+
+    /// Whether the merchant may move an order from this status to `next`.
+    pub fn may_become(self, next: OrderStatus) -> bool {
+        use OrderStatus::*;
+        matches!(
+            (self, next),
+            (PendingPayment | HandedOff, Paid)
+                | (Paid | PendingPayment | HandedOff, Fulfilled)
+                | (PendingPayment | HandedOff | Paid, Cancelled)
+        )
+    }
 }
 
 #[cfg(test)]
@@ -308,7 +445,13 @@ mod tests {
     #[test]
     fn totals_with_shipping_and_taxes() {
         let lines = [PricedLine { quantity: 2, unit_price_minor: 15_120 }, PricedLine { quantity: 1, unit_price_minor: 4_900 }];
-        let italy = ShopSettings { shipping_flat_minor: 690, free_shipping_over_minor: Some(50_000), tax_rate_bp: 2_200, prices_include_tax: true, ..ShopSettings::default() };
+        let italy = ShopSettings {
+            shipping_flat_minor: 690,
+            free_shipping_over_minor: Some(50_000),
+            tax_rate_bp: 2_200,
+            prices_include_tax: true,
+            ..ShopSettings::default()
+        };
         // 35,140 of goods + 6.90 shipping = 35,830, of which 22% VAT is 6,461.
         assert_eq!(totals(&lines, &italy), Totals { subtotal_minor: 35_140, shipping_minor: 690, tax_minor: 6_461, total_minor: 35_830 });
         let big = [PricedLine { quantity: 4, unit_price_minor: 15_120 }];
@@ -321,12 +464,45 @@ mod tests {
     #[test]
     fn hand_off_links() {
         let lines = [(Some("44012345678901".to_string()), 2), (Some("44012345678902".to_string()), 1)];
-        assert_eq!(shopify_cart_url("shop.example.com", &lines).unwrap(), "https://shop.example.com/cart/44012345678901:2,44012345678902:1");
+        assert_eq!(
+            shopify_cart_url("shop.example.com", &lines).unwrap(),
+            "https://shop.example.com/cart/44012345678901:2,44012345678902:1"
+        );
         assert_eq!(shopify_cart_url("shop.example.com", &[(None, 1)]), None, "a variant not from Shopify");
         assert_eq!(shopify_cart_url("shop.example.com", &[(Some("1/../x".into()), 1)]), None, "ids are numbers");
-        assert_eq!(woocommerce_cart_urls("w.example", &[(Some("77".into()), 3)]).unwrap(), ["https://w.example/?add-to-cart=77&quantity=3"]);
+        assert_eq!(
+            woocommerce_cart_urls("w.example", &[(Some("77".into()), 3)]).unwrap(),
+            ["https://w.example/?add-to-cart=77&quantity=3"]
+        );
         let bad = ShopSettings { shopify_domain: Some("https://x.com/".into()), ..ShopSettings::default() };
         assert_eq!(bad.validate().unwrap_err().field, "shop/shopify_domain");
+    }
+
+    #[test]
+    fn contacts_and_order_statuses() {
+        let contact = Contact {
+            email: " Anna@Example.COM ".into(),
+            name: "Anna Rossi".into(),
+            phone: String::new(),
+            address: Address {
+                line1: "Via Roma 1".into(),
+                line2: String::new(),
+                city: "Firenze".into(),
+                postal_code: "50100".into(),
+                region: String::new(),
+                country: "it".into(),
+            },
+        };
+        let ok = contact.clone().validate().unwrap();
+        assert_eq!((ok.email.as_str(), ok.address.country.as_str()), ("anna@example.com", "IT"));
+        let bad = Contact { email: "anna".into(), ..contact.clone() };
+        assert_eq!(bad.validate().unwrap_err().field, "email");
+        let mut bad = contact.clone();
+        bad.address.city = " ".into();
+        assert_eq!(bad.validate().unwrap_err().field, "address/city");
+        use OrderStatus::*;
+        assert!(PendingPayment.may_become(Paid) && Paid.may_become(Fulfilled) && Paid.may_become(Cancelled));
+        assert!(!Cancelled.may_become(Paid) && !Fulfilled.may_become(Cancelled) && !Paid.may_become(Paid));
     }
 
     /// Whatever the batch, never more held than available, nor more at the deal price than its cap.

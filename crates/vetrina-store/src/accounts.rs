@@ -28,6 +28,8 @@ fn org(row: &AnyRow) -> Result<Org> {
         currency: Currency::parse(&currency).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         time_zone: row.try_get("time_zone")?,
         blocked_words: json_list(row, "blocked_words")?,
+        shop: serde_json::from_str(&row.try_get::<String, _>("shop_settings")?)
+            .map_err(|e| StoreError::Corrupt(format!("shop_settings: {e}")))?,
         created_at: row.try_get("created_at")?,
     })
 }
@@ -171,6 +173,7 @@ impl Store {
             currency: currency.clone(),
             time_zone: time_zone.to_string(),
             blocked_words: Vec::new(),
+            shop: Default::default(),
             created_at: now,
         })
     }
@@ -180,13 +183,16 @@ impl Store {
         org(&row.ok_or(StoreError::NotFound)?)
     }
 
-    pub async fn update_org(&self, id: &OrgId, name: &str, currency: &Currency, time_zone: &str, blocked_words: &[String]) -> Result<Org> {
+    /// Saves the organisation's settings (all of them: read, change, write).
+    pub async fn update_org(&self, org: &Org) -> Result<Org> {
+        let id = &org.id;
         found(
-            sqlx::query("UPDATE orgs SET name = $1, currency = $2, time_zone = $3, blocked_words = $4 WHERE id = $5")
-                .bind(name)
-                .bind(currency.code())
-                .bind(time_zone)
-                .bind(crate::to_json(&blocked_words))
+            sqlx::query("UPDATE orgs SET name = $1, currency = $2, time_zone = $3, blocked_words = $4, shop_settings = $5 WHERE id = $6")
+                .bind(&org.name)
+                .bind(org.currency.code())
+                .bind(&org.time_zone)
+                .bind(crate::to_json(&org.blocked_words))
+                .bind(crate::to_json(&org.shop))
                 .bind(id.as_str())
                 .execute(&self.pool)
                 .await?,

@@ -15,6 +15,7 @@ pub mod accounts;
 pub mod blobs;
 pub mod catalogue;
 mod migrate;
+pub mod orders;
 pub mod shop;
 pub mod shows;
 

@@ -128,7 +128,7 @@ pub struct CartLine {
 }
 
 /// A variant's stock from a row with `stock`, `held` and `track_stock`.
-fn stock_from_row(r: &sqlx::any::AnyRow) -> Result<Stock> {
+pub(crate) fn stock_from_row(r: &sqlx::any::AnyRow) -> Result<Stock> {
     Ok(Stock { on_hand: r.try_get("stock")?, held: r.try_get("held")?, tracked: r.try_get::<i64, _>("track_stock")? != 0 })
 }
 
@@ -168,7 +168,18 @@ async fn carts_of(
     Ok((carts, made))
 }
 
-fn deal_from_row(r: &sqlx::any::AnyRow) -> Result<Deal> {
+/// A variant's stock as it is now in the transaction.
+pub(crate) async fn level_of(tx: &mut sqlx::Transaction<'static, sqlx::Any>, org: &OrgId, product: &str, variant: &str) -> Result<StockLevel> {
+    let r = sqlx::query("SELECT stock, held, track_stock FROM variants WHERE id = $1").bind(variant).fetch_one(&mut **tx).await?;
+    Ok(StockLevel {
+        org: org.clone(),
+        product: ProductId(product.to_string()),
+        variant: VariantId(variant.to_string()),
+        available: stock_from_row(&r)?.available(),
+    })
+}
+
+pub(crate) fn deal_from_row(r: &sqlx::any::AnyRow) -> Result<Deal> {
     Ok(Deal {
         id: r.try_get("id")?,
         price_minor: r.try_get("price_minor")?,
@@ -329,9 +340,13 @@ impl Store {
         let mut used: HashMap<String, i64> = HashMap::new();
         if let Some(d) = deal.as_ref().filter(|d| d.per_buyer_limit.is_some()) {
             for chunk in buyers.chunks(ROWS_PER_STATEMENT) {
+                // Held now, and bought already (orders not cancelled).
                 let sql = format!(
-                    "SELECT buyer, CAST(SUM(quantity) AS BIGINT) AS n FROM holds WHERE deal_id = $1 AND buyer IN ({}) GROUP BY buyer",
-                    placeholders(2, chunk.len())
+                    "SELECT buyer, CAST(SUM(n) AS BIGINT) AS n FROM ( \
+                       SELECT buyer, quantity AS n FROM holds WHERE deal_id = $1 AND buyer IN ({list}) \
+                       UNION ALL SELECT o.buyer, l.quantity FROM order_lines l JOIN orders o ON o.id = l.order_id \
+                       WHERE l.deal_id = $1 AND o.status <> 'cancelled' AND o.buyer IN ({list})) AS used GROUP BY buyer",
+                    list = placeholders(2, chunk.len())
                 );
                 let mut q = sqlx::query(&sql).bind(d.id.as_str());
                 for b in chunk {
@@ -512,17 +527,7 @@ impl Store {
         let mut levels = Vec::new();
         for (variant, (org, product, n)) in &per_variant {
             sqlx::query("UPDATE variants SET held = held - $1 WHERE id = $2").bind(*n).bind(variant.as_str()).execute(&mut *tx).await?;
-            let r = sqlx::query("SELECT stock, held, track_stock FROM variants WHERE id = $1")
-                .bind(variant.as_str())
-                .fetch_one(&mut *tx)
-                .await?;
-            let stock = stock_from_row(&r)?;
-            levels.push(StockLevel {
-                org: OrgId(org.clone()),
-                product: ProductId(product.clone()),
-                variant: VariantId(variant.clone()),
-                available: stock.available(),
-            });
+            levels.push(level_of(&mut tx, &OrgId(org.clone()), product, variant).await?);
         }
         for (deal, n) in &per_deal {
             sqlx::query("UPDATE deals SET held = held - $1 WHERE id = $2").bind(*n).bind(deal.as_str()).execute(&mut *tx).await?;

@@ -83,7 +83,7 @@ CREATE TABLE orders (
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL,
     UNIQUE (org_id, number),
-    UNIQUE (org_id, idempotency_key)
+    UNIQUE (org_id, buyer, idempotency_key)
 );
 CREATE INDEX orders_by_time ON orders(org_id, created_at);
 CREATE INDEX orders_by_buyer ON orders(buyer);

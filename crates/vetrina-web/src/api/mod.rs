@@ -1,6 +1,7 @@
 //! The JSON API under `/api/v1`, one module per area; each exports a `router()`.
 
 pub mod media;
+pub mod orders;
 pub mod orgs;
 pub mod products;
 pub mod public;
@@ -26,7 +27,8 @@ use crate::AppState;
         (name = "public", description = "What viewers see, without signing in"),
         (name = "media", description = "Live video: WHIP to publish, WHEP to watch"),
         (name = "live", description = "The live room over WebSocket: chat, likes, pins, viewers"),
-        (name = "shop", description = "Carts: holding stock for buyers"),
+        (name = "shop", description = "Carts holding stock for buyers, checkout"),
+        (name = "orders", description = "The shop's orders in the console"),
     )
 )]
 struct ApiDoc;
@@ -51,6 +53,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(public::router())
         .merge(media::router())
         .merge(shop::router())
+        .merge(orders::router())
 }
 
 /// Answer of list endpoints that page.

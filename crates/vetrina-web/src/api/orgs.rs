@@ -49,6 +49,8 @@ pub struct OrgPatch {
     pub time_zone: Option<String>,
     /// Words the live chat refuses in viewers' messages.
     pub blocked_words: Option<Vec<String>>,
+    /// Shipping, taxes and the merchant's own shop (replaces the settings whole).
+    pub shop: Option<vetrina_domain::shop::ShopSettings>,
 }
 
 /// Renames the organisation or changes its currency or time zone.
@@ -61,24 +63,24 @@ async fn update_org(
     Json(body): Json<OrgPatch>,
 ) -> ApiResult<Json<Org>> {
     caller.require(&state, &org_id, Action::ManageOrg).await?;
-    let org = state.store.org(&org_id).await?;
-    let name = match body.name {
-        Some(n) => text::required("name", &n, 120)?,
-        None => org.name,
-    };
-    let currency = match body.currency {
-        Some(c) => Currency::parse(&c)?,
-        None => org.currency,
-    };
-    let tz = match body.time_zone {
-        Some(tz) => time_zone(&tz)?,
-        None => org.time_zone,
-    };
-    let blocked = match body.blocked_words {
-        Some(words) => account::blocked_words(&words)?,
-        None => org.blocked_words,
-    };
-    Ok(Json(state.store.update_org(&org_id, &name, &currency, &tz, &blocked).await?))
+    let mut org = state.store.org(&org_id).await?;
+    if let Some(n) = body.name {
+        org.name = text::required("name", &n, 120)?;
+    }
+    if let Some(c) = body.currency {
+        org.currency = Currency::parse(&c)?;
+    }
+    if let Some(tz) = body.time_zone {
+        org.time_zone = time_zone(&tz)?;
+    }
+    if let Some(words) = body.blocked_words {
+        org.blocked_words = account::blocked_words(&words)?;
+    }
+    if let Some(shop) = body.shop {
+        shop.validate()?;
+        org.shop = shop;
+    }
+    Ok(Json(state.store.update_org(&org).await?))
 }
 
 /// The team.

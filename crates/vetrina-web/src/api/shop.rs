@@ -9,9 +9,10 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use vetrina_domain::ids::{CartId, DealId, OrgId, ProductId, VariantId};
-use vetrina_domain::shop::{MAX_QUANTITY, Outcome};
+use vetrina_domain::shop::{Contact, MAX_QUANTITY, Outcome, Payment};
 use vetrina_domain::show::{Show, ShowStatus};
 use vetrina_store::now_ms;
+use vetrina_store::orders::{Checkout, CheckoutRequest, Order};
 use vetrina_store::shop::{CartLine, NewHold};
 
 use crate::AppState;
@@ -23,7 +24,12 @@ use crate::shop::LedgerError;
 pub const BUYER_COOKIE: &str = "vetrina_buyer";
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(get_cart)).routes(routes!(add_line)).routes(routes!(change_line, remove_line))
+    OpenApiRouter::new()
+        .routes(routes!(get_cart))
+        .routes(routes!(add_line))
+        .routes(routes!(change_line, remove_line))
+        .routes(routes!(checkout))
+        .routes(routes!(my_order))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -280,4 +286,99 @@ async fn remove_line(
     let levels = state.store.reduce_line(&cart, &variant, 0).await?;
     state.ledger.changed(levels);
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// What checkout takes: who buys, where it goes, how they pay.
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CheckoutBody {
+    #[serde(flatten)]
+    pub contact: Contact,
+    #[serde(default)]
+    pub payment: Payment,
+    /// The moment of video the buyer was watching when they checked out.
+    #[serde(default)]
+    pub media_ms: Option<i64>,
+}
+
+/// Places an order from the buyer's cart: prices, shipping and taxes are computed here; the
+/// held units become sold. Send an `Idempotency-Key` header: the same key again answers the same
+/// order (`Idempotent-Replayed: true`) instead of placing another; with another body, 422.
+#[utoipa::path(post, path = "/api/v1/shows/{slug}/checkout", tag = "shop", request_body = CheckoutBody,
+    params(("slug" = String, Path), ("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = Order), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+async fn checkout(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    Json(body): Json<CheckoutBody>,
+) -> ApiResult<Response> {
+    let show = show_for_sale(&state, &slug).await?;
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => match v.to_str().map(str::trim) {
+            Ok(k) if !k.is_empty() && k.len() <= 255 => Some(k.to_string()),
+            _ => return Err(ApiError::bad_request("Idempotency-Key must be 1 to 255 visible characters")),
+        },
+    };
+    let digest = {
+        use sha2::Digest;
+        let canonical = serde_json::to_vec(&body).map_err(ApiError::internal)?;
+        let hash = sha2::Sha256::new().chain_update(slug.as_bytes()).chain_update([0]).chain_update(&canonical).finalize();
+        hash.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let replayed = |order: Order| {
+        let mut r = (StatusCode::CREATED, Json(order)).into_response();
+        r.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+        r
+    };
+    let (buyer, _) = buyer(&caller, &headers);
+    if let Some(key) = &key
+        && let Some((order, hash)) = state.store.order_by_idempotency_key(&show.org_id, &buyer, key).await?
+    {
+        if hash != digest {
+            return Err(ApiError::unprocessable("this Idempotency-Key was used for another checkout: use a new key for a new order"));
+        }
+        return Ok(replayed(order));
+    }
+    let contact = body.contact.validate()?;
+    let Some(cart) = state.store.cart_of(&show.org_id, &buyer).await? else {
+        return Err(ApiError::conflict("the cart is empty"));
+    };
+    let org = state.store.org(&show.org_id).await?;
+    let source = match show.status {
+        ShowStatus::Live => "live",
+        ShowStatus::Ended => "replay",
+        _ => "shelf",
+    };
+    let request = CheckoutRequest {
+        buyer,
+        cart,
+        contact,
+        payment: body.payment,
+        idempotency: key.map(|k| (k, digest)),
+        show: Some(show.id.clone()),
+        source,
+        media_ms: body.media_ms.map(|m| m.max(0)),
+    };
+    match state.store.checkout(&org, &request, now_ms()).await? {
+        Checkout::Placed(order, levels) => {
+            state.ledger.changed(levels);
+            Ok((StatusCode::CREATED, Json(order)).into_response())
+        }
+        Checkout::Again(order) => Ok(replayed(order)),
+    }
+}
+
+/// The buyer's own order (the confirmation page).
+#[utoipa::path(get, path = "/api/v1/orders/{order_id}", tag = "shop",
+    params(("order_id" = String, Path)), responses((status = 200, body = Order), (status = 404, body = crate::error::Problem)))]
+async fn my_order(State(state): State<AppState>, caller: Caller, headers: HeaderMap, Path(id): Path<String>) -> ApiResult<Json<Order>> {
+    let has_buyer = matches!(caller, Caller::Person { .. }) || auth::cookie(&headers, BUYER_COOKIE).is_some();
+    if !has_buyer {
+        return Err(ApiError::not_found("order"));
+    }
+    let (buyer, _) = buyer(&caller, &headers);
+    Ok(Json(state.store.buyers_order(&buyer, &id).await.map_err(|_| ApiError::not_found("order"))?))
 }

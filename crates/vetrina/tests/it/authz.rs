@@ -48,6 +48,13 @@ fn route_table() -> BTreeMap<(&'static str, &'static str), (Rule, Sent)> {
         (("DELETE", "/api/v1/orgs/{org_id}/tokens/{token_id}"), (Rule::Can(ManageTokens), None)),
         (("GET", "/api/v1/orgs/{org_id}/bans"), (Rule::Can(Moderate), None)),
         (("DELETE", "/api/v1/orgs/{org_id}/bans/{identity}"), (Rule::Can(Moderate), None)),
+        (("GET", "/api/v1/orgs/{org_id}/orders"), (Rule::Can(ManageOrders), None)),
+        (("GET", "/api/v1/orgs/{org_id}/orders.csv"), (Rule::Can(ManageOrders), None)),
+        (("GET", "/api/v1/orgs/{org_id}/orders/{order_id}"), (Rule::Can(ManageOrders), None)),
+        (
+            ("PATCH", "/api/v1/orgs/{org_id}/orders/{order_id}"),
+            (Rule::Can(ManageOrders), json(json!({"refund_note": "Refunded by bank transfer"}))),
+        ),
         (("GET", "/api/v1/orgs/{org_id}/products"), (Rule::Can(Read), None)),
         (("POST", "/api/v1/orgs/{org_id}/products"), (Rule::Can(EditCatalogue), json(product_json("Matrix scarf", 1000)))),
         (("GET", "/api/v1/orgs/{org_id}/products/{product_id}"), (Rule::Can(Read), None)),
@@ -81,6 +88,9 @@ fn route_table() -> BTreeMap<(&'static str, &'static str), (Rule, Sent)> {
         (("POST", "/api/v1/shows/{slug}/cart/lines"), (Rule::Public, json(json!({"variant_id": "var_none"})))),
         (("PATCH", "/api/v1/shows/{slug}/cart/lines/{variant_id}"), (Rule::Public, json(json!({"quantity": 1})))),
         (("DELETE", "/api/v1/shows/{slug}/cart/lines/{variant_id}"), (Rule::Public, None)),
+        // The buyer's own order, by cookie: see shop.rs.
+        (("POST", "/api/v1/shows/{slug}/checkout"), (Rule::Public, json(json!({})))),
+        (("GET", "/api/v1/orders/{order_id}"), (Rule::Public, None)),
     ])
 }
 
@@ -111,6 +121,7 @@ struct Ids {
     token_id: String,
     user_id: String,
     identity: String,
+    order_id: String,
 }
 
 impl Ids {
@@ -125,6 +136,7 @@ impl Ids {
             .replace("{token_id}", &self.token_id)
             .replace("{user_id}", &self.user_id)
             .replace("{identity}", &self.identity)
+            .replace("{order_id}", &self.order_id)
     }
 
     /// The org's own id in `{org_id}` but `other`'s ids for everything inside it.
@@ -143,6 +155,7 @@ impl Ids {
             token_id: self.token_id.clone(),
             user_id: self.user_id.clone(),
             identity: self.identity.clone(),
+            order_id: self.order_id.clone(),
         }
     }
 }
@@ -174,7 +187,16 @@ async fn furnish(app: &TestApp, org: &Org, slug: &str) -> (Ids, Vec<(Role, Agent
         created_at: 1,
     };
     app.store().ban(&vetrina_domain::ids::OrgId(org.id.clone()), &ban).await.unwrap();
+    // An order: a buyer adds the product and checks out.
+    let mut buyer = app.anonymous();
+    let variant = product.body["variants"][0]["id"].as_str().unwrap().to_string();
+    let added = buyer.post(&format!("/api/v1/shows/{slug}/cart/lines"), json!({"variant_id": variant})).await;
+    assert_eq!(added.status, 201, "{}", added.text);
+    buyer.cookie = Some(added.header("set-cookie").split(';').next().unwrap().to_string());
+    let order = buyer.post(&format!("/api/v1/shows/{slug}/checkout"), crate::shop::contact()).await;
+    assert_eq!(order.status, 201, "{}", order.text);
     let ids = Ids {
+        order_id: order.body["id"].as_str().unwrap().to_string(),
         identity,
         org_id: org.id.clone(),
         product_id,

@@ -161,12 +161,15 @@ async fn two_nodes_never_sell_more_than_the_stock() {
         .await;
     assert_eq!(show.status, 201);
     let (a, b) = (start_node(&app.database_url), start_node(&app.database_url));
-    // 1,000 buyers at once, half on each node (and the first app's node, which holds too).
+    // 1,000 buyers at once, half on each node; then the hundred who got one check out.
     let (on_a, on_b) =
         tokio::join!(crate::shop::rush(&a.base, "rush-nodes", &variant, 500), crate::shop::rush(&b.base, "rush-nodes", &variant, 500));
-    let all: Vec<u16> = on_a.into_iter().chain(on_b).collect();
+    let placed: Vec<u16> = on_a.1.into_iter().chain(on_b.1).collect();
+    let all: Vec<u16> = on_a.0.into_iter().chain(on_b.0).collect();
     assert_eq!(all.iter().filter(|s| **s == 201).count(), 100, "exactly the stock over both nodes");
     assert!(all.iter().all(|s| *s == 201 || *s == 409), "{all:?}");
+    assert_eq!(placed, vec![201; 100], "and exactly that many orders");
+    assert_eq!(org.owner.get(&org.path("/orders")).await.body["total"], 100);
     let levels =
         app.store().stock_levels(&vetrina_domain::ids::OrgId(org.id.clone()), &[vetrina_domain::ids::ProductId(product_id)]).await.unwrap();
     assert_eq!(levels[0].available, Some(0));

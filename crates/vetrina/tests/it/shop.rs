@@ -33,6 +33,12 @@ pub async fn show_with_product(org: &Org, slug: &str, deal: Option<Value>) -> (S
     (id, variants)
 }
 
+/// What a buyer types at checkout.
+pub fn contact() -> Value {
+    json!({"email": "anna@example.com", "name": "Anna Rossi", "address":
+        {"line1": "Via Roma 1", "city": "Firenze", "postal_code": "50100", "country": "IT"}})
+}
+
 /// A buyer's browser: no session, its own buyer cookie once it has one.
 fn buyer(app: &TestApp) -> Agent {
     app.anonymous()
@@ -153,29 +159,57 @@ story!(a_thousand_buyers_for_a_hundred_units, |app| {
         )
         .await;
     assert_eq!(show.status, 201);
-    let statuses = rush(&app.base, "rush-show", &variant, 1_000).await;
+    let (statuses, placed) = rush(&app.base, "rush-show", &variant, 1_000).await;
     assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 100, "exactly the stock: {statuses:?}");
     assert!(statuses.iter().all(|s| *s == 201 || *s == 409), "the rest told it is sold out: {statuses:?}");
+    assert_eq!(placed, vec![201; 100], "every holder's order is placed");
+    let orders = org.owner.get(&org.path("/orders?limit=500")).await;
+    assert_eq!(orders.body["total"], 100);
+    let mut numbers: Vec<i64> = orders.body["items"].as_array().unwrap().iter().map(|o| o["number"].as_i64().unwrap()).collect();
+    numbers.sort();
+    assert_eq!(numbers, (1001..1101).collect::<Vec<_>>(), "one number each, none twice");
     let levels = app.store().stock_levels(&OrgId(org.id.clone()), &[vetrina_domain::ids::ProductId(product_id)]).await.unwrap();
     assert_eq!(levels[0].available, Some(0));
 });
 
-/// `n` buyers at once (each its own browser), one unit each; their answers' statuses.
-pub async fn rush(base: &str, slug: &str, variant: &str, n: usize) -> Vec<u16> {
+/// `n` buyers at once (each its own browser), one unit each, then every buyer who got one checks
+/// out at once; the add-to-cart statuses and the checkout statuses.
+pub async fn rush(base: &str, slug: &str, variant: &str, n: usize) -> (Vec<u16>, Vec<u16>) {
     let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
     let mut tasks = Vec::with_capacity(n);
     for _ in 0..n {
         let (client, url, variant) = (client.clone(), format!("{base}/api/v1/shows/{slug}/cart/lines"), variant.to_string());
         tasks.push(tokio::spawn(async move {
             let r = client.post(url).json(&json!({"variant_id": variant})).send().await.unwrap();
+            let cookie =
+                r.headers().get("set-cookie").and_then(|c| c.to_str().ok()).map(|c| c.split(';').next().unwrap_or_default().to_string());
+            (r.status().as_u16(), cookie)
+        }));
+    }
+    let mut added = Vec::with_capacity(n);
+    for t in tasks {
+        added.push(t.await.unwrap());
+    }
+    let mut checkouts = Vec::new();
+    for (i, cookie) in added.iter().filter(|(s, _)| *s == 201).filter_map(|(_, c)| c.clone()).enumerate() {
+        let (client, url) = (client.clone(), format!("{base}/api/v1/shows/{slug}/checkout"));
+        checkouts.push(tokio::spawn(async move {
+            let r = client
+                .post(url)
+                .header("cookie", cookie)
+                .header("idempotency-key", format!("rush-{i}"))
+                .json(&contact())
+                .send()
+                .await
+                .unwrap();
             r.status().as_u16()
         }));
     }
-    let mut statuses = Vec::with_capacity(n);
-    for t in tasks {
-        statuses.push(t.await.unwrap());
+    let mut placed = Vec::new();
+    for t in checkouts {
+        placed.push(t.await.unwrap());
     }
-    statuses
+    (added.into_iter().map(|(s, _)| s).collect(), placed)
 }
 
 story!(a_flash_deal_from_the_run_of_show, |app| {
@@ -227,4 +261,95 @@ story!(a_flash_deal_from_the_run_of_show, |app| {
     .await;
     let line = f.iter().flat_map(|m| m["stock"].as_array().into_iter().flatten()).find(is_s).unwrap();
     assert_eq!(line["product_id"].as_str(), Some(product.as_str()));
+});
+
+story!(checkout_places_one_order_per_tap, |app| {
+    let org = app.org("checkout").await;
+    let (_, v) = show_with_product(&org, "checkout-show", None).await;
+    let shop =
+        json!({"shop": {"shipping_flat_minor": 690, "free_shipping_over_minor": 50_000, "tax_rate_bp": 2_200, "prices_include_tax": true}});
+    assert_eq!(org.owner.patch(&org.path(""), shop).await.status, 200);
+    let mut anna = buyer(app);
+    assert_eq!(add(&mut anna, "checkout-show", &v[0], 2).await.status, 201);
+
+    // Prices are the server's: 2 x 189.00 + 6.90 shipping, 22% VAT included.
+    let tap = |agent: &Agent, body: Value, key: Option<&'static str>| {
+        let (agent, url) = (agent.clone(), format!("{}/api/v1/shows/checkout-show/checkout", agent.base));
+        async move {
+            let mut r = agent.http.post(url).json(&body).header("cookie", agent.cookie.clone().unwrap_or_default());
+            if let Some(key) = key {
+                r = r.header("idempotency-key", key);
+            }
+            let r = r.send().await.unwrap();
+            let replayed = r.headers().get("idempotent-replayed").is_some();
+            (r.status().as_u16(), replayed, r.json::<Value>().await.unwrap())
+        }
+    };
+    let (status, replayed, order) = tap(&anna, contact(), Some("tap-1")).await;
+    assert_eq!((status, replayed), (201, false), "{order}");
+    assert_eq!(order["number"], 1001);
+    assert_eq!(order["status"], "pending_payment");
+    assert_eq!((order["subtotal_minor"].as_i64(), order["shipping_minor"].as_i64()), (Some(37_800), Some(690)));
+    assert_eq!((order["tax_minor"].as_i64(), order["total_minor"].as_i64()), (Some(6_941), Some(38_490)));
+    assert_eq!((order["lines"][0]["quantity"].as_i64(), order["lines"][0]["unit_price_minor"].as_i64()), (Some(2), Some(18_900)));
+    assert_eq!(order["lines"][0]["source"], "shelf", "the show has not started");
+    // A double tap: the same order, not a second one.
+    let (status, replayed, again) = tap(&anna, contact(), Some("tap-1")).await;
+    assert_eq!((status, replayed, &again["id"]), (201, true, &order["id"]));
+    let mut other = contact();
+    other["name"] = json!("Someone Else");
+    assert_eq!(tap(&anna, other, Some("tap-1")).await.0, 422, "a key reused for another body");
+    let (status, _, empty) = tap(&anna, contact(), None).await;
+    assert_eq!(status, 409, "the cart was checked out: {empty}");
+    // Sold: out of stock for good, nothing held.
+    let public = anna.get("/api/v1/shows/checkout-show").await;
+    assert_eq!(public.body["lineup"][0]["variants"][0]["stock"], 3);
+    // The buyer's confirmation page; nobody else's.
+    let id = order["id"].as_str().unwrap();
+    assert_eq!(anna.get(&format!("/api/v1/orders/{id}")).await.body["number"], 1001);
+    assert_eq!(buyer(app).get(&format!("/api/v1/orders/{id}")).await.status, 404);
+
+    // Bad input: a clear 4xx, nothing placed.
+    let mut bea = buyer(app);
+    assert_eq!(add(&mut bea, "checkout-show", &v[1], 1).await.status, 201);
+    let mut no_email = contact();
+    no_email["email"] = json!("not-an-email");
+    let (status, _, problem) = tap(&bea, no_email, None).await;
+    assert_eq!((status, problem["field"].as_str()), (422, Some("email")));
+    let mut priced = contact();
+    priced["total_minor"] = json!(1);
+    assert_eq!(tap(&bea, priced, None).await.0, 422, "totals are never the client's");
+    let mut shopify = contact();
+    shopify["payment"] = json!("shopify");
+    let (status, _, problem) = tap(&bea, shopify, None).await;
+    assert_eq!(status, 409, "no Shopify shop set: {problem}");
+
+    // The console: find it, mark it paid, cancel another (its units return), export.
+    let mut weird = contact();
+    weird["name"] = json!("=HYPERLINK(\"http://evil.example\")");
+    let (status, _, second) = tap(&bea, weird, Some("bea-1")).await;
+    assert_eq!(status, 201, "{second}");
+    assert_eq!(second["number"], 1002);
+    let found = org.owner.get(&org.path("/orders?q=anna")).await;
+    assert_eq!((found.body["total"].as_i64(), found.body["items"][0]["number"].as_i64()), (Some(2), Some(1002)), "{}", found.text);
+    assert_eq!(org.owner.get(&org.path("/orders?q=1001")).await.body["total"], 1);
+    let paid = org.owner.patch(&org.path(&format!("/orders/{id}")), json!({"status": "paid"})).await;
+    assert_eq!(paid.body["status"], "paid", "{}", paid.text);
+    org.owner.patch(&org.path(&format!("/orders/{id}")), json!({"status": "pending_payment"})).await.problem(409, "cannot become");
+    assert_eq!(org.owner.get(&org.path("/orders?status=paid")).await.body["total"], 1);
+    let second_id = second["id"].as_str().unwrap();
+    let cancelled =
+        org.owner.patch(&org.path(&format!("/orders/{second_id}")), json!({"status": "cancelled", "refund_note": "Never paid"})).await;
+    assert_eq!((cancelled.body["status"].as_str(), cancelled.body["refund_note"].as_str()), (Some("cancelled"), Some("Never paid")));
+    let public = anna.get("/api/v1/shows/checkout-show").await;
+    assert_eq!(public.body["lineup"][0]["variants"][1]["stock"], 3, "M: the cancelled unit is on sale again");
+    let csv = org.owner.get(&org.path("/orders.csv")).await;
+    assert_eq!(csv.header("content-type"), "text/csv; charset=utf-8");
+    assert!(csv.text.contains("1001,") && csv.text.contains("Giacca checkout-show") && csv.text.contains("378.00"), "{}", csv.text);
+    assert!(csv.text.contains("'=HYPERLINK"), "no formulas in a spreadsheet: {}", csv.text);
+    assert_eq!(
+        app.member(&org, vetrina_domain::account::Role::Host).await.get(&org.path("/orders")).await.status,
+        403,
+        "hosts see no addresses"
+    );
 });
