@@ -169,7 +169,12 @@ async fn carts_of(
 }
 
 /// A variant's stock as it is now in the transaction.
-pub(crate) async fn level_of(tx: &mut sqlx::Transaction<'static, sqlx::Any>, org: &OrgId, product: &str, variant: &str) -> Result<StockLevel> {
+pub(crate) async fn level_of(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    org: &OrgId,
+    product: &str,
+    variant: &str,
+) -> Result<StockLevel> {
     let r = sqlx::query("SELECT stock, held, track_stock FROM variants WHERE id = $1").bind(variant).fetch_one(&mut **tx).await?;
     Ok(StockLevel {
         org: org.clone(),
