@@ -20,6 +20,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("show.js", "text/javascript; charset=utf-8", include_str!("../web/show.js")),
     ("live.js", "text/javascript; charset=utf-8", include_str!("../web/live.js")),
     ("room.js", "text/javascript; charset=utf-8", include_str!("../web/room.js")),
+    ("cart.js", "text/javascript; charset=utf-8", include_str!("../web/cart.js")),
 ];
 
 const CONSOLE_HTML: &str = include_str!("../web/console.html");

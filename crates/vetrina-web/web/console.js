@@ -46,7 +46,8 @@ function renderHeader(orgId) {
       ? h(
           "nav",
           {},
-          ["shows", "products", "team", "settings"].map((s) => h("a", { href: `#/orgs/${orgId}/${s}` }, t(`nav.${s}`))),
+          ["shows", "products", ...(["owner", "admin"].includes(roleIn(orgId)) ? ["orders"] : []), "team", "settings"]
+            .map((s) => h("a", { href: `#/orgs/${orgId}/${s}` }, t(`nav.${s}`))),
         )
       : null,
     h("span", { class: "spacer" }),
@@ -715,6 +716,43 @@ async function studioRoom(show) {
     questions));
 }
 
+// ---------- orders ----------
+
+async function orders(orgId) {
+  const params = new URLSearchParams(location.hash.split("?")[1] || "");
+  const q = h("input", { name: "order-search", type: "search", value: params.get("q") || "", placeholder: t("orders.search") });
+  const status = h("select", { name: "order-status" }, ["", "pending_payment", "handed_off", "paid", "fulfilled", "cancelled"].map((s) =>
+    h("option", { value: s, selected: s === (params.get("status") || "") }, s ? t(`orders.status.${s}`) : t("orders.all"))));
+  const query = new URLSearchParams({ q: q.value, ...(status.value ? { status: status.value } : {}), limit: "100" });
+  const page = await attempt(() => api("GET", `/api/v1/orgs/${orgId}/orders?${query}`));
+  if (!page) return;
+  const move = (o, next) => async () => {
+    if (next === "cancelled" && !confirm(t("orders.cancel_confirm", { number: o.number }))) return;
+    if (await attempt(() => api("PATCH", `/api/v1/orgs/${orgId}/orders/${o.id}`, { status: next }))) orders(orgId);
+  };
+  const actions = (o) => [
+    ["pending_payment", "handed_off"].includes(o.status) ? h("button", { type: "button", class: "secondary", onclick: move(o, "paid") }, t("orders.mark_paid")) : null,
+    ["pending_payment", "handed_off", "paid"].includes(o.status) ? h("button", { type: "button", class: "secondary", onclick: move(o, "fulfilled") }, t("orders.fulfil")) : null,
+    ["pending_payment", "handed_off", "paid"].includes(o.status) ? h("button", { type: "button", class: "link", onclick: move(o, "cancelled") }, t("orders.cancel")) : null,
+  ];
+  fill(main,
+    h("h1", {}, t("nav.orders")),
+    h("form", { class: "card inline", onsubmit: (e) => {
+      e.preventDefault();
+      go(`#/orgs/${orgId}/orders?${new URLSearchParams({ q: q.value, status: status.value })}`);
+    } }, q, status, h("button", { type: "submit" }, t("orders.find")),
+      h("a", { href: `/api/v1/orgs/${orgId}/orders.csv`, download: "orders_export.csv" }, t("orders.export"))),
+    h("p", { class: "muted" }, t("orders.count", { n: page.total })),
+    h("table", { class: "card orders", id: "orders" }, h("tbody", {}, page.items.map((o) => h("tr", { "data-number": o.number },
+      h("td", {}, h("strong", {}, `#${o.number}`), h("br"), h("span", { class: "muted" }, new Date(o.created_at).toLocaleString(lang))),
+      h("td", {}, o.name, h("br"), h("span", { class: "muted" }, o.email)),
+      h("td", {}, o.lines.map((l) => h("div", {}, `${l.quantity} × ${l.title}`, " ",
+        h("span", { class: "muted attribution" }, t(`orders.source.${l.source}`), l.media_ms !== null ? ` @ ${Math.floor(l.media_ms / 60000)}:${String(Math.floor(l.media_ms / 1000) % 60).padStart(2, "0")}` : "")))),
+      h("td", {}, money(o.total_minor, o.currency)),
+      h("td", { class: "order-status" }, t(`orders.status.${o.status}`)),
+      h("td", {}, actions(o)))))));
+}
+
 // ---------- team and settings ----------
 
 async function team(orgId) {
@@ -804,6 +842,7 @@ async function route() {
   if (view === "shows" && parts[3] && parts[4] === "studio") return studio(orgId, parts[3]);
   if (view === "shows" && parts[3]) return showEditor(orgId, parts[3]);
   if (view === "team") return team(orgId);
+  if (view.startsWith("orders")) return orders(orgId);
   if (view === "settings") return settings(orgId);
   return shows(orgId);
 }

@@ -1,14 +1,16 @@
-// The public show page: countdown, state, line-up with live prices and stock, add to calendar.
-// Later issues add the player, chat and the cart here.
+// The public show page: countdown, state, the player, the live room (chat, likes, polls,
+// questions, the pinned product), the line-up with live stock, and the cart (cart.js).
 
 import { h, fill, t, setLang, otherLang, money, dateTime } from "./i18n.js";
 import { watch } from "./live.js";
 import { joinRoom } from "./room.js";
+import { buyBox, loadCart, stockChanged } from "./cart.js";
 
 const slug = decodeURIComponent(location.pathname.split("/").filter(Boolean)[1] || "");
 const root = document.getElementById("show");
 let show = null;
 let timer = null;
+let cartBox = null;
 
 function countdown(target) {
   const ms = Math.max(0, new Date(target) - Date.now());
@@ -45,6 +47,7 @@ function productCard(p) {
       : tracked && stock <= 5 ? h("p", { class: "stock low" }, t("public.only_left", { n: stock })) : null,
     p.options.length ? h("p", { class: "muted" }, p.variants.filter((v) => v.available).map((v) => v.title).join(" · ")) : null,
     p.description ? h("p", { class: "description" }, p.description) : null,
+    show.status === "draft" ? null : buyBox(p, null),
   );
 }
 
@@ -184,7 +187,8 @@ function drawPinned() {
   fill(room.pinned,
     h("p", { class: "label" }, t("room.pinned")),
     product.images[0] ? h("img", { src: product.images[0].src, alt: product.images[0].alt || product.title }) : null,
-    h("div", {}, h("strong", { id: "pinned-title" }, product.title), h("p", { class: "price" }, money(product.price_from_minor, product.currency))));
+    h("div", {}, h("strong", { id: "pinned-title" }, product.title), h("p", { class: "price" }, money(product.price_from_minor, product.currency)),
+      buyBox(product, "buy-pinned")));
 }
 
 function drawRoomControls() {
@@ -262,8 +266,10 @@ function onRoom(m) {
     drawPoll(m.poll);
     drawSegment(m.segment);
     drawAnnouncement(m.announcement);
+    stockChanged(m.stock);
   } else if (m.type === "frame") {
     if ("announcement" in m) drawAnnouncement(m.announcement);
+    if (m.stock) stockChanged(m.stock);
     (m.questions || []).forEach(drawQuestion);
     if (m.poll) drawPoll(m.poll);
     if (m.segment) drawSegment(m.segment);
@@ -339,6 +345,7 @@ function render() {
     ),
     show.status === "draft" ? null : h("div", { class: "live-row" }, room.pinned, roomBox()),
     h("section", {}, h("h2", {}, t("public.lineup")), h("ul", { class: "lineup" }, show.lineup.map(productCard))),
+    show.status === "draft" ? null : cartBox,
   );
   drawPinned();
   if (room.you) drawRoomControls();
@@ -352,6 +359,7 @@ async function load() {
   }
   show = await response.json();
   if (show.status === "ended") player.ended = true;
+  if (!cartBox) cartBox = await loadCart(slug);
   render();
   labelPlayer();
   if (show.status === "live" || show.status === "scheduled") startWatching();

@@ -138,3 +138,16 @@ async fn a_viewer_chats_and_sees_the_host_pin_a_product() {
     node("room.mjs", &env).await;
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_buys_the_pinned_product() {
+    let (app, show) = demo_app(|_| {}).await;
+    let product = app.store().product(&show.org_id, &show.lineup[1]).await.unwrap();
+    let mut env = show_env(&app, &show);
+    env.push(("PRODUCT", product.title.clone()));
+    node("shop.mjs", &env).await;
+    let (orders, _) = app.store().orders(&show.org_id, "giulia", None, 10, 0).await.unwrap();
+    assert_eq!(orders.len(), 1, "one order, however the page was tapped");
+    assert_eq!((orders[0].show_id.as_ref(), orders[0].lines[0].product_id.clone()), (Some(&show.id), product.id));
+    app.stop().await;
+}

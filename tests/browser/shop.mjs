@@ -1,0 +1,51 @@
+// Buying from the show page in Chromium: the host pins a product from the studio; a viewer adds
+// the pinned product to the cart, sees it reserved, checks out and sees the confirmation with
+// the server's totals; the console's orders page shows the order with where it came from.
+//
+// Env: BASE_URL, EMAIL, PASSWORD, ORG_ID, SHOW_ID, SLUG, PRODUCT (title of a line-up product).
+import { check, signIn, watch, withBrowser } from "./lib.mjs";
+
+const { BASE_URL: base, ORG_ID: org, SHOW_ID: show, SLUG: slug, PRODUCT: product } = process.env;
+const errors = [];
+await withBrowser("shop", { media: true }, async (browser) => {
+  const host = await (await browser.newContext({ permissions: ["camera", "microphone"] })).newPage();
+  watch(host, errors);
+  await signIn(host, base);
+  await host.goto(`${base}/console#/orgs/${org}/shows/${show}/studio`);
+  await host.getByRole("heading", { name: "Live room" }).waitFor();
+  await host.getByRole("button", { name: `Pin: ${product}` }).click();
+
+  const viewer = await (await browser.newContext()).newPage();
+  watch(viewer, errors);
+  await viewer.goto(`${base}/shows/${slug}`);
+  await viewer.locator("#pinned-title", { hasText: product }).waitFor();
+  await viewer.locator("#buy-pinned").click();
+  await viewer.locator("#cart-lines li", { hasText: product }).waitFor();
+  await viewer.locator("#cart-reserved", { hasText: /Reserved for you for \d+:\d\d/ }).waitFor();
+  // The cart survives a reload.
+  await viewer.reload();
+  await viewer.locator("#cart-lines li", { hasText: product }).waitFor();
+  const subtotal = await viewer.locator("#cart-subtotal").textContent();
+
+  await viewer.getByLabel("Email").fill("giulia@example.com");
+  await viewer.getByLabel("Full name").fill("Giulia <b>Verdi</b>");
+  await viewer.getByLabel("Address").fill("Via dei Servi 12");
+  await viewer.getByLabel("City").fill("Firenze");
+  await viewer.getByLabel("Postal code").fill("50122");
+  await viewer.getByLabel("Country (2 letters)").fill("IT");
+  await viewer.locator("#place-order").click();
+  await viewer.getByRole("heading", { name: /Thank you! Order #\d+ is placed/ }).waitFor();
+  const total = await viewer.locator("#order-total").textContent();
+  check(total.includes(subtotal.trim()), `the total ${total} is the cart's ${subtotal} (no shipping or tax set)`);
+
+  await host.goto(`${base}/console#/orgs/${org}/orders`);
+  const row = host.locator("#orders tr", { hasText: "giulia@example.com" });
+  await row.waitFor();
+  check((await row.textContent()).includes(product), "the order lists the product");
+  await row.locator(".attribution", { hasText: "before the show" }).waitFor();
+  check((await host.locator("#orders b").count()) === 0, "a name became markup");
+  await row.getByRole("button", { name: "Mark paid" }).click();
+  await host.locator("#orders tr", { hasText: "giulia@example.com" }).locator(".order-status", { hasText: "Paid" }).waitFor();
+  check(errors.length === 0, errors.join("\n"));
+  console.log("shop flow: ok");
+});
