@@ -12,6 +12,7 @@ pub mod bus;
 pub mod cache;
 pub mod error;
 pub mod live;
+pub mod mail;
 mod pages;
 pub mod shop;
 
@@ -113,6 +114,8 @@ pub struct AppState {
     pub(crate) rooms: live::Rooms,
     /// Holds stock for carts.
     pub ledger: shop::Ledger,
+    /// Order confirmations by email (off without SMTP settings).
+    pub mailer: mail::Mailer,
     /// Password hashing is memory-hungry (Argon2id, ~19 MiB each): at most this many at once, so
     /// a flood of sign-ins cannot exhaust the server.
     pub(crate) password_slots: Arc<tokio::sync::Semaphore>,
@@ -137,12 +140,19 @@ impl AppState {
             media,
             rooms: live::Rooms::default(),
             ledger,
+            mailer: mail::Mailer::off(),
             password_slots: Arc::new(tokio::sync::Semaphore::new(4)),
         }
     }
 }
 
 impl AppState {
+    /// Order confirmations go out through `mailer`.
+    pub fn with_mailer(mut self, mailer: mail::Mailer) -> AppState {
+        self.mailer = mailer;
+        self
+    }
+
     /// Live rooms that share their shows with other nodes' rooms through `bus`.
     pub fn with_bus(mut self, bus: bus::Bus) -> AppState {
         self.rooms = live::Rooms::new(bus);

@@ -41,6 +41,24 @@ pub struct Config {
     pub nats_url: String,
     /// Live video (WHIP/WHEP).
     pub media: MediaSettings,
+    /// Outgoing email (order confirmations).
+    pub smtp: SmtpSettings,
+}
+
+/// The `[smtp]` table. Without a URL no email is sent.
+#[derive(Clone, Default, Deserialize, Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmtpSettings {
+    /// `smtp://host:25`, `smtp://user:password@host:587?tls=required`, `smtps://host:465`.
+    pub url: String,
+    /// The sender: `Bottega Aurora <orders@bottega.example>`.
+    pub from: String,
+}
+
+impl std::fmt::Debug for SmtpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpSettings").field("url", &redact_url(&self.url)).field("from", &self.from).finish()
+    }
 }
 
 /// The `[media]` table.
@@ -111,6 +129,7 @@ impl Default for Config {
             ledger_batch: 400,
             nats_url: String::new(),
             media: MediaSettings::default(),
+            smtp: SmtpSettings::default(),
         }
     }
 }
@@ -144,6 +163,7 @@ impl std::fmt::Debug for Config {
             .field("log", &self.log)
             .field("nats_url", &redact_url(&self.nats_url))
             .field("media", &self.media)
+            .field("smtp", &self.smtp)
             .finish()
     }
 }
@@ -206,6 +226,12 @@ impl Config {
         if let Some(v) = var("LEDGER_BATCH") {
             config.ledger_batch = v.parse().with_context(|| format!("VETRINA_LEDGER_BATCH={v:?} is not a number of requests"))?;
         }
+        if let Some(v) = var("SMTP_URL") {
+            config.smtp.url = v;
+        }
+        if let Some(v) = var("SMTP_FROM") {
+            config.smtp.from = v;
+        }
         if let Some(v) = var("NATS_URL") {
             config.nats_url = v;
         }
@@ -246,6 +272,9 @@ impl Config {
         }
         if !(1..=365).contains(&self.session_days) {
             bail!("session_days {} must be between 1 and 365", self.session_days);
+        }
+        if !self.smtp.url.is_empty() {
+            vetrina_web::mail::Mailer::new(&self.smtp.url, &self.smtp.from)?;
         }
         if !(1..=400).contains(&self.ledger_batch) {
             bail!("ledger_batch {} must be between 1 and 400", self.ledger_batch);

@@ -90,6 +90,9 @@ pub async fn start(config: &Config, password_cost: PasswordCost) -> anyhow::Resu
         None
     };
     let mut state = AppState::new(store.clone(), Arc::new(blobs), web, media.as_ref().map(|(m, _)| m.clone()));
+    if !config.smtp.url.is_empty() {
+        state = state.with_mailer(vetrina_web::mail::Mailer::new(&config.smtp.url, &config.smtp.from)?);
+    }
     if !config.nats_url.is_empty() {
         state = state.with_bus(vetrina_web::bus::Bus::nats(&config.nats_url).await?);
         tracing::info!(nats_url = %config::redact_url(&config.nats_url), "live rooms shared with other nodes through NATS");

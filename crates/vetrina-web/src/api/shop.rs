@@ -365,6 +365,11 @@ async fn checkout(
     match state.store.checkout(&org, &request, now_ms()).await? {
         Checkout::Placed(order, levels) => {
             state.ledger.changed(levels);
+            let italian = headers
+                .get(axum::http::header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|l| l.trim_start().to_ascii_lowercase().starts_with("it"));
+            state.mailer.order_confirmation(&order, &org.name, italian);
             Ok((StatusCode::CREATED, Json(order)).into_response())
         }
         Checkout::Again(order) => Ok(replayed(order)),

@@ -353,3 +353,86 @@ story!(checkout_places_one_order_per_tap, |app| {
         "hosts see no addresses"
     );
 });
+
+/// A real SMTP server (Python's aiosmtpd, printing what it receives), killed when dropped.
+struct SmtpServer {
+    child: std::process::Child,
+    port: u16,
+    received: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl SmtpServer {
+    fn start() -> SmtpServer {
+        use std::io::{BufRead, BufReader};
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut child = std::process::Command::new("python3")
+            .args(["-u", "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Debugging", "-l", &format!("127.0.0.1:{port}")])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::inherit())
+            .spawn()
+            .expect("python3 with aiosmtpd (scripts/test installs it: pip install aiosmtpd)");
+        let received = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (out, sink) = (child.stdout.take().unwrap(), received.clone());
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push_str(&format!("{line}\n"));
+            }
+        });
+        // Ready when it takes connections.
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        SmtpServer { child, port, received }
+    }
+
+    /// What arrived, once `needle` has (within 10 s).
+    async fn wait_for(&self, needle: &str) -> String {
+        for _ in 0..200 {
+            let text = self.received.lock().unwrap().clone();
+            if text.contains(needle) {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("no mail with {needle:?}: {}", self.received.lock().unwrap());
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn the_buyer_gets_a_confirmation_email() {
+    let smtp = SmtpServer::start();
+    let app = TestApp::spawn_with(crate::harness::Db::Sqlite, |c| {
+        c.smtp.url = format!("smtp://127.0.0.1:{}", smtp.port);
+        c.smtp.from = "Bottega <ordini@bottega.example>".into();
+    })
+    .await;
+    let org = app.org("mail").await;
+    let (_, v) = show_with_product(&org, "mail-show", None).await;
+    let mut anna = buyer(&app);
+    assert_eq!(add(&mut anna, "mail-show", &v[0], 2).await.status, 201);
+    let r = anna
+        .http
+        .post(format!("{}/api/v1/shows/mail-show/checkout", app.base))
+        .header("cookie", anna.cookie.clone().unwrap())
+        .header("accept-language", "it-IT,it;q=0.9")
+        .json(&contact())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let mail = smtp.wait_for("Ordine n. 1001").await;
+    assert!(mail.contains("To: \"Anna Rossi\" <anna@example.com>"), "{mail}");
+    assert!(mail.contains("From: Bottega <ordini@bottega.example>"), "{mail}");
+    assert!(mail.contains("2 x Giacca mail-show (S)") && mail.contains("378.00 EUR"), "the lines and the total: {mail}");
+    app.stop().await;
+}
