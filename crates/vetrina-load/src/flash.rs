@@ -1,8 +1,8 @@
 //! `vetrina-load flash-sale`: a flash sale of one SKU. The merchant (signing in with the given
 //! account) puts a fresh product with `units` in stock into the show's line-up; then `buyers`
 //! buyers, each a browser of its own (its own buyer cookie), tap "add to cart" at once. Prints
-//! one JSON line: holds per second, add-to-cart latency, and whether anything was oversold (more
-//! successful holds than units, or stock below zero afterwards).
+//! one JSON line: holds per second, add-to-cart latency, the orders the holders then placed, and
+//! whether anything was oversold (more holds or orders than units, or stock below zero after).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -95,22 +95,30 @@ pub async fn run(load: FlashSale) -> anyhow::Result<Value> {
         tasks.push(tokio::spawn(async move {
             let _slot = slots.acquire_owned().await;
             let t0 = Instant::now();
-            let status = http
-                .post(url.as_str())
-                .header("content-type", "application/json")
-                .body(body.as_ref().clone())
-                .send()
-                .await
-                .map(|r| r.status().as_u16())
-                .unwrap_or(0);
-            (status, t0.elapsed(), started.elapsed())
+            let (status, cookie) =
+                match http.post(url.as_str()).header("content-type", "application/json").body(body.as_ref().clone()).send().await {
+                    Ok(r) => {
+                        let cookie = r
+                            .headers()
+                            .get("set-cookie")
+                            .and_then(|c| c.to_str().ok())
+                            .map(|c| c.split(';').next().unwrap_or_default().to_string());
+                        (r.status().as_u16(), cookie)
+                    }
+                    Err(_) => (0, None),
+                };
+            (status, t0.elapsed(), started.elapsed(), cookie)
         }));
     }
     let mut latencies = Vec::with_capacity(load.buyers);
     let (mut held, mut sold_out, mut failed) = (0_i64, 0_usize, 0_usize);
     let mut last_hold = Duration::ZERO;
+    let mut holders = Vec::new();
     for task in tasks {
-        let (status, latency, at) = task.await?;
+        let (status, latency, at, cookie) = task.await?;
+        if status == 201 {
+            holders.extend(cookie);
+        }
         latencies.push(latency.as_micros() as u64);
         match status {
             201 => {
@@ -122,6 +130,32 @@ pub async fn run(load: FlashSale) -> anyhow::Result<Value> {
         }
     }
     let elapsed = started.elapsed();
+    // Everyone who got one checks out (each with its own Idempotency-Key), all at once.
+    let checkout_url = Arc::new(format!("{base}/api/v1/shows/{slug}/checkout"));
+    let contact = Arc::new(serde_json::to_vec(&json!({"email": "buyer@example.com", "name": "Flash Buyer",
+        "address": {"line1": "Via Roma 1", "city": "Firenze", "postal_code": "50100", "country": "IT"}}))?);
+    let checkout_started = Instant::now();
+    let mut checkouts = Vec::with_capacity(holders.len());
+    for (i, cookie) in holders.into_iter().enumerate() {
+        let (http, url, body, slots) = (http.clone(), checkout_url.clone(), contact.clone(), slots.clone());
+        checkouts.push(tokio::spawn(async move {
+            let _slot = slots.acquire_owned().await;
+            http.post(url.as_str())
+                .header("content-type", "application/json")
+                .header("cookie", cookie)
+                .header("idempotency-key", format!("flash-{i}"))
+                .body(body.as_ref().clone())
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0)
+        }));
+    }
+    let mut orders = 0_i64;
+    for c in checkouts {
+        orders += i64::from(c.await? == 201);
+    }
+    let checkout_seconds = checkout_started.elapsed().as_secs_f64();
     // The stock as the server tells it afterwards.
     let public: Value = setup.get(format!("{base}/api/v1/shows/{slug}")).send().await?.json().await?;
     let left = public["lineup"]
@@ -131,13 +165,15 @@ pub async fn run(load: FlashSale) -> anyhow::Result<Value> {
         .flat_map(|p| p["variants"].as_array().into_iter().flatten())
         .find(|v| v["id"] == variant.as_str())
         .and_then(|v| v["stock"].as_i64());
-    let oversold = (held - load.units).max(0) + left.map_or(0, |l| (-l).max(0));
+    let oversold = (held - load.units).max(0) + (orders - load.units).max(0) + left.map_or(0, |l| (-l).max(0));
     latencies.sort_unstable();
     let ms = |us: Option<u64>| us.map(|us| us as f64 / 1000.0);
     Ok(json!({
         "buyers": load.buyers,
         "units": load.units,
         "holds": held,
+        "orders": orders,
+        "orders_per_s": if checkout_seconds > 0.0 { orders as f64 / checkout_seconds } else { 0.0 },
         "sold_out": sold_out,
         "failed": failed,
         "oversold": oversold,
