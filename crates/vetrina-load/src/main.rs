@@ -78,6 +78,7 @@ fn main() -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     runtime.block_on(async {
         str0m::crypto::from_feature_flags().install_process_default();
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         match cli.command {
             Command::Whep { url, viewers, seconds, stream_key, kbps, server_pid, joins_per_second } => {
                 let report = vetrina_load::whep::run(vetrina_load::whep::WhepLoad {

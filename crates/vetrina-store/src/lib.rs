@@ -18,6 +18,7 @@ mod migrate;
 pub mod orders;
 pub mod shop;
 pub mod shows;
+pub mod webhooks;
 
 use std::str::FromStr;
 use std::time::Duration;

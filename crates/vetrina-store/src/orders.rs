@@ -386,7 +386,6 @@ impl Store {
             }
             q.execute(&mut *tx).await?;
         }
-        tx.commit().await?;
         let order = Order {
             id,
             number,
@@ -407,6 +406,8 @@ impl Store {
             created_at: now,
             updated_at: now,
         };
+        crate::webhooks::enqueue(&mut tx, &org.id, "order.created", &order, now).await?;
+        tx.commit().await?;
         Ok(Checkout::Placed(order, levels))
     }
 
@@ -536,6 +537,16 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        let event = match next {
+            OrderStatus::Paid => Some("order.paid"),
+            OrderStatus::Cancelled => Some("order.cancelled"),
+            _ => None,
+        };
+        if let Some(event) = event {
+            let row = sqlx::query("SELECT * FROM orders WHERE id = $1").bind(id).fetch_one(&mut *tx).await?;
+            let lines = lines_of(&mut *tx, &[id.to_string()]).await?.remove(id).unwrap_or_default();
+            crate::webhooks::enqueue(&mut tx, org, event, &order_from_row(&row, lines)?, now).await?;
+        }
         tx.commit().await?;
         Ok((self.order(org, id).await?, levels))
     }

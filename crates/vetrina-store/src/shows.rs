@@ -68,6 +68,15 @@ impl Store {
             return Err(StoreError::Conflict("the show changed state meanwhile: reload it and try again".into()));
         }
         write_show(&mut tx, id, plan, Some(from)).await?;
+        let event = match plan.status {
+            ShowStatus::Live if from != ShowStatus::Live => Some("show.live"),
+            ShowStatus::Ended if from != ShowStatus::Ended => Some("show.ended"),
+            _ => None,
+        };
+        if let Some(event) = event {
+            let data = serde_json::json!({"id": id, "slug": plan.slug, "title": plan.title, "status": plan.status.as_str()});
+            crate::webhooks::enqueue(&mut tx, org, event, &data, now_ms()).await?;
+        }
         tx.commit().await?;
         self.show(org, id).await
     }
@@ -178,7 +187,21 @@ impl Store {
         for status in allowed {
             query = query.bind(status);
         }
-        Ok(query.execute(&self.pool).await?.rows_affected() == 1)
+        let mut tx = self.pool.begin().await?;
+        let moved = query.execute(&mut *tx).await?.rows_affected() == 1;
+        let event = match to {
+            ShowStatus::Live => Some("show.live"),
+            ShowStatus::Ended => Some("show.ended"),
+            _ => None,
+        };
+        if moved && let Some(event) = event {
+            let row = sqlx::query("SELECT org_id, slug, title FROM shows WHERE id = $1").bind(show.as_str()).fetch_one(&mut *tx).await?;
+            let org = OrgId(row.try_get("org_id")?);
+            let data = serde_json::json!({"id": show, "slug": row.try_get::<String, _>("slug")?, "title": row.try_get::<String, _>("title")?, "status": to.as_str()});
+            crate::webhooks::enqueue(&mut tx, &org, event, &data, now).await?;
+        }
+        tx.commit().await?;
+        Ok(moved)
     }
 
     /// Records that `show` is recorded to `path`, whose media time 0 is `started_at` (Unix ms).

@@ -63,6 +63,12 @@ impl ApiError {
         self
     }
 
+    /// Names the field that is wrong.
+    pub fn with_field(mut self, field: &str) -> ApiError {
+        self.field = Some(field.to_string());
+        self
+    }
+
     /// Adds how many units could still be had.
     pub fn with_available(mut self, available: i64) -> ApiError {
         self.available = Some(available);

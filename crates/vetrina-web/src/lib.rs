@@ -15,6 +15,7 @@ pub mod live;
 pub mod mail;
 mod pages;
 pub mod shop;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -61,6 +61,7 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
 
 /// Starts the server for `config` with the given password cost, and returns once it listens.
 pub async fn start(config: &Config, password_cost: PasswordCost) -> anyhow::Result<Running> {
+    vetrina_web::webhooks::install_tls();
     let started = Instant::now();
     let store = open_store(config).await?;
     let blobs = DirBlobs::new(config.data_dir.join("blobs")).context("cannot create the blob directory")?;
@@ -104,6 +105,15 @@ pub async fn start(config: &Config, password_cost: PasswordCost) -> anyhow::Resu
     let server = tokio::spawn(vetrina_web::serve(listener, state.clone(), shutdown.clone()));
     tokio::spawn(purge_sessions(store.clone(), shutdown.clone()));
     tokio::spawn(checkpoint(store.clone(), shutdown.clone()));
+    {
+        let (store, stop) = (store.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                () = stop.cancelled() => {}
+                () = vetrina_web::webhooks::send_forever(store) => {}
+            }
+        });
+    }
     tracing::info!(%addr, backend = ?store.backend(), elapsed_ms = started.elapsed().as_millis() as u64, "ready");
     Ok(Running { addr, public_url, store, state, shutdown, server })
 }

@@ -104,3 +104,31 @@ CREATE TABLE order_lines (
     PRIMARY KEY (order_id, position)
 );
 CREATE INDEX order_lines_deal ON order_lines(deal_id);
+
+-- Webhooks (docs/webhooks.md): endpoints a merchant registers, and the outbox of deliveries,
+-- written in the same transaction as what they announce, sent and retried by every node.
+CREATE TABLE webhooks (
+    id TEXT PRIMARY KEY,
+    org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+    url TEXT NOT NULL,
+    secret TEXT NOT NULL,
+    events TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+
+CREATE TABLE webhook_deliveries (
+    id TEXT PRIMARY KEY,
+    webhook_id TEXT NOT NULL REFERENCES webhooks(id) ON DELETE CASCADE,
+    org_id TEXT NOT NULL,
+    event TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    status TEXT NOT NULL,
+    attempts BIGINT NOT NULL DEFAULT 0,
+    last_status BIGINT,
+    last_error TEXT NOT NULL DEFAULT '',
+    next_attempt_at BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    delivered_at BIGINT
+);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at);
+CREATE INDEX webhook_deliveries_by_hook ON webhook_deliveries(webhook_id, created_at);

@@ -26,6 +26,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(delete_invitation))
         .routes(routes!(list_tokens, create_token))
         .routes(routes!(delete_token))
+        .routes(routes!(list_webhooks, create_webhook))
+        .routes(routes!(delete_webhook))
+        .routes(routes!(list_deliveries))
         .routes(routes!(list_bans))
         .routes(routes!(lift_ban))
 }
@@ -280,4 +283,75 @@ async fn lift_ban(State(state): State<AppState>, caller: Caller, Path((org_id, i
     caller.require(&state, &org_id, Action::Moderate).await?;
     state.store.unban(&org_id, &identity).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewWebhook {
+    /// Where events are POSTed: `https://...` (or `http://` for a server on the same network).
+    pub url: String,
+    /// Any of `order.created`, `order.paid`, `order.cancelled`, `show.live`, `show.ended`.
+    pub events: Vec<String>,
+}
+
+/// The shop's webhook endpoints (with their signing secrets).
+#[utoipa::path(get, path = "/api/v1/orgs/{org_id}/webhooks", tag = "orgs",
+    params(("org_id" = String, Path)), responses((status = 200, body = Vec<vetrina_store::webhooks::Webhook>)))]
+async fn list_webhooks(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org_id): Path<OrgId>,
+) -> ApiResult<Json<Vec<vetrina_store::webhooks::Webhook>>> {
+    caller.require(&state, &org_id, Action::ManageOrg).await?;
+    Ok(Json(state.store.webhooks(&org_id).await?))
+}
+
+/// Registers an endpoint; the answer holds its signing secret (`whsec_...`, Standard Webhooks).
+#[utoipa::path(post, path = "/api/v1/orgs/{org_id}/webhooks", tag = "orgs", request_body = NewWebhook,
+    params(("org_id" = String, Path)),
+    responses((status = 201, body = vetrina_store::webhooks::Webhook), (status = 422, body = crate::error::Problem)))]
+async fn create_webhook(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(org_id): Path<OrgId>,
+    Json(body): Json<NewWebhook>,
+) -> ApiResult<(StatusCode, Json<vetrina_store::webhooks::Webhook>)> {
+    caller.require(&state, &org_id, Action::ManageOrg).await?;
+    let url = body.url.trim();
+    let parsed =
+        url.split_once("://").filter(|(scheme, rest)| matches!(*scheme, "https" | "http") && !rest.is_empty() && !rest.starts_with('/'));
+    if parsed.is_none() || url.len() > 2_000 || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(ApiError::unprocessable("url must be an http:// or https:// address").with_field("url"));
+    }
+    if body.events.is_empty() || body.events.iter().any(|e| !vetrina_store::webhooks::EVENTS.contains(&e.as_str())) {
+        return Err(
+            ApiError::unprocessable(format!("events: one or more of {}", vetrina_store::webhooks::EVENTS.join(", "))).with_field("events")
+        );
+    }
+    let mut events = body.events.clone();
+    events.sort();
+    events.dedup();
+    Ok((StatusCode::CREATED, Json(state.store.create_webhook(&org_id, url, &events, now_ms()).await?)))
+}
+
+/// Removes an endpoint (and its delivery log).
+#[utoipa::path(delete, path = "/api/v1/orgs/{org_id}/webhooks/{webhook_id}", tag = "orgs",
+    params(("org_id" = String, Path), ("webhook_id" = String, Path)), responses((status = 204), (status = 404, body = crate::error::Problem)))]
+async fn delete_webhook(State(state): State<AppState>, caller: Caller, Path((org_id, id)): Path<(OrgId, String)>) -> ApiResult<StatusCode> {
+    caller.require(&state, &org_id, Action::ManageOrg).await?;
+    state.store.delete_webhook(&org_id, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// An endpoint's latest 100 deliveries: what was sent, how often, what the endpoint answered.
+#[utoipa::path(get, path = "/api/v1/orgs/{org_id}/webhooks/{webhook_id}/deliveries", tag = "orgs",
+    params(("org_id" = String, Path), ("webhook_id" = String, Path)),
+    responses((status = 200, body = Vec<vetrina_store::webhooks::Delivery>), (status = 404, body = crate::error::Problem)))]
+async fn list_deliveries(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org_id, id)): Path<(OrgId, String)>,
+) -> ApiResult<Json<Vec<vetrina_store::webhooks::Delivery>>> {
+    caller.require(&state, &org_id, Action::ManageOrg).await?;
+    Ok(Json(state.store.deliveries(&org_id, &id, 100).await?))
 }

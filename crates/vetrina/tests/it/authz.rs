@@ -47,6 +47,13 @@ fn route_table() -> BTreeMap<(&'static str, &'static str), (Rule, Sent)> {
         (("POST", "/api/v1/orgs/{org_id}/tokens"), (Rule::Can(ManageTokens), json(json!({"name": "sync", "role": "host"})))),
         (("DELETE", "/api/v1/orgs/{org_id}/tokens/{token_id}"), (Rule::Can(ManageTokens), None)),
         (("GET", "/api/v1/orgs/{org_id}/bans"), (Rule::Can(Moderate), None)),
+        (("GET", "/api/v1/orgs/{org_id}/webhooks"), (Rule::Can(ManageOrg), None)),
+        (
+            ("POST", "/api/v1/orgs/{org_id}/webhooks"),
+            (Rule::Can(ManageOrg), json(json!({"url": "https://hooks.example/vetrina", "events": ["order.created"]}))),
+        ),
+        (("DELETE", "/api/v1/orgs/{org_id}/webhooks/{webhook_id}"), (Rule::Can(ManageOrg), None)),
+        (("GET", "/api/v1/orgs/{org_id}/webhooks/{webhook_id}/deliveries"), (Rule::Can(ManageOrg), None)),
         (("DELETE", "/api/v1/orgs/{org_id}/bans/{identity}"), (Rule::Can(Moderate), None)),
         (("GET", "/api/v1/orgs/{org_id}/orders"), (Rule::Can(ManageOrders), None)),
         (("GET", "/api/v1/orgs/{org_id}/orders.csv"), (Rule::Can(ManageOrders), None)),
@@ -122,6 +129,7 @@ struct Ids {
     user_id: String,
     identity: String,
     order_id: String,
+    webhook_id: String,
 }
 
 impl Ids {
@@ -137,6 +145,7 @@ impl Ids {
             .replace("{user_id}", &self.user_id)
             .replace("{identity}", &self.identity)
             .replace("{order_id}", &self.order_id)
+            .replace("{webhook_id}", &self.webhook_id)
     }
 
     /// The org's own id in `{org_id}` but `other`'s ids for everything inside it.
@@ -156,6 +165,7 @@ impl Ids {
             user_id: self.user_id.clone(),
             identity: self.identity.clone(),
             order_id: self.order_id.clone(),
+            webhook_id: self.webhook_id.clone(),
         }
     }
 }
@@ -195,7 +205,10 @@ async fn furnish(app: &TestApp, org: &Org, slug: &str) -> (Ids, Vec<(Role, Agent
     buyer.cookie = Some(added.header("set-cookie").split(';').next().unwrap().to_string());
     let order = buyer.post(&format!("/api/v1/shows/{slug}/checkout"), crate::shop::contact()).await;
     assert_eq!(order.status, 201, "{}", order.text);
+    let hook = org.owner.post(&org.path("/webhooks"), json!({"url": "https://hooks.example/x", "events": ["order.paid"]})).await;
+    assert_eq!(hook.status, 201, "{}", hook.text);
     let ids = Ids {
+        webhook_id: hook.body["id"].as_str().unwrap().to_string(),
         order_id: order.body["id"].as_str().unwrap().to_string(),
         identity,
         org_id: org.id.clone(),
@@ -293,7 +306,7 @@ story!(every_route_every_role, |app| {
         }
     }
     // Deleting runs last, children before parents; the product in no show can go.
-    let order = ["images", "invitations", "tokens", "bans", "members", "shows", "products"];
+    let order = ["images", "invitations", "tokens", "bans", "webhooks", "members", "shows", "products"];
     deletes.sort_by_key(|(t, _)| order.iter().position(|o| t.contains(o)).unwrap_or(9));
     for (template, path) in deletes {
         let r = a.owner.delete(&path).await;

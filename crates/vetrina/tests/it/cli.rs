@@ -65,6 +65,7 @@ fn start_demo(dir: &std::path::Path) -> Demo {
 fn get(url: &str) -> (u16, String) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
+        vetrina_web::webhooks::install_tls();
         let r = reqwest::get(url).await.unwrap();
         (r.status().as_u16(), r.text().await.unwrap())
     })

@@ -77,6 +77,7 @@ impl TestApp {
 
     /// A server whose configuration `adjust` changes first.
     pub async fn spawn_with(db: Db, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        vetrina_web::webhooks::install_tls();
         // VETRINA_TEST_LOG=vetrina_media=debug (a log filter) shows the server's logs.
         if let Ok(filter) = std::env::var("VETRINA_TEST_LOG") {
             use tracing_subscriber::layer::SubscriberExt;

@@ -196,6 +196,7 @@ async fn turn_servers_are_offered_to_clients() {
 /// kill -9 of the server mid-show: the recording plays up to its last fragment.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_server_leaves_a_playable_recording() {
+    vetrina_web::webhooks::install_tls();
     use std::io::{BufRead, BufReader};
     let dir = crate::harness::temp_dir("crash");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vetrina"))

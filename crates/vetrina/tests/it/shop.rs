@@ -436,3 +436,75 @@ async fn the_buyer_gets_a_confirmation_email() {
     assert!(mail.contains("2 x Giacca mail-show (S)") && mail.contains("378.00 EUR"), "the lines and the total: {mail}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn webhooks_are_signed_retried_and_logged() {
+    use std::io::{BufRead, BufReader};
+    let app = TestApp::spawn(crate::harness::Db::Sqlite).await;
+    let org = app.org("hooks").await;
+    let (_, v) = show_with_product(&org, "hooks-show", None).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let bad = org.owner.post(&org.path("/webhooks"), json!({"url": "ftp://x", "events": ["order.created"]})).await;
+    bad.problem(422, "url");
+    let bad = org.owner.post(&org.path("/webhooks"), json!({"url": "https://x.example", "events": ["order.shipped"]})).await;
+    bad.problem(422, "events");
+    let hook = org
+        .owner
+        .post(&org.path("/webhooks"), json!({"url": format!("http://127.0.0.1:{port}/hook"), "events": ["order.created", "order.paid"]}))
+        .await;
+    assert_eq!(hook.status, 201, "{}", hook.text);
+    let secret = hook.body["secret"].as_str().unwrap().to_string();
+    assert!(secret.starts_with("whsec_"));
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/webhook_receiver.py");
+    let mut receiver = std::process::Command::new("python3")
+        .args([script, &port.to_string(), &secret])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 with standardwebhooks (scripts/test installs it)");
+    let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
+    let (out, sink) = (receiver.stdout.take().unwrap(), lines.clone());
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            sink.lock().unwrap().push(serde_json::from_str(&line).unwrap());
+        }
+    });
+    for _ in 0..100 {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // An order is placed and paid: two events; the first delivery fails once and is retried.
+    let mut anna = buyer(&app);
+    assert_eq!(add(&mut anna, "hooks-show", &v[0], 1).await.status, 201);
+    let order = anna.post("/api/v1/shows/hooks-show/checkout", contact()).await;
+    assert_eq!(order.status, 201);
+    let id = order.body["id"].as_str().unwrap();
+    assert_eq!(org.owner.patch(&org.path(&format!("/orders/{id}")), json!({"status": "paid"})).await.status, 200);
+    let mut got = Vec::new();
+    for _ in 0..300 {
+        got = lines.lock().unwrap().clone();
+        if got.iter().filter(|l| l["ok"] == true).count() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = receiver.kill();
+    let _ = receiver.wait();
+    assert!(got.iter().all(|l| l["ok"] == true), "every signature verifies with the reference library: {got:?}");
+    let types: Vec<&str> = got.iter().map(|l| l["type"].as_str().unwrap()).collect();
+    assert_eq!(types.iter().filter(|t| **t == "order.created").count(), 2, "sent, failed, sent again: {types:?}");
+    assert!(types.contains(&"order.paid"), "{types:?}");
+    let created: Vec<&Value> = got.iter().filter(|l| l["type"] == "order.created").collect();
+    assert_eq!(created[0]["id"], created[1]["id"], "a retry keeps its webhook-id");
+    assert_eq!(created[1]["data"]["number"], 1001);
+    let log = org.owner.get(&org.path(&format!("/webhooks/{}/deliveries", hook.body["id"].as_str().unwrap()))).await;
+    let first = log.body.as_array().unwrap().iter().find(|d| d["event"] == "order.created").unwrap().clone();
+    assert_eq!(
+        (first["status"].as_str(), first["attempts"].as_i64(), first["last_status"].as_i64()),
+        (Some("delivered"), Some(2), Some(204)),
+        "{first}"
+    );
+    app.stop().await;
+}
