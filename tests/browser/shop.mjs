@@ -46,6 +46,11 @@ await withBrowser("shop", { media: true }, async (browser) => {
   check((await host.locator("#orders b").count()) === 0, "a name became markup");
   await row.getByRole("button", { name: "Mark paid" }).click();
   await host.locator("#orders tr", { hasText: "giulia@example.com" }).locator(".order-status", { hasText: "Paid" }).waitFor();
+  // The shop's systems hear about orders: a webhook endpoint from the settings page.
+  await host.goto(`${base}/console#/orgs/${org}/settings`);
+  await host.getByLabel("Endpoint URL").fill("https://erp.example/vetrina");
+  await host.getByRole("button", { name: "Add endpoint" }).click();
+  await host.locator("#webhooks li", { hasText: "https://erp.example/vetrina" }).locator("code", { hasText: "whsec_" }).waitFor();
   check(errors.length === 0, errors.join("\n"));
   console.log("shop flow: ok");
 });

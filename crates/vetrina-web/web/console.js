@@ -813,6 +813,29 @@ async function settings(orgId) {
     }
   } }, h("h1", {}, t("nav.settings")), field(t("org.name"), name), field(t("org.currency"), currency), field(t("org.time_zone"), zone), field(t("org.blocked_words"), words),
     h("button", { type: "submit" }, t("org.save"))));
+  // Webhooks for the shop's own systems (owners and admins).
+  const hooks = await api("GET", `/api/v1/orgs/${orgId}/webhooks`).catch(() => null);
+  if (hooks) {
+    const url = h("input", { name: "webhook-url", type: "url", required: true, placeholder: "https://" });
+    const events = ["order.created", "order.paid", "order.cancelled", "show.live", "show.ended"];
+    const boxes = events.map((e) => h("label", { class: "inline" }, h("input", { type: "checkbox", value: e, checked: e === "order.created" }), " ", e));
+    main.append(h("section", { class: "card narrow", id: "webhooks" }, h("h2", {}, t("hooks.title")),
+      h("ul", {}, hooks.map((w) => h("li", {},
+        h("code", {}, w.url), " ", h("span", { class: "muted" }, w.events.join(", ")), h("br"),
+        h("span", { class: "muted" }, t("hooks.secret")), " ", h("code", {}, w.secret), " ",
+        h("button", { type: "button", class: "link", onclick: async () => {
+          const log = await attempt(() => api("GET", `/api/v1/orgs/${orgId}/webhooks/${w.id}/deliveries`));
+          if (log) flash(log.length ? log.slice(0, 5).map((d) => `${d.event}: ${d.status} (${d.attempts}, ${d.last_status ?? d.last_error})`).join(" · ") : t("hooks.none_sent"));
+        } }, t("hooks.log")), " ",
+        h("button", { type: "button", class: "link", onclick: async () => {
+          if (confirm(t("confirm.delete")) && (await attempt(() => api("DELETE", `/api/v1/orgs/${orgId}/webhooks/${w.id}`))) !== undefined) settings(orgId);
+        } }, t("hooks.remove"))))),
+      h("form", { class: "inline", onsubmit: async (e) => {
+        e.preventDefault();
+        const chosen = boxes.map((b) => b.querySelector("input")).filter((i) => i.checked).map((i) => i.value);
+        if (await attempt(() => api("POST", `/api/v1/orgs/${orgId}/webhooks`, { url: url.value, events: chosen }))) settings(orgId);
+      } }, field(t("hooks.url"), url), boxes, h("button", { type: "submit" }, t("hooks.add")))));
+  }
   // Viewers banned from the live chats, with a way back.
   const bans = await api("GET", `/api/v1/orgs/${orgId}/bans`).catch(() => null);
   if (!bans) return;
