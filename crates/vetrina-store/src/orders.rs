@@ -551,3 +551,100 @@ impl Store {
         Ok((self.order(org, id).await?, levels))
     }
 }
+
+/// What a presenter of a show earns on its sales.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Commission {
+    #[schema(value_type = String)]
+    pub user_id: vetrina_domain::ids::UserId,
+    pub name: String,
+    /// A host (member) or a creator invited to the show.
+    pub role: String,
+    pub rate_bp: i64,
+    pub commission_minor: i64,
+}
+
+/// A show's sales and its presenters' commissions.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct ShowCommissions {
+    #[schema(value_type = String)]
+    pub show_id: ShowId,
+    /// Orders placed from the show (live, replay or before), not cancelled.
+    pub orders: i64,
+    /// Their goods, before shipping and taxes: what commissions are computed on.
+    pub sales_minor: i64,
+    pub currency: String,
+    pub presenters: Vec<Commission>,
+}
+
+impl Store {
+    /// Sets what a person earns on the sales of the shows they present at the organisation.
+    pub async fn set_commission_rate(&self, org: &OrgId, user: &vetrina_domain::ids::UserId, rate_bp: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO commission_rates (org_id, user_id, rate_bp) VALUES ($1, $2, $3) \
+             ON CONFLICT (org_id, user_id) DO UPDATE SET rate_bp = excluded.rate_bp",
+        )
+        .bind(org.as_str())
+        .bind(user.as_str())
+        .bind(rate_bp)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Whether the person presents shows for the organisation (a member, or a creator invited to
+    /// one of its shows).
+    pub async fn presents_for(&self, org: &OrgId, user: &vetrina_domain::ids::UserId) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT 1 AS yes FROM members WHERE org_id = $1 AND user_id = $2 \
+             UNION SELECT 1 FROM show_creators c JOIN shows s ON s.id = c.show_id WHERE s.org_id = $1 AND c.user_id = $2",
+        )
+        .bind(org.as_str())
+        .bind(user.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
+    /// The show's sales and what each of its presenters (hosts and creators) earns on them at
+    /// their rate.
+    pub async fn show_commissions(&self, org: &OrgId, show: &vetrina_domain::show::Show) -> Result<ShowCommissions> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n, CAST(COALESCE(SUM(subtotal_minor), 0) AS BIGINT) AS sales FROM orders \
+             WHERE org_id = $1 AND show_id = $2 AND status <> 'cancelled'",
+        )
+        .bind(org.as_str())
+        .bind(show.id.as_str())
+        .fetch_one(&self.pool)
+        .await?;
+        let (orders, sales_minor): (i64, i64) = (row.try_get("n")?, row.try_get("sales")?);
+        let mut people: Vec<(vetrina_domain::ids::UserId, &str)> = show.host_ids.iter().map(|u| (u.clone(), "host")).collect();
+        for c in self.show_creators(&show.id).await? {
+            if !people.iter().any(|(u, _)| *u == c) {
+                people.push((c, "creator"));
+            }
+        }
+        let mut presenters = Vec::new();
+        for (user, role) in people {
+            let r = sqlx::query(
+                "SELECT u.name, COALESCE((SELECT rate_bp FROM commission_rates WHERE org_id = $1 AND user_id = u.id), 0) AS rate \
+                 FROM users u WHERE u.id = $2",
+            )
+            .bind(org.as_str())
+            .bind(user.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+            let Some(r) = r else { continue };
+            let rate_bp: i64 = r.try_get("rate")?;
+            presenters.push(Commission {
+                user_id: user,
+                name: r.try_get("name")?,
+                role: role.to_string(),
+                rate_bp,
+                commission_minor: (sales_minor * rate_bp + 5_000) / 10_000,
+            });
+        }
+        let currency = self.org(org).await?.currency.code().to_string();
+        Ok(ShowCommissions { show_id: show.id.clone(), orders, sales_minor, currency, presenters })
+    }
+}

@@ -132,3 +132,12 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at);
 CREATE INDEX webhook_deliveries_by_hook ON webhook_deliveries(webhook_id, created_at);
+
+-- What a creator or host earns on the sales of the shows they present, in basis points.
+CREATE TABLE commission_rates (
+    org_id TEXT NOT NULL REFERENCES orgs(id) ON DELETE CASCADE,
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    rate_bp BIGINT NOT NULL CHECK (rate_bp >= 0 AND rate_bp <= 10000),
+    PRIMARY KEY (org_id, user_id)
+);
+CREATE INDEX orders_by_show ON orders(show_id, status);

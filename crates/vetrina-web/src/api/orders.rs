@@ -22,7 +22,12 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Json, Path, Query};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_orders)).routes(routes!(export_orders)).routes(routes!(get_order, update_order))
+    OpenApiRouter::new()
+        .routes(routes!(list_orders))
+        .routes(routes!(export_orders))
+        .routes(routes!(get_order, update_order))
+        .routes(routes!(show_commissions))
+        .routes(routes!(set_commission_rate))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -191,4 +196,47 @@ async fn export_orders(State(state): State<AppState>, caller: Caller, Path(org_i
         body,
     )
         .into_response())
+}
+
+/// A show's sales and what its hosts and creators earn on them (each at their own rate, on the
+/// goods before shipping and taxes, cancelled orders left out).
+#[utoipa::path(get, path = "/api/v1/orgs/{org_id}/shows/{show_id}/commissions", tag = "orders",
+    params(("org_id" = String, Path), ("show_id" = String, Path)),
+    responses((status = 200, body = vetrina_store::orders::ShowCommissions), (status = 404, body = crate::error::Problem)))]
+async fn show_commissions(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org_id, show_id)): Path<(OrgId, vetrina_domain::ids::ShowId)>,
+) -> ApiResult<Json<vetrina_store::orders::ShowCommissions>> {
+    caller.require(&state, &org_id, Action::ManageOrders).await?;
+    let show = state.store.show(&org_id, &show_id).await.map_err(|_| ApiError::not_found("show"))?;
+    Ok(Json(state.store.show_commissions(&org_id, &show).await?))
+}
+
+#[derive(Deserialize, serde::Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CommissionRate {
+    /// Basis points of the goods sold in their shows (1000 = 10%).
+    pub rate_bp: i64,
+}
+
+/// Sets what a host or creator earns on the sales of the shows they present.
+#[utoipa::path(put, path = "/api/v1/orgs/{org_id}/commission-rates/{user_id}", tag = "orders", request_body = CommissionRate,
+    params(("org_id" = String, Path), ("user_id" = String, Path)),
+    responses((status = 200, body = CommissionRate), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+async fn set_commission_rate(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org_id, user_id)): Path<(OrgId, vetrina_domain::ids::UserId)>,
+    Json(body): Json<CommissionRate>,
+) -> ApiResult<Json<CommissionRate>> {
+    caller.require(&state, &org_id, Action::ManageOrders).await?;
+    if !(0..=10_000).contains(&body.rate_bp) {
+        return Err(ApiError::unprocessable("rate_bp is between 0 and 10000 (100%)").with_field("rate_bp"));
+    }
+    if !state.store.presents_for(&org_id, &user_id).await? {
+        return Err(ApiError::not_found("presenter"));
+    }
+    state.store.set_commission_rate(&org_id, &user_id, body.rate_bp).await?;
+    Ok(Json(body))
 }

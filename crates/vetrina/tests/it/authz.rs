@@ -56,6 +56,8 @@ fn route_table() -> BTreeMap<(&'static str, &'static str), (Rule, Sent)> {
         (("GET", "/api/v1/orgs/{org_id}/webhooks/{webhook_id}/deliveries"), (Rule::Can(ManageOrg), None)),
         (("DELETE", "/api/v1/orgs/{org_id}/bans/{identity}"), (Rule::Can(Moderate), None)),
         (("GET", "/api/v1/orgs/{org_id}/orders"), (Rule::Can(ManageOrders), None)),
+        (("GET", "/api/v1/orgs/{org_id}/shows/{show_id}/commissions"), (Rule::Can(ManageOrders), None)),
+        (("PUT", "/api/v1/orgs/{org_id}/commission-rates/{user_id}"), (Rule::Can(ManageOrders), json(json!({"rate_bp": 1000})))),
         (("GET", "/api/v1/orgs/{org_id}/orders.csv"), (Rule::Can(ManageOrders), None)),
         (("GET", "/api/v1/orgs/{org_id}/orders/{order_id}"), (Rule::Can(ManageOrders), None)),
         (
