@@ -148,18 +148,7 @@ async fn a_room_spans_two_nodes_through_nats() {
 async fn two_nodes_never_sell_more_than_the_stock() {
     let app = TestApp::spawn(Db::Postgres).await;
     let org = app.org("rush-nodes").await;
-    let product =
-        org.owner.post(&org.path("/products"), json!({"title": "Borsa", "variants": [{"price_minor": 9_900, "stock": 100}]})).await;
-    let product_id = product.body["id"].as_str().unwrap().to_string();
-    let variant = product.body["variants"][0]["id"].as_str().unwrap().to_string();
-    let show = org
-        .owner
-        .post(
-            &org.path("/shows"),
-            json!({"title": "Rush", "slug": "rush-nodes", "starts_at": "2099-01-01T10:00", "status": "scheduled", "lineup": [product_id]}),
-        )
-        .await;
-    assert_eq!(show.status, 201);
+    let (product_id, variant) = crate::shop::sale(&org, "rush-nodes", 100).await;
     let (a, b) = (start_node(&app.database_url), start_node(&app.database_url));
     // 1,000 buyers at once, half on each node; then the hundred who got one check out.
     let (on_a, on_b) =

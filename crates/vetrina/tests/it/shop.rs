@@ -145,20 +145,26 @@ story!(holds_expire_and_return_their_units, |app| {
     assert!(store.expire_holds(61_000, 100).await.unwrap().is_empty(), "returned once");
 });
 
-story!(a_thousand_buyers_for_a_hundred_units, |app| {
-    let org = app.org("rush").await;
+/// A show `slug` whose line-up is one product with `units` in stock; (product id, variant id).
+pub async fn sale(org: &Org, slug: &str, units: i64) -> (String, String) {
     let product =
-        org.owner.post(&org.path("/products"), json!({"title": "Borsa", "variants": [{"price_minor": 9_900, "stock": 100}]})).await;
+        org.owner.post(&org.path("/products"), json!({"title": "Borsa", "variants": [{"price_minor": 9_900, "stock": units}]})).await;
     let product_id = product.body["id"].as_str().unwrap().to_string();
     let variant = product.body["variants"][0]["id"].as_str().unwrap().to_string();
     let show = org
         .owner
         .post(
             &org.path("/shows"),
-            json!({"title": "Rush", "slug": "rush-show", "starts_at": "2099-01-01T10:00", "status": "scheduled", "lineup": [product_id]}),
+            json!({"title": "Rush", "slug": slug, "starts_at": "2099-01-01T10:00", "status": "scheduled", "lineup": [product_id]}),
         )
         .await;
     assert_eq!(show.status, 201);
+    (product_id, variant)
+}
+
+story!(a_thousand_buyers_for_a_hundred_units, |app| {
+    let org = app.org("rush").await;
+    let (product_id, variant) = sale(&org, "rush-show", 100).await;
     let (statuses, placed) = rush(&app.base, "rush-show", &variant, 1_000).await;
     assert_eq!(statuses.iter().filter(|s| **s == 201).count(), 100, "exactly the stock: {statuses:?}");
     assert!(statuses.iter().all(|s| *s == 201 || *s == 409), "the rest told it is sold out: {statuses:?}");
