@@ -119,6 +119,15 @@ fn buyer(caller: &Caller, headers: &HeaderMap) -> (String, Option<String>) {
     }
 }
 
+/// Where a buyer is when they buy: during the show, from its replay, or before it.
+fn source_of(show: &Show) -> &'static str {
+    match show.status {
+        ShowStatus::Live => "live",
+        ShowStatus::Ended => "replay",
+        _ => "shelf",
+    }
+}
+
 async fn show_for_sale(state: &AppState, slug: &str) -> ApiResult<Show> {
     state.show_by_slug(slug).await
 }
@@ -187,11 +196,7 @@ async fn hold(
     deal: bool,
     media_ms: Option<i64>,
 ) -> ApiResult<Added> {
-    let source = match show.status {
-        ShowStatus::Live => "live",
-        ShowStatus::Ended => "replay",
-        _ => "shelf",
-    };
+    let source = source_of(show);
     let request = NewHold {
         buyer: buyer.to_string(),
         quantity,
@@ -347,11 +352,7 @@ async fn checkout(
         return Err(ApiError::conflict("the cart is empty"));
     };
     let org = state.store.org(&show.org_id).await?;
-    let source = match show.status {
-        ShowStatus::Live => "live",
-        ShowStatus::Ended => "replay",
-        _ => "shelf",
-    };
+    let source = source_of(&show);
     let request = CheckoutRequest {
         buyer,
         cart,
