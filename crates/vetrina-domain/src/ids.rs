@@ -57,3 +57,5 @@ id!(/// Units of a variant held in a cart until checkout or expiry.
     HoldId, "hld_");
 id!(/// A flash deal started by a show's run of show.
     DealId, "dl_");
+id!(/// A clip cut from a show's recording.
+    ClipId, "clp_");

@@ -11,6 +11,7 @@ pub mod catalogue;
 pub mod ids;
 pub mod import;
 pub mod money;
+pub mod replay;
 pub mod shop;
 pub mod show;
 pub mod text;

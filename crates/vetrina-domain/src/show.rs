@@ -346,6 +346,10 @@ pub struct Deal {
     pub per_buyer_limit: Option<i64>,
     /// How long the deal runs once started.
     pub duration_seconds: u32,
+    /// The price in the replay, once the show has ended (no quantity cap, no end); absent: the
+    /// deal ends with the live show.
+    #[serde(default)]
+    pub replay_price_minor: Option<i64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -397,6 +401,9 @@ impl RunOfShow {
                         (None, Some(pct)) if (1..=99).contains(&pct) => {}
                         (None, Some(_)) => return Err(Invalid::new(at("deal/percent_off"), "between 1 and 99")),
                         _ => return Err(Invalid::new(at("deal"), "give either price_minor or percent_off")),
+                    }
+                    if let Some(p) = d.replay_price_minor {
+                        check_amount(&at("deal/replay_price_minor"), p)?;
                     }
                     if d.quantity.is_some_and(|q| !(1..=1_000_000).contains(&q)) {
                         return Err(Invalid::new(at("deal/quantity"), "between 1 and 1000000"));

@@ -408,7 +408,7 @@ fn full_box(kind: &[u8; 4], version: u8, flags: u32, body: impl FnOnce(&mut Vec<
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// The top-level boxes of a file: (kind, size).
@@ -420,6 +420,11 @@ mod tests {
             data = &data[size.min(data.len())..];
         }
         out
+    }
+
+    /// A keyframe (SPS, PPS, IDR) or a delta frame.
+    pub fn frame(key: bool) -> Vec<u8> {
+        if key { keyframe() } else { vec![0, 0, 0, 1, 0x41, 0x9a, 0x22] }
     }
 
     pub fn keyframe() -> Vec<u8> {

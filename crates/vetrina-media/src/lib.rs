@@ -5,10 +5,11 @@
 //! - [`lifecycle`]: when media makes a show live and when its absence ends it (sans-IO).
 //! - [`forward`]: the forwarding rules (keyframe gating, merged keyframe requests; sans-IO).
 //! - [`engine`]: the str0m sessions and the forwarding between them (one thread).
-//! - [`fmp4`], [`h264`], [`recorder`]: recordings.
+//! - [`fmp4`], [`h264`], [`recorder`]: recordings; [`clip`]: clips cut from them on keyframes.
 //!
 //! Not here: HTTP (the web plane calls [`engine::Media`]), shows and stream keys (the store).
 
+pub mod clip;
 pub mod engine;
 pub mod fmp4;
 pub mod forward;

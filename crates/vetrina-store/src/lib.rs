@@ -16,6 +16,7 @@ pub mod blobs;
 pub mod catalogue;
 mod migrate;
 pub mod orders;
+pub mod replays;
 pub mod shop;
 pub mod shows;
 pub mod webhooks;

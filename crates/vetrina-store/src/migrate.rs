@@ -33,6 +33,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(6, "blocked_words", "0006_blocked_words.sql"),
     migration!(7, "room_bans", "0007_room_bans.sql"),
     migration!(8, "shop", "0008_shop.sql"),
+    migration!(9, "replays", "0009_replays.sql"),
 ];
 
 /// The number of migrations this build knows.

@@ -32,6 +32,9 @@ pub struct OrderLine {
     pub show_id: Option<ShowId>,
     pub source: String,
     pub media_ms: Option<i64>,
+    /// The moment of video (ms) the product was pinned or its segment began, before this line
+    /// was added: the pin (chapter) that led to the purchase.
+    pub pin_ms: Option<i64>,
 }
 
 /// An order.
@@ -127,6 +130,7 @@ fn line_from_row(r: &sqlx::any::AnyRow) -> Result<OrderLine> {
         show_id: r.try_get::<Option<String>, _>("show_id")?.map(ShowId),
         source: r.try_get("source")?,
         media_ms: r.try_get("media_ms")?,
+        pin_ms: r.try_get("pin_ms")?,
     })
 }
 
@@ -258,8 +262,10 @@ impl Store {
                 show_id: h.try_get::<Option<String>, _>("show_id")?.map(ShowId),
                 source: h.try_get("source")?,
                 media_ms: h.try_get("media_ms")?,
+                pin_ms: None,
             });
         }
+        attribute_pins(&mut tx, &mut lines).await?;
         // The hand-off links list every line with its whole quantity.
         let handoff: Vec<(Option<String>, Option<String>, i64)> =
             lines.iter().zip(&handoff).map(|(l, (s, w))| (s.clone(), w.clone(), l.quantity)).collect();
@@ -342,7 +348,7 @@ impl Store {
         for (position, l) in lines.iter().enumerate() {
             sqlx::query(
                 "INSERT INTO order_lines (order_id, position, variant_id, product_id, deal_id, title, options, sku, quantity, unit_price_minor, \
-                 show_id, source, media_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                 show_id, source, media_ms, pin_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
             )
             .bind(&id)
             .bind(position as i64)
@@ -357,6 +363,7 @@ impl Store {
             .bind(l.show_id.as_ref().map(|s| s.as_str()))
             .bind(&l.source)
             .bind(l.media_ms)
+            .bind(l.pin_ms)
             .execute(&mut *tx)
             .await?;
         }
@@ -647,4 +654,20 @@ impl Store {
         let currency = self.org(org).await?.currency.code().to_string();
         Ok(ShowCommissions { show_id: show.id.clone(), orders, sales_minor, currency, presenters })
     }
+}
+
+/// Sets each line's pin: the chapter of its show that showed its product last before the moment
+/// of video it was added at.
+async fn attribute_pins(tx: &mut sqlx::Transaction<'_, sqlx::Any>, lines: &mut [OrderLine]) -> Result<()> {
+    let mut shows: Vec<ShowId> = lines.iter().filter(|l| l.media_ms.is_some()).filter_map(|l| l.show_id.clone()).collect();
+    shows.sort();
+    shows.dedup();
+    for show in shows {
+        let chapters = crate::replays::chapters_in(&mut **tx, &show).await?;
+        for line in lines.iter_mut().filter(|l| l.show_id.as_ref() == Some(&show)) {
+            let Some(at) = line.media_ms else { continue };
+            line.pin_ms = vetrina_domain::replay::pin_for(&chapters, line.product_id.as_str(), at).map(|c| c.media_ms);
+        }
+    }
+    Ok(())
 }

@@ -77,6 +77,9 @@ impl Store {
             let data = serde_json::json!({"id": id, "slug": plan.slug, "title": plan.title, "status": plan.status.as_str()});
             crate::webhooks::enqueue(&mut tx, org, event, &data, now_ms()).await?;
         }
+        if plan.status == ShowStatus::Ended && from != ShowStatus::Ended {
+            crate::replays::end_show_deals(&mut tx, org, id, now_ms()).await?;
+        }
         tx.commit().await?;
         self.show(org, id).await
     }
@@ -199,6 +202,9 @@ impl Store {
             let org = OrgId(row.try_get("org_id")?);
             let data = serde_json::json!({"id": show, "slug": row.try_get::<String, _>("slug")?, "title": row.try_get::<String, _>("title")?, "status": to.as_str()});
             crate::webhooks::enqueue(&mut tx, &org, event, &data, now).await?;
+            if to == ShowStatus::Ended {
+                crate::replays::end_show_deals(&mut tx, &org, show, now).await?;
+            }
         }
         tx.commit().await?;
         Ok(moved)

@@ -56,6 +56,8 @@ pub struct WebConfig {
     pub hold_minutes: i64,
     /// Most add-to-cart requests decided in one transaction.
     pub ledger_batch: usize,
+    /// Where clips cut from recordings are written.
+    pub clips_dir: std::path::PathBuf,
 }
 
 /// A STUN or TURN server clients may use.
@@ -227,11 +229,31 @@ async fn explain_method_not_allowed(response: Response) -> Response {
     problem
 }
 
+/// What any site may read with `fetch` (the embedded player on a merchant's site): the public
+/// show, its chapters, timeline, media state and recording, clips, and the page assets. Never a
+/// cart, an order or the room: those go with the buyer's cookie, on our own pages only.
+fn public_read(method: &Method, path: &str) -> bool {
+    if !matches!(*method, Method::GET | Method::HEAD) {
+        return false;
+    }
+    if path == "/embed.js" || path.starts_with("/assets/") || path.starts_with("/media/") || path.starts_with("/api/v1/clips/") {
+        return true;
+    }
+    let Some(rest) = path.strip_prefix("/api/v1/shows/") else { return false };
+    match rest.split_once('/') {
+        None => !rest.is_empty(),
+        Some((_, tail)) => matches!(tail, "chapters" | "timeline" | "media" | "recording" | "calendar.ics"),
+    }
+}
+
 /// Media URLs answer other origins (the embedded player, browser tools), errors included: the
-/// stream key or the session URL is the credential, never a cookie.
+/// stream key or the session URL is the credential, never a cookie. So do public reads.
 async fn media_cors(request: Request, next: Next) -> Response {
     let path = request.uri().path();
-    let media = path.ends_with("/whip") || path.ends_with("/whep") || path.starts_with("/api/v1/media/sessions/");
+    let media = path.ends_with("/whip")
+        || path.ends_with("/whep")
+        || path.starts_with("/api/v1/media/sessions/")
+        || public_read(request.method(), path);
     let mut response = next.run(request).await;
     if media {
         let headers = response.headers_mut();

@@ -21,10 +21,16 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("live.js", "text/javascript; charset=utf-8", include_str!("../web/live.js")),
     ("room.js", "text/javascript; charset=utf-8", include_str!("../web/room.js")),
     ("cart.js", "text/javascript; charset=utf-8", include_str!("../web/cart.js")),
+    ("replay.js", "text/javascript; charset=utf-8", include_str!("../web/replay.js")),
+    ("clip.js", "text/javascript; charset=utf-8", include_str!("../web/clip.js")),
 ];
+
+/// The embeddable player (`<vetrina-player>`), for merchants' own sites: served at `/embed.js`.
+const EMBED_JS: &str = include_str!("../web/embed.js");
 
 const CONSOLE_HTML: &str = include_str!("../web/console.html");
 const SHOW_HTML: &str = include_str!("../web/show.html");
+const CLIP_HTML: &str = include_str!("../web/clip.html");
 
 /// Pages may run only our own scripts and styles; images may come from anywhere over https
 /// (imported product images live on the shop's CDN).
@@ -36,6 +42,8 @@ pub fn router() -> Router<AppState> {
         .route("/", get(|| async { Redirect::to("/console") }))
         .route("/console", get(console))
         .route("/shows/{slug}", get(show_page))
+        .route("/clips/{clip_id}", get(clip_page))
+        .route("/embed.js", get(embed))
         .route("/assets/{file}", get(asset))
         .route("/media/{*key}", get(media))
         .route("/healthz", get(|| async { "ok\n" }))
@@ -59,6 +67,23 @@ async fn console() -> Response {
 async fn show_page(State(state): State<AppState>, Path(slug): Path<String>) -> Response {
     let visible = state.store.show_by_slug(&slug).await.is_ok_and(|s| s.status != ShowStatus::Draft);
     page(SHOW_HTML, if visible { StatusCode::OK } else { StatusCode::NOT_FOUND })
+}
+
+async fn clip_page(State(state): State<AppState>, Path(clip_id): Path<String>) -> Response {
+    let found = state.store.clip(&clip_id).await.is_ok();
+    page(CLIP_HTML, if found { StatusCode::OK } else { StatusCode::NOT_FOUND })
+}
+
+async fn embed() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        EMBED_JS,
+    )
+        .into_response()
 }
 
 async fn asset(Path(file): Path<String>) -> Response {

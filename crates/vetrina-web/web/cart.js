@@ -14,6 +14,12 @@ const cart = {
   message: null,
 };
 
+/** The moment of video (ms) the buyer is watching, or null: set by the page. */
+let moment = () => null;
+export function setMoment(fn) {
+  moment = fn;
+}
+
 const api = (path) => `/api/v1/shows/${encodeURIComponent(cart.slug)}${path}`;
 
 async function call(method, path, body, headers = {}) {
@@ -71,10 +77,16 @@ export function buyBox(product, id) {
   return h("div", { class: "buy-box" }, choices.length > 1 || product.options.length ? select : null, button, note);
 }
 
+/** Adds what the embedded player's basket sent (`?add=var_1,var_1,var_2`), one unit each. */
+export async function addFromLink(variantIds) {
+  for (const id of variantIds) await add(id, true);
+}
+
 async function add(variantId, deal) {
   cart.message = null;
   try {
-    const added = await call("POST", "/cart/lines", { variant_id: variantId, quantity: 1, deal });
+    const at = moment();
+    const added = await call("POST", "/cart/lines", { variant_id: variantId, quantity: 1, deal, ...(at === null ? {} : { media_ms: at }) });
     cart.message = { kind: "ok", text: t("cart.added", { title: added.title }) };
     if (added.available !== null) stockChanged([{ variant_id: variantId, available: added.available }]);
   } catch (e) {

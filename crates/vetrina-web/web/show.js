@@ -4,7 +4,8 @@
 import { h, fill, t, setLang, otherLang, money, dateTime } from "./i18n.js";
 import { watch } from "./live.js";
 import { joinRoom } from "./room.js";
-import { buyBox, loadCart, stockChanged } from "./cart.js";
+import { buyBox, loadCart, stockChanged, setMoment, addFromLink } from "./cart.js";
+import { replay, clock, chapterAt } from "./replay.js";
 
 const slug = decodeURIComponent(location.pathname.split("/").filter(Boolean)[1] || "");
 const root = document.getElementById("show");
@@ -47,11 +48,150 @@ function productCard(p) {
       : tracked && stock <= 5 ? h("p", { class: "stock low" }, t("public.only_left", { n: stock })) : null,
     p.options.length ? h("p", { class: "muted" }, p.variants.filter((v) => v.available).map((v) => v.title).join(" · ")) : null,
     p.description ? h("p", { class: "description" }, p.description) : null,
+    h("div", { "data-shown": p.id }, jumpButton(p)),
     show.status === "draft" ? null : buyBox(p, null),
   );
 }
 
+// ---------- the replay: the recording with the room's timeline in sync, chapters ----------
+
+const rewind = {
+  chapters: [],
+  recordingUrl: null,
+  video: h("video", { id: "replay", controls: true, playsinline: true, preload: "auto" }),
+  bar: h("div", { class: "chapter-bar", id: "chapter-bar" }),
+  list: h("ol", { class: "chapters", id: "chapters" }),
+  session: null,
+  likes: h("span", { class: "like-burst", id: "like-burst", "aria-hidden": "true" }),
+};
+rewind.box = h("div", { class: "player replay" }, rewind.video, rewind.bar);
+
+function replaying() {
+  return show?.status === "ended" && rewind.recordingUrl !== null;
+}
+
+async function loadChapters() {
+  try {
+    const r = await fetch(`/api/v1/shows/${encodeURIComponent(slug)}/chapters`);
+    if (!r.ok) return;
+    const data = await r.json();
+    rewind.chapters = data.chapters;
+    rewind.recordingUrl = data.recording_url ?? null;
+  } catch {}
+}
+
+function productTitle(id) {
+  return show?.lineup.find((p) => p.id === id)?.title ?? null;
+}
+
+/** Jumps the replay to a moment of the show (ms) and plays. */
+function seekTo(ms) {
+  rewind.video.currentTime = Math.max(0, ms / 1000);
+  rewind.video.play().catch(() => {});
+}
+
+function jumpButton(product) {
+  const chapter = rewind.chapters.find((c) => c.product_id === product.id);
+  if (!chapter || show?.status === "draft") return null;
+  if (!replaying()) return h("p", { class: "muted shown-at" }, t("replay.shown_at", { at: clock(chapter.media_ms) }));
+  return h("button", { type: "button", class: "secondary jump", "data-jump": product.id, onclick: () => seekTo(chapter.media_ms) },
+    `▶ ${t("replay.jump")} (${clock(chapter.media_ms)})`);
+}
+
+function chapterLabel(c) {
+  const product = c.product_id ? productTitle(c.product_id) : null;
+  return [c.title, product].filter(Boolean).join(" · ") || t("replay.chapter");
+}
+
+/** Markers on the seek bar and the list of chapters (late joiners of a live show see it too). */
+function drawChapters() {
+  const duration = rewind.video.duration;
+  fill(rewind.bar, replaying() && Number.isFinite(duration) && duration > 0
+    ? rewind.chapters.map((c) => h("button", {
+      type: "button", class: "marker", title: `${clock(c.media_ms)} ${chapterLabel(c)}`, "aria-label": `${clock(c.media_ms)} ${chapterLabel(c)}`,
+      style: `left: ${Math.min(100, (c.media_ms / 1000 / duration) * 100)}%`, onclick: () => seekTo(c.media_ms),
+    }))
+    : null);
+  fill(rewind.list, rewind.chapters.map((c) => h("li", {},
+    replaying()
+      ? h("button", { type: "button", class: "link", onclick: () => seekTo(c.media_ms) }, clock(c.media_ms))
+      : h("span", { class: "muted" }, clock(c.media_ms)),
+    " ", chapterLabel(c))));
+}
+rewind.video.addEventListener("loadedmetadata", drawChapters);
+
+function replayReset(moment) {
+  fill(room.chat);
+  fill(room.questions);
+  room.questionItems.clear();
+  drawPoll(null);
+  drawAnnouncement(null);
+  const current = chapterAt(rewind.chapters, moment);
+  room.pinnedId = current?.product_id ?? null;
+  drawPinned();
+  const segment = [...rewind.chapters].reverse().find((c) => c.kind === "segment" && c.media_ms <= moment);
+  drawSegment(null);
+  if (segment) fill(room.segment, t("room.segment", { title: segment.title || "" }));
+  room.segment.hidden = !segment;
+}
+
+function replayEvent(e, catchingUp) {
+  const d = e.data;
+  switch (e.kind) {
+    case "chat":
+      addLine(d);
+      while (room.chat.children.length > 200) room.chat.firstChild.remove();
+      room.chat.scrollTop = room.chat.scrollHeight;
+      break;
+    case "likes":
+      if (!catchingUp && d?.count) {
+        fill(rewind.likes, `+${d.count} ❤`);
+        rewind.likes.classList.remove("burst");
+        void rewind.likes.offsetWidth;
+        rewind.likes.classList.add("burst");
+      }
+      break;
+    case "pin":
+      room.pinnedId = d?.product_id ?? null;
+      drawPinned();
+      break;
+    case "segment":
+      drawSegment({ ...d, deal_ends_at: null });
+      break;
+    case "poll":
+    case "poll_closed":
+      drawPoll({ ...d, open: false });
+      break;
+    case "question":
+    case "answer":
+      drawQuestion(d);
+      break;
+    case "announcement":
+      drawAnnouncement(d);
+      break;
+    case "moderation":
+      if (d?.action === "delete") room.chat.querySelector(`[data-id="${Number(d.message_id)}"]`)?.remove();
+      break;
+  }
+}
+
+function startReplay() {
+  if (rewind.session) return;
+  rewind.video.src = rewind.recordingUrl;
+  const start = Number(new URLSearchParams(location.search).get("t"));
+  if (start > 0) rewind.video.currentTime = start;
+  rewind.session = replay({ video: rewind.video, slug, onReset: replayReset, onEvent: replayEvent });
+}
+
 // ---------- the player: WHEP, kept across re-renders, reconnecting after network blips ----------
+
+// The moment of video a purchase belongs to: live, now on the media clock; in the replay, the
+// moment being watched.
+setMoment(() => {
+  if (rewind.session) return rewind.session.moment();
+  if (show?.status === "live" && player.recordingStartedAt) return Math.max(0, Date.now() - player.recordingStartedAt);
+  return null;
+});
 
 const player = {
   video: h("video", { id: "player", autoplay: true, muted: true, playsinline: true }),
@@ -88,6 +228,7 @@ async function startWatching() {
   try {
     // STUN/TURN servers (for networks that block UDP) come with the live state.
     const live = await (await fetch(`/api/v1/shows/${encodeURIComponent(slug)}/media`)).json();
+    player.recordingStartedAt = live.recording_started_at ?? null;
     player.session = await watch(`/api/v1/shows/${encodeURIComponent(slug)}/whep`, (stream) => {
       if (player.video.srcObject !== stream) player.video.srcObject = stream;
       player.video.play().catch(() => {});
@@ -234,6 +375,13 @@ function drawSegment(segment) {
     ? t("room.deal", { what: segment.deal.percent_off ? `-${segment.deal.percent_off}%` : money(segment.deal.price_minor, show?.lineup[0]?.currency || "EUR"), s: segment.deal.duration_seconds })
     : null;
   room.dealEndsAt = segment.deal_ends_at ?? null;
+  if (replaying() && segment.deal) {
+    // Live deals end with the show; a replay price (when the merchant set one) stays.
+    const price = segment.deal.replay_price_minor;
+    fill(room.segment, t("room.segment", { title: segment.title }), " · ",
+      h("strong", {}, price ? t("replay.price", { price: money(price, show?.lineup[0]?.currency || "EUR") }) : t("room.deal_ended")));
+    return;
+  }
   fill(room.segment, t("room.segment", { title: segment.title }), deal ? [" · ", h("strong", {}, deal), " ", room.countdown] : null);
   drawCountdown();
 }
@@ -282,6 +430,11 @@ function onRoom(m) {
     if ("pinned" in m) {
       room.pinnedId = m.pinned?.product_id ?? null;
       drawPinned();
+      // A new chapter: late joiners see what was shown already.
+      loadChapters().then(() => {
+        drawChapters();
+        for (const p of show?.lineup || []) document.querySelector(`[data-shown="${CSS.escape(p.id)}"]`)?.replaceChildren(jumpButton(p) || "");
+      });
     }
     fill(player.viewers, m.viewers > 0 ? t("public.viewers", { n: m.viewers }) : null);
   } else if (m.type === "sent") {
@@ -293,7 +446,26 @@ function onRoom(m) {
 }
 
 function roomBox() {
-  if (room.box) return room.box;
+  const mode = replaying() ? "replay" : "live";
+  if (room.box && room.mode === mode) return room.box;
+  room.connection?.close();
+  room.connection = null;
+  room.mode = mode;
+  if (mode === "replay") {
+    // The replay's room: what was said and shown, in sync with the video; nothing to send.
+    room.box = h("aside", { class: "room replay-room" },
+      h("p", { class: "label" }, t("replay.label")),
+      room.announcement,
+      room.segment,
+      room.poll,
+      h("h2", {}, t("room.chat")),
+      room.chat,
+      rewind.likes,
+      h("details", {}, h("summary", {}, t("room.questions")), room.questions),
+      h("h2", {}, t("replay.chapters")),
+      rewind.list);
+    return room.box;
+  }
   const form = h("form", { class: "chat-form", onsubmit: async (e) => {
     e.preventDefault();
     if (room.you?.can_chat) {
@@ -322,7 +494,8 @@ function roomBox() {
     h("details", {}, h("summary", {}, t("room.questions")), room.questions, ask),
     h("p", { class: "like-row" },
       h("button", { type: "button", class: "like", id: "like", "aria-label": t("room.like"), onclick: () => room.connection.send({ type: "like" }) }, "❤"),
-      " ", room.likes));
+      " ", room.likes),
+    h("details", { class: "shown-earlier" }, h("summary", {}, t("replay.shown_earlier")), rewind.list));
   room.connection = joinRoom(slug, onRoom);
   return room.box;
 }
@@ -332,7 +505,7 @@ function render() {
   const localZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
   fill(root,
     h("header", { class: "hero" },
-      show.status === "live" || show.status === "scheduled" ? player.box : show.cover_src ? h("img", { class: "cover", src: show.cover_src, alt: "" }) : null,
+      replaying() ? rewind.box : show.status === "live" || show.status === "scheduled" ? player.box : show.cover_src ? h("img", { class: "cover", src: show.cover_src, alt: "" }) : null,
       h("p", { class: "merchant" }, show.merchant),
       h("h1", {}, show.title),
       show.hosts.length ? h("p", { class: "hosts" }, t("public.hosts", { names: show.hosts.join(", ") })) : null,
@@ -348,7 +521,8 @@ function render() {
     show.status === "draft" ? null : cartBox,
   );
   drawPinned();
-  if (room.you) drawRoomControls();
+  drawChapters();
+  if (room.you && room.mode === "live") drawRoomControls();
 }
 
 async function load() {
@@ -359,10 +533,27 @@ async function load() {
   }
   show = await response.json();
   if (show.status === "ended") player.ended = true;
-  if (!cartBox) cartBox = await loadCart(slug);
+  if (show.status !== "draft") await loadChapters();
+  if (!cartBox) {
+    cartBox = await loadCart(slug);
+    // Sent here by the embedded player's checkout: its basket joins this cart once.
+    const params = new URLSearchParams(location.search);
+    const adding = (params.get("add") || "").split(",").filter((v) => /^var_[A-Za-z0-9]+$/.test(v)).slice(0, 50);
+    if (adding.length) {
+      await addFromLink(adding);
+      params.delete("add");
+      history.replaceState(null, "", `${location.pathname}${params.size ? `?${params}` : ""}`);
+      cartBox.scrollIntoView?.();
+    }
+  }
   render();
   labelPlayer();
   if (show.status === "live" || show.status === "scheduled") startWatching();
+  if (replaying()) {
+    player.session?.stop();
+    player.session = null;
+    startReplay();
+  }
   clearInterval(timer);
   timer = setInterval(() => {
     const el = document.getElementById("countdown");

@@ -77,6 +77,7 @@ pub async fn start(config: &Config, password_cost: PasswordCost) -> anyhow::Resu
         ice_servers: config.media.ice_servers.clone(),
         hold_minutes: config.hold_minutes,
         ledger_batch: config.ledger_batch,
+        clips_dir: config.data_dir.join("clips"),
     };
     let shutdown = CancellationToken::new();
     let media = if config.media.enabled {

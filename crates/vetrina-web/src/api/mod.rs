@@ -5,6 +5,7 @@ pub mod orders;
 pub mod orgs;
 pub mod products;
 pub mod public;
+pub mod replays;
 pub mod session;
 pub mod shop;
 pub mod shows;
@@ -29,6 +30,7 @@ use crate::AppState;
         (name = "live", description = "The live room over WebSocket: chat, likes, pins, viewers"),
         (name = "shop", description = "Carts holding stock for buyers, checkout"),
         (name = "orders", description = "The shop's orders in the console"),
+        (name = "replays", description = "Chapters, clips and their public pages"),
     )
 )]
 struct ApiDoc;
@@ -54,6 +56,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(media::router())
         .merge(shop::router())
         .merge(orders::router())
+        .merge(replays::router())
 }
 
 /// Answer of list endpoints that page.

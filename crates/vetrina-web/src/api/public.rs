@@ -73,6 +73,11 @@ pub struct PublicVariant {
     /// when the variant never sells out. Live changes come over the room (`stock` in frames).
     pub stock: Option<i64>,
     pub available: bool,
+    pub sku: String,
+    /// The variant in the merchant's Shopify or WooCommerce shop (imported), so a site's own cart
+    /// can take over from the embedded player.
+    pub shopify_variant_id: Option<String>,
+    pub woocommerce_id: Option<String>,
 }
 
 fn public_product(p: Product) -> PublicProduct {
@@ -90,6 +95,9 @@ fn public_product(p: Product) -> PublicProduct {
             option_values: v.option_values,
             price_minor: v.price_minor,
             compare_at_minor: v.compare_at_minor,
+            sku: v.sku,
+            shopify_variant_id: v.shopify_variant_id,
+            woocommerce_id: v.woocommerce_id,
         })
         .collect();
     PublicProduct {
@@ -127,7 +135,7 @@ async fn public_show(State(state): State<AppState>, Path(slug): Path<String>) ->
     state.cached_json(format!("show:{slug}"), make_public_show(&state, &slug)).await
 }
 
-async fn make_public_show(state: &AppState, slug: &str) -> ApiResult<PublicShow> {
+pub(crate) async fn make_public_show(state: &AppState, slug: &str) -> ApiResult<PublicShow> {
     let show = visible_show(state, slug).await?;
     let org = state.store.org(&show.org_id).await?;
     let products = state.store.products_by_ids(&show.org_id, &show.lineup).await?;

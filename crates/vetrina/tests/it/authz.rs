@@ -100,6 +100,16 @@ fn route_table() -> BTreeMap<(&'static str, &'static str), (Rule, Sent)> {
         // The buyer's own order, by cookie: see shop.rs.
         (("POST", "/api/v1/shows/{slug}/checkout"), (Rule::Public, json(json!({})))),
         (("GET", "/api/v1/orders/{order_id}"), (Rule::Public, None)),
+        // Replays: chapters and clips are public; cutting them is the show's hosts' and the shop's.
+        (("GET", "/api/v1/shows/{slug}/chapters"), (Rule::Public, None)),
+        (("GET", "/api/v1/clips/{clip_id}"), (Rule::Public, None)),
+        (("GET", "/api/v1/clips/{clip_id}/video"), (Rule::Public, None)),
+        (("GET", "/api/v1/orgs/{org_id}/shows/{show_id}/clips"), (Rule::Can(PresentShows), None)),
+        (
+            ("POST", "/api/v1/orgs/{org_id}/shows/{show_id}/clips"),
+            (Rule::Can(PresentShows), json(json!({"title": "Clip", "start_ms": 0, "end_ms": 2000}))),
+        ),
+        (("DELETE", "/api/v1/orgs/{org_id}/shows/{show_id}/clips/{clip_id}"), (Rule::Can(PresentShows), None)),
     ])
 }
 
@@ -132,6 +142,7 @@ struct Ids {
     identity: String,
     order_id: String,
     webhook_id: String,
+    clip_id: String,
 }
 
 impl Ids {
@@ -148,6 +159,7 @@ impl Ids {
             .replace("{identity}", &self.identity)
             .replace("{order_id}", &self.order_id)
             .replace("{webhook_id}", &self.webhook_id)
+            .replace("{clip_id}", &self.clip_id)
     }
 
     /// The org's own id in `{org_id}` but `other`'s ids for everything inside it.
@@ -168,6 +180,7 @@ impl Ids {
             identity: self.identity.clone(),
             order_id: self.order_id.clone(),
             webhook_id: self.webhook_id.clone(),
+            clip_id: self.clip_id.clone(),
         }
     }
 }
@@ -209,7 +222,13 @@ async fn furnish(app: &TestApp, org: &Org, slug: &str) -> (Ids, Vec<(Role, Agent
     assert_eq!(order.status, 201, "{}", order.text);
     let hook = org.owner.post(&org.path("/webhooks"), json!({"url": "https://hooks.example/x", "events": ["order.paid"]})).await;
     assert_eq!(hook.status, 201, "{}", hook.text);
+    // A clip of the show's recording.
+    let show_id = show.body["id"].as_str().unwrap().to_string();
+    crate::harness::attach_recording(app, &show_id, 4, vetrina_store::now_ms()).await;
+    let clip = org.owner.post(&org.path(&format!("/shows/{show_id}/clips")), json!({"title": "Clip", "start_ms": 0, "end_ms": 2000})).await;
+    assert_eq!(clip.status, 201, "{}", clip.text);
     let ids = Ids {
+        clip_id: clip.body["id"].as_str().unwrap().to_string(),
         webhook_id: hook.body["id"].as_str().unwrap().to_string(),
         order_id: order.body["id"].as_str().unwrap().to_string(),
         identity,
@@ -308,7 +327,7 @@ story!(every_route_every_role, |app| {
         }
     }
     // Deleting runs last, children before parents; the product in no show can go.
-    let order = ["images", "invitations", "tokens", "bans", "webhooks", "members", "shows", "products"];
+    let order = ["images", "clips", "invitations", "tokens", "bans", "webhooks", "members", "shows", "products"];
     deletes.sort_by_key(|(t, _)| order.iter().position(|o| t.contains(o)).unwrap_or(9));
     for (template, path) in deletes {
         let r = a.owner.delete(&path).await;

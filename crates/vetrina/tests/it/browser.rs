@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use crate::harness::{Db, TestApp, product_json};
+use crate::harness::{Db, TestApp, ffprobe, product_json};
 
 fn browser_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/browser")
@@ -115,18 +115,6 @@ async fn host_goes_live_from_the_studio_and_a_viewer_watches() {
     let past = anon.http.get(format!("{}{path}", app.base)).header("range", "bytes=999999999-").send().await.unwrap();
     assert_eq!(past.status().as_u16(), 416);
     app.stop().await;
-}
-
-/// (duration in seconds, codec names) as ffprobe sees the file.
-fn ffprobe(file: &std::path::Path) -> (f64, String) {
-    let out = std::process::Command::new("ffprobe")
-        .args(["-v", "error", "-show_entries", "format=duration:stream=codec_name,codec_type,width,height", "-of", "default=nw=1"])
-        .arg(file)
-        .output()
-        .expect("ffprobe runs (scripts/test installs ffmpeg)");
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let duration = text.lines().find_map(|l| l.strip_prefix("duration=")).and_then(|d| d.parse().ok()).unwrap_or(0.0);
-    (duration, text)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -305,3 +305,57 @@ impl Agent {
         self.json(Method::PATCH, path, body).await
     }
 }
+
+/// A real recording as a live show leaves it: fragmented MP4 with H.264 (a keyframe a second)
+/// and Opus, `seconds` long, made once per test run by ffmpeg (scripts/test installs it).
+pub fn recording_file(seconds: u32) -> PathBuf {
+    static MADE: std::sync::Mutex<Vec<(u32, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+    let mut made = MADE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, path)) = made.iter().find(|(s, _)| *s == seconds) {
+        return path.clone();
+    }
+    let path = temp_dir("recording").join(format!("{seconds}s.mp4"));
+    let out = std::process::Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=30",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=48000",
+        ])
+        .args(["-t", &seconds.to_string(), "-pix_fmt", "yuv420p", "-c:v", "libx264", "-profile:v", "baseline", "-g", "30", "-bf", "0"])
+        .args(["-c:a", "libopus", "-movflags", "frag_keyframe+empty_moov+default_base_moof"])
+        .arg(&path)
+        .output()
+        .expect("ffmpeg runs (scripts/test installs it)");
+    assert!(out.status.success(), "ffmpeg: {}", String::from_utf8_lossy(&out.stderr));
+    made.push((seconds, path.clone()));
+    path
+}
+
+/// Gives `show` a recording (a copy of [`recording_file`]) whose media time 0 is `started_at`.
+pub async fn attach_recording(app: &TestApp, show_id: &str, seconds: u32, started_at: i64) -> PathBuf {
+    let copy = temp_dir("show-recording").join("show.mp4");
+    std::fs::copy(recording_file(seconds), &copy).expect("copy the recording");
+    let show = vetrina_domain::ids::ShowId(show_id.to_string());
+    app.store().add_recording(&show, &copy.display().to_string(), started_at).await.expect("add the recording");
+    copy
+}
+
+/// (duration in seconds, codec names) as ffprobe sees the file.
+pub fn ffprobe(file: &std::path::Path) -> (f64, String) {
+    let out = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-show_entries", "format=duration:stream=codec_name,codec_type,width,height", "-of", "default=nw=1"])
+        .arg(file)
+        .output()
+        .expect("ffprobe runs (scripts/test installs ffmpeg)");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let duration = text.lines().find_map(|l| l.strip_prefix("duration=")).and_then(|d| d.parse().ok()).unwrap_or(0.0);
+    (duration, text)
+}

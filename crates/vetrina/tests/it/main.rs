@@ -13,5 +13,6 @@ mod cli;
 mod live;
 mod media;
 mod nodes;
+mod replays;
 mod shop;
 mod shows;

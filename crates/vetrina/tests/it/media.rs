@@ -237,14 +237,18 @@ async fn a_killed_server_leaves_a_playable_recording() {
 
     let recordings: Vec<_> = std::fs::read_dir(dir.join("recordings")).unwrap().map(|e| e.unwrap().path()).collect();
     assert_eq!(recordings.len(), 1, "{recordings:?}");
-    let out = std::process::Command::new("ffprobe")
-        .args(["-v", "quiet", "-show_entries", "format=duration:stream=codec_name,width,height", "-of", "default=nw=1"])
-        .arg(&recordings[0])
-        .output()
-        .expect("ffprobe runs");
-    let text = String::from_utf8_lossy(&out.stdout);
+    let (duration, text) = crate::harness::ffprobe(&recordings[0]);
     assert!(text.contains("codec_name=h264") && text.contains("codec_name=opus"), "{text}");
-    let duration: f64 = text.lines().find_map(|l| l.strip_prefix("duration=")).unwrap_or("0").parse().unwrap_or(0.0);
     assert!(duration >= 2.0, "plays up to the last fragment before the kill: {duration} s\n{text}");
+    // Our own recording, cut off by the kill, still gives clips: cut on its keyframes, from 0.
+    let mut source = std::fs::File::open(&recordings[0]).unwrap();
+    let index = vetrina_media::clip::Index::read(&mut source).unwrap();
+    assert!(index.fragments.len() >= 2 && index.fragments[0].keyframe, "{:?}", index.fragments);
+    let clip_path = dir.join("clip.mp4");
+    let cut = index.cut(&mut source, 1_000, index.end_ms, &mut std::fs::File::create(&clip_path).unwrap()).unwrap();
+    let (clip_duration, clip_text) = crate::harness::ffprobe(&clip_path);
+    assert!(clip_text.contains("codec_name=h264") && clip_text.contains("codec_name=opus"), "{clip_text}");
+    let asked = (cut.end_ms - cut.start_ms) as f64 / 1000.0;
+    assert!((clip_duration - asked).abs() <= 0.5, "a clip of {clip_duration} s for {asked} s of the recording");
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -1,0 +1,483 @@
+//! Clips of a recording, cut on keyframes without re-encoding.
+//!
+//! A recording is a fragmented MP4 (ours, see [`crate::fmp4`], or any other with an init
+//! segment and `moof` + `mdat` fragments). [`Index::read`] walks its top-level boxes, reading only
+//! the small ones (`moov`, `moof`) and skipping over media data; [`Index::cut`] writes a new file
+//! of the init segment and the fragments that cover the range, from the keyframe at or before its
+//! start, with their decode times moved so the clip starts at 0.
+//!
+//! The walker never trusts a size it reads: boxes that run past the end of the file, are smaller
+//! than their header or nest too deep end the walk with an error, never a panic.
+
+use std::io::{self, Read, Seek, SeekFrom, Write};
+
+/// Boxes read into memory whole (`moov`, `moof`) are at most this big.
+const MAX_META_BOX: u64 = 16 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClipError {
+    #[error("the recording cannot be read: {0}")]
+    Io(#[from] io::Error),
+    #[error("the recording is not a fragmented MP4: {0}")]
+    Format(String),
+    #[error("{0}")]
+    Range(String),
+}
+
+fn bad(what: impl Into<String>) -> ClipError {
+    ClipError::Format(what.into())
+}
+
+/// One `moof` + `mdat` pair.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fragment {
+    /// Where the `moof` starts in the file.
+    pub offset: u64,
+    /// Bytes of the `moof`, the `mdat` and anything between them.
+    pub len: u64,
+    /// Media time of its first video sample (or of its first sample, without video), in ms.
+    pub start_ms: i64,
+    /// Its first video sample is a keyframe (a clip may start here).
+    pub keyframe: bool,
+}
+
+#[derive(Clone, Debug)]
+struct TrackInfo {
+    id: u32,
+    timescale: u32,
+    video: bool,
+}
+
+/// Where a recording's init segment and fragments are.
+#[derive(Clone, Debug)]
+pub struct Index {
+    /// `ftyp` and `moov` (and any box before the first fragment), bytes from 0.
+    pub init_len: u64,
+    pub fragments: Vec<Fragment>,
+    /// Media time at the end of the last fragment, in ms.
+    pub end_ms: i64,
+    tracks: Vec<TrackInfo>,
+}
+
+/// What [`Index::cut`] wrote: the range of the recording the clip covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cut {
+    pub start_ms: i64,
+    pub end_ms: i64,
+    pub bytes: u64,
+}
+
+/// A box header: type, where its body starts, where it ends.
+struct Header {
+    kind: [u8; 4],
+    body: u64,
+    end: u64,
+}
+
+fn read_header(file: &mut (impl Read + Seek), at: u64, file_len: u64) -> Result<Option<Header>, ClipError> {
+    if at + 8 > file_len {
+        return Ok(None);
+    }
+    file.seek(SeekFrom::Start(at))?;
+    let mut h = [0u8; 8];
+    file.read_exact(&mut h)?;
+    let size = u64::from(u32::from_be_bytes([h[0], h[1], h[2], h[3]]));
+    let kind = [h[4], h[5], h[6], h[7]];
+    let (body, end) = match size {
+        0 => (at + 8, file_len),
+        1 => {
+            let mut large = [0u8; 8];
+            file.read_exact(&mut large)?;
+            let size = u64::from_be_bytes(large);
+            (at + 16, at.checked_add(size).ok_or_else(|| bad("a box size overflows"))?)
+        }
+        n => (at + 8, at + n),
+    };
+    if end < body {
+        return Err(bad(format!("box {} at {at} is smaller than its header", name(&kind))));
+    }
+    if end > file_len {
+        // A recording cut by a crash ends inside its last box: the walk stops before it.
+        return Ok(None);
+    }
+    Ok(Some(Header { kind, body, end }))
+}
+
+fn name(kind: &[u8; 4]) -> String {
+    String::from_utf8_lossy(kind).into_owned()
+}
+
+/// A box inside a box held in memory: its type and where its body is.
+type Child = ([u8; 4], std::ops::Range<usize>);
+
+/// The child boxes of `data` (a box body held in memory).
+fn children(data: &[u8]) -> Result<Vec<Child>, ClipError> {
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    while at + 8 <= data.len() {
+        let size = u32::from_be_bytes(data[at..at + 4].try_into().expect("4 bytes")) as usize;
+        let kind: [u8; 4] = data[at + 4..at + 8].try_into().expect("4 bytes");
+        let (body, end) = match size {
+            0 => (at + 8, data.len()),
+            1 => {
+                let large = data.get(at + 8..at + 16).ok_or_else(|| bad("truncated box header"))?;
+                let size = u64::from_be_bytes(large.try_into().expect("8 bytes"));
+                (at + 16, at.checked_add(usize::try_from(size).map_err(|_| bad("box too large"))?).ok_or_else(|| bad("box too large"))?)
+            }
+            n => (at + 8, at + n),
+        };
+        if end < body || end > data.len() {
+            return Err(bad(format!("box {} does not fit its parent", name(&kind))));
+        }
+        out.push((kind, body..end));
+        at = end;
+    }
+    Ok(out)
+}
+
+fn child<'a>(data: &'a [u8], kind: &[u8; 4]) -> Result<Option<&'a [u8]>, ClipError> {
+    Ok(children(data)?.into_iter().find(|(k, _)| k == kind).map(|(_, r)| &data[r]))
+}
+
+fn u32_at(data: &[u8], at: usize) -> Result<u32, ClipError> {
+    data.get(at..at + 4).map(|b| u32::from_be_bytes(b.try_into().expect("4 bytes"))).ok_or_else(|| bad("truncated box"))
+}
+
+fn u64_at(data: &[u8], at: usize) -> Result<u64, ClipError> {
+    data.get(at..at + 8).map(|b| u64::from_be_bytes(b.try_into().expect("8 bytes"))).ok_or_else(|| bad("truncated box"))
+}
+
+/// The tracks of a `moov` body: id, timescale, whether it is video.
+fn tracks(moov: &[u8]) -> Result<Vec<TrackInfo>, ClipError> {
+    let mut out = Vec::new();
+    for (kind, range) in children(moov)? {
+        if &kind != b"trak" {
+            continue;
+        }
+        let trak = &moov[range];
+        let tkhd = child(trak, b"tkhd")?.ok_or_else(|| bad("a track without tkhd"))?;
+        let id = u32_at(tkhd, if tkhd.first() == Some(&1) { 20 } else { 12 })?;
+        let mdia = child(trak, b"mdia")?.ok_or_else(|| bad("a track without mdia"))?;
+        let mdhd = child(mdia, b"mdhd")?.ok_or_else(|| bad("a track without mdhd"))?;
+        let timescale = u32_at(mdhd, if mdhd.first() == Some(&1) { 20 } else { 12 })?;
+        if timescale == 0 {
+            return Err(bad("a track with timescale 0"));
+        }
+        let hdlr = child(mdia, b"hdlr")?.ok_or_else(|| bad("a track without hdlr"))?;
+        let video = hdlr.get(8..12) == Some(b"vide");
+        out.push(TrackInfo { id, timescale, video });
+    }
+    if out.is_empty() {
+        return Err(bad("no tracks"));
+    }
+    Ok(out)
+}
+
+/// One track's run in a fragment: its track, its decode time, where the tfdt's time field is
+/// (in the moof body), its width, whether its first sample is a keyframe, its duration.
+struct Traf {
+    track: u32,
+    decode: u64,
+    tfdt_at: usize,
+    tfdt_wide: bool,
+    first_is_sync: bool,
+    duration: u64,
+}
+
+fn trafs(moof: &[u8]) -> Result<Vec<Traf>, ClipError> {
+    let mut out = Vec::new();
+    for (kind, range) in children(moof)? {
+        if &kind != b"traf" {
+            continue;
+        }
+        let base = range.start;
+        let traf = &moof[range];
+        let mut track = None;
+        let mut default_flags = None;
+        let mut default_duration = None;
+        let mut tfdt = None;
+        let mut first_is_sync = true;
+        let mut seen_trun = false;
+        let mut duration = 0u64;
+        for (kind, r) in children(traf)? {
+            let b = &traf[r.clone()];
+            let flags = u32_at(b, 0)? & 0x00ff_ffff;
+            match &kind {
+                b"tfhd" => {
+                    track = Some(u32_at(b, 4)?);
+                    let mut at = 8;
+                    for (bit, len) in [(0x01, 8), (0x02, 4)] {
+                        if flags & bit != 0 {
+                            at += len;
+                        }
+                    }
+                    if flags & 0x08 != 0 {
+                        default_duration = Some(u32_at(b, at)?);
+                        at += 4;
+                    }
+                    if flags & 0x10 != 0 {
+                        at += 4;
+                    }
+                    if flags & 0x20 != 0 {
+                        default_flags = Some(u32_at(b, at)?);
+                    }
+                }
+                b"tfdt" => {
+                    let wide = b.first() == Some(&1);
+                    let decode = if wide { u64_at(b, 4)? } else { u64::from(u32_at(b, 4)?) };
+                    tfdt = Some((decode, base + r.start + 4, wide));
+                }
+                b"trun" => {
+                    let count = u32_at(b, 4)? as usize;
+                    let mut at = 8;
+                    if flags & 0x01 != 0 {
+                        at += 4;
+                    }
+                    let mut first_flags = None;
+                    if flags & 0x04 != 0 {
+                        first_flags = Some(u32_at(b, at)?);
+                        at += 4;
+                    }
+                    let per_sample = [0x100, 0x200, 0x400, 0x800].iter().filter(|bit| flags & *bit != 0).count() * 4;
+                    if count.checked_mul(per_sample).is_none_or(|n| at + n > b.len()) {
+                        return Err(bad("a trun longer than its box"));
+                    }
+                    for i in 0..count {
+                        let s = at + i * per_sample;
+                        let mut field = s;
+                        let d = if flags & 0x100 != 0 {
+                            field += 4;
+                            Some(u32_at(b, s)?)
+                        } else {
+                            None
+                        };
+                        if flags & 0x200 != 0 {
+                            field += 4;
+                        }
+                        let sample_flags = if flags & 0x400 != 0 { Some(u32_at(b, field)?) } else { None };
+                        if i == 0 && !seen_trun {
+                            let f = first_flags.or(sample_flags).or(default_flags).unwrap_or(0);
+                            first_is_sync = f & 0x0001_0000 == 0;
+                        }
+                        duration += u64::from(d.or(default_duration).unwrap_or(0));
+                    }
+                    seen_trun = true;
+                }
+                _ => {}
+            }
+        }
+        let track = track.ok_or_else(|| bad("a traf without tfhd"))?;
+        let (decode, tfdt_at, tfdt_wide) = tfdt.ok_or_else(|| bad("a traf without tfdt"))?;
+        out.push(Traf { track, decode, tfdt_at, tfdt_wide, first_is_sync, duration });
+    }
+    Ok(out)
+}
+
+fn ms(time: u64, timescale: u32) -> i64 {
+    (u128::from(time) * 1000 / u128::from(timescale)).min(i64::MAX as u128) as i64
+}
+
+impl Index {
+    /// Walks the file's top-level boxes.
+    pub fn read(file: &mut (impl Read + Seek)) -> Result<Index, ClipError> {
+        let file_len = file.seek(SeekFrom::End(0))?;
+        let mut at = 0;
+        let mut init_len = None;
+        let mut tracks_found = None;
+        let mut fragments: Vec<Fragment> = Vec::new();
+        let mut end_ms = 0;
+        // The moof waiting for its mdat: (offset, start_ms, keyframe, end_ms).
+        let mut open: Option<(u64, i64, bool, i64)> = None;
+        while let Some(h) = read_header(file, at, file_len)? {
+            match &h.kind {
+                b"moov" | b"moof" => {
+                    let len = h.end - h.body;
+                    if len > MAX_META_BOX {
+                        return Err(bad(format!("a {} box of {len} bytes", name(&h.kind))));
+                    }
+                    let mut body = vec![0u8; len as usize];
+                    file.seek(SeekFrom::Start(h.body))?;
+                    file.read_exact(&mut body)?;
+                    if &h.kind == b"moov" {
+                        tracks_found = Some(tracks(&body)?);
+                    } else {
+                        let tracks = tracks_found.as_ref().ok_or_else(|| bad("a fragment before the moov"))?;
+                        init_len.get_or_insert(at);
+                        let runs = trafs(&body)?;
+                        let lead = runs
+                            .iter()
+                            .find(|t| tracks.iter().any(|k| k.id == t.track && k.video))
+                            .or(runs.first())
+                            .ok_or_else(|| bad("a fragment without tracks"))?;
+                        let scale = |t: &Traf| tracks.iter().find(|k| k.id == t.track).map_or(1000, |k| k.timescale);
+                        let start_ms = ms(lead.decode, scale(lead));
+                        let frag_end = runs.iter().map(|t| ms(t.decode + t.duration, scale(t))).max().unwrap_or(start_ms);
+                        // A clip starts where video starts with a keyframe (any fragment, in a
+                        // recording without video).
+                        let has_video = tracks.iter().any(|k| k.video);
+                        let lead_is_video = tracks.iter().any(|k| k.id == lead.track && k.video);
+                        let keyframe = if has_video { lead_is_video && lead.first_is_sync } else { true };
+                        open = Some((at, start_ms, keyframe, frag_end));
+                    }
+                }
+                b"mdat" => {
+                    if let Some((offset, start_ms, keyframe, frag_end)) = open.take() {
+                        fragments.push(Fragment { offset, len: h.end - offset, start_ms, keyframe });
+                        end_ms = end_ms.max(frag_end);
+                    }
+                }
+                _ => {}
+            }
+            at = h.end;
+        }
+        let tracks = tracks_found.ok_or_else(|| bad("no moov box"))?;
+        Ok(Index { init_len: init_len.unwrap_or(at), fragments, end_ms, tracks })
+    }
+
+    /// Which fragments a clip from `from_ms` to `to_ms` takes once cut on keyframes: it starts at
+    /// the keyframe nearest `from_ms` and ends at the fragment boundary nearest `to_ms` (at least
+    /// one fragment), so its length is within one keyframe interval of the one asked for.
+    pub fn span(&self, from_ms: i64, to_ms: i64) -> Result<(usize, usize), ClipError> {
+        if from_ms < 0 || to_ms <= from_ms {
+            return Err(ClipError::Range(format!("the clip must end after it starts (from {from_ms} ms to {to_ms} ms)")));
+        }
+        if self.fragments.is_empty() || from_ms >= self.end_ms {
+            return Err(ClipError::Range(format!("the recording is {} ms long; the clip starts at {from_ms} ms", self.end_ms)));
+        }
+        if to_ms > self.end_ms + 1000 {
+            return Err(ClipError::Range(format!("the recording is {} ms long; the clip ends at {to_ms} ms", self.end_ms)));
+        }
+        let first = self
+            .fragments
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.keyframe && f.start_ms < to_ms)
+            .min_by_key(|(_, f)| (f.start_ms - from_ms).abs())
+            .map_or(0, |(i, _)| i);
+        // Fragment i ends where i + 1 starts (the last one at the end of the recording).
+        let end_of = |i: usize| self.fragments.get(i + 1).map_or(self.end_ms, |f| f.start_ms);
+        let last = (first..self.fragments.len()).min_by_key(|i| (end_of(*i) - to_ms).abs()).unwrap_or(first);
+        Ok((first, last))
+    }
+
+    /// Writes the clip from `from_ms` to `to_ms` (widened to keyframes) of `file` to `out`.
+    pub fn cut(&self, file: &mut (impl Read + Seek), from_ms: i64, to_ms: i64, out: &mut impl Write) -> Result<Cut, ClipError> {
+        let (first, last) = self.span(from_ms, to_ms)?;
+        let mut bytes = 0u64;
+        let mut init = vec![0u8; self.init_len as usize];
+        file.seek(SeekFrom::Start(0))?;
+        file.read_exact(&mut init)?;
+        out.write_all(&init)?;
+        bytes += init.len() as u64;
+        let start_ms = self.fragments[first].start_ms;
+        let end_ms = self.fragments.get(last + 1).map_or(self.end_ms, |f| f.start_ms);
+        for fragment in &self.fragments[first..=last] {
+            let mut data = vec![0u8; fragment.len as usize];
+            file.seek(SeekFrom::Start(fragment.offset))?;
+            file.read_exact(&mut data)?;
+            // The moof's body starts after its 8-byte header (our fragments never use 64-bit sizes).
+            let moof_len = u32_at(&data, 0)? as usize;
+            if moof_len < 8 || moof_len > data.len() {
+                return Err(bad("a moof that does not fit its fragment"));
+            }
+            for run in trafs(&data[8..moof_len])? {
+                let timescale = self.tracks.iter().find(|t| t.id == run.track).map_or(1000, |t| t.timescale);
+                let shift = (u128::from(start_ms as u64) * u128::from(timescale) / 1000) as u64;
+                let moved = run.decode.saturating_sub(shift);
+                let at = 8 + run.tfdt_at;
+                if run.tfdt_wide {
+                    data[at..at + 8].copy_from_slice(&moved.to_be_bytes());
+                } else {
+                    data[at..at + 4].copy_from_slice(&(moved.min(u64::from(u32::MAX)) as u32).to_be_bytes());
+                }
+            }
+            out.write_all(&data)?;
+            bytes += data.len() as u64;
+        }
+        out.flush()?;
+        Ok(Cut { start_ms, end_ms, bytes })
+    }
+
+    /// Media time of each keyframe fragment's start, in ms: where clips may start.
+    pub fn keyframes_ms(&self) -> impl Iterator<Item = i64> + '_ {
+        self.fragments.iter().filter(|f| f.keyframe).map(|f| f.start_ms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Cursor;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::fmp4::{Fmp4Recorder, Kind};
+
+    /// Ten seconds of our own recording: 30 frames a second, a keyframe a second, Opus every 20 ms.
+    fn recording() -> Vec<u8> {
+        let mut r = Fmp4Recorder::new();
+        let t0 = Instant::now();
+        let mut out = Vec::new();
+        for n in 0..300u64 {
+            let wall = t0 + Duration::from_millis(n * 1000 / 30);
+            out.extend(r.push(Kind::Video, n * 3000, wall, &crate::fmp4::tests::frame(n % 30 == 0)));
+            for a in (n * 50 / 30)..((n + 1) * 50 / 30) {
+                out.extend(r.push(Kind::Audio, a * 960, t0 + Duration::from_millis(a * 20), &[0xfc; 40]));
+            }
+        }
+        out.extend(r.finish());
+        out
+    }
+
+    #[test]
+    fn indexes_our_recordings() {
+        let file = recording();
+        let index = Index::read(&mut Cursor::new(&file)).unwrap();
+        assert_eq!(index.fragments.len(), 10, "{:?}", index.fragments);
+        assert!(index.fragments.iter().all(|f| f.keyframe));
+        let starts: Vec<i64> = index.fragments.iter().map(|f| f.start_ms).collect();
+        assert_eq!(starts, (0..10).map(|s| s * 1000).collect::<Vec<_>>());
+        assert!((9_900..=10_100).contains(&index.end_ms), "{}", index.end_ms);
+        assert_eq!(index.fragments.last().map(|f| f.offset + f.len), Some(file.len() as u64));
+    }
+
+    #[test]
+    fn cuts_on_keyframes_and_starts_at_zero() {
+        let file = recording();
+        let index = Index::read(&mut Cursor::new(&file)).unwrap();
+        let mut clip = Vec::new();
+        let cut = index.cut(&mut Cursor::new(&file), 2_400, 5_600, &mut clip).unwrap();
+        assert_eq!((cut.start_ms, cut.end_ms), (2_000, 6_000), "moved to the nearest keyframes");
+        let again = Index::read(&mut Cursor::new(&clip)).unwrap();
+        let starts: Vec<i64> = again.fragments.iter().map(|f| f.start_ms).collect();
+        assert_eq!(starts, vec![0, 1_000, 2_000, 3_000]);
+        assert_eq!(again.end_ms, 4_000);
+        let short = index.cut(&mut Cursor::new(&file), 3_100, 3_200, &mut Vec::new()).unwrap();
+        assert_eq!((short.start_ms, short.end_ms), (3_000, 4_000), "at least one fragment");
+        assert_eq!(cut.bytes, clip.len() as u64);
+    }
+
+    #[test]
+    fn refuses_ranges_outside_the_recording() {
+        let file = recording();
+        let index = Index::read(&mut Cursor::new(&file)).unwrap();
+        for (from, to) in [(5_000, 4_000), (5_000, 5_000), (-1, 1_000), (20_000, 21_000), (0, 60_000)] {
+            assert!(matches!(index.cut(&mut Cursor::new(&file), from, to, &mut Vec::new()), Err(ClipError::Range(_))), "{from}..{to}");
+        }
+    }
+
+    #[test]
+    fn a_cut_off_recording_indexes_up_to_its_last_whole_fragment() {
+        let file = recording();
+        let cut_at = file.len() - 100;
+        let index = Index::read(&mut Cursor::new(&file[..cut_at])).unwrap();
+        assert_eq!(index.fragments.len(), 9);
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        for bytes in [&b""[..], b"hello world, not an mp4", &[0, 0, 0, 9, b'm', b'o', b'o', b'v', 0], &[0, 0, 0, 1, b'm', b'o', b'o', b'v']]
+        {
+            assert!(Index::read(&mut Cursor::new(bytes)).is_err());
+        }
+    }
+}
