@@ -107,10 +107,15 @@ function chapterLabel(c) {
 function drawChapters() {
   const duration = rewind.video.duration;
   fill(rewind.bar, replaying() && Number.isFinite(duration) && duration > 0
-    ? rewind.chapters.map((c) => h("button", {
-      type: "button", class: "marker", title: `${clock(c.media_ms)} ${chapterLabel(c)}`, "aria-label": `${clock(c.media_ms)} ${chapterLabel(c)}`,
-      style: `left: ${Math.min(100, (c.media_ms / 1000 / duration) * 100)}%`, onclick: () => seekTo(c.media_ms),
-    }))
+    ? rewind.chapters.map((c) => {
+      const marker = h("button", {
+        type: "button", class: "marker", title: `${clock(c.media_ms)} ${chapterLabel(c)}`, "aria-label": `${clock(c.media_ms)} ${chapterLabel(c)}`,
+        onclick: () => seekTo(c.media_ms),
+      });
+      // Through the CSSOM: the page's CSP allows no inline style attributes.
+      marker.style.left = `${Math.min(100, (c.media_ms / 1000 / duration) * 100)}%`;
+      return marker;
+    })
     : null);
   fill(rewind.list, rewind.chapters.map((c) => h("li", {},
     replaying()
@@ -447,7 +452,8 @@ function onRoom(m) {
 
 function roomBox() {
   const mode = replaying() ? "replay" : "live";
-  if (room.box && room.mode === mode) return room.box;
+  // The replay's box has nothing of its own to keep: rebuilt each time (in the language chosen).
+  if (room.box && room.mode === mode && mode === "live") return room.box;
   room.connection?.close();
   room.connection = null;
   room.mode = mode;

@@ -139,3 +139,29 @@ async fn a_viewer_buys_the_pinned_product() {
     assert_eq!((orders[0].show_id.as_ref(), orders[0].lines[0].product_id.clone()), (Some(&show.id), product.id));
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_replay_plays_in_sync_and_the_player_embeds_elsewhere() {
+    let app = TestApp::spawn(Db::Sqlite).await;
+    let org = app.org("replay-browser").await;
+    let (show_id, _, _) = crate::replays::ended_show(&app, &org, "replay-page").await;
+    let clip = org
+        .owner
+        .post(&org.path(&format!("/shows/{show_id}/clips")), json!({"title": "La borsa", "start_ms": 4_000, "end_ms": 6_000}))
+        .await;
+    assert_eq!(clip.status, 201, "{}", clip.text);
+    let out = node(
+        "replay.mjs",
+        &[
+            ("BASE_URL", app.base.clone()),
+            ("SLUG", "replay-page".to_string()),
+            ("PRODUCT_A", "Giacca replay-page".to_string()),
+            ("PRODUCT_B", "Borsa replay-page".to_string()),
+            ("CLIP_ID", clip.body["id"].as_str().unwrap().to_string()),
+            ("SHOPIFY_VARIANT", "4470000000101".to_string()),
+        ],
+    )
+    .await;
+    assert!(out.contains("replay flow: ok"), "{out}");
+    app.stop().await;
+}

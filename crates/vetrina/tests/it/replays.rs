@@ -15,8 +15,10 @@ use crate::harness::{Agent, Org, TestApp, attach_recording, ffprobe, product_jso
 pub async fn ended_show(app: &TestApp, org: &Org, slug: &str) -> (String, Vec<String>, Vec<String>) {
     let mut products = Vec::new();
     let mut variants = Vec::new();
-    for title in ["Giacca", "Borsa"] {
-        let p = org.owner.post(&org.path("/products"), product_json(&format!("{title} {slug}"), 10_000)).await;
+    for (i, title) in ["Giacca", "Borsa"].iter().enumerate() {
+        let mut body = product_json(&format!("{title} {slug}"), 10_000);
+        body["variants"][0]["shopify_variant_id"] = json!(format!("4470000000{i}01"));
+        let p = org.owner.post(&org.path("/products"), body).await;
         assert_eq!(p.status, 201, "{}", p.text);
         products.push(p.body["id"].as_str().unwrap().to_string());
         variants.push(p.body["variants"][0]["id"].as_str().unwrap().to_string());
