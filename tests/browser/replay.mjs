@@ -5,9 +5,10 @@
 //
 // Env: BASE_URL, SLUG (a 10 s show: product A pinned from the start, a chat line at 2 s, segment
 // "Il lino" pinning product B at 4 s, a chat line at 5 s, A again at 7 s), PRODUCT_A, PRODUCT_B,
-// CLIP_ID (4 s to 6 s), SHOPIFY_VARIANT (product B's first variant's Shopify id).
+// CLIP_ID (4 s to 6 s), SHOPIFY_VARIANT (product B's first variant's Shopify id), and the
+// owner's EMAIL, PASSWORD, ORG_ID, SHOW_ID for the console's clips.
 import http from "node:http";
-import { check, watch, withBrowser } from "./lib.mjs";
+import { check, signIn, watch, withBrowser } from "./lib.mjs";
 
 const { BASE_URL: base, SLUG: slug, PRODUCT_A: productA, PRODUCT_B: productB, CLIP_ID: clipId, SHOPIFY_VARIANT: shopifyVariant } = process.env;
 const errors = [];
@@ -152,6 +153,29 @@ for (const type of ["vetrina:ready", "vetrina:product-shown", "vetrina:add-to-ca
   } finally {
     site.close();
   }
+
+  // The console: the embed snippet, a suggested clip per segment, a clip cut by hand.
+  const consolePage = await context.newPage();
+  watch(consolePage, errors);
+  await signIn(consolePage, base);
+  await consolePage.goto(`${base}/console#/orgs/${process.env.ORG_ID}/shows/${process.env.SHOW_ID}`);
+  check((await consolePage.locator("#embed-snippet").textContent()).includes(`<vetrina-player show="${slug}">`), "the embed snippet");
+  const clips = consolePage.locator("#clips");
+  await clips.locator(".clip-list li").first().waitFor();
+  check((await clips.locator(".clip-list li").count()) === 1, "the clip cut before");
+  await clips.locator(".suggested li", { hasText: "Il lino" }).getByRole("button", { name: "Cut clip" }).click();
+  await consolePage.getByText('Clip "Il lino" cut').waitFor();
+  await consolePage.locator("#clips .clip-list li", { hasText: "Il lino" }).waitFor();
+  await consolePage.locator("input[name=clip-title]").fill("Prova <b>bold</b>");
+  await consolePage.locator("input[name=clip-from]").fill("0:01");
+  await consolePage.locator("input[name=clip-to]").fill("abc");
+  await consolePage.locator("#clips form").getByRole("button", { name: "Cut clip" }).click();
+  await consolePage.getByText("Write the times as m:ss").waitFor();
+  await consolePage.locator("input[name=clip-to]").fill("0:03");
+  await consolePage.locator("#clips form").getByRole("button", { name: "Cut clip" }).click();
+  await consolePage.locator("#clips .clip-list li", { hasText: "Prova <b>bold</b>" }).waitFor();
+  check((await consolePage.locator("#clips .clip-list li").count()) === 3, "three clips now");
+  check((await consolePage.locator("#clips b").count()) === 0, "a clip title stays text");
 
   check(errors.length === 0, errors.join("\n"));
   console.log("replay flow: ok");

@@ -509,7 +509,77 @@ async function showEditor(orgId, showId) {
         const inv = await attempt(() => api("POST", `/api/v1/orgs/${orgId}/shows/${showId}/creators`, { email: creatorEmail.value }));
         if (inv) flash(`${t("team.link")} ${inv.accept_url}`);
       } }, field(t("show.invite_creator"), creatorEmail), h("button", { type: "submit" }, t("show.invite")))) : null,
+    show.status === "draft" ? null : embedCard(show),
   );
+  if (show.status === "live" || show.status === "ended") clipsCard(orgId, show).then((card) => card && main.append(card));
+}
+
+/** "1:05", "1:02:03" or seconds, to ms; NaN when it is none of them. */
+function parseClock(text) {
+  const parts = text.trim().split(":").map((p) => (p === "" ? NaN : Number(p)));
+  if (!parts.length || parts.length > 3 || parts.some((n) => !Number.isFinite(n) || n < 0)) return NaN;
+  return Math.round(parts.reduce((total, n) => total * 60 + n, 0) * 1000);
+}
+
+function clockOf(ms) {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  const mm = String(Math.floor(s / 60) % 60).padStart(2, "0");
+  const ss = String(s % 60).padStart(2, "0");
+  return s >= 3600 ? `${Math.floor(s / 3600)}:${mm}:${ss}` : `${Math.floor(s / 60)}:${ss}`;
+}
+
+function embedSnippet(attr, value) {
+  return `<script type="module" src="${location.origin}/embed.js"></script>\n<vetrina-player ${attr}="${value}"></vetrina-player>`;
+}
+
+function embedCard(show) {
+  return h("section", { class: "card" },
+    h("h2", {}, t("embed.title")),
+    h("p", { class: "muted" }, t("embed.hint")),
+    h("pre", { class: "snippet", id: "embed-snippet" }, embedSnippet("show", show.slug)));
+}
+
+/** The show's clips: cut one (or a suggested one, per run-of-show segment), copy its embed, delete it. */
+async function clipsCard(orgId, show) {
+  const base = `/api/v1/orgs/${orgId}/shows/${show.id}/clips`;
+  const data = await attempt(() => api("GET", base));
+  if (!data) return null;
+  const card = h("section", { class: "card", id: "clips" });
+  const title = h("input", { name: "clip-title", maxlength: 200 });
+  const from = h("input", { name: "clip-from", placeholder: "0:00", size: 8 });
+  const to = h("input", { name: "clip-to", placeholder: "1:00", size: 8 });
+  const cut = async (body) => {
+    const made = await attempt(() => api("POST", base, body));
+    if (made) {
+      flash(t("clips.cut_done", { title: made.title, from: clockOf(made.start_ms), to: clockOf(made.end_ms) }));
+      card.replaceWith((await clipsCard(orgId, show)) || h("div"));
+    }
+  };
+  fill(card,
+    h("h2", {}, t("clips.title")),
+    data.recording_ms === null
+      ? h("p", { class: "muted" }, t("clips.no_recording"))
+      : [
+        h("p", { class: "muted" }, t("clips.recording", { length: clockOf(data.recording_ms) })),
+        data.suggested.length ? h("ul", { class: "suggested" }, data.suggested.map((s) => h("li", {},
+          h("strong", {}, s.title), ` ${clockOf(s.start_ms)}–${clockOf(s.end_ms)} `,
+          h("button", { type: "button", class: "secondary", onclick: () => cut({ title: s.title, start_ms: s.start_ms, end_ms: s.end_ms }) }, t("clips.cut"))))) : null,
+        h("form", { class: "inline", onsubmit: (e) => {
+          e.preventDefault();
+          const start = parseClock(from.value);
+          const end = parseClock(to.value);
+          if (Number.isNaN(start) || Number.isNaN(end)) return flash(t("clips.bad_time"), "error");
+          cut({ title: title.value, start_ms: start, end_ms: end });
+        } }, field(t("clips.clip_title"), title), field(t("clips.from"), from), field(t("clips.to"), to), h("button", { type: "submit" }, t("clips.cut"))),
+      ],
+    h("ul", { class: "clip-list" }, data.clips.map((c) => h("li", { "data-clip": c.id },
+      h("a", { href: c.page_url, target: "_blank", rel: "noopener" }, c.title), " ",
+      h("span", { class: "clip-range" }, `${clockOf(c.start_ms)}–${clockOf(c.end_ms)}`), " ",
+      h("details", { class: "inline-details" }, h("summary", {}, t("embed.title")), h("pre", { class: "snippet" }, embedSnippet("clip", c.id))),
+      h("button", { type: "button", class: "link", onclick: async () => {
+        if (confirm(t("confirm.delete")) && (await attempt(() => api("DELETE", `${base}/${c.id}`))) !== undefined) card.replaceWith((await clipsCard(orgId, show)) || h("div"));
+      } }, t("clips.delete"))))));
+  return card;
 }
 
 
@@ -747,7 +817,8 @@ async function orders(orgId) {
       h("td", {}, h("strong", {}, `#${o.number}`), h("br"), h("span", { class: "muted" }, new Date(o.created_at).toLocaleString(lang))),
       h("td", {}, o.name, h("br"), h("span", { class: "muted" }, o.email)),
       h("td", {}, o.lines.map((l) => h("div", {}, `${l.quantity} × ${l.title}`, " ",
-        h("span", { class: "muted attribution" }, t(`orders.source.${l.source}`), l.media_ms !== null ? ` @ ${Math.floor(l.media_ms / 60000)}:${String(Math.floor(l.media_ms / 1000) % 60).padStart(2, "0")}` : "")))),
+        h("span", { class: "muted attribution" }, t(`orders.source.${l.source}`), l.media_ms !== null ? ` @ ${clockOf(l.media_ms)}` : "",
+          l.pin_ms !== null && l.pin_ms !== undefined ? ` · ${t("orders.pinned_at", { at: clockOf(l.pin_ms) })}` : "")))),
       h("td", {}, money(o.total_minor, o.currency)),
       h("td", { class: "order-status" }, t(`orders.status.${o.status}`)),
       h("td", {}, actions(o)))))));

@@ -159,6 +159,10 @@ async fn the_replay_plays_in_sync_and_the_player_embeds_elsewhere() {
             ("PRODUCT_B", "Borsa replay-page".to_string()),
             ("CLIP_ID", clip.body["id"].as_str().unwrap().to_string()),
             ("SHOPIFY_VARIANT", "4470000000101".to_string()),
+            ("EMAIL", "owner@replay-browser.example".to_string()),
+            ("PASSWORD", crate::harness::PASSWORD.to_string()),
+            ("ORG_ID", org.id.clone()),
+            ("SHOW_ID", show_id.clone()),
         ],
     )
     .await;
