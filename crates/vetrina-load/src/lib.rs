@@ -4,6 +4,7 @@
 pub mod flash;
 pub mod peer;
 pub mod room;
+pub mod timeline;
 pub mod whep;
 
 /// A process's resident memory, from `/proc/<pid>/status`.

@@ -71,6 +71,16 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         joins_per_second: usize,
     },
+    /// Reads a show's whole timeline in pages by media time, as replays do.
+    Timeline {
+        /// The show's URL (http://host/shows/SLUG).
+        #[arg(long)]
+        url: String,
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -109,6 +119,10 @@ fn main() -> anyhow::Result<()> {
                     joins_per_second,
                 })
                 .await?;
+                println!("{report}");
+            }
+            Command::Timeline { url, limit, rounds } => {
+                let report = vetrina_load::timeline::run(vetrina_load::timeline::TimelineLoad { url, limit, rounds }).await?;
                 println!("{report}");
             }
         }

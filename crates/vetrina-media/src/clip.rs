@@ -39,6 +39,8 @@ pub struct Fragment {
     pub start_ms: i64,
     /// Its first video sample is a keyframe (a clip may start here).
     pub keyframe: bool,
+    /// Each track's samples in it: (track id, decode time, duration), in the track's timescale.
+    pub runs: Vec<(u32, u64, u64)>,
 }
 
 #[derive(Clone, Debug)]
@@ -51,7 +53,8 @@ struct TrackInfo {
 /// Where a recording's init segment and fragments are.
 #[derive(Clone, Debug)]
 pub struct Index {
-    /// `ftyp` and `moov` (and any box before the first fragment), bytes from 0.
+    /// The init segment: bytes from 0 to the end of the `moov` (a `sidx` or other boxes after
+    /// it are not kept: [`Index::segment_index`] writes a new index).
     pub init_len: u64,
     pub fragments: Vec<Fragment>,
     /// Media time at the end of the last fragment, in ms.
@@ -286,8 +289,8 @@ impl Index {
         let mut tracks_found = None;
         let mut fragments: Vec<Fragment> = Vec::new();
         let mut end_ms = 0;
-        // The moof waiting for its mdat: (offset, start_ms, keyframe, end_ms).
-        let mut open: Option<(u64, i64, bool, i64)> = None;
+        // The moof waiting for its mdat: (offset, start_ms, keyframe, end_ms, runs).
+        let mut open: Option<(u64, i64, bool, i64, Vec<(u32, u64, u64)>)> = None;
         while let Some(h) = read_header(file, at, file_len)? {
             match &h.kind {
                 b"moov" | b"moof" => {
@@ -300,9 +303,9 @@ impl Index {
                     file.read_exact(&mut body)?;
                     if &h.kind == b"moov" {
                         tracks_found = Some(tracks(&body)?);
+                        init_len = Some(h.end);
                     } else {
                         let tracks = tracks_found.as_ref().ok_or_else(|| bad("a fragment before the moov"))?;
-                        init_len.get_or_insert(at);
                         let runs = trafs(&body)?;
                         let lead = runs
                             .iter()
@@ -317,12 +320,13 @@ impl Index {
                         let has_video = tracks.iter().any(|k| k.video);
                         let lead_is_video = tracks.iter().any(|k| k.id == lead.track && k.video);
                         let keyframe = if has_video { lead_is_video && lead.first_is_sync } else { true };
-                        open = Some((at, start_ms, keyframe, frag_end));
+                        let runs = runs.iter().map(|t| (t.track, t.decode, t.duration)).collect();
+                        open = Some((at, start_ms, keyframe, frag_end, runs));
                     }
                 }
                 b"mdat" => {
-                    if let Some((offset, start_ms, keyframe, frag_end)) = open.take() {
-                        fragments.push(Fragment { offset, len: h.end - offset, start_ms, keyframe });
+                    if let Some((offset, start_ms, keyframe, frag_end, runs)) = open.take() {
+                        fragments.push(Fragment { offset, len: h.end - offset, start_ms, keyframe, runs });
                         end_ms = end_ms.max(frag_end);
                     }
                 }
@@ -370,6 +374,10 @@ impl Index {
         out.write_all(&init)?;
         bytes += init.len() as u64;
         let start_ms = self.fragments[first].start_ms;
+        if let Some(sidx) = self.segment_index(first..last + 1, start_ms) {
+            out.write_all(&sidx)?;
+            bytes += sidx.len() as u64;
+        }
         let end_ms = self.fragments.get(last + 1).map_or(self.end_ms, |f| f.start_ms);
         for fragment in &self.fragments[first..=last] {
             let mut data = vec![0u8; fragment.len as usize];
@@ -396,6 +404,66 @@ impl Index {
         }
         out.flush()?;
         Ok(Cut { start_ms, end_ms, bytes })
+    }
+
+    /// `sidx` boxes (ISO/IEC 14496-12 8.16.3), one per track, video first, indexing the fragments
+    /// in `range` with their decode times moved back by `shift_ms`; written right before those
+    /// fragments (laid end to end), they tell a player the duration and where each moment is
+    /// without reading every fragment. `None` when one index cannot hold them (over 65,535
+    /// fragments, or a fragment over 2 GiB).
+    pub fn segment_index(&self, range: std::ops::Range<usize>, shift_ms: i64) -> Option<Vec<u8>> {
+        let fragments = self.fragments.get(range)?;
+        if fragments.is_empty() || fragments.len() > usize::from(u16::MAX) || fragments.iter().any(|f| f.len >= 1 << 31) {
+            return None;
+        }
+        let mut tracks: Vec<&TrackInfo> = self.tracks.iter().collect();
+        tracks.sort_by_key(|t| !t.video);
+        let box_len = 12 + 28 + 12 * fragments.len();
+        let mut out = Vec::with_capacity(box_len * tracks.len());
+        for (k, track) in tracks.iter().enumerate() {
+            let shift = (u128::from(shift_ms.max(0) as u64) * u128::from(track.timescale) / 1000) as u64;
+            // Where each fragment starts in this track (a fragment without its samples starts
+            // where the one before it ended).
+            let mut starts: Vec<u64> = Vec::with_capacity(fragments.len());
+            let mut own: Vec<u64> = Vec::with_capacity(fragments.len());
+            for f in fragments {
+                let run = f.runs.iter().find(|r| r.0 == track.id);
+                let start = match (run, starts.last(), own.last()) {
+                    (Some(r), _, _) => r.1.saturating_sub(shift),
+                    (None, Some(s), Some(d)) => s + d,
+                    (None, _, _) => 0,
+                };
+                starts.push(start);
+                own.push(run.map_or(0, |r| r.2));
+            }
+            let after = (box_len * (tracks.len() - k - 1)) as u64;
+            out.extend((box_len as u32).to_be_bytes());
+            out.extend(b"sidx");
+            out.extend(0x0100_0000u32.to_be_bytes()); // version 1, no flags
+            out.extend(track.id.to_be_bytes());
+            out.extend(track.timescale.to_be_bytes());
+            out.extend(starts[0].to_be_bytes()); // earliest presentation time
+            out.extend(after.to_be_bytes()); // first offset: the other indexes after this one
+            out.extend(0u16.to_be_bytes());
+            out.extend((fragments.len() as u16).to_be_bytes());
+            for (i, f) in fragments.iter().enumerate() {
+                let duration = match starts.get(i + 1) {
+                    Some(next) => next.saturating_sub(starts[i]),
+                    None => own[i],
+                };
+                let sap = if track.video { f.keyframe } else { true };
+                out.extend((f.len as u32).to_be_bytes());
+                out.extend((duration.min(u64::from(u32::MAX)) as u32).to_be_bytes());
+                out.extend((if sap { 0x9000_0000u32 } else { 0 }).to_be_bytes());
+            }
+        }
+        Some(out)
+    }
+
+    /// The fragments lie end to end from the first to the last (nothing between them), as in
+    /// our recordings: then an index written before the first describes them all.
+    pub fn contiguous(&self) -> bool {
+        self.fragments.windows(2).all(|w| w[0].offset + w[0].len == w[1].offset)
     }
 
     /// Media time of each keyframe fragment's start, in ms: where clips may start.
@@ -451,9 +519,40 @@ mod tests {
         let starts: Vec<i64> = again.fragments.iter().map(|f| f.start_ms).collect();
         assert_eq!(starts, vec![0, 1_000, 2_000, 3_000]);
         assert_eq!(again.end_ms, 4_000);
+        // The clip carries its own index: one sidx per track, right after the moov.
+        let boxes: Vec<String> = children(&clip).unwrap().iter().map(|(k, _)| name(k)).take(5).collect();
+        assert_eq!(boxes, ["ftyp", "moov", "sidx", "sidx", "moof"]);
         let short = index.cut(&mut Cursor::new(&file), 3_100, 3_200, &mut Vec::new()).unwrap();
         assert_eq!((short.start_ms, short.end_ms), (3_000, 4_000), "at least one fragment");
         assert_eq!(cut.bytes, clip.len() as u64);
+    }
+
+    #[test]
+    fn a_segment_index_tiles_the_recording() {
+        let file = recording();
+        let index = Index::read(&mut Cursor::new(&file)).unwrap();
+        assert!(index.contiguous());
+        let sidx = index.segment_index(0..index.fragments.len(), 0).unwrap();
+        let boxes = children(&sidx).unwrap();
+        assert_eq!(boxes.len(), 2, "one per track");
+        let video = &sidx[boxes[0].1.clone()];
+        assert_eq!(u32_at(video, 4).unwrap(), 1, "the video track first");
+        assert_eq!(u32_at(video, 8).unwrap(), 90_000);
+        assert_eq!(u64_at(video, 20).unwrap(), sidx.len() as u64 / 2, "first offset: past the audio index");
+        let count = u16::from_be_bytes([video[30], video[31]]) as usize;
+        assert_eq!(count, 10);
+        let refs: Vec<(u32, u32, u32)> = (0..count)
+            .map(|i| (u32_at(video, 32 + 12 * i).unwrap(), u32_at(video, 36 + 12 * i).unwrap(), u32_at(video, 40 + 12 * i).unwrap()))
+            .collect();
+        for (i, (size, duration, sap)) in refs.iter().enumerate() {
+            assert_eq!(u64::from(*size), index.fragments[i].len);
+            assert_eq!(*sap, 0x9000_0000, "starts with a keyframe");
+            if i < 9 {
+                assert_eq!(*duration, 90_000, "a second each");
+            }
+        }
+        let audio = &sidx[boxes[1].1.clone()];
+        assert_eq!(u64_at(audio, 20).unwrap(), 0);
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod cache;
 pub mod error;
 pub mod live;
 pub mod mail;
+pub mod mp4;
 mod pages;
 pub mod shop;
 pub mod webhooks;

@@ -359,7 +359,13 @@ async fn recording(
     // mid-show starts part 2, and so on.
     let part = q.part.unwrap_or(1);
     let Some((path, _)) = part.checked_sub(1).and_then(|i| recordings.get(i)) else { return Err(ApiError::not_found("recording")) };
-    serve_mp4(path, "recording", &headers).await
+    // A finished recording is served with a segment index after its moov, so players learn its
+    // duration and seek without reading every fragment (see crate::mp4).
+    let source = if show.status == ShowStatus::Ended { crate::mp4::indexed(path).await } else { None };
+    match source {
+        Some(source) => crate::mp4::serve(&source, "recording", &headers).await,
+        None => crate::mp4::serve(&crate::mp4::Source::file(path), "recording", &headers).await,
+    }
 }
 
 /// What a viewer's page polls: whether the host is on air, and how many watch.
@@ -446,35 +452,6 @@ async fn rotate_stream_key(
     let key = state.store.rotate_stream_key(&org_id, &show_id).await.map_err(|_| ApiError::not_found("show"))?;
     tracing::info!(show_id = %show_id, "stream key rotated");
     Ok(Json(ingest_of(&state, &org_id, &show_id, key).await?))
-}
-
-/// Serves an MP4 file with byte ranges (RFC 9110 14): 200 whole, 206 a range, 416 past the end.
-pub async fn serve_mp4(path: &str, what: &str, headers: &HeaderMap) -> ApiResult<Response> {
-    use tokio::io::{AsyncReadExt, AsyncSeekExt};
-    let mut file = tokio::fs::File::open(path).await.map_err(|_| ApiError::not_found(what))?;
-    let len = file.metadata().await.map_err(ApiError::internal)?.len();
-    let range = byte_range(headers.get(header::RANGE).and_then(|v| v.to_str().ok()), len);
-    let (status, start, end) = match range {
-        None => (StatusCode::OK, 0, len.saturating_sub(1)),
-        Some(Ok((a, b))) => (StatusCode::PARTIAL_CONTENT, a, b),
-        Some(Err(())) => {
-            let mut r = ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, format!("the {what} has {len} bytes")).into_response();
-            r.headers_mut().insert(header::CONTENT_RANGE, HeaderValue::from_str(&format!("bytes */{len}")).map_err(ApiError::internal)?);
-            return Ok(r);
-        }
-    };
-    let n_bytes = if len == 0 { 0 } else { end - start + 1 };
-    file.seek(std::io::SeekFrom::Start(start)).await.map_err(ApiError::internal)?;
-    let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(file.take(n_bytes)));
-    let mut response = (status, body).into_response();
-    let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp4"));
-    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    h.insert(header::CONTENT_LENGTH, HeaderValue::from(n_bytes));
-    if status == StatusCode::PARTIAL_CONTENT {
-        h.insert(header::CONTENT_RANGE, HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")).map_err(ApiError::internal)?);
-    }
-    Ok(response)
 }
 
 #[cfg(test)]

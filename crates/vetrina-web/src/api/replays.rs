@@ -15,7 +15,7 @@ use vetrina_domain::show::ShowStatus;
 use vetrina_media::clip::{ClipError, Index};
 use vetrina_store::now_ms;
 
-use super::media::{serve_mp4, show_by_slug};
+use super::media::show_by_slug;
 use super::public::PublicShow;
 use crate::AppState;
 use crate::auth::Caller;
@@ -230,5 +230,5 @@ async fn public_clip(State(state): State<AppState>, Path(clip_id): Path<String>)
               (status = 404, body = crate::error::Problem), (status = 416, body = crate::error::Problem)))]
 async fn clip_video(State(state): State<AppState>, Path(clip_id): Path<String>, headers: HeaderMap) -> ApiResult<Response> {
     let file = state.store.clip(&clip_id).await.map_err(|_| ApiError::not_found("clip"))?;
-    serve_mp4(&file.path, "clip", &headers).await
+    crate::mp4::serve(&crate::mp4::Source::file(&file.path), "clip", &headers).await
 }

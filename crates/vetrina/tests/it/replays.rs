@@ -104,6 +104,25 @@ story!(chapters_and_the_replay_shop, |app| {
     assert_eq!(c.body["chapters"][1]["title"], "Il lino");
     anon.get("/api/v1/shows/no-such-show/chapters").await.problem(404, "show");
 
+    // The ended show's recording comes with a segment index (sidx) after its moov, so players
+    // know its length and seek at once; ranges across the index and the media agree.
+    let url = format!("{}/api/v1/shows/replay-show/recording", app.base);
+    let whole = anon.http.get(&url).send().await.unwrap().bytes().await.unwrap();
+    let boxes = top_boxes(&whole);
+    assert_eq!(boxes.iter().take(5).map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["ftyp", "moov", "sidx", "sidx", "moof"]);
+    assert_eq!(boxes.iter().map(|(_, n)| n).sum::<usize>(), whole.len(), "boxes tile the answer");
+    let file = temp_dir("indexed").join("replay.mp4");
+    std::fs::write(&file, &whole).unwrap();
+    let (duration, text) = ffprobe(&file);
+    assert!((duration - 10.0).abs() < 0.5 && text.contains("h264") && text.contains("opus"), "{duration} {text}");
+    let seam = boxes[0].1 + boxes[1].1 + boxes[2].1 + boxes[3].1;
+    for (a, b) in [(0, 99), (seam - 10, seam + 10), (seam, seam + 500), (whole.len() - 7, whole.len() - 1)] {
+        let part = anon.http.get(&url).header("range", format!("bytes={a}-{b}")).send().await.unwrap();
+        assert_eq!(part.status().as_u16(), 206);
+        assert_eq!(part.headers()["content-range"].to_str().unwrap(), format!("bytes {a}-{b}/{}", whole.len()));
+        assert_eq!(&part.bytes().await.unwrap()[..], &whole[a..=b], "bytes {a}-{b}");
+    }
+
     // The timeline pages by media time for the replay.
     let t = anon.get("/api/v1/shows/replay-show/timeline?after_ms=3000").await;
     let kinds: Vec<&str> = t.body["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
@@ -229,6 +248,17 @@ story!(clips_are_cut_on_keyframes, |app| {
     anon.get(&format!("/api/v1/clips/{id}")).await.problem(404, "clip");
     assert_eq!(std::fs::read_dir(temp_clips_dir(app)).map(|d| d.count()).unwrap_or(0), 0, "the file is gone too");
 });
+
+/// The top-level boxes of an MP4: (type, size).
+fn top_boxes(mut data: &[u8]) -> Vec<(String, usize)> {
+    let mut out = Vec::new();
+    while data.len() >= 8 {
+        let size = u32::from_be_bytes(data[..4].try_into().unwrap()) as usize;
+        out.push((String::from_utf8_lossy(&data[4..8]).to_string(), size));
+        data = &data[size.clamp(8, data.len())..];
+    }
+    out
+}
 
 fn temp_clips_dir(app: &TestApp) -> std::path::PathBuf {
     app.running.as_ref().unwrap().state.config.clips_dir.clone()
