@@ -289,8 +289,8 @@ impl Index {
         let mut tracks_found = None;
         let mut fragments: Vec<Fragment> = Vec::new();
         let mut end_ms = 0;
-        // The moof waiting for its mdat: (offset, start_ms, keyframe, end_ms, runs).
-        let mut open: Option<(u64, i64, bool, i64, Vec<(u32, u64, u64)>)> = None;
+        // The fragment whose moof waits for its mdat, and where its media ends (ms).
+        let mut open: Option<(Fragment, i64)> = None;
         while let Some(h) = read_header(file, at, file_len)? {
             match &h.kind {
                 b"moov" | b"moof" => {
@@ -321,12 +321,13 @@ impl Index {
                         let lead_is_video = tracks.iter().any(|k| k.id == lead.track && k.video);
                         let keyframe = if has_video { lead_is_video && lead.first_is_sync } else { true };
                         let runs = runs.iter().map(|t| (t.track, t.decode, t.duration)).collect();
-                        open = Some((at, start_ms, keyframe, frag_end, runs));
+                        open = Some((Fragment { offset: at, len: 0, start_ms, keyframe, runs }, frag_end));
                     }
                 }
                 b"mdat" => {
-                    if let Some((offset, start_ms, keyframe, frag_end, runs)) = open.take() {
-                        fragments.push(Fragment { offset, len: h.end - offset, start_ms, keyframe, runs });
+                    if let Some((mut fragment, frag_end)) = open.take() {
+                        fragment.len = h.end - fragment.offset;
+                        fragments.push(fragment);
                         end_ms = end_ms.max(frag_end);
                     }
                 }
