@@ -23,13 +23,15 @@ const shows = await (await fetch(`${base}/api/v1/orgs/${org}/shows`, { headers }
 const show = shows.find((s) => s.slug === slug);
 const patch = (status) => fetch(`${base}/api/v1/orgs/${org}/shows/${show.id}`, { method: "PATCH", headers, body: JSON.stringify({ status }) });
 
-const file = `${dir}/bench-recording.mp4`;
-execFileSync("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+// RECORDING: an existing file to replay instead (a long show, say).
+const file = process.env.RECORDING || `${dir}/bench-recording.mp4`;
+if (!process.env.RECORDING) execFileSync("ffmpeg", ["-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
   "-t", "60", "-pix_fmt", "yuv420p", "-c:v", "libx264", "-preset", "veryfast", "-b:v", "1500k", "-g", "30", "-bf", "0", "-c:a", "libopus",
-  "-movflags", "frag_keyframe+empty_moov+default_base_moof", file]);
+  "-movflags", "frag_keyframe+empty_moov+default_base_moof+skip_trailer", file]);
 await patch("live");
 execFileSync("sqlite3", ["-cmd", ".timeout 5000", `${dir}/vetrina.db`,
   `INSERT INTO recordings (show_id, path, started_at) VALUES ('${show.id}', '${file}', ${Date.now() - 60000})`]);
+console.error(`replaying ${file}`);
 await patch("ended");
 
 const browser = await launch({ media: true });

@@ -299,18 +299,39 @@ impl Store {
     }
 
     /// A page of the show's timeline in media-time order (events without media time, from before
-    /// the recording started, come first), starting after `after_ms`.
+    /// the recording started, count as -1 and come first), starting after `after_ms`. Each part
+    /// is a range of the index on (show, media time, wall time): a page costs the same at the end
+    /// of a long show as at its start.
     pub async fn timeline(&self, show: &ShowId, after_ms: i64, limit: i64) -> Result<Vec<(i64, Option<i64>, String, String)>> {
-        let rows = sqlx::query(
-            "SELECT at, media_ms, kind, data FROM timeline_events WHERE show_id = $1 AND COALESCE(media_ms, -1) > $2 \
-             ORDER BY COALESCE(media_ms, -1), at LIMIT $3",
-        )
-        .bind(show.as_str())
-        .bind(after_ms)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(|r| Ok((r.try_get("at")?, r.try_get("media_ms")?, r.try_get("kind")?, r.try_get("data")?))).collect()
+        let row = |r: &AnyRow| -> Result<(i64, Option<i64>, String, String)> {
+            Ok((r.try_get("at")?, r.try_get("media_ms")?, r.try_get("kind")?, r.try_get("data")?))
+        };
+        let mut events = Vec::new();
+        if after_ms < -1 {
+            let rows = sqlx::query(
+                "SELECT at, media_ms, kind, data FROM timeline_events WHERE show_id = $1 AND media_ms IS NULL ORDER BY at LIMIT $2",
+            )
+            .bind(show.as_str())
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?;
+            events = rows.iter().map(row).collect::<Result<Vec<_>>>()?;
+        }
+        let left = limit - events.len() as i64;
+        if left > 0 {
+            let rows = sqlx::query(
+                "SELECT at, media_ms, kind, data FROM timeline_events WHERE show_id = $1 AND media_ms > $2 ORDER BY media_ms, at LIMIT $3",
+            )
+            .bind(show.as_str())
+            .bind(after_ms.max(-1))
+            .bind(left)
+            .fetch_all(&self.pool)
+            .await?;
+            for r in &rows {
+                events.push(row(r)?);
+            }
+        }
+        Ok(events)
     }
 
     /// The ids of every show (any organisation) in `status`.
