@@ -35,6 +35,16 @@ await withBrowser("room", { media: true }, async (browser) => {
 
   await viewer.locator("#pinned-title", { hasText: product }).waitFor();
   await viewer.locator("#chat li.host", { hasText: "Sì, certo!" }).waitFor();
+  // Late joiners see what was shown already, and when.
+  await viewer.locator(".shown-earlier summary").click();
+  await viewer.locator("#chapters li", { hasText: product }).waitFor({ timeout: 5000 });
+  const late = await (await browser.newContext()).newPage();
+  watch(late, errors);
+  await late.goto(`${base}/shows/${slug}`);
+  await late.locator(".shown-earlier summary").click();
+  await late.locator("#chapters li", { hasText: product }).waitFor({ timeout: 5000 });
+  await late.locator(".lineup .product", { hasText: product }).locator(".shown-at").waitFor();
+  await late.close();
 
   // The run of show: the second segment opens its poll and announces its deal.
   await host.locator("#next-segment").click();

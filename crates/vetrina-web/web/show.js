@@ -435,11 +435,12 @@ function onRoom(m) {
     if ("pinned" in m) {
       room.pinnedId = m.pinned?.product_id ?? null;
       drawPinned();
-      // A new chapter: late joiners see what was shown already.
-      loadChapters().then(() => {
+      // A new chapter: late joiners see what was shown already (once the timeline has it: the
+      // room writes it within a few hundred ms).
+      setTimeout(() => loadChapters().then(() => {
         drawChapters();
         for (const p of show?.lineup || []) document.querySelector(`[data-shown="${CSS.escape(p.id)}"]`)?.replaceChildren(jumpButton(p) || "");
-      });
+      }), 800);
     }
     fill(player.viewers, m.viewers > 0 ? t("public.viewers", { n: m.viewers }) : null);
   } else if (m.type === "sent") {
