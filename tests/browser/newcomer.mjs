@@ -46,8 +46,17 @@ await withBrowser("newcomer", {}, async (browser) => {
   await segment.getByLabel("Poll question (optional)").fill("Sabbia o blu?");
   await segment.getByLabel("Poll options (one per line)").fill("Sabbia\nBlu notte");
   await segment.getByLabel("Prepared answers: a question, then its answer, on alternate lines").fill("Si stropiccia?\nPoco, e si stira in un minuto.");
+  // A flash deal that keeps a price in the replay.
+  await segment.locator("summary", { hasText: "Flash deal" }).click();
+  await segment.getByLabel("Deal product").selectOption({ label: "Giacca in lino" });
+  await segment.getByLabel("% off").fill("20");
+  await segment.getByLabel("Price in the replay (empty: the deal ends with the show)").fill("149,00");
   await page.getByRole("button", { name: "Save show" }).click();
   await page.getByText("Saved.").waitFor();
+  await page.reload();
+  await page.locator("li.segment input[name=replay-price]").last().waitFor();
+  const replayPrice = await page.locator("li.segment input[name=replay-price]").last().inputValue();
+  check(replayPrice === "149.00", `the replay price is kept: ${replayPrice}`);
   await page.getByRole("button", { name: "Schedule" }).click();
   await page.locator("#show-status", { hasText: "Scheduled" }).waitFor();
 

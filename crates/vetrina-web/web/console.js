@@ -367,6 +367,8 @@ async function showEditor(orgId, showId) {
         attempt(() => api("GET", `/api/v1/orgs/${orgId}/members`)),
       ])
     : [null, null];
+  const currency = orgOf(orgId)?.currency || "EUR";
+  const digits = new Intl.NumberFormat("en", { style: "currency", currency }).resolvedOptions().maximumFractionDigits;
   // Creators cannot read the catalogue: they see the show's own products by id.
   const products = catalogue?.items ??
     [...new Set([...show.lineup, ...show.run_of_show.segments.flatMap((s) => s.product_ids)])].map((id) => ({ id, title: id }));
@@ -401,6 +403,7 @@ async function showEditor(orgId, showId) {
       quantity: num(s.deal?.quantity, t("ros.deal.quantity")),
       perBuyer: num(s.deal?.per_buyer_limit, t("ros.deal.per_buyer")),
       seconds: num(s.deal?.duration_seconds ?? 300, t("ros.deal.seconds")),
+      replayPrice: h("input", { inputmode: "decimal", name: "replay-price", value: s.deal?.replay_price_minor != null ? (s.deal.replay_price_minor / 10 ** digits).toFixed(digits) : "", "aria-label": t("ros.deal.replay_price") }),
       pollQ: h("input", { value: s.poll?.question ?? "", "aria-label": t("ros.poll.question") }),
       pollO: h("textarea", { rows: 2, "aria-label": t("ros.poll.options") }, (s.poll?.options ?? []).join("\n")),
       answers: h("textarea", { rows: 3, "aria-label": t("ros.answers") }, (s.prepared_answers ?? []).flatMap((a) => [a.question, a.answer]).join("\n")),
@@ -412,7 +415,7 @@ async function showEditor(orgId, showId) {
       field(t("ros.products"), c.products),
       h("details", { open: Boolean(s.deal) }, h("summary", {}, t("ros.deal")),
         h("div", { class: "cols" }, field(t("ros.deal.product"), c.dealProduct), field(t("ros.deal.percent"), c.percent), field(t("ros.deal.quantity"), c.quantity),
-          field(t("ros.deal.per_buyer"), c.perBuyer), field(t("ros.deal.seconds"), c.seconds))),
+          field(t("ros.deal.per_buyer"), c.perBuyer), field(t("ros.deal.seconds"), c.seconds), field(t("ros.deal.replay_price"), c.replayPrice))),
       h("div", { class: "cols" }, field(t("ros.poll.question"), c.pollQ), field(t("ros.poll.options"), c.pollO)),
       field(t("ros.answers"), c.answers),
       h("div", { class: "actions" },
@@ -441,6 +444,8 @@ async function showEditor(orgId, showId) {
         segment.deal = { product_id: c.dealProduct.value, duration_seconds: numberOr(c.seconds) ?? 300, quantity: numberOr(c.quantity), per_buyer_limit: numberOr(c.perBuyer) };
         if (c.deal?.price_minor != null && c.percent.value === "") segment.deal.price_minor = c.deal.price_minor;
         else segment.deal.percent_off = numberOr(c.percent);
+        const replay = c.replayPrice.value.trim();
+        if (replay !== "") segment.deal.replay_price_minor = Math.round(Number(replay.replace(",", ".")) * 10 ** digits);
       }
       if (c.pollQ.value.trim()) segment.poll = { question: c.pollQ.value, options: lines(c.pollO.value) };
       return segment;
