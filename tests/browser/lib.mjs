@@ -57,3 +57,32 @@ export async function signIn(page, base) {
   await page.getByRole("button", { name: "Sign in" }).click();
   await page.getByRole("heading", { name: "Shows" }).waitFor();
 }
+
+/**
+ * A merchant's site on another origin (localhost, while Vetrina is at 127.0.0.1) with a strict
+ * Content-Security-Policy that allows only Vetrina's origin, embedding `<vetrina-player attrs>`.
+ * Its page records the player's events and any CSP violation in `window.seen`, and takes over
+ * add-to-cart (preventDefault). Returns { url, close }.
+ */
+export async function merchantSite(vetrina, attrs) {
+  const http = await import("node:http");
+  const csp = `default-src 'none'; script-src 'nonce-t3st' ${vetrina}; connect-src ${vetrina}; media-src ${vetrina} blob:; img-src ${vetrina} https: data:; style-src 'none'`;
+  const site = http.createServer((req, res) => {
+    res.writeHead(200, { "content-type": "text/html; charset=utf-8", "content-security-policy": csp });
+    res.end(`<!doctype html><html><head><meta charset="utf-8"><title>Shop</title>
+<script type="module" src="${vetrina}/embed.js"></script></head>
+<body><h1>Our shop</h1><vetrina-player ${attrs}></vetrina-player>
+<script type="module" nonce="t3st">
+window.seen = [];
+document.addEventListener("securitypolicyviolation", (e) => window.seen.push({ type: "csp", directive: e.violatedDirective, uri: e.blockedURI }));
+for (const type of ["vetrina:ready", "vetrina:product-shown", "vetrina:add-to-cart", "vetrina:checkout"]) {
+  document.addEventListener(type, (e) => {
+    window.seen.push({ type, detail: e.detail });
+    if (type === "vetrina:add-to-cart") e.preventDefault(); // our own cart takes over
+  });
+}
+</script></body></html>`);
+  });
+  await new Promise((resolve) => site.listen(0, "127.0.0.1", resolve));
+  return { url: `http://localhost:${site.address().port}/`, close: () => site.close() };
+}

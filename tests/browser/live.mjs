@@ -3,7 +3,7 @@
 // the host returns, and says the show has ended when it ends.
 //
 // Env: BASE_URL, EMAIL, PASSWORD, ORG_ID, SHOW_ID, SLUG.
-import { check, signIn, watch, withBrowser } from "./lib.mjs";
+import { check, merchantSite, signIn, watch, withBrowser } from "./lib.mjs";
 
 const { BASE_URL: base, ORG_ID: org, SHOW_ID: show, SLUG: slug } = process.env;
 const errors = [];
@@ -57,6 +57,24 @@ await withBrowser("live", { media: true }, async (browser) => {
   check(await viewer.evaluate(() => document.getElementById("player").muted), "autoplays muted");
   await viewer.locator("#unmute").click();
   check(!(await viewer.evaluate(() => document.getElementById("player").muted)), "unmutes");
+
+  // The embedded player on a merchant's site (another origin, a strict CSP) plays the show live.
+  const site = await merchantSite(new URL(base).origin, `show="${slug}"`);
+  try {
+    const shop = await viewerContext.newPage();
+    watch(shop, errors);
+    await shop.goto(site.url);
+    await shop.waitForFunction(() => {
+      const v = document.querySelector("vetrina-player")?.shadowRoot?.querySelector("video");
+      return v && v.videoWidth > 0 && v.getVideoPlaybackQuality().totalVideoFrames > 5;
+    }, null, { timeout: 15000 });
+    check((await shop.locator("vetrina-player .state").textContent()) === "Live now", "the embed says it is live");
+    const violations = await shop.evaluate(() => window.seen.filter((e) => e.type === "csp"));
+    check(violations.length === 0, `no CSP violations: ${JSON.stringify(violations)}`);
+    await shop.close();
+  } finally {
+    site.close();
+  }
 
   // The host drops: the viewer says so; the host returns: the viewer plays again.
   await host.getByRole("button", { name: "Stop streaming" }).click();

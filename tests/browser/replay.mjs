@@ -7,8 +7,7 @@
 // "Il lino" pinning product B at 4 s, a chat line at 5 s, A again at 7 s), PRODUCT_A, PRODUCT_B,
 // CLIP_ID (4 s to 6 s), SHOPIFY_VARIANT (product B's first variant's Shopify id), and the
 // owner's EMAIL, PASSWORD, ORG_ID, SHOW_ID for the console's clips.
-import http from "node:http";
-import { check, signIn, watch, withBrowser } from "./lib.mjs";
+import { check, merchantSite, signIn, watch, withBrowser } from "./lib.mjs";
 
 const { BASE_URL: base, SLUG: slug, PRODUCT_A: productA, PRODUCT_B: productB, CLIP_ID: clipId, SHOPIFY_VARIANT: shopifyVariant } = process.env;
 const errors = [];
@@ -85,6 +84,10 @@ await withBrowser("replay", { media: true }, async (browser) => {
     && Math.abs(document.getElementById("replay").currentTime - 4) < 0.6, productB);
   const chatText = await page.locator("#chat").textContent();
   check(chatText.includes("ciao a tutti") && !chatText.includes("che bella borsa"), `the chat up to 4 s: ${chatText}`);
+  // After the seek, the line said at 5 s still appears at 5 s of video.
+  await waitFor(page, "the 5 s chat line", () => window.chatSeen.some((l) => l.text.includes("che bella borsa")), null, 10000);
+  const later = await page.evaluate(() => window.chatSeen.find((l) => l.text.includes("che bella borsa")));
+  check(Math.abs(later.at - 5.0) <= 0.1, `after a seek, the chat line said at 5.000 s appears at ${later.at.toFixed(3)} s of video`);
   await page.evaluate(() => document.getElementById("replay").pause());
 
   // Buying in the replay: the replay price (80.00), not the live deal's.
@@ -108,26 +111,8 @@ await withBrowser("replay", { media: true }, async (browser) => {
   check((await clipPage.locator(".lineup .product h3").first().textContent()) === productB, "the clip's product leads the shelf");
 
   // <vetrina-player> on a merchant's site: another origin, a strict CSP, no iframe.
-  const vetrina = new URL(base).origin;
-  const csp = `default-src 'none'; script-src 'nonce-t3st' ${vetrina}; connect-src ${vetrina}; media-src ${vetrina} blob:; img-src ${vetrina} https: data:; style-src 'none'`;
-  const site = http.createServer((req, res) => {
-    res.writeHead(200, { "content-type": "text/html; charset=utf-8", "content-security-policy": csp });
-    res.end(`<!doctype html><html><head><meta charset="utf-8"><title>Shop</title>
-<script type="module" src="${vetrina}/embed.js"></script></head>
-<body><h1>Our shop</h1><vetrina-player show="${slug}"></vetrina-player>
-<script type="module" nonce="t3st">
-window.seen = [];
-document.addEventListener("securitypolicyviolation", (e) => window.seen.push({ type: "csp", directive: e.violatedDirective, uri: e.blockedURI }));
-for (const type of ["vetrina:ready", "vetrina:product-shown", "vetrina:add-to-cart", "vetrina:checkout"]) {
-  document.addEventListener(type, (e) => {
-    window.seen.push({ type, detail: e.detail });
-    if (type === "vetrina:add-to-cart") e.preventDefault(); // our own cart takes over
-  });
-}
-</script></body></html>`);
-  });
-  await new Promise((resolve) => site.listen(0, "127.0.0.1", resolve));
-  const siteUrl = `http://localhost:${site.address().port}/`;
+  const site = await merchantSite(new URL(base).origin, `show="${slug}"`);
+  const siteUrl = site.url;
   try {
     const shop = await context.newPage();
     watch(shop, errors);
