@@ -114,6 +114,11 @@ impl TestApp {
         TestApp { base: running.public_url.clone(), running: Some(running), dir, schema, database_url: config.database_url.clone() }
     }
 
+    /// Where its files are (SQLite at `vetrina.db`).
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
     pub fn store(&self) -> &vetrina_store::Store {
         &self.running.as_ref().expect("running").store
     }

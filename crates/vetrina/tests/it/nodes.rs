@@ -26,12 +26,17 @@ impl Drop for Node {
 }
 
 fn start_node(database_url: &str) -> Node {
+    start_node_with(database_url, "nats://127.0.0.1:4222")
+}
+
+/// A node on `database_url` (a SQLite path, or PostgreSQL), with NATS at `nats_url` (or none).
+fn start_node_with(database_url: &str, nats_url: &str) -> Node {
     let dir = temp_dir("node");
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(&dir)
         .env("VETRINA_DATABASE_URL", database_url)
-        .env("VETRINA_NATS_URL", "nats://127.0.0.1:4222")
+        .env("VETRINA_NATS_URL", nats_url)
         .env("VETRINA_MEDIA_ENABLED", "false")
         .env("VETRINA_LOG", "warn")
         .stdout(Stdio::piped())
@@ -57,6 +62,123 @@ async fn guest_cookie(base: &str, name: &str) -> String {
     let r = reqwest::Client::new().post(format!("{base}/api/v1/guests")).json(&json!({"display_name": name})).send().await.unwrap();
     assert_eq!(r.status(), 201);
     r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string()
+}
+
+/// kill -9 of the server in the middle of a flash sale's checkouts, then a restart on the same
+/// database: every order the buyers were told about is there, nothing was sold twice or beyond
+/// the stock, and a buyer who never heard back retries with the same Idempotency-Key and gets
+/// one order, never two.
+async fn killed_mid_sale(db: Db) {
+    let app = TestApp::spawn(db).await;
+    let org = app.org("crash-sale").await;
+    let (product_id, variant) = crate::shop::sale(&org, "crash-sale", 100).await;
+    let database_url = match db {
+        Db::Postgres => app.database_url.clone(),
+        Db::Sqlite => format!("sqlite://{}", app.data_dir().join("vetrina.db").display()),
+    };
+    let mut node = start_node_with(&database_url, "");
+    let client = reqwest::Client::builder().pool_max_idle_per_host(0).timeout(Duration::from_secs(10)).build().unwrap();
+    // 300 buyers at once for 100 units; the hundred who hold one check out together.
+    let mut adds = Vec::new();
+    for _ in 0..300 {
+        let (client, url) = (client.clone(), format!("{}/api/v1/shows/crash-sale/cart/lines", node.base));
+        let variant = variant.clone();
+        adds.push(tokio::spawn(async move {
+            let r = client.post(url).json(&json!({"variant_id": variant})).send().await.unwrap();
+            let status = r.status().as_u16();
+            let cookie = r.headers().get("set-cookie").map(|c| c.to_str().unwrap().split(';').next().unwrap().to_string());
+            (status, cookie)
+        }));
+    }
+    let mut holders = Vec::new();
+    for a in adds {
+        let (status, cookie) = a.await.unwrap();
+        assert!(status == 201 || status == 409, "{status}");
+        if status == 201 {
+            holders.push(cookie.unwrap());
+        }
+    }
+    assert_eq!(holders.len(), 100);
+    let told = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut checkouts = Vec::new();
+    for (i, cookie) in holders.iter().enumerate() {
+        let (client, url, cookie, told) =
+            (client.clone(), format!("{}/api/v1/shows/crash-sale/checkout", node.base), cookie.clone(), told.clone());
+        checkouts.push(tokio::spawn(async move {
+            // Spread over about a second, so the kill lands in the middle.
+            tokio::time::sleep(Duration::from_millis(i as u64 * 10)).await;
+            let r = client
+                .post(url)
+                .header("cookie", &cookie)
+                .header("idempotency-key", format!("crash-{i}"))
+                .json(&crate::shop::contact())
+                .send()
+                .await;
+            if let Ok(r) = r
+                && r.status().as_u16() == 201
+                && let Ok(order) = r.json::<Value>().await
+            {
+                told.lock().unwrap().push((i, order["id"].as_str().unwrap().to_string(), order["number"].as_i64().unwrap()));
+            }
+        }));
+    }
+    // Kill the node (SIGKILL) once some buyers have their confirmation.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while told.lock().unwrap().len() < 20 {
+        assert!(std::time::Instant::now() < deadline, "no confirmations");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    node.child.kill().unwrap();
+    node.child.wait().unwrap();
+    for c in checkouts {
+        c.await.unwrap();
+    }
+    let told = told.lock().unwrap().clone();
+    assert!(told.len() < 100, "the kill came before every checkout ended ({} confirmed)", told.len());
+
+    let node = start_node_with(&database_url, "");
+    // Every confirmed order is there, for its buyer.
+    for (i, id, number) in &told {
+        let r = client.get(format!("{}/api/v1/orders/{id}", node.base)).header("cookie", &holders[*i]).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200, "order #{number} confirmed before the kill");
+        assert_eq!(r.json::<Value>().await.unwrap()["number"], *number);
+    }
+    // Buyers who never heard back try again with the same key: one order each, never two.
+    for (i, cookie) in holders.iter().enumerate() {
+        if told.iter().any(|(j, _, _)| *j == i) {
+            continue;
+        }
+        let r = client
+            .post(format!("{}/api/v1/shows/crash-sale/checkout", node.base))
+            .header("cookie", cookie)
+            .header("idempotency-key", format!("crash-{i}"))
+            .json(&crate::shop::contact())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 201, "buyer {i} retries after the restart: {}", r.text().await.unwrap());
+    }
+    let orders = org.owner.get(&org.path("/orders?limit=500")).await;
+    assert_eq!(orders.body["total"], 100, "one order per holder: {}", orders.text);
+    let mut numbers: Vec<i64> = orders.body["items"].as_array().unwrap().iter().map(|o| o["number"].as_i64().unwrap()).collect();
+    numbers.sort();
+    numbers.dedup();
+    assert_eq!(numbers.len(), 100, "no number twice");
+    let levels =
+        app.store().stock_levels(&vetrina_domain::ids::OrgId(org.id.clone()), &[vetrina_domain::ids::ProductId(product_id)]).await.unwrap();
+    assert_eq!(levels[0].available, Some(0), "sold out, never below");
+    drop(node);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_killed_server_loses_no_order_sqlite() {
+    killed_mid_sale(Db::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_killed_server_loses_no_order_postgres() {
+    killed_mid_sale(Db::Postgres).await;
 }
 
 /// Messages until one of `kind` satisfies `matches` (at most 5 s of silence).
