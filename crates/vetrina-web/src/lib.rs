@@ -59,6 +59,8 @@ pub struct WebConfig {
     pub ledger_batch: usize,
     /// Where clips cut from recordings are written.
     pub clips_dir: std::path::PathBuf,
+    /// Webhooks may call private and local addresses (see `webhooks::is_public`).
+    pub webhooks_private_networks: bool,
 }
 
 /// A STUN or TURN server clients may use.

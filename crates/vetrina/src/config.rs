@@ -39,6 +39,10 @@ pub struct Config {
     /// live rooms share chat, pins, polls and viewer counts through NATS (JetStream). Empty: one
     /// node.
     pub nats_url: String,
+    /// Let webhook URLs reach private and local addresses (127.0.0.1, 10.x, 192.168.x, fc00::/7,
+    /// ...). Off by default: a merchant's admin must not make this server call into its own
+    /// network. Turn on for receivers on the same machine or LAN.
+    pub webhooks_private_networks: bool,
     /// Live video (WHIP/WHEP).
     pub media: MediaSettings,
     /// Outgoing email (order confirmations).
@@ -128,6 +132,7 @@ impl Default for Config {
             hold_minutes: 10,
             ledger_batch: 400,
             nats_url: String::new(),
+            webhooks_private_networks: false,
             media: MediaSettings::default(),
             smtp: SmtpSettings::default(),
         }
@@ -162,6 +167,7 @@ impl std::fmt::Debug for Config {
             .field("ledger_batch", &self.ledger_batch)
             .field("log", &self.log)
             .field("nats_url", &redact_url(&self.nats_url))
+            .field("webhooks_private_networks", &self.webhooks_private_networks)
             .field("media", &self.media)
             .field("smtp", &self.smtp)
             .finish()
@@ -222,6 +228,10 @@ impl Config {
         }
         if let Some(v) = var("HOLD_MINUTES") {
             config.hold_minutes = v.parse().with_context(|| format!("VETRINA_HOLD_MINUTES={v:?} is not a number of minutes"))?;
+        }
+        if let Some(v) = var("WEBHOOKS_PRIVATE_NETWORKS") {
+            config.webhooks_private_networks =
+                v.parse().with_context(|| format!("VETRINA_WEBHOOKS_PRIVATE_NETWORKS={v:?} is not true or false"))?;
         }
         if let Some(v) = var("LEDGER_BATCH") {
             config.ledger_batch = v.parse().with_context(|| format!("VETRINA_LEDGER_BATCH={v:?} is not a number of requests"))?;

@@ -78,6 +78,7 @@ pub async fn start(config: &Config, password_cost: PasswordCost) -> anyhow::Resu
         hold_minutes: config.hold_minutes,
         ledger_batch: config.ledger_batch,
         clips_dir: config.data_dir.join("clips"),
+        webhooks_private_networks: config.webhooks_private_networks,
     };
     let shutdown = CancellationToken::new();
     let media = if config.media.enabled {
@@ -107,11 +108,11 @@ pub async fn start(config: &Config, password_cost: PasswordCost) -> anyhow::Resu
     tokio::spawn(purge_sessions(store.clone(), shutdown.clone()));
     tokio::spawn(checkpoint(store.clone(), shutdown.clone()));
     {
-        let (store, stop) = (store.clone(), shutdown.clone());
+        let (store, stop, private_networks) = (store.clone(), shutdown.clone(), config.webhooks_private_networks);
         tokio::spawn(async move {
             tokio::select! {
                 () = stop.cancelled() => {}
-                () = vetrina_web::webhooks::send_forever(store) => {}
+                () = vetrina_web::webhooks::send_forever(store, private_networks) => {}
             }
         });
     }

@@ -323,6 +323,11 @@ async fn create_webhook(
     if parsed.is_none() || url.len() > 2_000 || url.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err(ApiError::unprocessable("url must be an http:// or https:// address").with_field("url"));
     }
+    if !state.config.webhooks_private_networks
+        && let Some(refused) = crate::webhooks::refuse_private(url)
+    {
+        return Err(ApiError::unprocessable(refused).with_field("url"));
+    }
     if body.events.is_empty() || body.events.iter().any(|e| !vetrina_store::webhooks::EVENTS.contains(&e.as_str())) {
         return Err(
             ApiError::unprocessable(format!("events: one or more of {}", vetrina_store::webhooks::EVENTS.join(", "))).with_field("events")

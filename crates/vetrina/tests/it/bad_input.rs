@@ -72,3 +72,23 @@ story!(health_and_openapi, |app| {
     assert!(doc.body["paths"]["/api/v1/orgs/{org_id}/products/import"]["post"].is_object());
     assert!(doc.body["components"]["schemas"]["Problem"].is_object());
 });
+
+story!(webhooks_never_call_into_private_networks, |app| {
+    let org = app.org("ssrf").await;
+    for url in [
+        "http://127.0.0.1:8080/hook",
+        "http://localhost/hook",
+        "http://169.254.169.254/latest/meta-data/",
+        "https://10.0.0.7/hook",
+        "http://[::1]:9000/x",
+        "http://192.168.1.10/x",
+    ] {
+        let r = org.owner.post(&org.path("/webhooks"), serde_json::json!({"url": url, "events": ["order.created"]})).await;
+        r.problem(422, "public addresses");
+    }
+    let ok = org
+        .owner
+        .post(&org.path("/webhooks"), serde_json::json!({"url": "https://hooks.example.com/x", "events": ["order.created"]}))
+        .await;
+    assert_eq!(ok.status, 201, "{}", ok.text);
+});

@@ -446,7 +446,8 @@ async fn the_buyer_gets_a_confirmation_email() {
 #[tokio::test]
 async fn webhooks_are_signed_retried_and_logged() {
     use std::io::{BufRead, BufReader};
-    let app = TestApp::spawn(crate::harness::Db::Sqlite).await;
+    // The receiver runs on this machine: private addresses allowed (they are not by default).
+    let app = TestApp::spawn_with(crate::harness::Db::Sqlite, |c| c.webhooks_private_networks = true).await;
     let org = app.org("hooks").await;
     let (_, v) = show_with_product(&org, "hooks-show", None).await;
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
