@@ -25,7 +25,17 @@ await withBrowser("shop", { media: true }, async (browser) => {
   // The cart survives a reload.
   await viewer.reload();
   await viewer.locator("#cart-lines li", { hasText: product }).waitFor();
-  const subtotal = await viewer.locator("#cart-subtotal").textContent();
+  // Two of them: the units are held at once; then a discount code, quoted before the order.
+  const one = await viewer.locator("#cart-subtotal").textContent();
+  await viewer.locator("#cart-lines li", { hasText: product }).locator("select.quantity").selectOption("2");
+  await viewer.waitForFunction((one) => document.getElementById("cart-subtotal").textContent !== one, one);
+  await viewer.getByPlaceholder("Discount code").fill("nope");
+  await viewer.getByRole("button", { name: "Apply" }).click();
+  await viewer.locator(".flash.error", { hasText: "NOPE is not a code of this shop" }).waitFor();
+  await viewer.getByPlaceholder("Discount code").fill("diretta10");
+  await viewer.getByRole("button", { name: "Apply" }).click();
+  await viewer.locator("#cart-discount", { hasText: "DIRETTA10" }).waitFor();
+  const quoted = await viewer.locator("#cart-total").textContent();
 
   await viewer.getByLabel("Email").fill("giulia@example.com");
   await viewer.getByLabel("Full name").fill("Giulia <b>Verdi</b>");
@@ -36,7 +46,7 @@ await withBrowser("shop", { media: true }, async (browser) => {
   await viewer.locator("#place-order").click();
   await viewer.getByRole("heading", { name: /Thank you! Order #\d+ is placed/ }).waitFor();
   const total = await viewer.locator("#order-total").textContent();
-  check(total.includes(subtotal.trim()), `the total ${total} is the cart's ${subtotal} (no shipping or tax set)`);
+  check(total.includes(quoted.trim()), `the order's total ${total} is the quote's ${quoted}`);
 
   await host.goto(`${base}/console#/orgs/${org}/orders`);
   const row = host.locator("#orders tr", { hasText: "giulia@example.com" });

@@ -198,6 +198,8 @@ pub struct PricedLine {
 pub struct Totals {
     /// The goods, at the prices shown.
     pub subtotal_minor: i64,
+    /// Off the goods, by a discount code.
+    pub discount_minor: i64,
     pub shipping_minor: i64,
     /// The tax in the total (included in the prices, or added on top).
     pub tax_minor: i64,
@@ -211,17 +213,132 @@ fn div_round(n: i64, d: i64) -> i64 {
 
 /// The totals of lines under the shop's settings. Tax applies to goods and shipping.
 pub fn totals(lines: &[PricedLine], settings: &ShopSettings) -> Totals {
+    totals_with(lines, settings, 0)
+}
+
+/// [`totals`] with `discount_minor` off the goods (at most all of them); free shipping counts the
+/// goods after the discount.
+pub fn totals_with(lines: &[PricedLine], settings: &ShopSettings, discount_minor: i64) -> Totals {
     let subtotal_minor: i64 = lines.iter().map(|l| l.quantity * l.unit_price_minor).sum();
-    let free = settings.free_shipping_over_minor.is_some_and(|over| subtotal_minor >= over);
+    let discount_minor = discount_minor.clamp(0, subtotal_minor);
+    let goods = subtotal_minor - discount_minor;
+    let free = settings.free_shipping_over_minor.is_some_and(|over| goods >= over);
     let shipping_minor = if lines.is_empty() || free { 0 } else { settings.shipping_flat_minor };
-    let taxed = subtotal_minor + shipping_minor;
+    let taxed = goods + shipping_minor;
     let rate = settings.tax_rate_bp;
     if settings.prices_include_tax {
         let tax_minor = taxed - div_round(taxed * 10_000, 10_000 + rate);
-        Totals { subtotal_minor, shipping_minor, tax_minor, total_minor: taxed }
+        Totals { subtotal_minor, discount_minor, shipping_minor, tax_minor, total_minor: taxed }
     } else {
         let tax_minor = div_round(taxed * rate, 10_000);
-        Totals { subtotal_minor, shipping_minor, tax_minor, total_minor: taxed + tax_minor }
+        Totals { subtotal_minor, discount_minor, shipping_minor, tax_minor, total_minor: taxed + tax_minor }
+    }
+}
+
+/// A discount code the shop gives out (on air, in a show's announcement, by email).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct DiscountCode {
+    /// Upper case letters, digits, `-` and `_`; buyers may type it in any case.
+    pub code: String,
+    /// Percent off the goods (1 to 100); or `amount_off_minor`.
+    pub percent_off: Option<i64>,
+    pub amount_off_minor: Option<i64>,
+    /// The goods must come to at least this much.
+    pub min_subtotal_minor: Option<i64>,
+    /// Orders it may be used on at most.
+    pub max_uses: Option<i64>,
+    pub uses: i64,
+    /// Unix ms after which it no longer works.
+    pub expires_at: Option<i64>,
+    pub active: bool,
+}
+
+/// A discount code as the merchant writes it.
+#[derive(Clone, Debug, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DiscountInput {
+    pub code: String,
+    #[serde(default)]
+    pub percent_off: Option<i64>,
+    #[serde(default)]
+    pub amount_off_minor: Option<i64>,
+    #[serde(default)]
+    pub min_subtotal_minor: Option<i64>,
+    #[serde(default)]
+    pub max_uses: Option<i64>,
+    #[serde(default)]
+    pub expires_at: Option<i64>,
+    #[serde(default = "yes")]
+    pub active: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A code as buyers type it, as stored: trimmed, upper case.
+pub fn normal_code(code: &str) -> String {
+    code.trim().to_uppercase()
+}
+
+impl DiscountInput {
+    pub fn validate(self) -> Result<DiscountCode, crate::Invalid> {
+        use crate::Invalid;
+        let code = normal_code(&self.code);
+        if !(3..=32).contains(&code.len()) || !code.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            return Err(Invalid::new("code", "3 to 32 letters, digits, - or _"));
+        }
+        match (self.percent_off, self.amount_off_minor) {
+            (Some(p), None) if (1..=100).contains(&p) => {}
+            (Some(_), None) => return Err(Invalid::new("percent_off", "between 1 and 100")),
+            (None, Some(a)) if (1..=100_000_000).contains(&a) => {}
+            (None, Some(_)) => return Err(Invalid::new("amount_off_minor", "more than 0")),
+            _ => return Err(Invalid::new("percent_off", "give either percent_off or amount_off_minor")),
+        }
+        if self.min_subtotal_minor.is_some_and(|m| !(0..=1_000_000_000).contains(&m)) {
+            return Err(Invalid::new("min_subtotal_minor", "0 or more"));
+        }
+        if self.max_uses.is_some_and(|m| !(1..=100_000_000).contains(&m)) {
+            return Err(Invalid::new("max_uses", "1 or more"));
+        }
+        if self.expires_at.is_some_and(|e| e < 0) {
+            return Err(Invalid::new("expires_at", "a Unix time in milliseconds"));
+        }
+        Ok(DiscountCode {
+            code,
+            percent_off: self.percent_off,
+            amount_off_minor: self.amount_off_minor,
+            min_subtotal_minor: self.min_subtotal_minor,
+            max_uses: self.max_uses,
+            uses: 0,
+            expires_at: self.expires_at,
+            active: self.active,
+        })
+    }
+}
+
+impl DiscountCode {
+    /// What the code takes off goods of `subtotal_minor` at `now`, or why it does not apply
+    /// (said to the buyer).
+    pub fn discount(&self, subtotal_minor: i64, now: i64) -> Result<i64, String> {
+        if !self.active {
+            return Err(format!("the code {} is not active", self.code));
+        }
+        if self.expires_at.is_some_and(|e| now >= e) {
+            return Err(format!("the code {} has expired", self.code));
+        }
+        if self.max_uses.is_some_and(|m| self.uses >= m) {
+            return Err(format!("the code {} has been used up", self.code));
+        }
+        if let Some(min) = self.min_subtotal_minor.filter(|m| subtotal_minor < *m) {
+            return Err(format!("the code {} applies to orders of at least {min} (minor units)", self.code));
+        }
+        let off = match (self.percent_off, self.amount_off_minor) {
+            (Some(p), _) => div_round(subtotal_minor * p, 100),
+            (None, Some(a)) => a,
+            (None, None) => 0,
+        };
+        Ok(off.clamp(0, subtotal_minor))
     }
 }
 
@@ -453,12 +570,61 @@ mod tests {
             ..ShopSettings::default()
         };
         // 35,140 of goods + 6.90 shipping = 35,830, of which 22% VAT is 6,461.
-        assert_eq!(totals(&lines, &italy), Totals { subtotal_minor: 35_140, shipping_minor: 690, tax_minor: 6_461, total_minor: 35_830 });
+        assert_eq!(
+            totals(&lines, &italy),
+            Totals { subtotal_minor: 35_140, discount_minor: 0, shipping_minor: 690, tax_minor: 6_461, total_minor: 35_830 }
+        );
         let big = [PricedLine { quantity: 4, unit_price_minor: 15_120 }];
         assert_eq!(totals(&big, &italy).shipping_minor, 0, "free over 500");
         let us = ShopSettings { shipping_flat_minor: 500, tax_rate_bp: 825, ..ShopSettings::default() };
-        assert_eq!(totals(&lines, &us), Totals { subtotal_minor: 35_140, shipping_minor: 500, tax_minor: 2_940, total_minor: 38_580 });
+        assert_eq!(
+            totals(&lines, &us),
+            Totals { subtotal_minor: 35_140, discount_minor: 0, shipping_minor: 500, tax_minor: 2_940, total_minor: 38_580 }
+        );
         assert_eq!(totals(&[], &us), Totals::default(), "an empty cart costs nothing, not even shipping");
+        // 10% off 351.40 = 35.14; the goods then cost 316.26, under the 500 for free shipping.
+        let ten = DiscountInput {
+            code: " live10 ".into(),
+            percent_off: Some(10),
+            amount_off_minor: None,
+            min_subtotal_minor: Some(10_000),
+            max_uses: Some(2),
+            expires_at: Some(5_000),
+            active: true,
+        }
+        .validate()
+        .unwrap();
+        assert_eq!(ten.code, "LIVE10");
+        let off = ten.discount(35_140, 1_000).unwrap();
+        assert_eq!(off, 3_514);
+        let t = totals_with(&lines, &italy, off);
+        assert_eq!((t.discount_minor, t.shipping_minor, t.total_minor), (3_514, 690, 35_140 - 3_514 + 690));
+        assert!(ten.discount(9_999, 1_000).unwrap_err().contains("at least"));
+        assert!(ten.discount(35_140, 5_000).unwrap_err().contains("expired"));
+        assert!(DiscountCode { uses: 2, ..ten.clone() }.discount(35_140, 0).unwrap_err().contains("used up"));
+        assert!(DiscountCode { active: false, ..ten.clone() }.discount(35_140, 0).unwrap_err().contains("not active"));
+        let big = DiscountCode { percent_off: None, amount_off_minor: Some(1_000_000), ..ten.clone() };
+        assert_eq!(big.discount(35_140, 0).unwrap(), 35_140, "never more than the goods");
+        let bad = |code: &str, pct: Option<i64>, amount: Option<i64>| {
+            DiscountInput {
+                code: code.into(),
+                percent_off: pct,
+                amount_off_minor: amount,
+                min_subtotal_minor: None,
+                max_uses: None,
+                expires_at: None,
+                active: true,
+            }
+            .validate()
+            .unwrap_err()
+            .field
+        };
+        assert_eq!(bad("ab", Some(10), None), "code");
+        assert_eq!(bad("NO SPACES", Some(10), None), "code");
+        assert_eq!(bad("OK10", Some(0), None), "percent_off");
+        assert_eq!(bad("OK10", Some(101), None), "percent_off");
+        assert_eq!(bad("OK10", None, Some(-5)), "amount_off_minor");
+        assert_eq!(bad("OK10", Some(5), Some(5)), "percent_off");
     }
 
     #[test]

@@ -14,6 +14,7 @@
 pub mod accounts;
 pub mod blobs;
 pub mod catalogue;
+pub mod discounts;
 mod migrate;
 pub mod orders;
 pub mod replays;
@@ -49,6 +50,9 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// What was sent breaks a rule only the stored data can check (a discount code used up).
+    #[error("{0}")]
+    Invalid(vetrina_domain::Invalid),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

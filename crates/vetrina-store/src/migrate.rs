@@ -34,6 +34,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(7, "room_bans", "0007_room_bans.sql"),
     migration!(8, "shop", "0008_shop.sql"),
     migration!(9, "replays", "0009_replays.sql"),
+    migration!(10, "discounts", "0010_discounts.sql"),
 ];
 
 /// The number of migrations this build knows.

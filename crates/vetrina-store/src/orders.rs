@@ -55,6 +55,8 @@ pub struct Order {
     pub lines: Vec<OrderLine>,
     /// Where the buyer finishes paying (the merchant's own shop), for hand-off payments.
     pub handoff_urls: Vec<String>,
+    /// The discount code used, if any (what it took off is `discount_minor`).
+    pub discount_code: Option<String>,
     /// The show the order was placed from, live or from its replay.
     #[schema(value_type = Option<String>)]
     pub show_id: Option<ShowId>,
@@ -86,6 +88,8 @@ pub struct CheckoutRequest {
     pub show: Option<ShowId>,
     pub source: &'static str,
     pub media_ms: Option<i64>,
+    /// A discount code the buyer typed.
+    pub discount_code: Option<String>,
 }
 
 fn order_from_row(r: &sqlx::any::AnyRow, lines: Vec<OrderLine>) -> Result<Order> {
@@ -102,12 +106,14 @@ fn order_from_row(r: &sqlx::any::AnyRow, lines: Vec<OrderLine>) -> Result<Order>
         currency: r.try_get("currency")?,
         totals: Totals {
             subtotal_minor: r.try_get("subtotal_minor")?,
+            discount_minor: r.try_get("discount_minor")?,
             shipping_minor: r.try_get("shipping_minor")?,
             tax_minor: r.try_get("tax_minor")?,
             total_minor: r.try_get("total_minor")?,
         },
         lines,
         handoff_urls: serde_json::from_str(&r.try_get::<String, _>("handoff_urls")?).map_err(|_| corrupt("handoff_urls"))?,
+        discount_code: r.try_get("discount_code")?,
         show_id: r.try_get::<Option<String>, _>("show_id")?.map(ShowId),
         source: r.try_get("source")?,
         media_ms: r.try_get("media_ms")?,
@@ -269,10 +275,14 @@ impl Store {
         // The hand-off links list every line with its whole quantity.
         let handoff: Vec<(Option<String>, Option<String>, i64)> =
             lines.iter().zip(&handoff).map(|(l, (s, w))| (s.clone(), w.clone(), l.quantity)).collect();
-        let totals = shop::totals(
-            &lines.iter().map(|l| PricedLine { quantity: l.quantity, unit_price_minor: l.unit_price_minor }).collect::<Vec<_>>(),
-            &org.shop,
-        );
+        let priced: Vec<PricedLine> =
+            lines.iter().map(|l| PricedLine { quantity: l.quantity, unit_price_minor: l.unit_price_minor }).collect();
+        let subtotal: i64 = priced.iter().map(|l| l.quantity * l.unit_price_minor).sum();
+        let discount = match &request.discount_code {
+            Some(code) => Some(use_discount(&mut tx, &org.id, code, subtotal, now).await?),
+            None => None,
+        };
+        let totals = shop::totals_with(&priced, &org.shop, discount.as_ref().map_or(0, |(_, off)| *off));
         let (status, handoff_urls) = match request.payment {
             Payment::PayLater => (OrderStatus::PendingPayment, Vec::new()),
             Payment::Shopify => {
@@ -317,8 +327,9 @@ impl Store {
         let (key, hash) = request.idempotency.clone().unzip();
         sqlx::query(
             "INSERT INTO orders (id, org_id, number, buyer, email, name, phone, address, currency, subtotal_minor, shipping_minor, tax_minor, \
-             total_minor, status, payment, handoff_urls, show_id, source, media_ms, idempotency_key, request_hash, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $22)",
+             total_minor, status, payment, handoff_urls, show_id, source, media_ms, idempotency_key, request_hash, created_at, updated_at, \
+             discount_code, discount_minor) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $22, $23, $24)",
         )
         .bind(&id)
         .bind(org.id.as_str())
@@ -342,6 +353,8 @@ impl Store {
         .bind(key.as_deref())
         .bind(hash.as_deref())
         .bind(now)
+        .bind(discount.as_ref().map(|(code, _)| code.as_str()))
+        .bind(totals.discount_minor)
         .execute(&mut *tx)
         .await
         .map_err(|e| crate::conflict_on_unique(e, || "a request with this Idempotency-Key is being processed: try again".into()))?;
@@ -406,6 +419,7 @@ impl Store {
             totals,
             lines,
             handoff_urls,
+            discount_code: discount.as_ref().map(|(code, _)| code.clone()),
             show_id: request.show.clone(),
             source: request.source.to_string(),
             media_ms: request.media_ms,
@@ -670,4 +684,35 @@ async fn attribute_pins(tx: &mut sqlx::Transaction<'_, sqlx::Any>, lines: &mut [
         }
     }
     Ok(())
+}
+
+/// Applies the discount `code` to goods of `subtotal` in the checkout's transaction: checks it,
+/// and counts the use (atomically: a code with uses left is never used past them). Returns the
+/// code as stored and what it takes off.
+async fn use_discount(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    org: &OrgId,
+    code: &str,
+    subtotal: i64,
+    now: i64,
+) -> Result<(String, i64)> {
+    let code = shop::normal_code(code);
+    let row = sqlx::query("SELECT * FROM discount_codes WHERE org_id = $1 AND code = $2")
+        .bind(org.as_str())
+        .bind(&code)
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or_else(|| StoreError::Invalid(vetrina_domain::Invalid::new("discount_code", format!("{code} is not a code of this shop"))))?;
+    let found = crate::discounts::discount_from_row(&row)?;
+    let off = found.discount(subtotal, now).map_err(|reason| StoreError::Invalid(vetrina_domain::Invalid::new("discount_code", reason)))?;
+    let used =
+        sqlx::query("UPDATE discount_codes SET uses = uses + 1 WHERE org_id = $1 AND code = $2 AND (max_uses IS NULL OR uses < max_uses)")
+            .bind(org.as_str())
+            .bind(&code)
+            .execute(&mut **tx)
+            .await?;
+    if used.rows_affected() == 0 {
+        return Err(StoreError::Invalid(vetrina_domain::Invalid::new("discount_code", format!("the code {code} has been used up"))));
+    }
+    Ok((code, off))
 }

@@ -128,6 +128,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => ApiError::new(StatusCode::NOT_FOUND, "not found"),
             StoreError::Conflict(message) => ApiError::conflict(message),
+            StoreError::Invalid(invalid) => invalid.into(),
             e => ApiError::internal(e),
         }
     }

@@ -90,6 +90,9 @@ fn confirmation(order: &Order, shop: &str, italian: bool, from: Mailbox) -> anyh
         let options = if l.options.is_empty() { String::new() } else { format!(" ({})", l.options.join(" / ")) };
         body.push_str(&format!("  {} x {}{} — {}\n", l.quantity, l.title, options, money(l.unit_price_minor * l.quantity)));
     }
+    if let Some(code) = order.discount_code.as_deref().filter(|_| order.totals.discount_minor > 0) {
+        body.push_str(&format!("\n{code}: -{}", money(order.totals.discount_minor)));
+    }
     body.push_str(&format!(
         "\n{shipping}: {}\n{tax}: {}\n{total}: {}\n\n",
         money(order.totals.shipping_minor),

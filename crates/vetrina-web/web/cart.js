@@ -12,6 +12,8 @@ const cart = {
   /** Units still available per variant, as the room last said. */
   stock: new Map(),
   message: null,
+  /** The discount code the buyer applied (quoted by the server). */
+  code: null,
 };
 
 /** The moment of video (ms) the buyer is watching, or null: set by the page. */
@@ -117,6 +119,7 @@ function drawCart() {
     return fill(cart.box,
       h("h2", {}, t("order.thanks", { number: o.number })),
       h("ul", { class: "cart-lines" }, o.lines.map((l) => h("li", {}, `${l.quantity} × ${l.title}`, " ", h("span", { class: "muted" }, money(l.unit_price_minor, o.currency))))),
+      o.discount_minor ? h("p", {}, t("order.discount", { code: o.discount_code }), " −", money(o.discount_minor, o.currency)) : null,
       h("p", {}, t("order.shipping"), " ", money(o.shipping_minor, o.currency)),
       h("p", {}, t("order.tax"), " ", money(o.tax_minor, o.currency)),
       h("p", { id: "order-total" }, h("strong", {}, t("order.total"), " ", money(o.total_minor, o.currency))),
@@ -127,18 +130,76 @@ function drawCart() {
   fill(cart.box,
     h("h2", {}, t("cart.title")),
     message,
-    h("ul", { class: "cart-lines", id: "cart-lines" }, lines.map((l) => h("li", {},
-      h("strong", {}, `${l.quantity} × ${l.title}`), l.options.length ? ` (${l.options.join(" / ")})` : "", " ",
+    h("ul", { class: "cart-lines", id: "cart-lines" }, lines.map((l) => h("li", { "data-variant": l.variant_id },
+      h("strong", {}, l.title), l.options.length ? ` (${l.options.join(" / ")})` : "", " ",
+      quantityChoice(l), " ",
       money(l.unit_price_minor * l.quantity, l.currency),
       l.unit_price_minor < l.regular_price_minor ? [" ", h("s", {}, money(l.regular_price_minor * l.quantity, l.currency))] : null, " ",
       h("button", { type: "button", class: "link", onclick: async () => {
         await call("DELETE", `/cart/lines/${encodeURIComponent(l.variant_id)}`).catch(() => {});
-        cart.data = await call("GET", "/cart").catch(() => cart.data);
-        drawCart();
+        await refresh();
       } }, t("cart.remove"))))),
-    h("p", {}, t("cart.subtotal"), " ", h("strong", { id: "cart-subtotal" }, money(cart.data.subtotal_minor, cart.data.currency))),
+    totalsBox(cart.data),
     h("p", { class: "muted", id: "cart-reserved", "data-expires": first }, t("cart.reserved", { left: left(first) })),
     checkoutForm());
+}
+
+/** The cart again, quoted with the applied code (dropped if it no longer applies). */
+async function refresh() {
+  const query = cart.code ? `?discount_code=${encodeURIComponent(cart.code)}` : "";
+  try {
+    cart.data = await call("GET", `/cart${query}`);
+  } catch (e) {
+    if (cart.code) {
+      cart.message = { kind: "error", text: e.message };
+      cart.code = null;
+      cart.data = await call("GET", "/cart").catch(() => cart.data);
+    }
+  }
+  drawCart();
+}
+
+/** 1 to 10 (or what is left) of a line; changing it holds or frees units at once. */
+function quantityChoice(line) {
+  const most = Math.max(line.quantity, Math.min(10, line.quantity + (line.available ?? 10)));
+  const select = h("select", { "aria-label": t("cart.quantity", { title: line.title }), class: "quantity" },
+    Array.from({ length: most }, (_, i) => h("option", { value: i + 1, selected: i + 1 === line.quantity }, String(i + 1))));
+  select.addEventListener("change", async () => {
+    cart.message = null;
+    try {
+      await call("PATCH", `/cart/lines/${encodeURIComponent(line.variant_id)}`, { quantity: Number(select.value) });
+    } catch (e) {
+      cart.message = { kind: "error", text: e.message };
+    }
+    await refresh();
+  });
+  return select;
+}
+
+/** What the order will cost: the server's quote (discount, shipping, taxes) before it is placed. */
+function totalsBox(data) {
+  const tt = data.totals;
+  const c = data.currency;
+  const codeInput = h("input", { name: "discount_code", autocomplete: "off", value: cart.code || "", "aria-label": t("checkout.discount_code"), placeholder: t("checkout.discount_code") });
+  const apply = async (e) => {
+    e.preventDefault();
+    cart.message = null;
+    cart.code = codeInput.value.trim() || null;
+    try {
+      cart.data = await call("GET", `/cart${cart.code ? `?discount_code=${encodeURIComponent(cart.code)}` : ""}`);
+    } catch (err) {
+      cart.message = { kind: "error", text: err.message };
+      cart.code = null;
+    }
+    drawCart();
+  };
+  return h("div", { class: "totals", id: "cart-totals" },
+    h("p", {}, t("cart.subtotal"), " ", h("strong", { id: "cart-subtotal" }, money(tt.subtotal_minor, c))),
+    tt.discount_minor ? h("p", { id: "cart-discount" }, t("order.discount", { code: data.discount_code }), " −", money(tt.discount_minor, c)) : null,
+    h("p", {}, t("order.shipping"), " ", h("span", { id: "cart-shipping" }, money(tt.shipping_minor, c))),
+    h("p", {}, t("order.tax"), " ", h("span", { id: "cart-tax" }, money(tt.tax_minor, c))),
+    h("p", {}, h("strong", {}, t("order.total"), " ", h("span", { id: "cart-total" }, money(tt.total_minor, c)))),
+    h("form", { class: "inline discount", onsubmit: apply }, codeInput, h("button", { type: "submit", class: "secondary" }, t("checkout.apply"))));
 }
 
 function checkoutForm() {
@@ -150,7 +211,8 @@ function checkoutForm() {
     const body = {
       email: f.get("email"), name: f.get("name"), phone: f.get("phone") || "",
       address: { line1: f.get("line1"), city: f.get("city"), postal_code: f.get("postal_code"), country: f.get("country") },
-      payment: "pay_later",
+      payment: f.get("payment") || "pay_later",
+      ...(cart.code ? { discount_code: cart.code } : {}),
     };
     const button = form.querySelector("button");
     button.disabled = true; // one tap, one order (and the key makes a second tap harmless)
@@ -167,6 +229,10 @@ function checkoutForm() {
   input("phone", "tel", false, { autocomplete: "tel" }), input("line1", "text", true, { autocomplete: "address-line1" }),
   input("city", "text", true, { autocomplete: "address-level2" }), input("postal_code", "text", true, { autocomplete: "postal-code" }),
   input("country", "text", true, { autocomplete: "country", maxlength: 2, placeholder: "IT" }),
+  (cart.data?.payments || []).length > 1
+    ? h("fieldset", { class: "payments" }, h("legend", {}, t("checkout.payment")), cart.data.payments.map((p, i) =>
+      h("label", {}, h("input", { type: "radio", name: "payment", value: p, checked: i === 0 }), " ", t(`payment.${p}`))))
+    : null,
   h("button", { type: "submit", id: "place-order" }, t("checkout.place")));
   form.dataset.key = crypto.randomUUID();
   return h("details", { open: true }, h("summary", {}, t("checkout.title")), form);

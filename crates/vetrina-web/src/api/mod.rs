@@ -1,5 +1,6 @@
 //! The JSON API under `/api/v1`, one module per area; each exports a `router()`.
 
+pub mod discounts;
 pub mod media;
 pub mod orders;
 pub mod orgs;
@@ -57,6 +58,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(shop::router())
         .merge(orders::router())
         .merge(replays::router())
+        .merge(discounts::router())
 }
 
 /// Answer of list endpoints that page.

@@ -17,7 +17,7 @@ use vetrina_store::shop::{CartLine, NewHold};
 
 use crate::AppState;
 use crate::auth::{self, Caller, hash_secret, new_secret, set_cookie};
-use crate::error::{ApiError, ApiResult, Json, Path};
+use crate::error::{ApiError, ApiResult, Json, Path, Query};
 use crate::shop::LedgerError;
 
 /// The cookie that keeps a buyer's carts across reloads (and live and replay).
@@ -38,11 +38,27 @@ pub struct Cart {
     pub id: Option<CartId>,
     #[schema(value_type = Vec<Object>)]
     pub lines: Vec<CartLine>,
-    /// The sum of the lines at today's prices (shipping and taxes come at checkout).
+    /// The sum of the lines at today's prices.
     pub subtotal_minor: i64,
     pub currency: String,
     /// How long an added item stays reserved.
     pub hold_minutes: i64,
+    /// What the order would cost now: the discount (with `?discount_code=`), shipping and taxes
+    /// under the shop's settings. Checkout computes them again; this is the quote shown before.
+    pub totals: vetrina_domain::shop::Totals,
+    /// The code the quote applies, as the shop writes it.
+    pub discount_code: Option<String>,
+    /// How the buyer may pay at this shop: `pay_later`, and `shopify` / `woocommerce` when the
+    /// shop hands off to its own store.
+    #[schema(value_type = Vec<String>)]
+    pub payments: Vec<Payment>,
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CartQuery {
+    /// A discount code to quote with: 422 when it does not apply, saying why.
+    pub discount_code: Option<String>,
 }
 
 /// What adding to the cart did: the units are the buyer's until `expires_at`.
@@ -132,17 +148,37 @@ async fn show_for_sale(state: &AppState, slug: &str) -> ApiResult<Show> {
     state.show_by_slug(slug).await
 }
 
-async fn cart_answer(state: &AppState, org: &OrgId, cart: Option<CartId>) -> ApiResult<Cart> {
+async fn cart_answer(state: &AppState, org: &OrgId, cart: Option<CartId>, discount_code: Option<&str>) -> ApiResult<Cart> {
+    let now = now_ms();
     let lines = match &cart {
-        Some(id) => state.store.cart_lines(id, now_ms()).await?,
+        Some(id) => state.store.cart_lines(id, now).await?,
         None => Vec::new(),
     };
+    let shop = state.store.org(org).await?;
     let currency = match lines.first() {
         Some(l) => l.currency.clone(),
-        None => state.store.org(org).await?.currency.code().to_string(),
+        None => shop.currency.code().to_string(),
     };
-    let subtotal_minor = lines.iter().map(|l| l.unit_price_minor * l.quantity).sum();
-    Ok(Cart { id: cart, lines, subtotal_minor, currency, hold_minutes: state.ledger.hold_ms / 60_000 })
+    let priced: Vec<vetrina_domain::shop::PricedLine> =
+        lines.iter().map(|l| vetrina_domain::shop::PricedLine { quantity: l.quantity, unit_price_minor: l.unit_price_minor }).collect();
+    let subtotal_minor = priced.iter().map(|l| l.unit_price_minor * l.quantity).sum();
+    let (discount_code, off) = match discount_code.map(vetrina_domain::shop::normal_code).filter(|c| !c.is_empty()) {
+        None => (None, 0),
+        Some(code) => {
+            let invalid = |reason: String| ApiError::from(vetrina_domain::Invalid::new("discount_code", reason));
+            let found = state.store.discount_code(org, &code).await.map_err(|_| invalid(format!("{code} is not a code of this shop")))?;
+            (Some(found.code.clone()), found.discount(subtotal_minor, now).map_err(invalid)?)
+        }
+    };
+    let totals = vetrina_domain::shop::totals_with(&priced, &shop.shop, off);
+    let mut payments = vec![Payment::PayLater];
+    if shop.shop.shopify_domain.is_some() {
+        payments.push(Payment::Shopify);
+    }
+    if shop.shop.woocommerce_domain.is_some() {
+        payments.push(Payment::Woocommerce);
+    }
+    Ok(Cart { id: cart, lines, subtotal_minor, currency, hold_minutes: state.ledger.hold_ms / 60_000, totals, discount_code, payments })
 }
 
 fn with_cookie(state: &AppState, headers: &HeaderMap, mut response: Response, secret: Option<String>) -> Response {
@@ -157,12 +193,19 @@ fn with_cookie(state: &AppState, headers: &HeaderMap, mut response: Response, se
 
 /// The buyer's cart at the show's shop, with today's prices and what is still available.
 #[utoipa::path(get, path = "/api/v1/shows/{slug}/cart", tag = "shop",
-    params(("slug" = String, Path)), responses((status = 200, body = Cart), (status = 404, body = crate::error::Problem)))]
-async fn get_cart(State(state): State<AppState>, caller: Caller, headers: HeaderMap, Path(slug): Path<String>) -> ApiResult<Json<Cart>> {
+    params(("slug" = String, Path), CartQuery),
+    responses((status = 200, body = Cart), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+async fn get_cart(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(slug): Path<String>,
+    Query(q): Query<CartQuery>,
+) -> ApiResult<Json<Cart>> {
     let show = show_for_sale(&state, &slug).await?;
     let has_buyer = matches!(caller, Caller::Person { .. }) || auth::cookie(&headers, BUYER_COOKIE).is_some();
     let cart = if has_buyer { state.store.cart_of(&show.org_id, &buyer(&caller, &headers).0).await? } else { None };
-    Ok(Json(cart_answer(&state, &show.org_id, cart).await?))
+    Ok(Json(cart_answer(&state, &show.org_id, cart, q.discount_code.as_deref()).await?))
 }
 
 /// Adds units of a variant to the buyer's cart, holding them: 201 with what was added, or 409
@@ -272,7 +315,7 @@ async fn change_line(
         let deal = lines.iter().any(|l| l.variant_id == variant && l.deal_id.is_some());
         hold(&state, &show, &buyer, &variant, body.quantity - current, deal, None).await?;
     }
-    Ok(Json(cart_answer(&state, &show.org_id, Some(cart)).await?))
+    Ok(Json(cart_answer(&state, &show.org_id, Some(cart), None).await?))
 }
 
 /// Takes a variant out of the cart; its units go back on sale at once.
@@ -304,6 +347,9 @@ pub struct CheckoutBody {
     /// The moment of video the buyer was watching when they checked out.
     #[serde(default)]
     pub media_ms: Option<i64>,
+    /// A discount code (any case): 422 when it does not apply, saying why.
+    #[serde(default)]
+    pub discount_code: Option<String>,
 }
 
 /// Places an order from the buyer's cart: prices, shipping and taxes are computed here; the
@@ -362,6 +408,7 @@ async fn checkout(
         show: Some(show.id.clone()),
         source,
         media_ms: body.media_ms.map(|m| m.max(0)),
+        discount_code: body.discount_code.clone().filter(|c| !c.trim().is_empty()),
     };
     match state.store.checkout(&org, &request, now_ms()).await? {
         Checkout::Placed(order, levels) => {

@@ -56,6 +56,13 @@ fn route_table() -> BTreeMap<(&'static str, &'static str), (Rule, Sent)> {
         (("GET", "/api/v1/orgs/{org_id}/webhooks/{webhook_id}/deliveries"), (Rule::Can(ManageOrg), None)),
         (("DELETE", "/api/v1/orgs/{org_id}/bans/{identity}"), (Rule::Can(Moderate), None)),
         (("GET", "/api/v1/orgs/{org_id}/orders"), (Rule::Can(ManageOrders), None)),
+        (("GET", "/api/v1/orgs/{org_id}/discount-codes"), (Rule::Can(ManageOrders), None)),
+        (("POST", "/api/v1/orgs/{org_id}/discount-codes"), (Rule::Can(ManageOrders), json(json!({"code": "NEW10", "percent_off": 10})))),
+        (
+            ("PUT", "/api/v1/orgs/{org_id}/discount-codes/{code}"),
+            (Rule::Can(ManageOrders), json(json!({"code": "LIVE10", "percent_off": 15}))),
+        ),
+        (("DELETE", "/api/v1/orgs/{org_id}/discount-codes/{code}"), (Rule::Can(ManageOrders), None)),
         (("GET", "/api/v1/orgs/{org_id}/shows/{show_id}/commissions"), (Rule::Can(ManageOrders), None)),
         (("PUT", "/api/v1/orgs/{org_id}/commission-rates/{user_id}"), (Rule::Can(ManageOrders), json(json!({"rate_bp": 1000})))),
         (("GET", "/api/v1/orgs/{org_id}/orders.csv"), (Rule::Can(ManageOrders), None)),
@@ -160,6 +167,7 @@ impl Ids {
             .replace("{order_id}", &self.order_id)
             .replace("{webhook_id}", &self.webhook_id)
             .replace("{clip_id}", &self.clip_id)
+            .replace("{code}", "LIVE10")
     }
 
     /// The org's own id in `{org_id}` but `other`'s ids for everything inside it.
@@ -222,6 +230,9 @@ async fn furnish(app: &TestApp, org: &Org, slug: &str) -> (Ids, Vec<(Role, Agent
     assert_eq!(order.status, 201, "{}", order.text);
     let hook = org.owner.post(&org.path("/webhooks"), json!({"url": "https://hooks.example/x", "events": ["order.paid"]})).await;
     assert_eq!(hook.status, 201, "{}", hook.text);
+    // A discount code.
+    let code = org.owner.post(&org.path("/discount-codes"), json!({"code": "LIVE10", "percent_off": 10})).await;
+    assert_eq!(code.status, 201, "{}", code.text);
     // A clip of the show's recording.
     let show_id = show.body["id"].as_str().unwrap().to_string();
     crate::harness::attach_recording(app, &show_id, 4, vetrina_store::now_ms()).await;
@@ -327,7 +338,7 @@ story!(every_route_every_role, |app| {
         }
     }
     // Deleting runs last, children before parents; the product in no show can go.
-    let order = ["images", "clips", "invitations", "tokens", "bans", "webhooks", "members", "shows", "products"];
+    let order = ["images", "clips", "discount-codes", "invitations", "tokens", "bans", "webhooks", "members", "shows", "products"];
     deletes.sort_by_key(|(t, _)| order.iter().position(|o| t.contains(o)).unwrap_or(9));
     for (template, path) in deletes {
         let r = a.owner.delete(&path).await;

@@ -133,9 +133,21 @@ async fn a_viewer_buys_the_pinned_product() {
     let product = app.store().product(&show.org_id, &show.lineup[1]).await.unwrap();
     let mut env = show_env(&app, &show);
     env.push(("PRODUCT", product.title.clone()));
+    let code = vetrina_domain::shop::DiscountInput {
+        code: "DIRETTA10".into(),
+        percent_off: Some(10),
+        amount_off_minor: None,
+        min_subtotal_minor: None,
+        max_uses: None,
+        expires_at: None,
+        active: true,
+    };
+    app.store().create_discount_code(&show.org_id, &code.validate().unwrap(), 0).await.unwrap();
     node("shop.mjs", &env).await;
     let (orders, _) = app.store().orders(&show.org_id, "giulia", None, 10, 0).await.unwrap();
     assert_eq!(orders.len(), 1, "one order, however the page was tapped");
+    assert_eq!((orders[0].lines[0].quantity, orders[0].discount_code.as_deref()), (2, Some("DIRETTA10")));
+    assert_eq!(orders[0].totals.discount_minor, (orders[0].totals.subtotal_minor + 5) / 10);
     assert_eq!((orders[0].show_id.as_ref(), orders[0].lines[0].product_id.clone()), (Some(&show.id), product.id));
     app.stop().await;
 }

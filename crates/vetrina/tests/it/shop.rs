@@ -515,3 +515,71 @@ async fn webhooks_are_signed_retried_and_logged() {
     );
     app.stop().await;
 }
+
+story!(discount_codes_at_checkout, |app| {
+    let org = app.org("codes").await;
+    let (_, v) = show_with_product(&org, "codes-show", None).await;
+    let codes = org.path("/discount-codes");
+    let made = org.owner.post(&codes, json!({"code": "live10", "percent_off": 10, "min_subtotal_minor": 20_000, "max_uses": 2})).await;
+    assert_eq!(made.status, 201, "{}", made.text);
+    assert_eq!(
+        (made.body["code"].as_str(), made.body["uses"].as_i64(), made.body["active"].as_bool()),
+        (Some("LIVE10"), Some(0), Some(true))
+    );
+    org.owner.post(&codes, json!({"code": "LIVE10", "percent_off": 5})).await.problem(409, "LIVE10");
+    org.owner.post(&codes, json!({"code": "a b", "percent_off": 5})).await.problem(422, "code");
+    org.owner.post(&codes, json!({"code": "ZERO", "percent_off": 0})).await.problem(422, "percent_off");
+    org.owner.post(&codes, json!({"code": "BOTH", "percent_off": 5, "amount_off_minor": 500})).await.problem(422, "either");
+    let flat = org.owner.post(&codes, json!({"code": "MENO5", "amount_off_minor": 500})).await;
+    assert_eq!(flat.status, 201, "{}", flat.text);
+
+    // The cart quotes with a code before the order is placed: discount, shipping, taxes.
+    let mut anna = buyer(app);
+    assert_eq!(add(&mut anna, "codes-show", &v[0], 2).await.status, 201);
+    let quote = anna.get("/api/v1/shows/codes-show/cart?discount_code=live10").await;
+    assert_eq!(quote.status, 200, "{}", quote.text);
+    assert_eq!(
+        (quote.body["totals"]["subtotal_minor"].as_i64(), quote.body["totals"]["discount_minor"].as_i64()),
+        (Some(37_800), Some(3_780))
+    );
+    assert_eq!(quote.body["discount_code"], "LIVE10");
+    assert_eq!(quote.body["totals"]["total_minor"], 37_800 - 3_780 + quote.body["totals"]["shipping_minor"].as_i64().unwrap());
+    anna.get("/api/v1/shows/codes-show/cart?discount_code=NOPE").await.problem(422, "not a code of this shop");
+
+    // Checkout takes it off and counts the use.
+    let mut body = contact();
+    body["discount_code"] = json!("Live10");
+    let order = anna.post("/api/v1/shows/codes-show/checkout", body.clone()).await;
+    assert_eq!(order.status, 201, "{}", order.text);
+    assert_eq!((order.body["discount_code"].as_str(), order.body["discount_minor"].as_i64()), (Some("LIVE10"), Some(3_780)));
+    // A second buyer uses it too; the third finds it used up, and nothing is placed.
+    let mut bea = buyer(app);
+    assert_eq!(add(&mut bea, "codes-show", &v[0], 1).await.status, 201);
+    bea.get("/api/v1/shows/codes-show/cart?discount_code=LIVE10").await.problem(422, "at least");
+    assert_eq!(add(&mut bea, "codes-show", &v[1], 1).await.status, 201);
+    assert_eq!(bea.post("/api/v1/shows/codes-show/checkout", body.clone()).await.status, 201);
+    let mut carla = buyer(app);
+    assert_eq!(add(&mut carla, "codes-show", &v[0], 2).await.status, 201);
+    carla.post("/api/v1/shows/codes-show/checkout", body.clone()).await.problem(422, "used up");
+    assert_eq!(carla.get("/api/v1/shows/codes-show/cart").await.body["lines"].as_array().unwrap().len(), 1, "the cart is still there");
+    // Switched off: refused; another code works.
+    let off = org.owner.put(&format!("{codes}/live10"), json!({"code": "LIVE10", "percent_off": 10, "active": false})).await;
+    assert_eq!(off.status, 200, "{}", off.text);
+    assert_eq!(off.body["uses"], 2, "its uses stay");
+    org.owner.put(&format!("{codes}/LIVE10"), json!({"code": "OTHER", "percent_off": 10})).await.problem(422, "address");
+    org.owner.put(&format!("{codes}/NOPE"), json!({"code": "NOPE", "percent_off": 10})).await.problem(404, "discount code");
+    body["discount_code"] = json!("meno5");
+    let placed = carla.post("/api/v1/shows/codes-show/checkout", body).await;
+    assert_eq!((placed.status, placed.body["discount_minor"].as_i64()), (201, Some(500)), "{}", placed.text);
+    let listed = org.owner.get(&codes).await;
+    let uses: Vec<(String, i64)> =
+        listed.body.as_array().unwrap().iter().map(|c| (c["code"].as_str().unwrap().to_string(), c["uses"].as_i64().unwrap())).collect();
+    assert_eq!(uses, vec![("LIVE10".to_string(), 2), ("MENO5".to_string(), 1)]);
+    let csv = org.owner.get(&org.path("/orders.csv")).await;
+    assert!(csv.text.contains("Discount code") && csv.text.contains("LIVE10"), "{}", csv.text);
+    assert_eq!(org.owner.delete(&format!("{codes}/meno5")).await.status, 204);
+    org.owner.delete(&format!("{codes}/meno5")).await.problem(404, "discount code");
+    // Another shop's owner sees none of them.
+    let stranger = app.org("codes-stranger").await;
+    assert_eq!(stranger.owner.get(&stranger.path("/discount-codes")).await.body, json!([]));
+});
