@@ -56,6 +56,16 @@ await withBrowser("shop", { media: true }, async (browser) => {
   check((await host.locator("#orders b").count()) === 0, "a name became markup");
   await row.getByRole("button", { name: "Mark paid" }).click();
   await host.locator("#orders tr", { hasText: "giulia@example.com" }).locator(".order-status", { hasText: "Paid" }).waitFor();
+  // Discount codes: the one used shows its use; a new one, switched off and on.
+  const codes = host.locator("#discount-codes");
+  await codes.locator("li[data-code=DIRETTA10]", { hasText: "used 1 times" }).waitFor();
+  await codes.getByLabel("Code").fill("flash5");
+  await codes.getByLabel("or amount off").fill("5");
+  await codes.getByLabel("Uses at most (optional)").fill("50");
+  await codes.getByRole("button", { name: "Add code" }).click();
+  await host.locator("#discount-codes li[data-code=FLASH5]", { hasText: "used 0 of 50" }).waitFor();
+  await host.locator("#discount-codes li[data-code=FLASH5]").getByRole("button", { name: "Switch off" }).click();
+  await host.locator("#discount-codes li[data-code=FLASH5]", { hasText: "off" }).getByRole("button", { name: "Switch on" }).waitFor();
   // The shop's systems hear about orders: a webhook endpoint from the settings page.
   await host.goto(`${base}/console#/orgs/${org}/settings`);
   await host.getByLabel("Endpoint URL").fill("https://erp.example/vetrina");

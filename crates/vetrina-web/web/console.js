@@ -827,6 +827,60 @@ async function orders(orgId) {
       h("td", {}, money(o.total_minor, o.currency)),
       h("td", { class: "order-status" }, t(`orders.status.${o.status}`)),
       h("td", {}, actions(o)))))));
+  const codes = await discountsCard(orgId);
+  if (codes) main.append(codes);
+}
+
+/** The shop's discount codes: add one, switch it on or off, delete it. */
+async function discountsCard(orgId) {
+  const base = `/api/v1/orgs/${orgId}/discount-codes`;
+  const codes = await attempt(() => api("GET", base));
+  if (!codes) return null;
+  const currency = orgOf(orgId)?.currency || "EUR";
+  const digits = new Intl.NumberFormat("en", { style: "currency", currency }).resolvedOptions().maximumFractionDigits;
+  const toMinor = (text) => (text.trim() === "" ? null : Math.round(Number(text.replace(",", ".")) * 10 ** digits));
+  const card = h("section", { class: "card", id: "discount-codes" });
+  const again = async () => card.replaceWith((await discountsCard(orgId)) || h("div"));
+  const f = {
+    code: h("input", { name: "code", required: true, maxlength: 32, placeholder: "LIVE10" }),
+    percent: h("input", { name: "percent_off", type: "number", min: 1, max: 100 }),
+    amount: h("input", { name: "amount_off", inputmode: "decimal" }),
+    min: h("input", { name: "min_subtotal", inputmode: "decimal" }),
+    uses: h("input", { name: "max_uses", type: "number", min: 1 }),
+  };
+  const terms = (c) => [
+    c.percent_off ? `−${c.percent_off}%` : `−${money(c.amount_off_minor, currency)}`,
+    c.min_subtotal_minor ? t("codes.from", { amount: money(c.min_subtotal_minor, currency) }) : null,
+    c.max_uses ? t("codes.used_of", { uses: c.uses, max: c.max_uses }) : t("codes.used", { uses: c.uses }),
+  ].filter(Boolean).join(" · ");
+  const body = (c, active) => ({
+    code: c.code, percent_off: c.percent_off, amount_off_minor: c.amount_off_minor, min_subtotal_minor: c.min_subtotal_minor,
+    max_uses: c.max_uses, expires_at: c.expires_at, active,
+  });
+  fill(card,
+    h("h2", {}, t("codes.title")),
+    h("ul", { class: "codes" }, codes.map((c) => h("li", { "data-code": c.code },
+      h("strong", {}, c.code), " ", terms(c), " ",
+      h("span", { class: `badge ${c.active ? "live" : ""}` }, c.active ? t("codes.on") : t("codes.off")), " ",
+      h("button", { type: "button", class: "secondary", onclick: async () => {
+        if (await attempt(() => api("PUT", `${base}/${encodeURIComponent(c.code)}`, body(c, !c.active)))) again();
+      } }, c.active ? t("codes.switch_off") : t("codes.switch_on")), " ",
+      h("button", { type: "button", class: "link", onclick: async () => {
+        if (confirm(t("confirm.delete")) && (await attempt(() => api("DELETE", `${base}/${encodeURIComponent(c.code)}`))) !== undefined) again();
+      } }, t("codes.delete"))))),
+    h("form", { class: "inline", onsubmit: async (e) => {
+      e.preventDefault();
+      const made = await attempt(() => api("POST", base, {
+        code: f.code.value,
+        ...(f.percent.value ? { percent_off: Number(f.percent.value) } : { amount_off_minor: toMinor(f.amount.value) }),
+        min_subtotal_minor: toMinor(f.min.value),
+        max_uses: f.uses.value ? Number(f.uses.value) : null,
+      }));
+      if (made) again();
+    } },
+    field(t("codes.code"), f.code), field(t("codes.percent"), f.percent), field(t("codes.amount"), f.amount),
+    field(t("codes.min"), f.min), field(t("codes.max_uses"), f.uses), h("button", { type: "submit" }, t("codes.add"))));
+  return card;
 }
 
 // ---------- team and settings ----------
