@@ -71,6 +71,16 @@ await withBrowser("shop", { media: true }, async (browser) => {
   await host.getByLabel("Endpoint URL").fill("https://erp.example/vetrina");
   await host.getByRole("button", { name: "Add endpoint" }).click();
   await host.locator("#webhooks li", { hasText: "https://erp.example/vetrina" }).locator("code", { hasText: "whsec_" }).waitFor();
+  await host.locator("#webhooks li", { hasText: "https://erp.example/vetrina" }).getByRole("button", { name: "Latest deliveries" }).click();
+  await host.locator("#webhooks li", { hasText: "https://erp.example/vetrina" }).getByText("Nothing sent yet.").waitFor();
+  // The show's sales and its presenters' commissions: set a rate, see what it earns.
+  await host.goto(`${base}/console#/orgs/${org}/shows/${show}`);
+  const commissions = host.locator("#commissions");
+  await commissions.getByText(/1 orders/).waitFor();
+  const presenter = commissions.locator("tr").first();
+  await presenter.locator("input").fill("10");
+  await presenter.getByRole("button", { name: "Set" }).click();
+  await host.waitForFunction(() => document.querySelector("#commissions tr .earned")?.textContent.match(/[1-9]/));
   check(errors.length === 0, errors.join("\n"));
   console.log("shop flow: ok");
 });

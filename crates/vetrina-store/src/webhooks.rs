@@ -165,6 +165,22 @@ impl Store {
         rows.iter().map(delivery_from_row).collect()
     }
 
+    /// Sends a delivery again (by hand, from the delivery log): due now, with a fresh schedule of
+    /// retries. `NotFound` unless it belongs to this organisation's endpoint.
+    pub async fn send_again(&self, org: &OrgId, webhook: &str, delivery: &str, now: i64) -> Result<()> {
+        let done = sqlx::query(
+            "UPDATE webhook_deliveries SET status = 'pending', attempts = 0, next_attempt_at = $1 \
+             WHERE id = $2 AND webhook_id = $3 AND org_id = $4",
+        )
+        .bind(now)
+        .bind(delivery)
+        .bind(webhook)
+        .bind(org.as_str())
+        .execute(&self.pool)
+        .await?;
+        crate::found(done)
+    }
+
     /// Deliveries due at `now`, each claimed for a minute (another node will not send it too).
     pub async fn claim_deliveries(&self, now: i64, limit: i64) -> Result<Vec<Delivery>> {
         let rows = sqlx::query(

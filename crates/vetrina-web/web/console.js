@@ -517,6 +517,7 @@ async function showEditor(orgId, showId) {
     show.status === "draft" ? null : embedCard(show),
   );
   if (show.status === "live" || show.status === "ended") clipsCard(orgId, show).then((card) => card && main.append(card));
+  if (show.status !== "draft" && canPlan) commissionsCard(orgId, show).then((card) => card && main.append(card));
 }
 
 /** "1:05", "1:02:03" or seconds, to ms; NaN when it is none of them. */
@@ -831,6 +832,49 @@ async function orders(orgId) {
   if (codes) main.append(codes);
 }
 
+/** An endpoint's delivery log under it: what was sent, what the endpoint answered, send again. */
+async function showDeliveries(orgId, hook, item) {
+  const log = await attempt(() => api("GET", `/api/v1/orgs/${orgId}/webhooks/${hook.id}/deliveries`));
+  if (!log) return;
+  item.querySelector(".deliveries")?.remove();
+  const table = log.length
+    ? h("table", { class: "deliveries" }, h("tbody", {}, log.map((d) => h("tr", { "data-delivery": d.id },
+      h("td", {}, new Date(d.created_at).toLocaleString(lang)),
+      h("td", {}, d.event),
+      h("td", { class: `delivery-${d.status}` }, t(`hooks.status.${d.status}`)),
+      h("td", { class: "muted" }, t("hooks.attempts", { n: d.attempts }), d.last_status ? ` · HTTP ${d.last_status}` : "", d.last_error ? ` · ${d.last_error}` : ""),
+      h("td", {}, h("button", { type: "button", class: "link", onclick: async () => {
+        if ((await attempt(() => api("POST", `/api/v1/orgs/${orgId}/webhooks/${hook.id}/deliveries/${d.id}/retry`))) !== undefined) {
+          flash(t("hooks.sent_again"));
+          showDeliveries(orgId, hook, item);
+        }
+      } }, t("hooks.send_again")))))))
+    : h("p", { class: "muted deliveries" }, t("hooks.none_sent"));
+  item.append(table);
+}
+
+/** A show's sales and what each presenter earns; owners and admins set the rates. */
+async function commissionsCard(orgId, show) {
+  const data = await api("GET", `/api/v1/orgs/${orgId}/shows/${show.id}/commissions`).catch(() => null);
+  if (!data) return null;
+  return h("section", { class: "card", id: "commissions" },
+    h("h2", {}, t("commissions.title")),
+    h("p", {}, t("commissions.sales", { orders: data.orders, sales: money(data.sales_minor, data.currency) })),
+    data.presenters.length === 0 ? h("p", { class: "muted" }, t("commissions.none")) : h("table", {}, h("tbody", {}, data.presenters.map((p) => {
+      const rate = h("input", { type: "number", min: 0, max: 100, step: "0.01", value: (p.rate_bp / 100).toString(), "aria-label": t("commissions.rate_of", { name: p.name }) });
+      return h("tr", { "data-presenter": p.user_id },
+        h("td", {}, h("strong", {}, p.name), " ", h("span", { class: "muted" }, t(`commissions.role.${p.role}`))),
+        h("td", {}, h("form", { class: "inline", onsubmit: async (e) => {
+          e.preventDefault();
+          if (await attempt(() => api("PUT", `/api/v1/orgs/${orgId}/commission-rates/${p.user_id}`, { rate_bp: Math.round(Number(rate.value) * 100) }))) {
+            const card = await commissionsCard(orgId, show);
+            if (card) document.getElementById("commissions")?.replaceWith(card);
+          }
+        } }, rate, " % ", h("button", { type: "submit", class: "secondary" }, t("commissions.set")))),
+        h("td", { class: "earned" }, money(p.commission_minor, data.currency)));
+    }))));
+}
+
 /** The shop's discount codes: add one, switch it on or off, delete it. */
 async function discountsCard(orgId) {
   const base = `/api/v1/orgs/${orgId}/discount-codes`;
@@ -953,10 +997,7 @@ async function settings(orgId) {
       h("ul", {}, hooks.map((w) => h("li", {},
         h("code", {}, w.url), " ", h("span", { class: "muted" }, w.events.join(", ")), h("br"),
         h("span", { class: "muted" }, t("hooks.secret")), " ", h("code", {}, w.secret), " ",
-        h("button", { type: "button", class: "link", onclick: async () => {
-          const log = await attempt(() => api("GET", `/api/v1/orgs/${orgId}/webhooks/${w.id}/deliveries`));
-          if (log) flash(log.length ? log.slice(0, 5).map((d) => `${d.event}: ${d.status} (${d.attempts}, ${d.last_status ?? d.last_error})`).join(" · ") : t("hooks.none_sent"));
-        } }, t("hooks.log")), " ",
+        h("button", { type: "button", class: "link", onclick: (e) => showDeliveries(orgId, w, e.target.closest("li")) }, t("hooks.log")), " ",
         h("button", { type: "button", class: "link", onclick: async () => {
           if (confirm(t("confirm.delete")) && (await attempt(() => api("DELETE", `/api/v1/orgs/${orgId}/webhooks/${w.id}`))) !== undefined) settings(orgId);
         } }, t("hooks.remove"))))),

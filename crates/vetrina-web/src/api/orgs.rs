@@ -29,6 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_webhooks, create_webhook))
         .routes(routes!(delete_webhook))
         .routes(routes!(list_deliveries))
+        .routes(routes!(send_again))
         .routes(routes!(list_bans))
         .routes(routes!(lift_ban))
 }
@@ -359,4 +360,18 @@ async fn list_deliveries(
 ) -> ApiResult<Json<Vec<vetrina_store::webhooks::Delivery>>> {
     caller.require(&state, &org_id, Action::ManageOrg).await?;
     Ok(Json(state.store.deliveries(&org_id, &id, 100).await?))
+}
+
+/// Sends a delivery again now (and retries it on the usual schedule if it fails again).
+#[utoipa::path(post, path = "/api/v1/orgs/{org_id}/webhooks/{webhook_id}/deliveries/{delivery_id}/retry", tag = "orgs",
+    params(("org_id" = String, Path), ("webhook_id" = String, Path), ("delivery_id" = String, Path)),
+    responses((status = 202), (status = 404, body = crate::error::Problem)))]
+async fn send_again(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org_id, webhook, delivery)): Path<(OrgId, String, String)>,
+) -> ApiResult<StatusCode> {
+    caller.require(&state, &org_id, Action::ManageOrg).await?;
+    state.store.send_again(&org_id, &webhook, &delivery, now_ms()).await.map_err(|_| ApiError::not_found("delivery"))?;
+    Ok(StatusCode::ACCEPTED)
 }

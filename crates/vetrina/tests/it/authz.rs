@@ -54,6 +54,7 @@ fn route_table() -> BTreeMap<(&'static str, &'static str), (Rule, Sent)> {
         ),
         (("DELETE", "/api/v1/orgs/{org_id}/webhooks/{webhook_id}"), (Rule::Can(ManageOrg), None)),
         (("GET", "/api/v1/orgs/{org_id}/webhooks/{webhook_id}/deliveries"), (Rule::Can(ManageOrg), None)),
+        (("POST", "/api/v1/orgs/{org_id}/webhooks/{webhook_id}/deliveries/{delivery_id}/retry"), (Rule::Can(ManageOrg), None)),
         (("DELETE", "/api/v1/orgs/{org_id}/bans/{identity}"), (Rule::Can(Moderate), None)),
         (("GET", "/api/v1/orgs/{org_id}/orders"), (Rule::Can(ManageOrders), None)),
         (("GET", "/api/v1/orgs/{org_id}/discount-codes"), (Rule::Can(ManageOrders), None)),
@@ -150,6 +151,7 @@ struct Ids {
     order_id: String,
     webhook_id: String,
     clip_id: String,
+    delivery_id: String,
 }
 
 impl Ids {
@@ -167,6 +169,7 @@ impl Ids {
             .replace("{order_id}", &self.order_id)
             .replace("{webhook_id}", &self.webhook_id)
             .replace("{clip_id}", &self.clip_id)
+            .replace("{delivery_id}", &self.delivery_id)
             .replace("{code}", "LIVE10")
     }
 
@@ -189,6 +192,7 @@ impl Ids {
             order_id: self.order_id.clone(),
             webhook_id: self.webhook_id.clone(),
             clip_id: self.clip_id.clone(),
+            delivery_id: self.delivery_id.clone(),
         }
     }
 }
@@ -220,7 +224,10 @@ async fn furnish(app: &TestApp, org: &Org, slug: &str) -> (Ids, Vec<(Role, Agent
         created_at: 1,
     };
     app.store().ban(&vetrina_domain::ids::OrgId(org.id.clone()), &ban).await.unwrap();
-    // An order: a buyer adds the product and checks out.
+    // A webhook endpoint, and an order it hears about: a buyer adds the product and checks out.
+    let hook =
+        org.owner.post(&org.path("/webhooks"), json!({"url": "https://hooks.example/x", "events": ["order.created", "order.paid"]})).await;
+    assert_eq!(hook.status, 201, "{}", hook.text);
     let mut buyer = app.anonymous();
     let variant = product.body["variants"][0]["id"].as_str().unwrap().to_string();
     let added = buyer.post(&format!("/api/v1/shows/{slug}/cart/lines"), json!({"variant_id": variant})).await;
@@ -228,8 +235,6 @@ async fn furnish(app: &TestApp, org: &Org, slug: &str) -> (Ids, Vec<(Role, Agent
     buyer.cookie = Some(added.header("set-cookie").split(';').next().unwrap().to_string());
     let order = buyer.post(&format!("/api/v1/shows/{slug}/checkout"), crate::shop::contact()).await;
     assert_eq!(order.status, 201, "{}", order.text);
-    let hook = org.owner.post(&org.path("/webhooks"), json!({"url": "https://hooks.example/x", "events": ["order.paid"]})).await;
-    assert_eq!(hook.status, 201, "{}", hook.text);
     // A discount code.
     let code = org.owner.post(&org.path("/discount-codes"), json!({"code": "LIVE10", "percent_off": 10})).await;
     assert_eq!(code.status, 201, "{}", code.text);
@@ -238,7 +243,10 @@ async fn furnish(app: &TestApp, org: &Org, slug: &str) -> (Ids, Vec<(Role, Agent
     crate::harness::attach_recording(app, &show_id, 4, vetrina_store::now_ms()).await;
     let clip = org.owner.post(&org.path(&format!("/shows/{show_id}/clips")), json!({"title": "Clip", "start_ms": 0, "end_ms": 2000})).await;
     assert_eq!(clip.status, 201, "{}", clip.text);
+    let deliveries = org.owner.get(&org.path(&format!("/webhooks/{}/deliveries", hook.body["id"].as_str().unwrap()))).await;
+    let delivery_id = deliveries.body[0]["id"].as_str().expect("the order's delivery").to_string();
     let ids = Ids {
+        delivery_id,
         clip_id: clip.body["id"].as_str().unwrap().to_string(),
         webhook_id: hook.body["id"].as_str().unwrap().to_string(),
         order_id: order.body["id"].as_str().unwrap().to_string(),

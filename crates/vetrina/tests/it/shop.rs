@@ -489,14 +489,30 @@ async fn webhooks_are_signed_retried_and_logged() {
     assert_eq!(order.status, 201);
     let id = order.body["id"].as_str().unwrap();
     assert_eq!(org.owner.patch(&org.path(&format!("/orders/{id}")), json!({"status": "paid"})).await.status, 200);
-    let mut got = Vec::new();
-    for _ in 0..300 {
-        got = lines.lock().unwrap().clone();
-        if got.iter().filter(|l| l["ok"] == true).count() >= 3 {
-            break;
+    let received = |n: usize| {
+        let lines = lines.clone();
+        async move {
+            let mut got = Vec::new();
+            for _ in 0..300 {
+                got = lines.lock().unwrap().clone();
+                if got.iter().filter(|l| l["ok"] == true).count() >= n {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            got
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    };
+    received(3).await;
+    // The merchant sends the paid event again from the delivery log: it arrives once more.
+    let hook_id = hook.body["id"].as_str().unwrap();
+    let log = org.owner.get(&org.path(&format!("/webhooks/{hook_id}/deliveries"))).await;
+    let paid = log.body.as_array().unwrap().iter().find(|d| d["event"] == "order.paid").unwrap()["id"].as_str().unwrap().to_string();
+    let again = org.owner.post(&org.path(&format!("/webhooks/{hook_id}/deliveries/{paid}/retry")), json!({})).await;
+    assert_eq!(again.status, 202, "{}", again.text);
+    org.owner.post(&org.path(&format!("/webhooks/{hook_id}/deliveries/dlv_nothing/retry")), json!({})).await.problem(404, "delivery");
+    let got = received(4).await;
+    assert_eq!(got.iter().filter(|l| l["type"] == "order.paid").count(), 2, "sent again by hand: {got:?}");
     let _ = receiver.kill();
     let _ = receiver.wait();
     assert!(got.iter().all(|l| l["ok"] == true), "every signature verifies with the reference library: {got:?}");
