@@ -93,6 +93,12 @@ pub struct VariantInput {
     /// Units available. Ignored when `track_stock` is false.
     #[serde(default)]
     pub stock: i64,
+    /// When editing an existing variant: the stock the edit started from (what reading the
+    /// product answered). The change (`stock - stock_was`) is then applied to the stock as it is
+    /// now, so units sold meanwhile are not put back on sale by a form loaded before the sale.
+    /// Absent: `stock` is set as it is.
+    #[serde(default)]
+    pub stock_was: Option<i64>,
     /// Whether stock is counted; untracked variants never sell out.
     #[serde(default = "yes")]
     pub track_stock: bool,
@@ -206,6 +212,7 @@ impl ProductInput {
             let image_src = v.image_src.as_deref().map(|s| url(&at("image_src"), s)).transpose()?;
             let shopify_variant_id = shop_id(&at("shopify_variant_id"), v.shopify_variant_id.as_deref(), "Shopify variant")?;
             let woocommerce_id = shop_id(&at("woocommerce_id"), v.woocommerce_id.as_deref(), "WooCommerce product")?;
+            let stock_was = if v.id.is_some() { v.stock_was } else { None };
             variants.push(VariantInput {
                 id: v.id,
                 sku: text::limit(&at("sku"), &v.sku, 255)?,
@@ -213,6 +220,7 @@ impl ProductInput {
                 price_minor,
                 compare_at_minor,
                 stock: v.stock,
+                stock_was,
                 track_stock: v.track_stock,
                 barcode: text::limit(&at("barcode"), &v.barcode, 255)?,
                 grams: v.grams,

@@ -397,7 +397,8 @@ async fn write_product(tx: &mut Transaction<'static, Any>, org: &OrgId, id: &Pro
             .await?;
         }
         sqlx::query(
-            "UPDATE variants SET position = $1, sku = $2, option_values = $3, price_minor = $4, compare_at_minor = $5, stock = $6, \
+            "UPDATE variants SET position = $1, sku = $2, option_values = $3, price_minor = $4, compare_at_minor = $5, \
+             stock = CASE WHEN $15 < 0 THEN $6 ELSE stock + ($6 - $15) END, \
              track_stock = $7, barcode = $8, grams = $9, shopify_variant_id = $10, image_src = $11, woocommerce_id = $12 \
              WHERE id = $13 AND product_id = $14",
         )
@@ -415,6 +416,8 @@ async fn write_product(tx: &mut Transaction<'static, Any>, org: &OrgId, id: &Pro
         .bind(v.woocommerce_id.as_deref())
         .bind(vid.as_str())
         .bind(id.as_str())
+        // A relative change from the stock the edit started from (-1: set as sent).
+        .bind(v.stock_was.filter(|_| v.id.is_some()).unwrap_or(-1).max(-1))
         .execute(&mut **tx)
         .await
         .map_err(|e| {

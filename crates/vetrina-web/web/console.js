@@ -282,7 +282,8 @@ async function productEditor(orgId, productId) {
           stock: Number(c.stock.value || 0),
           track_stock: c.extra.track_stock ?? true,
         };
-        if (c.id) variant.id = c.id;
+        // The change is applied to the stock as it is when saved: sales meanwhile stay sold.
+        if (c.id) Object.assign(variant, { id: c.id, stock_was: c.extra.stock });
         for (const k of ["barcode", "grams", "shopify_variant_id", "woocommerce_id", "image_src"]) if (c.extra[k] != null) variant[k] = c.extra[k];
         return variant;
       }),

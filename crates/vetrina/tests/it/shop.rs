@@ -599,3 +599,34 @@ story!(discount_codes_at_checkout, |app| {
     let stranger = app.org("codes-stranger").await;
     assert_eq!(stranger.owner.get(&stranger.path("/discount-codes")).await.body, json!([]));
 });
+
+story!(a_stale_product_form_does_not_undo_sales, |app| {
+    let org = app.org("stale").await;
+    let (product_id, v) = show_with_product(&org, "stale-show", None).await;
+    // The merchant opens the product (S: 5 in stock) ...
+    let form = org.owner.get(&org.path(&format!("/products/{product_id}"))).await;
+    assert_eq!(form.body["variants"][0]["stock"], 5);
+    // ... meanwhile a buyer takes 2 ...
+    let mut anna = buyer(app);
+    assert_eq!(add(&mut anna, "stale-show", &v[0], 2).await.status, 201);
+    assert_eq!(anna.post("/api/v1/shows/stale-show/checkout", contact()).await.status, 201);
+    // ... and the merchant saves the form with 10 for S (5 more than they saw): 3 + 5 = 8.
+    let mut body = product_json("Giacca stale-show", 18_900);
+    body["variants"] = json!([
+        {"id": v[0], "option_values": ["S"], "price_minor": 18_900, "stock": 10, "stock_was": 5},
+        {"id": v[1], "option_values": ["M"], "price_minor": 18_900, "stock": 3, "stock_was": 3},
+        {"id": v[2], "option_values": ["L"], "price_minor": 18_900, "stock": 0, "stock_was": 0}
+    ]);
+    let saved = org.owner.put(&org.path(&format!("/products/{product_id}")), body.clone()).await;
+    assert_eq!(saved.status, 200, "{}", saved.text);
+    assert_eq!(saved.body["variants"][0]["stock"], 8, "the 2 sold stay sold");
+    assert_eq!(saved.body["variants"][1]["stock"], 3, "unchanged");
+    // Without stock_was the number is set as sent (an import, an API client that knows).
+    body["variants"][0] = json!({"id": v[0], "option_values": ["S"], "price_minor": 18_900, "stock": 4});
+    let set = org.owner.put(&org.path(&format!("/products/{product_id}")), body.clone()).await;
+    assert_eq!(set.body["variants"][0]["stock"], 4);
+    // Taking away more than there is left says so, and changes nothing.
+    body["variants"][0] = json!({"id": v[0], "option_values": ["S"], "price_minor": 18_900, "stock": 0, "stock_was": 10});
+    org.owner.put(&org.path(&format!("/products/{product_id}")), body).await.problem(409, "variants/0/stock");
+    assert_eq!(org.owner.get(&org.path(&format!("/products/{product_id}"))).await.body["variants"][0]["stock"], 4);
+});
