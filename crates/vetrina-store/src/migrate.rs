@@ -35,6 +35,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(8, "shop", "0008_shop.sql"),
     migration!(9, "replays", "0009_replays.sql"),
     migration!(10, "discounts", "0010_discounts.sql"),
+    migration!(11, "lean_holds", "0011_lean_holds.sql"),
 ];
 
 /// The number of migrations this build knows.

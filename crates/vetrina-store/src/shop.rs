@@ -134,38 +134,60 @@ pub(crate) fn stock_from_row(r: &sqlx::any::AnyRow) -> Result<Stock> {
 
 /// A buyer's cart id at an organisation: derived from both, so a batch makes carts without
 /// reading them back.
-fn cart_id(org: &OrgId, buyer: &str) -> CartId {
-    use sha2::Digest;
-    let digest = sha2::Sha256::new().chain_update(org.as_str()).chain_update([0]).chain_update(buyer).finalize();
-    CartId(format!("{}{}", CartId::PREFIX, crate::base32(&digest).get(..20).unwrap_or_default()))
-}
-
 /// The buyers' carts at the organisation, made where missing (in the caller's transaction);
-/// also which of them were made now.
+/// also which of them were made now. New carts get time-ordered ids, so a rush of new buyers
+/// appends to the carts' and holds' indexes instead of writing all over them.
 async fn carts_of(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     org: &OrgId,
     buyers: &[&str],
     now: i64,
 ) -> Result<(HashMap<String, CartId>, std::collections::HashSet<String>)> {
-    let carts: HashMap<String, CartId> = buyers.iter().map(|b| (b.to_string(), cart_id(org, b))).collect();
+    let mut carts: HashMap<String, CartId> = HashMap::with_capacity(buyers.len());
+    existing_carts(tx, org, buyers, &mut carts).await?;
+    let missing: Vec<&str> = buyers.iter().copied().filter(|b| !carts.contains_key(*b)).collect();
     let mut made = std::collections::HashSet::new();
-    for chunk in buyers.chunks(ROWS_PER_STATEMENT) {
+    for chunk in missing.chunks(ROWS_PER_STATEMENT) {
         let shared = 4 * chunk.len() + 1;
         let values: Vec<String> = (0..chunk.len()).map(|i| format!("({}, ${shared})", placeholders(1 + i * 4, 4))).collect();
         let sql = format!(
-            "INSERT INTO carts (id, org_id, buyer, created_at, updated_at) VALUES {} ON CONFLICT DO NOTHING RETURNING id",
+            "INSERT INTO carts (id, org_id, buyer, created_at, updated_at) VALUES {} ON CONFLICT DO NOTHING RETURNING id, buyer",
             values.join(", ")
         );
         let mut q = sqlx::query(&sql);
         for b in chunk {
-            q = q.bind(carts[*b].0.clone()).bind(org.as_str()).bind(*b).bind(now);
+            q = q.bind(crate::new_time_id(CartId::PREFIX, now)).bind(org.as_str()).bind(*b).bind(now);
         }
         for r in q.bind(now).fetch_all(&mut **tx).await? {
-            made.insert(r.try_get("id")?);
+            let id: String = r.try_get("id")?;
+            made.insert(id.clone());
+            carts.insert(r.try_get("buyer")?, CartId(id));
         }
     }
+    // Made meanwhile by another node (the insert met its row): read those.
+    let raced: Vec<&str> = missing.into_iter().filter(|b| !carts.contains_key(*b)).collect();
+    existing_carts(tx, org, &raced, &mut carts).await?;
     Ok((carts, made))
+}
+
+/// Adds the carts these buyers have at the organisation to `carts`.
+async fn existing_carts(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    org: &OrgId,
+    buyers: &[&str],
+    carts: &mut HashMap<String, CartId>,
+) -> Result<()> {
+    for chunk in buyers.chunks(ROWS_PER_STATEMENT) {
+        let sql = format!("SELECT id, buyer FROM carts WHERE org_id = $1 AND buyer IN ({})", placeholders(2, chunk.len()));
+        let mut q = sqlx::query(&sql).bind(org.as_str());
+        for b in chunk {
+            q = q.bind(*b);
+        }
+        for r in q.fetch_all(&mut **tx).await? {
+            carts.insert(r.try_get("buyer")?, CartId(r.try_get("id")?));
+        }
+    }
+    Ok(())
 }
 
 /// A variant's stock as it is now in the transaction.
