@@ -62,7 +62,8 @@ export async function signIn(page, base) {
  * A merchant's site on another origin (localhost, while Vetrina is at 127.0.0.1) with a strict
  * Content-Security-Policy that allows only Vetrina's origin, embedding `<vetrina-player attrs>`.
  * Its page records the player's events and any CSP violation in `window.seen`, and takes over
- * add-to-cart (preventDefault). Returns { url, close }.
+ * add-to-cart (preventDefault) unless the page's address ends with `?player-cart`. Returns
+ * { url, close }.
  */
 export async function merchantSite(vetrina, attrs) {
   const http = await import("node:http");
@@ -78,7 +79,8 @@ document.addEventListener("securitypolicyviolation", (e) => window.seen.push({ t
 for (const type of ["vetrina:ready", "vetrina:product-shown", "vetrina:add-to-cart", "vetrina:checkout"]) {
   document.addEventListener(type, (e) => {
     window.seen.push({ type, detail: e.detail });
-    if (type === "vetrina:add-to-cart") e.preventDefault(); // our own cart takes over
+    // Our own cart takes over, unless this page lets the player keep its basket.
+    if (type === "vetrina:add-to-cart" && !location.search.includes("player-cart")) e.preventDefault();
   });
 }
 </script></body></html>`);

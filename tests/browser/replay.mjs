@@ -135,6 +135,22 @@ await withBrowser("replay", { media: true }, async (browser) => {
     check((await player.locator("button.checkout").count()) === 0, "the site took over: the player's basket stays empty");
     const violations = await shop.evaluate(() => window.seen.filter((e) => e.type === "csp"));
     check(violations.length === 0, `no CSP violations: ${JSON.stringify(violations)}`);
+
+    // A site without a cart of its own: the player keeps a basket and checks out on Vetrina,
+    // where the basket is in the buyer's cart.
+    const plain = await context.newPage();
+    watch(plain, errors);
+    await plain.goto(`${siteUrl}?player-cart`);
+    const player2 = plain.locator("vetrina-player");
+    await player2.locator("li").first().waitFor();
+    await player2.locator("li", { hasText: productA }).locator("button.add").click();
+    await player2.locator("button.checkout").waitFor();
+    const [vetrinaPage] = await Promise.all([context.waitForEvent("page"), player2.locator("button.checkout").click()]);
+    watch(vetrinaPage, errors);
+    await vetrinaPage.locator("#cart-lines li", { hasText: productA }).waitFor({ timeout: 10000 });
+    check(!vetrinaPage.url().includes("add="), `the basket is added once: ${vetrinaPage.url()}`);
+    await vetrinaPage.close();
+    await plain.close();
   } finally {
     site.close();
   }
