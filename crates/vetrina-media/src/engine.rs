@@ -254,6 +254,8 @@ struct Session {
     connected: bool,
     created: Instant,
     timeout: Instant,
+    /// Our ICE username fragment for this session.
+    ufrag: String,
 }
 
 impl Session {
@@ -306,11 +308,6 @@ fn bind_udp(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
     Ok(socket.into())
 }
 
-/// Whether a datagram is a STUN message (RFC 8489: type's top two bits zero, magic cookie).
-fn is_stun(datagram: &[u8]) -> bool {
-    datagram.len() >= 20 && datagram[0] & 0xc0 == 0 && datagram[4..8] == [0x21, 0x12, 0xa4, 0x42]
-}
-
 /// Sessions still connecting, per show and in all, beyond which new offers wait (503).
 const MAX_PENDING_PER_SHOW: usize = 500;
 const MAX_PENDING: usize = 2_000;
@@ -343,6 +340,8 @@ struct Engine {
     ids: HashMap<String, Key>,
     next_key: Key,
     by_remote: HashMap<SocketAddr, Key>,
+    /// Sessions by the ICE username fragment of our answer (checks from new addresses name it).
+    by_ufrag: HashMap<String, Key>,
     shows: HashMap<String, Broadcast>,
     /// Sessions with output to drain.
     dirty: HashSet<Key>,
@@ -367,6 +366,7 @@ impl Engine {
             ids: HashMap::new(),
             next_key: 0,
             by_remote: HashMap::new(),
+            by_ufrag: HashMap::new(),
             shows: HashMap::new(),
             dirty: HashSet::new(),
             events,
@@ -544,10 +544,23 @@ impl Engine {
         };
         let key = self.next_key;
         self.next_key += 1;
-        let session =
-            Session { key, id: id.clone(), show: show.clone(), rtc, role, mids: Vec::new(), connected: false, created: now, timeout: now };
+        let answer = answer.to_sdp_string();
+        let ufrag = crate::stun::sdp_ufrag(&answer).unwrap_or_default().to_string();
+        let session = Session {
+            key,
+            id: id.clone(),
+            show: show.clone(),
+            rtc,
+            role,
+            mids: Vec::new(),
+            connected: false,
+            created: now,
+            timeout: now,
+            ufrag: ufrag.clone(),
+        };
         self.sessions.insert(key, session);
         self.ids.insert(id.clone(), key);
+        self.by_ufrag.insert(ufrag, key);
         let broadcast = self.shows.entry(show.clone()).or_default();
         if publisher {
             broadcast.publisher = Some(key);
@@ -556,7 +569,7 @@ impl Engine {
         }
         self.dirty.insert(key);
         tracing::info!(show, session = short(&id), publisher, "media session opened");
-        Ok(Opened { id, answer: answer.to_sdp_string() })
+        Ok(Opened { id, answer })
     }
 
     fn receive(&mut self, datagram: &[u8], source: SocketAddr, now: Instant) {
@@ -568,14 +581,18 @@ impl Engine {
             // A new address must begin with an ICE connectivity check (STUN: the top two bits
             // zero and the magic cookie); anything else from an unknown address is dropped before
             // it costs a look at every session.
-            _ if !is_stun(datagram) => return,
-            _ => match self.sessions.values().find(|s| s.rtc.accepts(&input)) {
-                Some(s) => {
-                    self.by_remote.insert(source, s.key);
-                    s.key
+            _ if !crate::stun::is_stun(datagram) => return,
+            // Routed by the ICE username fragment it names: one session asked, not all of them.
+            _ => {
+                let named = crate::stun::local_ufrag(datagram).and_then(|u| self.by_ufrag.get(u)).copied();
+                match named.filter(|k| self.sessions.get(k).is_some_and(|s| s.rtc.accepts(&input))) {
+                    Some(k) => {
+                        self.by_remote.insert(source, k);
+                        k
+                    }
+                    None => return,
                 }
-                None => return,
-            },
+            }
         };
         if let Some(session) = self.sessions.get_mut(&key) {
             if let Err(e) = session.rtc.handle_input(input) {
@@ -759,6 +776,9 @@ impl Engine {
     fn reap(&mut self, key: Key) {
         let Some(session) = self.sessions.remove(&key) else { return };
         self.ids.remove(&session.id);
+        if self.by_ufrag.get(&session.ufrag) == Some(&key) {
+            self.by_ufrag.remove(&session.ufrag);
+        }
         self.by_remote.retain(|_, v| *v != key);
         self.dirty.remove(&key);
         if let Some(broadcast) = self.shows.get_mut(&session.show) {
@@ -787,9 +807,9 @@ mod tests {
     fn stun_is_told_from_media() {
         let mut binding = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xa4, 0x42];
         binding.extend([0u8; 12]);
-        assert!(super::is_stun(&binding));
-        assert!(!super::is_stun(&[0x80; 40]), "RTP");
-        assert!(!super::is_stun(&[0x16; 40]), "DTLS");
-        assert!(!super::is_stun(&binding[..10]), "too short");
+        assert!(crate::stun::is_stun(&binding));
+        assert!(!crate::stun::is_stun(&[0x80; 40]), "RTP");
+        assert!(!crate::stun::is_stun(&[0x16; 40]), "DTLS");
+        assert!(!crate::stun::is_stun(&binding[..10]), "too short");
     }
 }

@@ -1,7 +1,7 @@
 //! Vetrina's media plane: hosts publish live video over WHIP (RFC 9725) from a browser or OBS,
 //! viewers watch over WHEP with sub-second latency; all sessions share one UDP port.
 //!
-//! - [`sdp`]: a first look at offers (sans-IO, fuzzed).
+//! - [`sdp`]: a first look at offers (sans-IO, fuzzed); [`stun`]: which session an ICE check is for.
 //! - [`lifecycle`]: when media makes a show live and when its absence ends it (sans-IO).
 //! - [`forward`]: the forwarding rules (keyframe gating, merged keyframe requests; sans-IO).
 //! - [`engine`]: the str0m sessions and the forwarding between them (one thread).
@@ -17,6 +17,7 @@ pub mod h264;
 pub mod lifecycle;
 pub mod recorder;
 pub mod sdp;
+pub mod stun;
 
 pub use engine::{Media, MediaConfig, MediaError, MediaEvent, Opened, ShowMedia, Stats};
 
