@@ -72,9 +72,36 @@ pub struct IceServer {
     pub username: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credential: Option<String>,
+    /// A TURN server's shared secret (coturn's `static-auth-secret`): clients get credentials
+    /// made from it that expire (the TURN REST API: `username` = expiry:vetrina, `credential` =
+    /// base64 of HMAC-SHA1(secret, username)) instead of a password that never does. Never sent.
+    #[serde(default, skip_serializing)]
+    #[schema(ignore)]
+    pub secret: Option<String>,
+    /// How long issued credentials last (default a day).
+    #[serde(default, skip_serializing)]
+    #[schema(ignore)]
+    pub ttl_seconds: Option<u64>,
 }
 
 impl IceServer {
+    /// This server as clients get it at `now` (Unix seconds): with time-limited credentials when
+    /// it has a secret, never with the secret.
+    pub fn issued(&self, now: i64) -> IceServer {
+        use base64::Engine;
+        use hmac::{Hmac, Mac};
+        let mut server = IceServer { secret: None, ttl_seconds: None, ..self.clone() };
+        if let Some(secret) = &self.secret
+            && let Ok(mut mac) = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes())
+        {
+            let username = format!("{}:vetrina", now + self.ttl_seconds.unwrap_or(86_400) as i64);
+            mac.update(username.as_bytes());
+            server.credential = Some(base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes()));
+            server.username = Some(username);
+        }
+        server
+    }
+
     /// `Link` header values (RFC 9725 section 4.6) announcing this server.
     pub fn link_headers(&self) -> Vec<String> {
         self.urls
@@ -93,6 +120,12 @@ impl IceServer {
 impl WebConfig {
     pub fn secure_cookies(&self) -> bool {
         self.public_url.starts_with("https://")
+    }
+
+    /// The STUN/TURN servers as clients get them now (fresh TURN credentials where configured).
+    pub fn ice_servers_now(&self) -> Vec<IceServer> {
+        let now = vetrina_store::now_ms() / 1000;
+        self.ice_servers.iter().map(|s| s.issued(now)).collect()
     }
 }
 
@@ -305,4 +338,24 @@ pub fn app(state: AppState) -> Router {
 pub async fn serve(listener: TcpListener, state: AppState, shutdown: CancellationToken) -> std::io::Result<()> {
     let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn turn_rest_credentials() {
+        let server = super::IceServer {
+            urls: vec!["turn:turn.example.com:443?transport=tcp".into()],
+            username: None,
+            credential: None,
+            secret: Some("north".into()),
+            ttl_seconds: Some(3600),
+        };
+        let issued = server.issued(1_700_000_000);
+        assert_eq!(issued.username.as_deref(), Some("1700003600:vetrina"));
+        // python3 -c "import hmac,hashlib,base64;print(base64.b64encode(hmac.new(b'north',b'1700003600:vetrina',hashlib.sha1).digest()))"
+        assert_eq!(issued.credential.as_deref(), Some("kTzH0VqmOVgGqueJ8QsM5vyLAUY="));
+        assert!(issued.secret.is_none());
+        assert!(!serde_json::to_string(&server).unwrap().contains("north"), "the secret is never sent");
+    }
 }

@@ -180,7 +180,7 @@ fn options_answer(state: &AppState, methods: &'static str) -> ApiResult<Response
     headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static(methods));
     headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("Authorization, Content-Type, If-Match"));
     headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
-    for link in state.config.ice_servers.iter().flat_map(|s| s.link_headers()) {
+    for link in state.config.ice_servers_now().iter().flat_map(|s| s.link_headers()) {
         headers.append(header::LINK, HeaderValue::from_str(&link).map_err(ApiError::internal)?);
     }
     Ok(response)
@@ -214,7 +214,7 @@ fn created(state: &AppState, opened: Opened) -> ApiResult<Response> {
     headers.insert(header::LOCATION, HeaderValue::from_str(&location).map_err(ApiError::internal)?);
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     allow_cross_origin(headers);
-    for link in state.config.ice_servers.iter().flat_map(|s| s.link_headers()) {
+    for link in state.config.ice_servers_now().iter().flat_map(|s| s.link_headers()) {
         headers.append(header::LINK, HeaderValue::from_str(&link).map_err(ApiError::internal)?);
     }
     Ok(response)
@@ -401,7 +401,7 @@ async fn show_media(State(state): State<AppState>, Path(slug): Path<String>) -> 
         publishing: media.publishing,
         viewers: media.n_viewers,
         recording_started_at,
-        ice_servers: state.config.ice_servers.clone(),
+        ice_servers: state.config.ice_servers_now(),
     }))
 }
 
@@ -421,7 +421,7 @@ async fn ingest_of(state: &AppState, org_id: &OrgId, show_id: &ShowId, key: Stri
     let show = state.store.show(org_id, show_id).await.map_err(|_| ApiError::not_found("show"))?;
     let base = state.config.public_url.trim_end_matches('/');
     Ok(Ingest {
-        ice_servers: state.config.ice_servers.clone(),
+        ice_servers: state.config.ice_servers_now(),
         whip_url: format!("{base}/api/v1/shows/{}/whip", show.slug),
         whep_url: format!("{base}/api/v1/shows/{}/whep", show.slug),
         stream_key: key,

@@ -170,16 +170,32 @@ async fn turn_servers_are_offered_to_clients() {
         urls: vec!["turn:turn.example.com:443?transport=tcp".into()],
         username: Some("viewer".into()),
         credential: Some("s3cret".into()),
+        secret: None,
+        ttl_seconds: None,
     };
-    let app = TestApp::spawn_with(crate::harness::Db::Sqlite, |c| c.media.ice_servers = vec![turn]).await;
+    // A second TURN server with a shared secret: clients get credentials that expire.
+    let rest = vetrina_web::IceServer {
+        urls: vec!["turns:relay.example.com:443".into()],
+        username: None,
+        credential: None,
+        secret: Some("north".into()),
+        ttl_seconds: Some(600),
+    };
+    let app = TestApp::spawn_with(crate::harness::Db::Sqlite, |c| c.media.ice_servers = vec![turn, rest]).await;
     let (_org, _, _key) = show_with_key(&app, "turn-show").await;
     let anon = app.anonymous();
     let live = anon.get("/api/v1/shows/turn-show/media").await;
     assert_eq!(live.body["ice_servers"][0]["urls"][0], "turn:turn.example.com:443?transport=tcp", "{}", live.text);
+    let issued = live.body["ice_servers"][1]["username"].as_str().unwrap();
+    let expires: i64 = issued.strip_suffix(":vetrina").unwrap().parse().unwrap();
+    assert!((expires - vetrina_store::now_ms() / 1000 - 600).abs() <= 5, "expires in ten minutes: {issued}");
+    assert!(live.body["ice_servers"][1]["credential"].as_str().unwrap().len() == 28, "base64 of a SHA-1 HMAC");
+    assert!(!live.text.contains("north") && live.body["ice_servers"][1].get("secret").is_none(), "the secret stays home");
     let (_, offer) = Peer::new(false, &["h264", "opus"]).await;
     let r = sdp_post(&anon, "/api/v1/shows/turn-show/whep", None, &offer).await;
     assert_eq!(r.status, 201, "{}", r.text);
-    let link = r.header("link");
+    let link = r.headers.get_all("link").iter().map(|v| v.to_str().unwrap().to_string()).collect::<Vec<_>>().join(", ");
+    assert!(link.contains("<turns:relay.example.com:443>; rel=\"ice-server\"; username=\"") && !link.contains("north"), "{link}");
     assert!(link.starts_with("<turn:turn.example.com:443?transport=tcp>; rel=\"ice-server\""), "{link}");
     assert!(link.contains("username=\"viewer\"") && link.contains("credential-type=\"password\""), "{link}");
     assert_eq!(r.header("access-control-allow-origin"), "*");
