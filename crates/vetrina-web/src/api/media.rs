@@ -58,8 +58,9 @@ pub struct TimelineEntry {
     pub media_ms: Option<i64>,
     /// `chat`, `likes`, `pin`, `viewers`.
     pub kind: String,
+    /// As stored (the room wrote it as JSON): passed through, not parsed and written again.
     #[schema(value_type = Object)]
-    pub data: serde_json::Value,
+    pub data: Box<serde_json::value::RawValue>,
 }
 
 /// The show's timeline in pages by media time: what happened in the room, at which moment of video.
@@ -100,10 +101,14 @@ async fn timeline(
             at,
             media_ms,
             kind,
-            data: serde_json::from_str(&data).unwrap_or(serde_json::Value::Null),
+            data: serde_json::value::RawValue::from_string(data).unwrap_or_else(|_| null_value()),
         })
         .collect();
     Ok(Json(TimelinePage { events, next_after_ms }))
+}
+
+fn null_value() -> Box<serde_json::value::RawValue> {
+    serde_json::value::RawValue::from_string("null".into()).expect("null is JSON")
 }
 
 /// This node's media sessions and forwarding delay, for operators and load tests.
