@@ -466,11 +466,6 @@ impl Index {
     pub fn contiguous(&self) -> bool {
         self.fragments.windows(2).all(|w| w[0].offset + w[0].len == w[1].offset)
     }
-
-    /// Media time of each keyframe fragment's start, in ms: where clips may start.
-    pub fn keyframes_ms(&self) -> impl Iterator<Item = i64> + '_ {
-        self.fragments.iter().filter(|f| f.keyframe).map(|f| f.start_ms)
-    }
 }
 
 #[cfg(test)]

@@ -72,19 +72,26 @@ class VetrinaPlayer extends HTMLElement {
     this.root.append(h("div", { class: "frame" }, this.video, this.state, this.unmute), this.list, this.basket);
   }
 
+  // A player in the page's HTML is upgraded when this module runs: it gets an attribute change
+  // for each attribute, then `connectedCallback`. It starts once, and again only when `show` or
+  // `clip` changes afterwards.
   connectedCallback() {
-    this.start();
+    if (!this.started) this.restart();
   }
 
   disconnectedCallback() {
     this.stop();
+    this.started = false;
   }
 
-  attributeChangedCallback() {
-    if (this.isConnected) {
-      this.stop();
-      this.start();
-    }
+  attributeChangedCallback(_name, before, after) {
+    if (this.started && before !== after) this.restart();
+  }
+
+  restart() {
+    this.stop();
+    this.started = true;
+    this.start();
   }
 
   stop() {
@@ -166,7 +173,7 @@ class VetrinaPlayer extends HTMLElement {
       try {
         const media = await (await fetch(api(`/shows/${slug}/media`))).json();
         startedAt = media.recording_started_at ?? null;
-        if (media.status === "ended") return this.attributeChangedCallback();
+        if (media.status === "ended") return this.restart();
         if (!this.session && (media.publishing || media.status === "live")) {
           this.session = await watch(api(`/shows/${slug}/whep`), (stream) => {
             if (this.video.srcObject !== stream) this.video.srcObject = stream;
