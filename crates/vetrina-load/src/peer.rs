@@ -22,6 +22,8 @@ pub struct Peer {
     pub video: Mid,
     pub audio: Mid,
     pub connected: bool,
+    /// Encoded video frames (Annex B access units) to send instead of synthetic ones, in order.
+    script: Option<std::collections::VecDeque<Vec<u8>>>,
 }
 
 impl Peer {
@@ -45,8 +47,14 @@ impl Peer {
         let video = api.add_media(MediaKind::Video, direction, None, None, None);
         let audio = api.add_media(MediaKind::Audio, direction, None, None, None);
         let (offer, pending) = api.apply().unwrap();
-        let peer = Peer { rtc, socket, local, pending: Some(pending), video, audio, connected: false };
+        let peer = Peer { rtc, socket, local, pending: Some(pending), video, audio, connected: false, script: None };
         (peer, offer.to_sdp_string())
+    }
+
+    /// Sends these encoded frames (30 a second, from the next [`Peer::pump`] with frames) instead
+    /// of synthetic ones; video stops after the last.
+    pub fn play(&mut self, frames: Vec<Vec<u8>>) {
+        self.script = Some(frames.into());
     }
 
     pub fn accept(&mut self, answer: &str) {
@@ -123,7 +131,12 @@ impl Peer {
     fn send_video(&mut self, n: u64, now: Instant, size: FrameSize, keyframe: bool) {
         let mut frame = Vec::new();
         let stamp = stamp_now();
-        if keyframe || n.is_multiple_of(size.keyframe_every) {
+        if let Some(script) = &mut self.script {
+            match script.pop_front() {
+                Some(f) => frame = f,
+                None => return,
+            }
+        } else if keyframe || n.is_multiple_of(size.keyframe_every) {
             // SPS, PPS, then an IDR slice: what an encoder sends at a keyframe (Annex B).
             frame.extend_from_slice(&[0, 0, 0, 1, 0x67, 0x42, 0xc0, 0x1f, 0xda, 0x01, 0x40, 0x16, 0xe8, 0x40]);
             frame.extend_from_slice(&[0, 0, 0, 1, 0x68, 0xce, 0x3c, 0x80]);

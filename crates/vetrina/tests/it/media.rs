@@ -268,3 +268,65 @@ async fn a_killed_server_leaves_a_playable_recording() {
     assert!((clip_duration - asked).abs() <= 0.5, "a clip of {clip_duration} s for {asked} s of the recording");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// `frames` frames of ffmpeg's test picture at `width`x`height`, H.264 baseline from x264 (what
+/// OBS sends), one access unit (Annex B, from its access unit delimiter) each.
+fn encoded(width: u32, height: u32, frames: u32) -> Vec<Vec<u8>> {
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-f", "lavfi", "-i", &format!("testsrc2=size={width}x{height}:rate=30"), "-frames:v", &frames.to_string()])
+        .args(["-c:v", "libx264", "-profile:v", "baseline", "-g", "30", "-x264-params", "aud=1", "-f", "h264", "-"])
+        .output()
+        .expect("ffmpeg runs (scripts/test installs it)");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let starts: Vec<usize> = out.stdout.windows(5).enumerate().filter(|(_, w)| *w == [0, 0, 0, 1, 9]).map(|(i, _)| i).collect();
+    let units: Vec<Vec<u8>> =
+        starts.iter().enumerate().map(|(n, &s)| out.stdout[s..starts.get(n + 1).copied().unwrap_or(out.stdout.len())].to_vec()).collect();
+    assert_eq!(units.len(), frames as usize);
+    units
+}
+
+/// A host's encoder changes resolution mid-show (browsers scale down when the network or the CPU
+/// is short, and back up): the recording decodes through the change, at both sizes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resolution_change_mid_show_is_recorded() {
+    let app = TestApp::spawn(crate::harness::Db::Sqlite).await;
+    let (org, show_id, key) = show_with_key(&app, "resize").await;
+    let mut frames = encoded(640, 360, 60);
+    frames.extend(encoded(320, 180, 60));
+    let (mut publisher, offer) = Peer::new(true, &["h264", "opus"]).await;
+    let r = sdp_post(&app.anonymous(), "/api/v1/shows/resize/whip", Some(&key), &offer).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    publisher.accept(&r.text);
+    publisher.play(frames);
+    publisher.pump(Instant::now() + Duration::from_millis(4500), true, |_| false).await;
+    let ended = org.owner.patch(&org.path(&format!("/shows/{show_id}")), serde_json::json!({"status": "ended"})).await;
+    assert_eq!(ended.status, 200, "{}", ended.text);
+
+    let anon = app.anonymous();
+    let file = crate::harness::temp_dir("resize").join("show.mp4");
+    let mut sizes = Vec::new();
+    for _ in 0..50 {
+        let r = anon.http.get(format!("{}/api/v1/shows/resize/recording", app.base)).send().await.unwrap();
+        if r.status() == 200 {
+            std::fs::write(&file, r.bytes().await.unwrap()).unwrap();
+            let out = std::process::Command::new("ffprobe")
+                .args(["-v", "error", "-select_streams", "v", "-show_entries", "frame=width,height", "-of", "csv=p=0"])
+                .arg(&file)
+                .output()
+                .unwrap();
+            sizes = String::from_utf8_lossy(&out.stdout).lines().map(|l| l.trim_end_matches(',').to_string()).collect();
+            if sizes.len() >= 118 {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let count = |size: &str| sizes.iter().filter(|s| s.as_str() == size).count();
+    assert!(count("640,360") >= 58 && count("320,180") >= 58, "decoded frames at each size: {sizes:?}");
+    assert_eq!(sizes.first().map(String::as_str), Some("640,360"), "{sizes:?}");
+    assert_eq!(sizes.last().map(String::as_str), Some("320,180"));
+    // Decodes without an error on the way.
+    let decode = std::process::Command::new("ffmpeg").args(["-v", "error", "-i"]).arg(&file).args(["-f", "null", "-"]).output().unwrap();
+    assert!(decode.status.success() && decode.stderr.is_empty(), "{}", String::from_utf8_lossy(&decode.stderr));
+    app.stop().await;
+}
