@@ -6,4 +6,4 @@
 
 pub mod room;
 
-pub use room::{Ban, Change, ClientMessage, Conn, Event, Frame, Member, Refusal, Role, Room, RoomConfig, StockLine};
+pub use room::{Ban, Change, ClientMessage, Conn, Event, Frame, Member, Refusal, Role, Room, RoomConfig, Saved, StockLine};

@@ -205,7 +205,7 @@ pub struct Event {
 }
 
 /// A question viewers asked.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Question {
     pub id: u64,
     pub name: String,
@@ -219,7 +219,7 @@ pub struct Question {
 }
 
 /// A poll and its live results.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PollState {
     pub id: u64,
     pub question: String,
@@ -229,7 +229,7 @@ pub struct PollState {
 }
 
 /// A segment of the run of show as the room uses it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Segment {
     pub index: usize,
     pub title: String,
@@ -277,7 +277,7 @@ impl Refusal {
 }
 
 /// A chat message as everyone sees it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatLine {
     pub id: u64,
     pub name: String,
@@ -293,7 +293,7 @@ pub struct ChatLine {
 }
 
 /// A host's or moderator's announcement, shown above the chat.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Announcement {
     pub text: String,
     pub by: String,
@@ -302,7 +302,7 @@ pub struct Announcement {
     pub media_ms: Option<i64>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pin {
     pub product_id: String,
     pub at: i64,
@@ -438,6 +438,37 @@ pub struct TimelineEvent {
     pub data: String,
 }
 
+/// What a room keeps across a restart of its node, or hands to a node that joins the show
+/// later: everything the show's events built (the pinned product, the poll and who voted, the
+/// questions, the recent chat and who wrote it, mutes, slow mode, the segment, the
+/// announcement, the counters), not its connections or what is waiting for the next tick.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Saved {
+    /// Events applied when it was saved (see [`Room::applied`]).
+    pub applied: u64,
+    next_chat_id: u64,
+    likes_total: u64,
+    peak: u64,
+    pinned: Option<Pin>,
+    recent_chat: Vec<ChatLine>,
+    /// (message id, identity, name) of the latest messages, so moderators can still mute them.
+    authors: Vec<(u64, String, String)>,
+    muted: Vec<(String, i64)>,
+    slow_mode_ms: Option<i64>,
+    questions: Vec<Question>,
+    question_authors: Vec<(u64, String)>,
+    next_question_id: u64,
+    poll: Option<PollState>,
+    /// Who voted in the open poll (one vote each).
+    voters: Vec<String>,
+    next_poll_id: u64,
+    segment: Option<Segment>,
+    announcement: Option<Announcement>,
+}
+
+/// Authors kept in a [`Saved`] state: the messages a moderator may still act on.
+const SAVED_AUTHORS: usize = 1_000;
+
 pub struct Room {
     config: RoomConfig,
     /// Events for the timeline since it was last drained.
@@ -494,6 +525,9 @@ pub struct Room {
     /// Viewers connected to other nodes' rooms of this show.
     remote_viewers: u64,
     records_viewers: bool,
+    /// Events applied over the room's life (across restarts, through [`Saved`]): every room of
+    /// a show counts the same, so the largest count is the freshest saved state.
+    applied: u64,
 }
 
 impl Room {
@@ -541,7 +575,61 @@ impl Room {
             pending_remote_likes: 0,
             remote_viewers: 0,
             records_viewers: true,
+            applied: 0,
         }
+    }
+
+    /// Events applied over the room's life, counting those of a restored [`Saved`] state.
+    pub fn applied(&self) -> u64 {
+        self.applied
+    }
+
+    /// The room's state to keep (at `now`, Unix ms: mutes that ended are left out). Take it
+    /// after a tick, when nothing waits for the next frame.
+    pub fn save(&self, now: i64) -> Saved {
+        let poll_open = self.poll.as_ref().is_some_and(|p| p.open);
+        Saved {
+            applied: self.applied,
+            next_chat_id: self.next_chat_id,
+            likes_total: self.likes_total + self.pending_likes,
+            peak: self.peak,
+            pinned: self.pinned.clone(),
+            recent_chat: self.recent_chat.iter().chain(&self.pending_chat).cloned().collect(),
+            authors: self.authors.iter().rev().take(SAVED_AUTHORS).rev().cloned().collect(),
+            muted: self.muted.iter().filter(|(_, until)| **until > now).map(|(who, until)| (who.clone(), *until)).collect(),
+            slow_mode_ms: self.slow_mode_ms,
+            questions: self.questions.clone(),
+            question_authors: self.question_authors.iter().map(|(id, who)| (*id, who.clone())).collect(),
+            next_question_id: self.next_question_id,
+            poll: self.poll.clone(),
+            voters: if poll_open { self.voters.iter().cloned().collect() } else { Vec::new() },
+            next_poll_id: self.next_poll_id,
+            segment: self.segment.clone(),
+            announcement: self.announcement.clone(),
+        }
+    }
+
+    /// Takes up a saved state, before the room serves anyone and before it applies the events
+    /// that came after it.
+    pub fn restore(&mut self, saved: Saved) {
+        self.applied = saved.applied;
+        self.next_chat_id = saved.next_chat_id.max(1);
+        self.likes_total = saved.likes_total;
+        self.peak = saved.peak;
+        self.pinned = saved.pinned;
+        let keep = saved.recent_chat.len().saturating_sub(self.config.snapshot_chat);
+        self.recent_chat = saved.recent_chat.into_iter().skip(keep).collect();
+        self.authors = saved.authors.into();
+        self.muted = saved.muted.into_iter().collect();
+        self.slow_mode_ms = saved.slow_mode_ms;
+        self.questions = saved.questions;
+        self.question_authors = saved.question_authors.into_iter().collect();
+        self.next_question_id = saved.next_question_id.max(1);
+        self.poll = saved.poll;
+        self.voters = saved.voters.into_iter().collect();
+        self.next_poll_id = saved.next_poll_id.max(1);
+        self.segment = saved.segment;
+        self.announcement = saved.announcement;
     }
 
     /// The organisation's blocked words (refused in viewers' messages and questions).
@@ -803,6 +891,7 @@ impl Room {
     /// stale state (two hosts advancing at once, a vote racing its poll's close) is refused here.
     /// Only the room that decided an event puts it on the timeline.
     pub fn apply(&mut self, event: &Event) -> Result<Option<ChatLine>, Refusal> {
+        self.applied += 1;
         let mine = event.origin == self.config.node;
         let (now, media_ms) = (event.at, event.media_ms);
         let record = |room: &mut Room, kind: &'static str, data: String| {
@@ -1190,6 +1279,49 @@ mod tests {
         let f = frame(&room.tick().unwrap());
         assert_eq!((f["viewers"].as_u64(), f["peak_viewers"].as_u64()), (Some(1), Some(2)));
         assert!(f.get("pinned").is_none(), "the pin did not change");
+    }
+
+    #[test]
+    fn a_saved_room_comes_back_as_it_was() {
+        let mut room = Room::new(RoomConfig::default());
+        room.join(1, member("anna", Role::Viewer));
+        room.join(2, member("host", Role::Host));
+        room.join(3, member("bruno", Role::Viewer));
+        room.handle(1, ClientMessage::Chat { text: "ciao".into(), reply_to: None }, 1_000, Some(100)).unwrap();
+        room.handle(3, ClientMessage::Chat { text: "buongiorno".into(), reply_to: None }, 1_000, Some(100)).unwrap();
+        room.handle(2, ClientMessage::Pin { product_id: "prd_1".into() }, 1_100, Some(200)).unwrap();
+        room.handle(2, ClientMessage::Poll { question: "Rosso o blu?".into(), options: vec!["Rosso".into(), "Blu".into()] }, 1_200, None)
+            .unwrap();
+        room.handle(1, ClientMessage::Vote { poll_id: 1, option: 1 }, 1_300, None).unwrap();
+        room.handle(1, ClientMessage::Ask { text: "Che taglie?".into() }, 1_400, None).unwrap();
+        room.handle(2, ClientMessage::Mute { message_id: 2, seconds: Some(600) }, 1_500, None).unwrap();
+        room.handle(1, ClientMessage::Like { count: 7 }, 1_600, None).unwrap();
+        room.tick_at(1_700, None);
+        let applied = room.applied();
+        assert_eq!(applied, 7, "chat, chat, pin, poll, vote, question, mute (likes are counted, not applied)");
+        let saved: Saved = serde_json::from_str(&serde_json::to_string(&room.save(2_000)).unwrap()).unwrap();
+
+        let mut again = Room::new(RoomConfig { node: "other".into(), ..RoomConfig::default() });
+        again.restore(saved);
+        assert_eq!(again.applied(), applied);
+        again.join(1, member("anna", Role::Viewer));
+        again.join(3, member("bruno", Role::Viewer));
+        let snap = serde_json::to_value(again.snapshot(1)).unwrap();
+        let before = serde_json::to_value(room.snapshot(1)).unwrap();
+        for field in ["chat", "likes_total", "pinned", "questions", "poll", "peak_viewers"] {
+            assert_eq!(snap[field], before[field], "{field}");
+        }
+        assert_eq!(snap["poll"]["votes"], serde_json::json!([0, 1]));
+        // One vote each still holds; the muted viewer is still muted; ids go on.
+        assert_eq!(again.handle(1, ClientMessage::Vote { poll_id: 1, option: 0 }, 2_100, None).unwrap_err().code, "already_voted");
+        assert_eq!(again.handle(3, ClientMessage::Chat { text: "ehi".into(), reply_to: None }, 2_100, None).unwrap_err().code, "muted");
+        let line = again.handle(1, ClientMessage::Chat { text: "di nuovo".into(), reply_to: None }, 2_200, None).unwrap().unwrap();
+        assert_eq!(line.id, 3, "chat ids go on from the saved room");
+        let asked = again.handle(1, ClientMessage::Ask { text: "E i colori?".into() }, 2_300, None);
+        assert!(asked.is_ok());
+        assert_eq!(again.save(2_400).questions.last().map(|q| q.id), Some(2));
+        // A mute that ended is not kept.
+        assert!(again.save(1_500 + 600_001).muted.is_empty());
     }
 
     #[test]

@@ -36,6 +36,7 @@ const MIGRATIONS: &[Migration] = &[
     migration!(9, "replays", "0009_replays.sql"),
     migration!(10, "discounts", "0010_discounts.sql"),
     migration!(11, "lean_holds", "0011_lean_holds.sql"),
+    migration!(12, "room_states", "0012_room_states.sql"),
 ];
 
 /// The number of migrations this build knows.

@@ -267,6 +267,39 @@ impl Store {
         Ok(())
     }
 
+    /// Keeps a live room's state, unless a fresher one (more events `applied`) is kept already.
+    pub async fn save_room_state(&self, show: &ShowId, state: &SavedRoom, now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO room_states (show_id, applied, bus_position, state, saved_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (show_id) DO UPDATE SET applied = excluded.applied, bus_position = excluded.bus_position, \
+             state = excluded.state, saved_at = excluded.saved_at WHERE excluded.applied >= room_states.applied",
+        )
+        .bind(show.as_str())
+        .bind(state.applied as i64)
+        .bind(state.bus_position.map(|p| p as i64))
+        .bind(state.state.as_str())
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// The live room's latest saved state, if any.
+    pub async fn room_state(&self, show: &ShowId) -> Result<Option<SavedRoom>> {
+        let row = sqlx::query("SELECT applied, bus_position, state FROM room_states WHERE show_id = $1")
+            .bind(show.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            Ok(SavedRoom {
+                applied: r.try_get::<i64, _>("applied")?.max(0) as u64,
+                bus_position: r.try_get::<Option<i64>, _>("bus_position")?.map(|p| p.max(0) as u64),
+                state: r.try_get("state")?,
+            })
+        })
+        .transpose()
+    }
+
     /// The organisation's banned viewers, newest first.
     pub async fn bans(&self, org: &OrgId) -> Result<Vec<RoomBan>> {
         let rows = sqlx::query(
@@ -447,4 +480,14 @@ async fn write_show(tx: &mut Transaction<'static, Any>, id: &ShowId, plan: &Show
             .await?;
     }
     Ok(())
+}
+
+/// A live room's saved state (`state` is the room's own JSON; see `vetrina_live::Saved`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SavedRoom {
+    /// Events the state holds.
+    pub applied: u64,
+    /// The bus's position after the last of them (several nodes), if any.
+    pub bus_position: Option<u64>,
+    pub state: String,
 }

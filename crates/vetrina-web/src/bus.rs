@@ -8,7 +8,8 @@
 //! - **In process** (the default, one node): an event comes straight back to its own room.
 //! - **NATS** (`nats_url`): events go through the JetStream stream `VETRINA_ROOMS` (subjects
 //!   `vetrina.room.<show>.events`, kept 24 hours), whose one sequence is the order every room
-//!   applies; a room that starts late replays its show's events before it serves anyone. Viewer
+//!   applies; a room that starts late takes up the show's saved room state (see `live`) and
+//!   replays the events after it (all of the show's, without one) before it serves anyone. Viewer
 //!   counts, which are per node and only matter fresh, go through plain subjects
 //!   (`vetrina.presence.<show>`), once a second per node.
 
@@ -44,8 +45,9 @@ pub struct Nats {
 /// What a room hears from the bus.
 #[derive(Debug)]
 pub enum Incoming {
-    /// An event to apply (its own ones included), in the bus's order.
-    Event(Event),
+    /// An event to apply (its own ones included), in the bus's order, with its position on the
+    /// bus when the bus is shared (a saved room state records it, to take up the events after).
+    Event(Event, Option<u64>),
     /// Every event published before the room joined has been delivered: it may serve.
     CaughtUp,
     /// Another node's viewer count for the show.
@@ -81,8 +83,9 @@ impl Bus {
         Ok(Bus::Nats(Box::new(Nats { client, stream })))
     }
 
-    /// Joins the bus for one show's room, as the room named `node`.
-    pub async fn join(&self, show: &ShowId, node: &str) -> anyhow::Result<ShowLink> {
+    /// Joins the bus for one show's room, as the room named `node`; `after` is the position of
+    /// the last event the room holds already (from a saved state): the events after it follow.
+    pub async fn join(&self, show: &ShowId, node: &str, after: Option<u64>) -> anyhow::Result<ShowLink> {
         let (tx, incoming) = mpsc::channel(INCOMING);
         match self {
             Bus::Local => {
@@ -98,7 +101,10 @@ impl Bus {
                     .stream
                     .create_consumer(jetstream::consumer::pull::OrderedConfig {
                         filter_subject: events_subject.clone(),
-                        deliver_policy: jetstream::consumer::DeliverPolicy::All,
+                        deliver_policy: match after {
+                            Some(position) => jetstream::consumer::DeliverPolicy::ByStartSequence { start_sequence: position + 1 },
+                            None => jetstream::consumer::DeliverPolicy::All,
+                        },
                         ..Default::default()
                     })
                     .await?;
@@ -128,9 +134,9 @@ async fn listen(
         let incoming = tokio::select! {
             message = messages.next() => match message {
                 Some(Ok(message)) => {
-                    let left = message.info().map(|i| i.pending).unwrap_or(0);
+                    let (left, position) = message.info().map(|i| (i.pending, Some(i.stream_sequence))).unwrap_or((0, None));
                     let event = match serde_json::from_slice::<Event>(&message.payload) {
-                        Ok(event) => Some(Incoming::Event(event)),
+                        Ok(event) => Some(Incoming::Event(event, position)),
                         Err(e) => {
                             tracing::warn!(subject = %message.subject, error = %e, "not a room event on the bus; skipped");
                             None
@@ -192,7 +198,7 @@ impl ShowLink {
     /// take it now (the room answers "busy").
     pub async fn publish(&self, event: Event) -> bool {
         match &self.out {
-            Out::Local(tx) => tx.try_send(Incoming::Event(event)).is_ok(),
+            Out::Local(tx) => tx.try_send(Incoming::Event(event, None)).is_ok(),
             Out::Nats { client, events_subject, .. } => {
                 let Ok(payload) = serde_json::to_vec(&event) else { return false };
                 client.publish(events_subject.clone(), Bytes::from(payload)).await.is_ok()

@@ -57,6 +57,8 @@ pub struct WebConfig {
     pub hold_minutes: i64,
     /// Most add-to-cart requests decided in one transaction.
     pub ledger_batch: usize,
+    /// How often a live room's state is saved (and when the room closes).
+    pub room_state_every: Duration,
     /// Where clips cut from recordings are written.
     pub clips_dir: std::path::PathBuf,
     /// Webhooks may call private and local addresses (see `webhooks::is_public`).

@@ -133,6 +133,8 @@ type TimelineQueue = mpsc::Sender<Write>;
 enum Write {
     Timeline(ShowId, Vec<TimelineEvent>),
     Ban(vetrina_domain::ids::OrgId, vetrina_domain::account::RoomBan),
+    /// A room's state (only the latest of a batch is written per show).
+    State(ShowId, vetrina_store::shows::SavedRoom),
 }
 
 /// How many batches may wait for the store; when the store is slower than the rooms, batches are
@@ -145,6 +147,7 @@ async fn write_timeline(store: Store, mut writes: mpsc::Receiver<Write>) {
     while let Some(first) = writes.recv().await {
         let mut pending: HashMap<ShowId, Vec<TimelineEvent>> = HashMap::new();
         let mut bans = Vec::new();
+        let mut states: HashMap<ShowId, vetrina_store::shows::SavedRoom> = HashMap::new();
         let mut n = 0;
         let mut take = |write: Write, n: &mut usize| match write {
             Write::Timeline(show, events) => {
@@ -152,6 +155,9 @@ async fn write_timeline(store: Store, mut writes: mpsc::Receiver<Write>) {
                 pending.entry(show).or_default().extend(events);
             }
             Write::Ban(org, ban) => bans.push((org, ban)),
+            Write::State(show, state) => {
+                states.insert(show, state);
+            }
         };
         take(first, &mut n);
         let deadline = tokio::time::Instant::now() + Duration::from_millis(200);
@@ -173,6 +179,12 @@ async fn write_timeline(store: Store, mut writes: mpsc::Receiver<Write>) {
                 tracing::error!(show_id = %show, n_events = rows.len(), error = %e, "cannot write the timeline");
             }
         }
+        // After the timeline: a saved state never holds events the timeline has not.
+        for (show, state) in states {
+            if let Err(e) = store.save_room_state(&show, &state, now_ms()).await {
+                tracing::error!(show_id = %show, error = %e, "cannot save the room's state");
+            }
+        }
     }
 }
 
@@ -183,7 +195,7 @@ impl Rooms {
     }
 
     /// The show's room, started with its run of show when it is not running.
-    fn get(&self, show_row: &vetrina_domain::show::Show, store: &Store, ledger: &crate::shop::Ledger) -> RoomHandle {
+    fn get(&self, show_row: &vetrina_domain::show::Show, store: &Store, ledger: &crate::shop::Ledger, save_every: Duration) -> RoomHandle {
         let (org, show) = (&show_row.org_id, &show_row.id);
         // No await is held under this lock, and nothing in it panics.
         let mut rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
@@ -216,6 +228,7 @@ impl Rooms {
             timeline,
             facts,
             rooms: self.rooms.clone(),
+            save_every,
         };
         tokio::spawn(room.run(self.bus.clone()));
         handle
@@ -321,33 +334,59 @@ struct RoomTask {
     timeline: TimelineQueue,
     facts: watch::Receiver<ShowFacts>,
     rooms: Arc<Mutex<HashMap<ShowId, RoomHandle>>>,
+    /// How often the room's state is saved.
+    save_every: Duration,
 }
 
 impl RoomTask {
     async fn run(mut self, bus: Bus) {
         let node = room_name();
         let show = self.show.clone();
-        let mut link = match bus.join(&show, &node).await {
+        let mut room = Room::new(RoomConfig { node: node.clone(), ..RoomConfig::default() });
+        room.set_plan(std::mem::take(&mut self.plan));
+        // Take up where the show's room was (this node before a restart, or other nodes), then
+        // the bus's events after that.
+        let saved = self.store.room_state(&show).await.unwrap_or_else(|e| {
+            tracing::error!(show_id = %show, error = %e, "cannot read the room's saved state: starting from the bus alone");
+            None
+        });
+        let (restored, after) = match saved {
+            // A shared bus needs to know where the state stood on it; one saved without a bus
+            // (one node) would be applied twice over the stream's events.
+            Some(s) if s.bus_position.is_some() || matches!(bus, Bus::Local) => match serde_json::from_str::<vetrina_live::Saved>(&s.state)
+            {
+                Ok(state) => (Some(state), s.bus_position),
+                Err(e) => {
+                    tracing::error!(show_id = %show, error = %e, "the room's saved state is unreadable: starting from the bus alone");
+                    (None, None)
+                }
+            },
+            _ => (None, None),
+        };
+        let mut position = after;
+        if let Some(state) = restored {
+            room.restore(state);
+        }
+        let mut link = match bus.join(&show, &node, after).await {
             Ok(link) => link,
             Err(e) => {
                 // Serving this node's viewers alone beats serving nobody.
                 tracing::error!(show_id = %show, error = %e, "cannot join the bus: the room serves this node only");
-                match Bus::Local.join(&show, &node).await {
+                match Bus::Local.join(&show, &node, None).await {
                     Ok(link) => link,
                     Err(_) => return,
                 }
             }
         };
-        let mut room = Room::new(RoomConfig { node: node.clone(), ..RoomConfig::default() });
-        room.set_plan(std::mem::take(&mut self.plan));
         let mut presence: HashMap<String, (u64, tokio::time::Instant)> = HashMap::new();
         // Another node's room may have run for a while: apply what it did before serving anyone.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
             match tokio::time::timeout_at(deadline, link.next()).await {
                 Ok(Some(Incoming::CaughtUp)) => break,
-                Ok(Some(Incoming::Event(event))) => {
+                Ok(Some(Incoming::Event(event, at))) => {
                     let _ = room.apply(&event);
+                    position = at.or(position);
                 }
                 Ok(Some(Incoming::Presence { node, viewers })) => {
                     presence.insert(node, (viewers, tokio::time::Instant::now()));
@@ -374,6 +413,8 @@ impl RoomTask {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut ticks: u64 = 0;
+        let mut saved_applied = room.applied();
+        let mut saved_at = tokio::time::Instant::now();
         let mut empty_since: Option<tokio::time::Instant> = None;
         // Answers owed to senders whose events are on their way round the bus.
         type Owed = (oneshot::Sender<Result<Option<ChatLine>, Refusal>>, tokio::time::Instant);
@@ -425,8 +466,9 @@ impl RoomTask {
                     Err(broadcast::error::RecvError::Closed) => {}
                 },
                 incoming = link.next() => match incoming {
-                    Some(Incoming::Event(event)) => {
+                    Some(Incoming::Event(event, at)) => {
                         let answer = room.apply(&event);
+                        position = at.or(position);
                         if event.origin == node
                             && let Some((reply, _)) = owed.remove(&event.token)
                         {
@@ -486,6 +528,10 @@ impl RoomTask {
                     if !events.is_empty() && self.timeline.try_send(Write::Timeline(show.clone(), events)).is_err() {
                         tracing::warn!(show_id = %show, "timeline queue full: the store is too slow; room events were not recorded");
                     }
+                    if saved_at.elapsed() >= self.save_every && room.applied() != saved_applied {
+                        saved_applied = self.save(&room, position);
+                        saved_at = tokio::time::Instant::now();
+                    }
                     for started in room.drain_started_deals() {
                         match serde_json::from_value::<vetrina_domain::show::Deal>(started.deal) {
                             Ok(deal) => {
@@ -536,10 +582,31 @@ impl RoomTask {
                 }
             }
         }
+        if room.applied() != saved_applied {
+            room.tick();
+            self.save(&room, position);
+        }
         let mut rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
         if rooms.get(&show).is_some_and(|h| h.commands.is_closed() || h.frames.receiver_count() == 0) {
             rooms.remove(&show);
         }
+    }
+
+    /// Hands the room's state to the writer (never waiting for the store); the answer is the
+    /// count of events it holds.
+    fn save(&self, room: &Room, position: Option<u64>) -> u64 {
+        let saved = room.save(now_ms());
+        let applied = saved.applied;
+        match serde_json::to_string(&saved) {
+            Ok(state) => {
+                let state = vetrina_store::shows::SavedRoom { applied, bus_position: position, state };
+                if self.timeline.try_send(Write::State(self.show.clone(), state)).is_err() {
+                    tracing::warn!(show_id = %self.show, "write queue full: the room's state was not saved this time");
+                }
+            }
+            Err(e) => tracing::error!(show_id = %self.show, error = %e, "cannot write the room's state as JSON"),
+        }
+        applied
     }
 }
 
@@ -629,7 +696,7 @@ pub async fn live(
             format!("too many live connections from your address (at most {CONNECTIONS_PER_ADDRESS})"),
         ));
     };
-    let handle = state.rooms.get(&show, &state.store, &state.ledger);
+    let handle = state.rooms.get(&show, &state.store, &state.ledger, state.config.room_state_every);
     let conn = state.rooms.next_conn.fetch_add(1, Ordering::Relaxed);
     // Small buffers: a room may hold tens of thousands of connections.
     Ok(ws

@@ -33,6 +33,10 @@ pub struct Config {
     /// Most add-to-cart requests the inventory ledger decides in one transaction (1 to 400;
     /// 1 is one transaction per request, only for comparison).
     pub ledger_batch: usize,
+    /// How often each live room's state (pinned product, poll and votes, questions, recent chat,
+    /// mutes) is saved, in seconds; also when a room closes. A restarted node, or a node that
+    /// joins a show later, takes it up.
+    pub room_state_seconds: u64,
     /// Log filter, such as `info` or `vetrina_web=debug,info`.
     pub log: String,
     /// `nats://host:4222` when several nodes serve the same shows (with one PostgreSQL): their
@@ -131,6 +135,7 @@ impl Default for Config {
             log: "info".into(),
             hold_minutes: 10,
             ledger_batch: 400,
+            room_state_seconds: 10,
             nats_url: String::new(),
             webhooks_private_networks: false,
             media: MediaSettings::default(),
@@ -165,6 +170,7 @@ impl std::fmt::Debug for Config {
             .field("answer_cache_ms", &self.answer_cache_ms)
             .field("hold_minutes", &self.hold_minutes)
             .field("ledger_batch", &self.ledger_batch)
+            .field("room_state_seconds", &self.room_state_seconds)
             .field("log", &self.log)
             .field("nats_url", &redact_url(&self.nats_url))
             .field("webhooks_private_networks", &self.webhooks_private_networks)
@@ -236,6 +242,10 @@ impl Config {
         if let Some(v) = var("LEDGER_BATCH") {
             config.ledger_batch = v.parse().with_context(|| format!("VETRINA_LEDGER_BATCH={v:?} is not a number of requests"))?;
         }
+        if let Some(v) = var("ROOM_STATE_SECONDS") {
+            config.room_state_seconds =
+                v.parse().with_context(|| format!("VETRINA_ROOM_STATE_SECONDS={v:?} is not a number of seconds"))?;
+        }
         if let Some(v) = var("SMTP_URL") {
             config.smtp.url = v;
         }
@@ -285,6 +295,9 @@ impl Config {
         }
         if !self.smtp.url.is_empty() {
             vetrina_web::mail::Mailer::new(&self.smtp.url, &self.smtp.from)?;
+        }
+        if !(1..=3600).contains(&self.room_state_seconds) {
+            bail!("room_state_seconds {} must be between 1 and 3600", self.room_state_seconds);
         }
         if !(1..=400).contains(&self.ledger_batch) {
             bail!("ledger_batch {} must be between 1 and 400", self.ledger_batch);

@@ -38,6 +38,7 @@ fn start_node_with(database_url: &str, nats_url: &str) -> Node {
         .env("VETRINA_DATABASE_URL", database_url)
         .env("VETRINA_NATS_URL", nats_url)
         .env("VETRINA_MEDIA_ENABLED", "false")
+        .env("VETRINA_ROOM_STATE_SECONDS", "1")
         .env("VETRINA_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -284,6 +285,139 @@ async fn two_nodes_never_sell_more_than_the_stock() {
     let levels =
         app.store().stock_levels(&vetrina_domain::ids::OrgId(org.id.clone()), &[vetrina_domain::ids::ProductId(product_id)]).await.unwrap();
     assert_eq!(levels[0].available, Some(0));
+    drop((a, b));
+    app.stop().await;
+}
+
+/// A show with a product for the room tests below; (org, show slug, show id, product id).
+async fn room_show(app: &TestApp, slug: &str) -> (crate::harness::Org, String, String) {
+    let org = app.org(slug).await;
+    let product = org.owner.post(&org.path("/products"), product_json("Borsa", 9900)).await.body["id"].as_str().unwrap().to_string();
+    let show = org
+        .owner
+        .post(&org.path("/shows"), json!({"title": "Stanza", "slug": slug, "starts_at": "2099-01-01T10:00", "status": "scheduled"}))
+        .await;
+    assert_eq!(show.status, 201, "{}", show.text);
+    (org, show.body["id"].as_str().unwrap().to_string(), product)
+}
+
+/// Chat lines' (id, text) in a snapshot.
+fn chat_of(snapshot: &Value) -> Vec<(u64, String)> {
+    snapshot["chat"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|l| (l["id"].as_u64().unwrap(), l["text"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+async fn said(socket: &mut crate::live::Socket, text: &str) -> u64 {
+    send(socket, json!({"type": "chat", "text": text})).await;
+    let sent = until(socket, |m| m["type"] == "sent" || m["type"] == "error").await;
+    assert_eq!(sent["type"], "sent", "{sent}");
+    sent["line"]["id"].as_u64().unwrap()
+}
+
+/// The server is killed (-9) mid-show and started again on the same database: the room comes
+/// back as its viewers left it (saved every second here): the pinned product, the poll and who
+/// voted, the chat, and chat ids go on.
+#[tokio::test]
+async fn a_restarted_node_takes_up_its_rooms() {
+    let app = TestApp::spawn(Db::Postgres).await;
+    let (org, _, product) = room_show(&app, "riparte").await;
+    let room = "/api/v1/shows/riparte/live";
+    let node = start_node_with(&app.database_url, "");
+    let mut host = connect_to(&node.base, room, org.owner.cookie.as_deref()).await;
+    let anna = guest_cookie(&node.base, "Anna").await;
+    let mut viewer = connect_to(&node.base, room, Some(&anna)).await;
+    for socket in [&mut host, &mut viewer] {
+        assert_eq!(next(socket).await["type"], "snapshot");
+    }
+    let first = said(&mut viewer, "prima").await;
+    said(&mut host, "benvenuti").await;
+    send(&mut host, json!({"type": "pin", "product_id": product})).await;
+    send(&mut host, json!({"type": "poll", "question": "Nera o rossa?", "options": ["Nera", "Rossa"]})).await;
+    let opened = frames_until(&mut viewer, |f| f.iter().any(|m| m["poll"]["open"] == true)).await;
+    let poll_id = opened.iter().find_map(|m| m["poll"]["id"].as_u64()).unwrap();
+    send(&mut viewer, json!({"type": "vote", "poll_id": poll_id, "option": 1})).await;
+    frames_until(&mut host, |f| f.iter().any(|m| m["poll"]["votes"] == json!([0, 1]))).await;
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    drop((host, viewer, node));
+
+    let node = start_node_with(&app.database_url, "");
+    let mut viewer = connect_to(&node.base, room, Some(&anna)).await;
+    let snapshot = next(&mut viewer).await;
+    assert_eq!(snapshot["type"], "snapshot");
+    assert_eq!(chat_of(&snapshot), [(first, "prima".to_string()), (first + 1, "benvenuti".to_string())], "{snapshot}");
+    assert_eq!(snapshot["pinned"]["product_id"], product.as_str(), "{snapshot}");
+    assert_eq!(snapshot["poll"]["votes"], json!([0, 1]), "{snapshot}");
+    send(&mut viewer, json!({"type": "vote", "poll_id": poll_id, "option": 0})).await;
+    assert_eq!(until(&mut viewer, |m| m["type"] == "error").await["code"], "already_voted");
+    assert_eq!(said(&mut viewer, "eccomi").await, first + 2, "chat ids go on");
+    drop(node);
+    app.stop().await;
+}
+
+/// A node that joins a show after a while takes up the state another node saved and only the
+/// bus's events after it: nothing is applied twice (chat ids, votes) and nothing is missed.
+#[tokio::test]
+async fn a_late_node_takes_up_the_saved_room_and_what_came_after() {
+    let app = TestApp::spawn(Db::Postgres).await;
+    let (org, show_id, product) = room_show(&app, "tardi").await;
+    let room = "/api/v1/shows/tardi/live";
+    let a = start_node(&app.database_url);
+    let mut host = connect_to(&a.base, room, org.owner.cookie.as_deref()).await;
+    let anna = guest_cookie(&a.base, "Anna").await;
+    let mut viewer = connect_to(&a.base, room, Some(&anna)).await;
+    for socket in [&mut host, &mut viewer] {
+        assert_eq!(next(socket).await["type"], "snapshot");
+    }
+    let mut lines = Vec::new();
+    for text in ["uno", "due", "tre"] {
+        lines.push((said(&mut viewer, text).await, text.to_string()));
+        tokio::time::sleep(Duration::from_millis(1_000)).await;
+    }
+    send(&mut host, json!({"type": "poll", "question": "S o M?", "options": ["S", "M"]})).await;
+    let opened = frames_until(&mut viewer, |f| f.iter().any(|m| m["poll"]["open"] == true)).await;
+    let poll_id = opened.iter().find_map(|m| m["poll"]["id"].as_u64()).unwrap();
+    send(&mut viewer, json!({"type": "vote", "poll_id": poll_id, "option": 0})).await;
+    frames_until(&mut host, |f| f.iter().any(|m| m["poll"]["votes"] == json!([1, 0]))).await;
+    // A state is saved (with where the bus stood)...
+    let show = vetrina_domain::ids::ShowId(show_id);
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let saved = app.store().room_state(&show).await.unwrap();
+        if saved.as_ref().is_some_and(|s| s.bus_position.is_some() && s.state.contains("S o M?")) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "no state saved: {saved:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // ...then more happens before the second node starts.
+    lines.push((said(&mut host, "ultima").await, "ultima".to_string()));
+    send(&mut host, json!({"type": "pin", "product_id": product})).await;
+    let bruno = guest_cookie(&a.base, "Bruno").await;
+    let mut bruno_a = connect_to(&a.base, room, Some(&bruno)).await;
+    next(&mut bruno_a).await;
+    send(&mut bruno_a, json!({"type": "vote", "poll_id": poll_id, "option": 1})).await;
+    frames_until(&mut host, |f| f.iter().any(|m| m["poll"]["votes"] == json!([1, 1]))).await;
+
+    let b = start_node(&app.database_url);
+    let mut late = connect_to(&b.base, room, Some(&bruno)).await;
+    let snapshot = next(&mut late).await;
+    assert_eq!(snapshot["type"], "snapshot");
+    assert_eq!(chat_of(&snapshot), lines, "every line once, with the ids node A gave them");
+    assert_eq!(snapshot["poll"]["votes"], json!([1, 1]), "{snapshot}");
+    assert_eq!(snapshot["pinned"]["product_id"], product.as_str(), "{snapshot}");
+    send(&mut late, json!({"type": "vote", "poll_id": poll_id, "option": 0})).await;
+    assert_eq!(until(&mut late, |m| m["type"] == "error").await["code"], "already_voted");
+    // Both nodes give the next line the same id.
+    let next_id = said(&mut late, "da B").await;
+    assert_eq!(next_id, lines.last().unwrap().0 + 1);
+    let frames =
+        frames_until(&mut host, |f| f.iter().any(|m| m["chat"].as_array().is_some_and(|c| c.iter().any(|l| l["text"] == "da B")))).await;
+    let line = frames.iter().flat_map(|m| m["chat"].as_array().into_iter().flatten()).find(|l| l["text"] == "da B").unwrap();
+    assert_eq!(line["id"], next_id);
     drop((a, b));
     app.stop().await;
 }
