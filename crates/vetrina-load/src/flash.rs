@@ -21,6 +21,8 @@ pub struct FlashSale {
     pub password: String,
     /// Requests in flight at most (each on its own connection).
     pub concurrency: usize,
+    /// The server's process, to weigh the CPU time it spends per hold.
+    pub server_pid: Option<u32>,
 }
 
 /// The server and the show's slug from a show URL.
@@ -88,6 +90,8 @@ pub async fn run(load: FlashSale) -> anyhow::Result<Value> {
     let slots = Arc::new(tokio::sync::Semaphore::new(load.concurrency.max(1)));
     let url = Arc::new(format!("{base}/api/v1/shows/{slug}/cart/lines"));
     let body = Arc::new(serde_json::to_vec(&json!({"variant_id": variant}))?);
+    let server_cpu = || load.server_pid.and_then(|pid| crate::cpu_ms(&pid.to_string()));
+    let cpu_before = (server_cpu(), crate::cpu_ms("self"));
     let started = Instant::now();
     let mut tasks = Vec::with_capacity(load.buyers);
     for _ in 0..load.buyers {
@@ -130,6 +134,9 @@ pub async fn run(load: FlashSale) -> anyhow::Result<Value> {
         }
     }
     let elapsed = started.elapsed();
+    let cpu_after = (server_cpu(), crate::cpu_ms("self"));
+    let used = |before: Option<u64>, after: Option<u64>| Some(after?.saturating_sub(before?));
+    let (server_cpu_ms, load_cpu_ms) = (used(cpu_before.0, cpu_after.0), used(cpu_before.1, cpu_after.1));
     // Everyone who got one checks out (each with its own Idempotency-Key), all at once.
     let checkout_url = Arc::new(format!("{base}/api/v1/shows/{slug}/checkout"));
     let contact = Arc::new(serde_json::to_vec(&json!({"email": "buyer@example.com", "name": "Flash Buyer",
@@ -183,6 +190,11 @@ pub async fn run(load: FlashSale) -> anyhow::Result<Value> {
         "p50_ms": ms(percentile(&latencies, 0.50)),
         "p99_ms": ms(percentile(&latencies, 0.99)),
         "seconds": elapsed.as_secs_f64(),
+        // CPU time over the add-to-cart rush: the server's per request, and both processes' in
+        // cores (two cores on the benchmark machine, shared by both).
+        "server_cpu_us_per_request": server_cpu_ms.map(|ms| ms as f64 * 1000.0 / load.buyers.max(1) as f64),
+        "server_cores": server_cpu_ms.map(|ms| ms as f64 / 1000.0 / elapsed.as_secs_f64()),
+        "load_cores": load_cpu_ms.map(|ms| ms as f64 / 1000.0 / elapsed.as_secs_f64()),
         "variant_id": variant,
     }))
 }

@@ -51,6 +51,9 @@ enum Command {
         /// Requests in flight at most (each buyer on a connection of its own).
         #[arg(long, default_value_t = 2_000)]
         concurrency: usize,
+        /// The server's process id, to report the CPU time it spends per request.
+        #[arg(long)]
+        server_pid: Option<u32>,
     },
     /// Many WebSocket connections in one live room, with senders chatting and liking.
     Room {
@@ -103,9 +106,17 @@ fn main() -> anyhow::Result<()> {
                 .await?;
                 println!("{report}");
             }
-            Command::FlashSale { url, buyers, units, email, password, concurrency } => {
-                let report =
-                    vetrina_load::flash::run(vetrina_load::flash::FlashSale { url, buyers, units, email, password, concurrency }).await?;
+            Command::FlashSale { url, buyers, units, email, password, concurrency, server_pid } => {
+                let report = vetrina_load::flash::run(vetrina_load::flash::FlashSale {
+                    url,
+                    buyers,
+                    units,
+                    email,
+                    password,
+                    concurrency,
+                    server_pid,
+                })
+                .await?;
                 println!("{report}");
             }
             Command::Room { url, viewers, seconds, chat_rate, like_rate, server_pid, joins_per_second } => {

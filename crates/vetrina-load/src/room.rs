@@ -54,6 +54,8 @@ pub async fn run(load: RoomLoad) -> anyhow::Result<serde_json::Value> {
     let disconnects = Arc::new(AtomicU64::new(0));
     let frames = Arc::new(AtomicU64::new(0));
     let delays = Arc::new(Mutex::new(Vec::<u64>::new()));
+    // From asking to connect to the room's snapshot, per viewer (microseconds).
+    let joins = Arc::new(Mutex::new(Vec::<u64>::new()));
     let started = Instant::now();
     let join_time = Duration::from_secs_f64(load.viewers as f64 / load.joins_per_second.max(1) as f64);
     let end = started + join_time + Duration::from_secs(2 + load.seconds);
@@ -61,10 +63,11 @@ pub async fn run(load: RoomLoad) -> anyhow::Result<serde_json::Value> {
     let mut tasks = Vec::with_capacity(load.viewers);
     for i in 0..load.viewers {
         tokio::time::sleep_until((started + join_time.mul_f64(i as f64 / load.viewers.max(1) as f64)).into()).await;
-        let (url, connected, disconnects, frames, delays) =
-            (load.url.clone(), connected.clone(), disconnects.clone(), frames.clone(), delays.clone());
+        let (url, connected, disconnects, frames, delays, joins) =
+            (load.url.clone(), connected.clone(), disconnects.clone(), frames.clone(), delays.clone(), joins.clone());
         let measure = i % 50 == 0;
         tasks.push(tokio::spawn(async move {
+            let asked = Instant::now();
             let Ok(request) = url.into_client_request() else { return };
             let Ok((mut socket, _)) = tokio_tungstenite::connect_async(request).await else {
                 disconnects.fetch_add(1, Ordering::Relaxed);
@@ -72,11 +75,17 @@ pub async fn run(load: RoomLoad) -> anyhow::Result<serde_json::Value> {
             };
             connected.fetch_add(1, Ordering::Relaxed);
             let mut local = Vec::new();
+            let mut joined = false;
             loop {
                 let next = tokio::time::timeout_at(end.into(), socket.next()).await;
                 match next {
                     Err(_) => break,
                     Ok(Some(Ok(Message::Text(t)))) => {
+                        // The first message is the room's snapshot.
+                        if !joined {
+                            joined = true;
+                            joins.lock().await.push(asked.elapsed().as_micros() as u64);
+                        }
                         frames.fetch_add(1, Ordering::Relaxed);
                         if measure && let Ok(m) = serde_json::from_str::<serde_json::Value>(t.as_str()) {
                             let now = unix_micros();
@@ -105,8 +114,8 @@ pub async fn run(load: RoomLoad) -> anyhow::Result<serde_json::Value> {
     let rss_idle = load.server_pid.and_then(rss_bytes);
 
     // Senders: guests chatting once a second each, and liking.
-    let n_senders = load.chat_rate.max(1);
-    let like_per_sender = (load.like_rate as f64 / n_senders as f64).ceil() as u32;
+    let n_senders = load.chat_rate;
+    let like_per_sender = (load.like_rate as f64 / n_senders.max(1) as f64).ceil() as u32;
     let mut senders = Vec::new();
     for i in 0..n_senders {
         let cookie = guest_cookie(&http, &base, i).await?;
@@ -144,6 +153,8 @@ pub async fn run(load: RoomLoad) -> anyhow::Result<serde_json::Value> {
     }
     let mut delays = std::mem::take(&mut *delays.lock().await);
     delays.sort_unstable();
+    let mut joins = std::mem::take(&mut *joins.lock().await);
+    joins.sort_unstable();
     let n = load.viewers.max(1) as u64;
     Ok(json!({
         "viewers": load.viewers,
@@ -156,6 +167,8 @@ pub async fn run(load: RoomLoad) -> anyhow::Result<serde_json::Value> {
         "delivery_samples": delays.len(),
         "p50_ms": percentile(&delays, 0.5).map(|us| us as f64 / 1000.0),
         "p99_ms": percentile(&delays, 0.99).map(|us| us as f64 / 1000.0),
+        "join_median_ms": percentile(&joins, 0.5).map(|us| us as f64 / 1000.0),
+        "join_p99_ms": percentile(&joins, 0.99).map(|us| us as f64 / 1000.0),
         "server_rss_before_bytes": rss_before,
         "server_rss_idle_room_bytes": rss_idle,
         "rss_per_conn_bytes": match (rss_before, rss_idle) { (Some(a), Some(b)) => Some(b.saturating_sub(a) / n), _ => None },

@@ -283,10 +283,11 @@ enum Spill {
     KeyframeWanted(String),
 }
 
-/// Hands a publisher's frame to the recorder: H.264 video and Opus audio (VP8 is not recorded).
+/// Hands a publisher's frame to the recorder: H.264 or VP8 video and Opus audio.
 fn record(recorders: &Recorders, show: &str, kind: MediaKind, data: &MediaData) {
     let (track, timescale) = match (kind, data.params.spec().codec) {
         (MediaKind::Video, Codec::H264) => (Kind::Video, u64::from(fmp4::VIDEO_TIMESCALE)),
+        (MediaKind::Video, Codec::Vp8) => (Kind::Vp8, u64::from(fmp4::VIDEO_TIMESCALE)),
         (MediaKind::Audio, Codec::Opus) => (Kind::Audio, u64::from(fmp4::AUDIO_TIMESCALE)),
         _ => return,
     };

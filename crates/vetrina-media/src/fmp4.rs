@@ -1,6 +1,7 @@
 //! A fragmented MP4 writer for recordings (ISO/IEC 14496-12, with H.264 per 14496-15 and Opus
 //! per "Encapsulation of Opus in ISO Base Media File Format"). Sans-IO: frames and their times go
-//! in, bytes to append come out.
+//! in, bytes to append come out. A VP8 publisher's recording takes the same path into WebM
+//! clusters instead (browsers play VP8 only in WebM: [`crate::webm`]).
 //!
 //! The file is an init segment (`ftyp` + `moov` with empty sample tables) followed by `moof` +
 //! `mdat` fragments of about a second, each video fragment starting at a keyframe. A file cut
@@ -13,7 +14,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::h264;
+use crate::{h264, webm};
 
 pub const VIDEO_TIMESCALE: u32 = 90_000;
 pub const AUDIO_TIMESCALE: u32 = 48_000;
@@ -26,8 +27,36 @@ const MAX_FRAGMENT: Duration = Duration::from_secs(4);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
+    /// H.264 video (Annex B access units).
     Video,
+    /// VP8 video (recorded as WebM).
+    Vp8,
+    /// Opus audio.
     Audio,
+}
+
+/// What a recording file is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Container {
+    /// Fragmented MP4: H.264 and Opus.
+    Mp4,
+    /// WebM: VP8 and Opus.
+    WebM,
+}
+
+impl Container {
+    /// The container a recording of this video takes.
+    pub fn for_video(kind: Kind) -> Container {
+        if kind == Kind::Vp8 { Container::WebM } else { Container::Mp4 }
+    }
+
+    /// The file name extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Container::Mp4 => "mp4",
+            Container::WebM => "webm",
+        }
+    }
 }
 
 struct Sample {
@@ -60,6 +89,7 @@ impl Track {
 }
 
 pub struct Fmp4Recorder {
+    container: Container,
     started: Option<Instant>,
     sps: Vec<u8>,
     pps: Vec<u8>,
@@ -76,8 +106,15 @@ impl Default for Fmp4Recorder {
 }
 
 impl Fmp4Recorder {
+    /// A fragmented MP4 recording (H.264 and Opus).
     pub fn new() -> Fmp4Recorder {
+        Fmp4Recorder::with(Container::Mp4)
+    }
+
+    /// A recording into `container`: video frames of the other codec are left out.
+    pub fn with(container: Container) -> Fmp4Recorder {
         Fmp4Recorder {
+            container,
             started: None,
             sps: Vec::new(),
             pps: Vec::new(),
@@ -86,6 +123,10 @@ impl Fmp4Recorder {
             audio: Track::new(AUDIO_TIMESCALE, 960),
             sequence: 0,
         }
+    }
+
+    pub fn container(&self) -> Container {
+        self.container
     }
 
     /// When media time 0 was, once the first keyframe arrived.
@@ -103,6 +144,9 @@ impl Fmp4Recorder {
     /// `wall`, and returns the bytes to append to the file (often none).
     pub fn push(&mut self, kind: Kind, rtp: u64, wall: Instant, frame: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();
+        if kind != Kind::Audio && Container::for_video(kind) != self.container {
+            return out;
+        }
         let (data, keyframe) = match kind {
             Kind::Video => {
                 let units = h264::nal_units(frame);
@@ -133,6 +177,20 @@ impl Fmp4Recorder {
                 }
                 (avcc, keyframe)
             }
+            Kind::Vp8 => {
+                let size = webm::vp8_keyframe(frame);
+                if let Some(size) = size {
+                    self.size = size;
+                }
+                if self.started.is_none() {
+                    if size.is_none() {
+                        return out;
+                    }
+                    self.started = Some(wall);
+                    out.extend(self.init_segment());
+                }
+                (frame.to_vec(), size.is_some())
+            }
             Kind::Audio => {
                 let Some(started) = self.started else { return out };
                 if wall < started {
@@ -146,7 +204,7 @@ impl Fmp4Recorder {
         }
         let started = self.started.unwrap_or(wall);
         let track = match kind {
-            Kind::Video => &mut self.video,
+            Kind::Video | Kind::Vp8 => &mut self.video,
             Kind::Audio => &mut self.audio,
         };
         let wall_decode = wall.saturating_duration_since(started).as_micros() as u64 * u64::from(track.timescale) / 1_000_000;
@@ -168,7 +226,7 @@ impl Fmp4Recorder {
         let span = Duration::from_micros(self.video.ready_span() * 1_000_000 / u64::from(VIDEO_TIMESCALE));
         let audio_span = Duration::from_micros(self.audio.ready_span() * 1_000_000 / u64::from(AUDIO_TIMESCALE));
         // Cut at keyframes; without video (a camera turned off), audio alone bounds a fragment.
-        if (kind == Kind::Video && ((keyframe && span >= FRAGMENT) || span >= MAX_FRAGMENT)) || audio_span >= MAX_FRAGMENT {
+        if (kind != Kind::Audio && ((keyframe && span >= FRAGMENT) || span >= MAX_FRAGMENT)) || audio_span >= MAX_FRAGMENT {
             out.extend(self.fragment());
         }
         out
@@ -191,6 +249,9 @@ impl Fmp4Recorder {
     }
 
     fn init_segment(&self) -> Vec<u8> {
+        if self.container == Container::WebM {
+            return webm::header(self.size.0, self.size.1);
+        }
         let mut out = mp4_box(b"ftyp", |b| {
             b.extend(b"iso6");
             b.extend(512u32.to_be_bytes());
@@ -227,7 +288,7 @@ impl Fmp4Recorder {
 
     fn trak(&self, kind: Kind) -> Vec<u8> {
         let (track_id, timescale, handler, name): (u32, u32, &[u8; 4], &[u8]) = match kind {
-            Kind::Video => (VIDEO_TRACK, VIDEO_TIMESCALE, b"vide", b"Vetrina video\0"),
+            Kind::Video | Kind::Vp8 => (VIDEO_TRACK, VIDEO_TIMESCALE, b"vide", b"Vetrina video\0"),
             Kind::Audio => (AUDIO_TRACK, AUDIO_TIMESCALE, b"soun", b"Vetrina audio\0"),
         };
         mp4_box(b"trak", |b| {
@@ -262,7 +323,7 @@ impl Fmp4Recorder {
                 }));
                 b.extend(mp4_box(b"minf", |b| {
                     match kind {
-                        Kind::Video => b.extend(full_box(b"vmhd", 0, 1, |b| b.extend([0u8; 8]))),
+                        Kind::Video | Kind::Vp8 => b.extend(full_box(b"vmhd", 0, 1, |b| b.extend([0u8; 8]))),
                         Kind::Audio => b.extend(full_box(b"smhd", 0, 0, |b| b.extend([0u8; 4]))),
                     }
                     b.extend(mp4_box(b"dinf", |b| {
@@ -275,7 +336,7 @@ impl Fmp4Recorder {
                         b.extend(full_box(b"stsd", 0, 0, |b| {
                             b.extend(1u32.to_be_bytes());
                             b.extend(match kind {
-                                Kind::Video => self.avc1(),
+                                Kind::Video | Kind::Vp8 => self.avc1(),
                                 Kind::Audio => opus_entry(),
                             });
                         }));
@@ -331,6 +392,9 @@ impl Fmp4Recorder {
         if video.is_empty() && audio.is_empty() {
             return Vec::new();
         }
+        if self.container == Container::WebM {
+            return webm_cluster(&video, &audio);
+        }
         self.sequence += 1;
         let tracks = [(VIDEO_TRACK, &video), (AUDIO_TRACK, &audio)];
         let moof = |offsets: [u32; 2]| {
@@ -366,6 +430,25 @@ impl Fmp4Recorder {
         }
         out
     }
+}
+
+/// Video and audio samples as one WebM cluster, in time order (milliseconds).
+fn webm_cluster(video: &[(Sample, u32)], audio: &[(Sample, u32)]) -> Vec<u8> {
+    let ms = |decode: u64, timescale: u32| decode * 1000 / u64::from(timescale);
+    let mut blocks: Vec<webm::Block> = video
+        .iter()
+        .map(|(s, _)| webm::Block { track: webm::VIDEO_TRACK, time_ms: ms(s.decode, VIDEO_TIMESCALE), keyframe: s.keyframe, data: &s.data })
+        .chain(audio.iter().map(|(s, _)| webm::Block {
+            track: webm::AUDIO_TRACK,
+            time_ms: ms(s.decode, AUDIO_TIMESCALE),
+            keyframe: true,
+            data: &s.data,
+        }))
+        .collect();
+    // Stable: a video frame stays before the audio of the same millisecond.
+    blocks.sort_by_key(|b| b.time_ms);
+    let start = blocks.first().map_or(0, |b| b.time_ms);
+    webm::cluster(start, &blocks)
 }
 
 const MATRIX: [u8; 36] = [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x40, 0, 0, 0];

@@ -18,6 +18,7 @@ pub mod lifecycle;
 pub mod recorder;
 pub mod sdp;
 pub mod stun;
+pub mod webm;
 
 pub use engine::{Media, MediaConfig, MediaError, MediaEvent, Opened, ShowMedia, Stats};
 

@@ -1,4 +1,5 @@
-//! Writes every live show to `<recordings dir>/<show>.mp4` as it arrives, on a thread of its own
+//! Writes every live show to `<recordings dir>/<show>.mp4` (`.webm` for a VP8 publisher) as it
+//! arrives, on a thread of its own
 //! so disk writes never stall the media engine. Each fragment is written and synced before the
 //! next, so a crash leaves a file that plays up to the last fragment.
 //!
@@ -12,7 +13,7 @@ use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::fmp4::{Fmp4Recorder, Kind};
+use crate::fmp4::{Container, Fmp4Recorder, Kind};
 
 pub enum Record {
     Frame {
@@ -81,13 +82,16 @@ fn write(recording: &mut Recording, bytes: &[u8]) {
     }
 }
 
-fn open(dir: &std::path::Path, show: &str) -> std::io::Result<(File, PathBuf)> {
-    // A show recorded before (a restart of the server mid-show) gets a new part, never a second
-    // init segment in the middle of a file.
+fn open(dir: &std::path::Path, show: &str, container: Container) -> std::io::Result<(File, PathBuf)> {
+    // A show recorded before (a restart of the server mid-show, a publisher with another codec)
+    // gets a new part, never a second init segment in the middle of a file.
     let safe: String = show.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
     for part in 1.. {
-        let name = if part == 1 { format!("{safe}.mp4") } else { format!("{safe}.part{part}.mp4") };
-        let path = dir.join(name);
+        let stem = if part == 1 { safe.clone() } else { format!("{safe}.part{part}") };
+        if [Container::Mp4, Container::WebM].iter().any(|c| dir.join(format!("{stem}.{}", c.extension())).exists()) {
+            continue;
+        }
+        let path = dir.join(format!("{stem}.{}", container.extension()));
         match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
             Ok(file) => return Ok((file, path)),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
@@ -112,12 +116,30 @@ fn run(dir: PathBuf, frames: Receiver<Record>, started: tokio::sync::mpsc::Sende
                 if stopped.contains(&show) {
                     continue;
                 }
+                // A file starts with video (its codec decides the container); a publisher that
+                // comes back with the other codec starts a new part.
+                let container = (kind != Kind::Audio).then(|| Container::for_video(kind));
+                if let (Some(container), Some(recording)) = (container, recordings.get(&show))
+                    && recording.muxer.container() != container
+                    && let Some(mut previous) = recordings.remove(&show)
+                {
+                    let bytes = previous.muxer.finish();
+                    write(&mut previous, &bytes);
+                    tracing::info!(show, path = %previous.path.display(), "the publisher changed codec: recording a new part");
+                }
                 if !recordings.contains_key(&show) {
-                    match open(&dir, &show) {
+                    let Some(container) = container else { continue };
+                    match open(&dir, &show, container) {
                         Ok((file, path)) => {
                             tracing::info!(show, path = %path.display(), "recording");
-                            let recording =
-                                Recording { muxer: Fmp4Recorder::new(), file, path, last_frame: wall, flushed: false, announced: false };
+                            let recording = Recording {
+                                muxer: Fmp4Recorder::with(container),
+                                file,
+                                path,
+                                last_frame: wall,
+                                flushed: false,
+                                announced: false,
+                            };
                             recordings.insert(show.clone(), recording);
                         }
                         Err(e) => {

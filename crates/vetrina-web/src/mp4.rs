@@ -6,6 +6,11 @@
 //! whose head is the init segment followed by a segment index (`sidx`, written by
 //! `vetrina_media::clip`), and whose body is the file's fragments unchanged: no copy is made,
 //! and the index is kept in memory for as long as the file does not change.
+//!
+//! A VP8 publisher's recording is WebM (`vetrina_media::webm`), written as a live stream (a
+//! Segment of unknown size, no duration, no cues): once the show has ended it is served the
+//! same way, its clusters unchanged behind a head that gives the Segment's size, the duration and
+//! cues.
 
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
@@ -22,6 +27,8 @@ use crate::error::{ApiError, ApiResult};
 /// `body_start`.
 #[derive(Clone, Debug)]
 pub struct Source {
+    /// `video/mp4` or `video/webm`.
+    pub content_type: &'static str,
     pub head: Bytes,
     pub path: String,
     pub body_start: u64,
@@ -32,8 +39,13 @@ pub struct Source {
 impl Source {
     /// A whole file.
     pub fn file(path: &str) -> Source {
-        Source { head: Bytes::new(), path: path.to_string(), body_start: 0, body_len: None }
+        Source { content_type: content_type(path), head: Bytes::new(), path: path.to_string(), body_start: 0, body_len: None }
     }
+}
+
+/// A recording's or clip's media type, from its name (ours end in `.mp4` or `.webm`).
+fn content_type(path: &str) -> &'static str {
+    if path.ends_with(".webm") { "video/webm" } else { "video/mp4" }
 }
 
 /// Indexed views of finished recordings, by path: (file length, modified, view).
@@ -41,8 +53,8 @@ type Views = Vec<(String, u64, SystemTime, Arc<Source>)>;
 static VIEWS: Mutex<Views> = Mutex::new(Vec::new());
 const MAX_VIEWS: usize = 32;
 
-/// The recording at `path` with a segment index, when it can have one (our recordings always
-/// can: fragments end to end, at most 65,535 of them).
+/// The recording at `path` with a segment index (MP4) or its size, duration and cues (WebM),
+/// when it can have them (our recordings always can; MP4 up to 65,535 fragments).
 pub async fn indexed(path: &str) -> Option<Source> {
     let meta = tokio::fs::metadata(path).await.ok()?;
     let (len, modified) = (meta.len(), meta.modified().ok()?);
@@ -54,8 +66,20 @@ pub async fn indexed(path: &str) -> Option<Source> {
     }
     let at = path.to_string();
     let view = tokio::task::spawn_blocking(move || -> Option<Source> {
-        use std::io::{Read, Seek, SeekFrom};
         let mut file = std::fs::File::open(&at).ok()?;
+        if content_type(&at) == "video/webm" {
+            let index = vetrina_media::webm::Index::read(&mut file).ok()?;
+            let (first, last) = (index.clusters.first()?, index.clusters.last()?);
+            let head = index.head()?;
+            return Some(Source {
+                content_type: "video/webm",
+                head: Bytes::from(head),
+                body_start: first.offset,
+                body_len: Some(last.offset + last.len - first.offset),
+                path: at,
+            });
+        }
+        use std::io::{Read, Seek, SeekFrom};
         let index = vetrina_media::clip::Index::read(&mut file).ok()?;
         let (first, last) = (index.fragments.first()?, index.fragments.last()?);
         if !index.contiguous() {
@@ -66,7 +90,13 @@ pub async fn indexed(path: &str) -> Option<Source> {
         file.seek(SeekFrom::Start(0)).ok()?;
         file.read_exact(&mut head).ok()?;
         head.extend(sidx);
-        Some(Source { head: Bytes::from(head), path: at, body_start: first.offset, body_len: Some(last.offset + last.len - first.offset) })
+        Some(Source {
+            content_type: "video/mp4",
+            head: Bytes::from(head),
+            path: at,
+            body_start: first.offset,
+            body_len: Some(last.offset + last.len - first.offset),
+        })
     })
     .await
     .ok()??;
@@ -108,7 +138,7 @@ pub async fn serve(source: &Source, what: &str, headers: &HeaderMap) -> ApiResul
     let body = axum::body::Body::from_stream(head_stream.chain(tokio_util::io::ReaderStream::new(file.take(file_bytes))));
     let mut response = (status, body).into_response();
     let h = response.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp4"));
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(source.content_type));
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(n_bytes));
     if status == StatusCode::PARTIAL_CONTENT {

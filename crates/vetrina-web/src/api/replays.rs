@@ -80,10 +80,22 @@ fn published(state: &AppState, clip: Clip) -> PublishedClip {
     PublishedClip { page_url: format!("{base}/clips/{}", clip.id), video_url: format!("{base}/api/v1/clips/{}/video", clip.id), clip }
 }
 
+fn is_webm(path: &str) -> bool {
+    path.ends_with(".webm")
+}
+
+/// Why a show's recording gives no clips: it is WebM (a VP8 publisher).
+const WEBM_NO_CLIPS: &str =
+    "clips are cut from H.264 recordings (MP4); this show's host sent VP8 video, recorded as WebM: it replays, but cannot be clipped";
+
 /// The index of the show's recording (part 1, the one the media clock describes), read off the
-/// async threads.
+/// async threads; `None` without a recording, `Err` 409 for a WebM recording (VP8), which clips
+/// are not cut from.
 async fn recording_index(state: &AppState, show: &ShowId) -> ApiResult<Option<(String, Index)>> {
     let Some((path, _)) = state.store.recordings(show).await?.into_iter().next() else { return Ok(None) };
+    if is_webm(&path) {
+        return Err(ApiError::conflict(WEBM_NO_CLIPS));
+    }
     let at = path.clone();
     let index = tokio::task::spawn_blocking(move || -> Result<Index, ClipError> { Index::read(&mut std::fs::File::open(&at)?) })
         .await
@@ -107,7 +119,9 @@ async fn list_clips(
     caller.require_for_show(&state, &org_id, &show_id, Action::PresentShows).await?;
     let show = state.store.show(&org_id, &show_id).await.map_err(|_| ApiError::not_found("show"))?;
     let clips = state.store.clips(&org_id, &show.id).await?.into_iter().map(|c| published(&state, c)).collect();
-    let recording_ms = recording_index(&state, &show.id).await?.map(|(_, i)| i.end_ms);
+    // A WebM recording has no clips to suggest.
+    let webm = state.store.recordings(&show.id).await?.first().is_some_and(|(path, _)| is_webm(path));
+    let recording_ms = if webm { None } else { recording_index(&state, &show.id).await?.map(|(_, i)| i.end_ms) };
     let suggested = match recording_ms {
         Some(end) => suggested_clips(&state.store.chapters(&show.id).await?, end),
         None => Vec::new(),

@@ -269,18 +269,31 @@ async fn a_killed_server_leaves_a_playable_recording() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
-/// `frames` frames of ffmpeg's test picture at `width`x`height`, H.264 baseline from x264 (what
-/// OBS sends), one access unit (Annex B, from its access unit delimiter) each.
-fn encoded(width: u32, height: u32, frames: u32) -> Vec<Vec<u8>> {
+/// ffmpeg's test picture at `width`x`height`, 30 frames a second, `frames` of them, encoded with
+/// `encode` (codec and output format options): the encoded stream.
+fn test_picture(width: u32, height: u32, frames: u32, encode: &[&str]) -> Vec<u8> {
     let out = std::process::Command::new("ffmpeg")
         .args(["-v", "error", "-f", "lavfi", "-i", &format!("testsrc2=size={width}x{height}:rate=30"), "-frames:v", &frames.to_string()])
-        .args(["-c:v", "libx264", "-profile:v", "baseline", "-g", "30", "-x264-params", "aud=1", "-f", "h264", "-"])
+        .args(encode)
+        .arg("-")
         .output()
         .expect("ffmpeg runs (scripts/test installs it)");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let starts: Vec<usize> = out.stdout.windows(5).enumerate().filter(|(_, w)| *w == [0, 0, 0, 1, 9]).map(|(i, _)| i).collect();
+    out.stdout
+}
+
+/// `frames` frames of ffmpeg's test picture at `width`x`height`, H.264 baseline from x264 (what
+/// OBS sends), one access unit (Annex B, from its access unit delimiter) each.
+fn encoded(width: u32, height: u32, frames: u32) -> Vec<Vec<u8>> {
+    let stream = test_picture(
+        width,
+        height,
+        frames,
+        &["-c:v", "libx264", "-profile:v", "baseline", "-g", "30", "-x264-params", "aud=1", "-f", "h264"],
+    );
+    let starts: Vec<usize> = stream.windows(5).enumerate().filter(|(_, w)| *w == [0, 0, 0, 1, 9]).map(|(i, _)| i).collect();
     let units: Vec<Vec<u8>> =
-        starts.iter().enumerate().map(|(n, &s)| out.stdout[s..starts.get(n + 1).copied().unwrap_or(out.stdout.len())].to_vec()).collect();
+        starts.iter().enumerate().map(|(n, &s)| stream[s..starts.get(n + 1).copied().unwrap_or(stream.len())].to_vec()).collect();
     assert_eq!(units.len(), frames as usize);
     units
 }
@@ -309,12 +322,7 @@ async fn a_resolution_change_mid_show_is_recorded() {
         let r = anon.http.get(format!("{}/api/v1/shows/resize/recording", app.base)).send().await.unwrap();
         if r.status() == 200 {
             std::fs::write(&file, r.bytes().await.unwrap()).unwrap();
-            let out = std::process::Command::new("ffprobe")
-                .args(["-v", "error", "-select_streams", "v", "-show_entries", "frame=width,height", "-of", "csv=p=0"])
-                .arg(&file)
-                .output()
-                .unwrap();
-            sizes = String::from_utf8_lossy(&out.stdout).lines().map(|l| l.trim_end_matches(',').to_string()).collect();
+            sizes = decoded_sizes(&file);
             if sizes.len() >= 118 {
                 break;
             }
@@ -328,5 +336,87 @@ async fn a_resolution_change_mid_show_is_recorded() {
     // Decodes without an error on the way.
     let decode = std::process::Command::new("ffmpeg").args(["-v", "error", "-i"]).arg(&file).args(["-f", "null", "-"]).output().unwrap();
     assert!(decode.status.success() && decode.stderr.is_empty(), "{}", String::from_utf8_lossy(&decode.stderr));
+    app.stop().await;
+}
+
+/// `frames` frames of ffmpeg's test picture at `width`x`height` in VP8 from libvpx (what a
+/// browser that cannot send H.264 sends), one frame each (read from IVF).
+fn vp8_encoded(width: u32, height: u32, frames: u32) -> Vec<Vec<u8>> {
+    let stream = test_picture(width, height, frames, &["-c:v", "libvpx", "-g", "30", "-deadline", "realtime", "-b:v", "600k", "-f", "ivf"]);
+    // IVF: a 32-byte file header, then each frame's length (4 bytes LE) and time (8) before it.
+    let mut units = Vec::new();
+    let mut at = 32;
+    while at + 12 <= stream.len() {
+        let len = u32::from_le_bytes(stream[at..at + 4].try_into().unwrap()) as usize;
+        units.push(stream[at + 12..at + 12 + len].to_vec());
+        at += 12 + len;
+    }
+    assert_eq!(units.len(), frames as usize);
+    units
+}
+
+/// The frames of a recording's video as ffmpeg decodes them: "width,height" each.
+fn decoded_sizes(file: &std::path::Path) -> Vec<String> {
+    let out = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v", "-show_entries", "frame=width,height", "-of", "csv=p=0"])
+        .arg(file)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().map(|l| l.trim_end_matches(',').to_string()).collect()
+}
+
+/// A host whose browser sends VP8 (no H.264 encoder) is recorded too, as WebM (browsers play VP8
+/// only in WebM): the replay is served with its duration and cues, plays in ffmpeg with both
+/// tracks, and clips say why they cannot be cut from it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vp8_host_is_recorded_as_webm() {
+    let app = TestApp::spawn(crate::harness::Db::Sqlite).await;
+    let (org, show_id, key) = show_with_key(&app, "otto").await;
+    let (mut publisher, offer) = Peer::new(true, &["vp8", "opus"]).await;
+    let r = sdp_post(&app.anonymous(), "/api/v1/shows/otto/whip", Some(&key), &offer).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert!(r.text.to_uppercase().contains("VP8"), "{}", r.text);
+    publisher.accept(&r.text);
+    publisher.play(vp8_encoded(320, 240, 75));
+    let session = Instant::now();
+    publisher.pump(Instant::now() + Duration::from_millis(3000), true, |_| false).await;
+    let session = session.elapsed().as_secs_f64();
+    let ended = org.owner.patch(&org.path(&format!("/shows/{show_id}")), serde_json::json!({"status": "ended"})).await;
+    assert_eq!(ended.status, 200, "{}", ended.text);
+
+    let anon = app.anonymous();
+    let file = crate::harness::temp_dir("otto").join("show.webm");
+    let (mut probed, mut sizes) = ((0.0, String::new()), Vec::new());
+    for _ in 0..50 {
+        let r = anon.http.get(format!("{}/api/v1/shows/otto/recording", app.base)).send().await.unwrap();
+        if r.status() == 200 {
+            assert_eq!(r.headers()["content-type"], "video/webm");
+            std::fs::write(&file, r.bytes().await.unwrap()).unwrap();
+            probed = crate::harness::ffprobe(&file);
+            sizes = decoded_sizes(&file);
+            if sizes.len() >= 74 && probed.1.contains("opus") {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(probed.1.contains("codec_name=vp8") && probed.1.contains("codec_name=opus"), "{}", probed.1);
+    assert!(sizes.len() >= 74 && sizes.iter().all(|s| s == "320,240"), "decoded frames: {sizes:?}");
+    assert!((probed.0 - session).abs() <= 1.0, "a recording of {} s for a session of {session} s", probed.0);
+    let decode = std::process::Command::new("ffmpeg").args(["-v", "error", "-i"]).arg(&file).args(["-f", "null", "-"]).output().unwrap();
+    assert!(decode.status.success() && decode.stderr.is_empty(), "{}", String::from_utf8_lossy(&decode.stderr));
+    // The recording on disk is the live stream (no size, no duration); served, it has both.
+    let stored: Vec<_> = std::fs::read_dir(app.data_dir().join("recordings")).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(stored.iter().any(|p| p.extension().is_some_and(|e| e == "webm")), "{stored:?}");
+    let ranged = anon.http.get(format!("{}/api/v1/shows/otto/recording", app.base)).header("range", "bytes=0-3").send().await.unwrap();
+    assert_eq!(ranged.status().as_u16(), 206);
+    assert_eq!(ranged.bytes().await.unwrap().as_ref(), [0x1A, 0x45, 0xDF, 0xA3], "an EBML header");
+
+    // Clips are cut from MP4 only: a clear refusal, and no suggestions.
+    let clips = org.path(&format!("/shows/{show_id}/clips"));
+    org.owner.post(&clips, serde_json::json!({"title": "Un momento", "start_ms": 0, "end_ms": 1000})).await.problem(409, "VP8");
+    let listed = org.owner.get(&clips).await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    assert_eq!(listed.body["suggested"], serde_json::json!([]));
     app.stop().await;
 }
