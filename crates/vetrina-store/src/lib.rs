@@ -88,6 +88,9 @@ impl Store {
                 AnyPoolOptions::new()
                     .max_connections(8)
                     .min_connections(1)
+                    // A rush (a flash sale's checkouts) queues for the connections on purpose:
+                    // only a wait past 5 s is worth a warning, not each of thousands.
+                    .acquire_slow_threshold(Duration::from_secs(5))
                     .after_connect(|conn, _| {
                         Box::pin(async move {
                             // WAL lets readers run beside the one writer; NORMAL sync is durable
@@ -117,7 +120,12 @@ impl Store {
                     .await?
             }
             Backend::Postgres => {
-                AnyPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect_with(options).await?
+                AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(10))
+                    .acquire_slow_threshold(Duration::from_secs(5))
+                    .connect_with(options)
+                    .await?
             }
         };
         Ok(Store { pool, backend })

@@ -31,12 +31,19 @@ pub struct Running {
     server: JoinHandle<std::io::Result<()>>,
 }
 
+/// How long a stop waits for requests in flight.
+const STOP_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
+
 impl Running {
-    /// Stops accepting, lets requests in flight finish, closes the store.
+    /// Stops accepting, lets requests in flight finish (for up to 10 s: a download to a slow
+    /// client must not keep the process alive), closes the store.
     pub async fn stop(self) -> anyhow::Result<()> {
         self.shutdown.cancel();
-        self.server.await.context("server task")??;
-        self.store.close().await;
+        match tokio::time::timeout(STOP_WITHIN, self.server).await {
+            Ok(served) => served.context("server task")??,
+            Err(_) => tracing::warn!("requests still running {} s after the stop: leaving them", STOP_WITHIN.as_secs()),
+        }
+        tokio::time::timeout(STOP_WITHIN, self.store.close()).await.ok();
         Ok(())
     }
 
