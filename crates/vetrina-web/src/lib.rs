@@ -14,6 +14,7 @@ pub mod error;
 pub mod live;
 pub mod mail;
 pub mod mp4;
+pub mod net;
 mod pages;
 pub mod shop;
 pub mod webhooks;
@@ -57,6 +58,8 @@ pub struct WebConfig {
     pub hold_minutes: i64,
     /// Most add-to-cart requests decided in one transaction.
     pub ledger_batch: usize,
+    /// How long a new connection may take to send its first request's headers.
+    pub header_timeout: Duration,
     /// How often a live room's state is saved (and when the room closes).
     pub room_state_every: Duration,
     /// Where clips cut from recordings are written.
@@ -338,7 +341,8 @@ pub fn app(state: AppState) -> Router {
 /// Serves `app` on a listener that is already bound (tests bind port 0) until `shutdown` fires,
 /// then lets requests in flight finish.
 pub async fn serve(listener: TcpListener, state: AppState, shutdown: CancellationToken) -> std::io::Result<()> {
-    let app = app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let listener = net::Listener::new(listener, state.config.header_timeout);
+    let app = app(state).into_make_service_with_connect_info::<net::PeerAddr>();
     axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await
 }
 

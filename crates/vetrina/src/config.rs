@@ -33,6 +33,9 @@ pub struct Config {
     /// Most add-to-cart requests the inventory ledger decides in one transaction (1 to 400;
     /// 1 is one transaction per request, only for comparison).
     pub ledger_batch: usize,
+    /// How long a new connection may take to send its first request's headers, in seconds
+    /// (clients that connect and send nothing, or dribble a request, are cut off after it).
+    pub header_timeout_seconds: u64,
     /// How often each live room's state (pinned product, poll and votes, questions, recent chat,
     /// mutes) is saved, in seconds; also when a room closes. A restarted node, or a node that
     /// joins a show later, takes it up.
@@ -136,6 +139,7 @@ impl Default for Config {
             hold_minutes: 10,
             ledger_batch: 400,
             room_state_seconds: 10,
+            header_timeout_seconds: 30,
             nats_url: String::new(),
             webhooks_private_networks: false,
             media: MediaSettings::default(),
@@ -171,6 +175,7 @@ impl std::fmt::Debug for Config {
             .field("hold_minutes", &self.hold_minutes)
             .field("ledger_batch", &self.ledger_batch)
             .field("room_state_seconds", &self.room_state_seconds)
+            .field("header_timeout_seconds", &self.header_timeout_seconds)
             .field("log", &self.log)
             .field("nats_url", &redact_url(&self.nats_url))
             .field("webhooks_private_networks", &self.webhooks_private_networks)
@@ -242,6 +247,10 @@ impl Config {
         if let Some(v) = var("LEDGER_BATCH") {
             config.ledger_batch = v.parse().with_context(|| format!("VETRINA_LEDGER_BATCH={v:?} is not a number of requests"))?;
         }
+        if let Some(v) = var("HEADER_TIMEOUT_SECONDS") {
+            config.header_timeout_seconds =
+                v.parse().with_context(|| format!("VETRINA_HEADER_TIMEOUT_SECONDS={v:?} is not a number of seconds"))?;
+        }
         if let Some(v) = var("ROOM_STATE_SECONDS") {
             config.room_state_seconds =
                 v.parse().with_context(|| format!("VETRINA_ROOM_STATE_SECONDS={v:?} is not a number of seconds"))?;
@@ -295,6 +304,9 @@ impl Config {
         }
         if !self.smtp.url.is_empty() {
             vetrina_web::mail::Mailer::new(&self.smtp.url, &self.smtp.from)?;
+        }
+        if !(1..=600).contains(&self.header_timeout_seconds) {
+            bail!("header_timeout_seconds {} must be between 1 and 600", self.header_timeout_seconds);
         }
         if !(1..=3600).contains(&self.room_state_seconds) {
             bail!("room_state_seconds {} must be between 1 and 3600", self.room_state_seconds);

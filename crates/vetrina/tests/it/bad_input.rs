@@ -92,3 +92,43 @@ story!(webhooks_never_call_into_private_networks, |app| {
         .await;
     assert_eq!(ok.status, 201, "{}", ok.text);
 });
+
+/// Clients that connect and send nothing, or dribble a request's headers ("slowloris"), are cut
+/// off after `header_timeout_seconds`; once a request's headers are in, a slow body still gets
+/// its answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_are_cut_off_before_their_headers_not_after() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+    let app = crate::harness::TestApp::spawn_with(crate::harness::Db::Sqlite, |c| c.header_timeout_seconds = 1).await;
+    let addr = app.base.trim_start_matches("http://").to_string();
+    let closed_within = |mut socket: TcpStream| async move {
+        let started = std::time::Instant::now();
+        let mut buf = [0u8; 256];
+        let n = tokio::time::timeout(std::time::Duration::from_secs(5), socket.read(&mut buf)).await;
+        (started.elapsed(), n.map(|r| r.unwrap_or(0)))
+    };
+    let silent = TcpStream::connect(&addr).await.unwrap();
+    let mut dribbling = TcpStream::connect(&addr).await.unwrap();
+    dribbling.write_all(b"GET /healthz HTTP/1.1\r\nHost: vetrina\r\n").await.unwrap();
+    for socket in [silent, dribbling] {
+        let (after, read) = closed_within(socket).await;
+        assert_eq!(read.ok(), Some(0), "closed without an answer");
+        assert!(after < std::time::Duration::from_secs(3), "closed after {after:?}");
+    }
+    // Headers at once, the body over 2 s (more than the limit): answered.
+    let mut slow_body = TcpStream::connect(&addr).await.unwrap();
+    let body = br#"{"display_name": "Lenta"}"#;
+    let head = format!(
+        "POST /api/v1/guests HTTP/1.1\r\nHost: vetrina\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    slow_body.write_all(head.as_bytes()).await.unwrap();
+    slow_body.write_all(&body[..10]).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(2_000)).await;
+    slow_body.write_all(&body[10..]).await.unwrap();
+    let mut answer = String::new();
+    slow_body.read_to_string(&mut answer).await.unwrap();
+    assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+    app.stop().await;
+}

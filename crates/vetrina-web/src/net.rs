@@ -1,0 +1,147 @@
+//! Accepting connections: a new connection has a limited time to send its first request's
+//! headers, so clients that connect and then send nothing, or dribble a request a byte at a time
+//! ("slowloris"), cannot hold the server's sockets and file descriptors forever. Once the headers
+//! are in, no deadline applies: a large upload over a slow link, a long download, a WebSocket
+//! that only listens, all take the time they need.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::extract::connect_info::Connected;
+use axum::serve::IncomingStream;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::time::Sleep;
+
+/// A TCP listener whose connections must send their first request's headers within `within`.
+pub struct Listener {
+    inner: TcpListener,
+    within: Duration,
+}
+
+impl Listener {
+    pub fn new(inner: TcpListener, within: Duration) -> Listener {
+        Listener { inner, within }
+    }
+}
+
+impl axum::serve::Listener for Listener {
+    type Io = Guarded;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Guarded, SocketAddr) {
+        loop {
+            match self.inner.accept().await {
+                Ok((io, addr)) => {
+                    let _ = io.set_nodelay(true);
+                    return (Guarded { io, deadline: Some(Box::pin(tokio::time::sleep(self.within))), tail: [0; 3] }, addr);
+                }
+                // A connection that failed before it was accepted is the peer's business; out of
+                // file descriptors (or the like) is ours: wait a little rather than spin.
+                Err(e) if matches!(e.kind(), io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset) => {}
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot accept connections");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.inner.local_addr()
+    }
+}
+
+/// The peer's address of a connection, for `ConnectInfo`.
+#[derive(Clone, Copy, Debug)]
+pub struct PeerAddr(pub SocketAddr);
+
+impl Connected<IncomingStream<'_, Listener>> for PeerAddr {
+    fn connect_info(stream: IncomingStream<'_, Listener>) -> PeerAddr {
+        PeerAddr(*stream.remote_addr())
+    }
+}
+
+/// A connection that must finish its first request's headers before its deadline.
+pub struct Guarded {
+    io: TcpStream,
+    /// Gone once the first request's headers are in.
+    deadline: Option<Pin<Box<Sleep>>>,
+    /// The last bytes read, to find the end of the headers across reads.
+    tail: [u8; 3],
+}
+
+/// Whether `read` (following `tail`, the three bytes before it) holds the blank line that ends a
+/// request's headers.
+fn ends_headers(tail: &[u8; 3], read: &[u8]) -> bool {
+    let mut window: Vec<u8> = Vec::with_capacity(3 + read.len());
+    window.extend_from_slice(tail);
+    window.extend_from_slice(read);
+    window.windows(4).any(|w| w == b"\r\n\r\n")
+}
+
+impl AsyncRead for Guarded {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        let this = &mut *self;
+        if let Some(deadline) = this.deadline.as_mut()
+            && deadline.as_mut().poll(cx).is_ready()
+        {
+            return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "no complete request headers in time")));
+        }
+        let before = buf.filled().len();
+        let read = Pin::new(&mut this.io).poll_read(cx, buf);
+        if this.deadline.is_some()
+            && let Poll::Ready(Ok(())) = read
+        {
+            let new = &buf.filled()[before..];
+            if ends_headers(&this.tail, new) {
+                this.deadline = None;
+            } else {
+                let mut joined = this.tail.to_vec();
+                joined.extend_from_slice(new);
+                this.tail.copy_from_slice(&joined[joined.len() - 3..]);
+            }
+        }
+        read
+    }
+}
+
+impl AsyncWrite for Guarded {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write(cx, data)
+    }
+
+    fn poll_write_vectored(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.io).poll_write_vectored(cx, data)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ends_headers;
+
+    #[test]
+    fn the_end_of_headers_is_found_across_reads() {
+        assert!(ends_headers(&[0; 3], b"GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
+        assert!(!ends_headers(&[0; 3], b"GET / HTTP/1.1\r\nHost: a\r\n"));
+        assert!(ends_headers(b"a\r\n", b"\r\n"), "split between two reads");
+        assert!(ends_headers(b"\r\n\r", b"\n"));
+        assert!(!ends_headers(b"\r\n\r", b"x"));
+    }
+}
