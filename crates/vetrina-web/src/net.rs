@@ -69,7 +69,7 @@ impl Connected<IncomingStream<'_, Listener>> for PeerAddr {
 /// A connection that must finish its first request's headers before its deadline.
 pub struct Guarded {
     io: TcpStream,
-    /// Gone once the first request's headers are in.
+    /// Gone once the first request's headers are in (or an answer went out).
     deadline: Option<Pin<Box<Sleep>>>,
     /// The last bytes read, to find the end of the headers across reads.
     tail: [u8; 3],
@@ -110,13 +110,26 @@ impl AsyncRead for Guarded {
     }
 }
 
+impl Guarded {
+    /// An answer is going out: the request's headers were read (whatever their line endings).
+    fn answered(&mut self, written: &Poll<io::Result<usize>>) {
+        if matches!(written, Poll::Ready(Ok(n)) if *n > 0) {
+            self.deadline = None;
+        }
+    }
+}
+
 impl AsyncWrite for Guarded {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write(cx, data)
+        let written = Pin::new(&mut self.io).poll_write(cx, data);
+        self.answered(&written);
+        written
     }
 
     fn poll_write_vectored(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.io).poll_write_vectored(cx, data)
+        let written = Pin::new(&mut self.io).poll_write_vectored(cx, data);
+        self.answered(&written);
+        written
     }
 
     fn is_write_vectored(&self) -> bool {
