@@ -88,9 +88,9 @@ impl reqwest::dns::Resolve for PublicOnly {
     }
 }
 
-/// Sends due deliveries every second, for as long as the process runs. Unless
+/// Sends due deliveries every second, until `stop`. Unless
 /// `private_networks`, only public addresses are called.
-pub async fn send_forever(store: Store, private_networks: bool) {
+pub async fn send_forever(store: Store, private_networks: bool, stop: tokio_util::sync::CancellationToken) {
     install_tls();
     let mut builder = reqwest::Client::builder().timeout(Duration::from_secs(15)).redirect(reqwest::redirect::Policy::none());
     if !private_networks {
@@ -105,7 +105,12 @@ pub async fn send_forever(store: Store, private_networks: bool) {
     };
     let mut every = tokio::time::interval(Duration::from_secs(1));
     loop {
-        every.tick().await;
+        // Stop between rounds, never in the middle of one: a statement dropped half-way would
+        // leave the database working on it after the pool has closed.
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = every.tick() => {}
+        }
         let due = match store.claim_deliveries(now_ms(), 50).await {
             Ok(due) => due,
             Err(e) => {

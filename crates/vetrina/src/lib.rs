@@ -118,12 +118,7 @@ pub async fn start(config: &Config, password_cost: PasswordCost) -> anyhow::Resu
     tokio::spawn(checkpoint(store.clone(), shutdown.clone()));
     {
         let (store, stop, private_networks) = (store.clone(), shutdown.clone(), config.webhooks_private_networks);
-        tokio::spawn(async move {
-            tokio::select! {
-                () = stop.cancelled() => {}
-                () = vetrina_web::webhooks::send_forever(store, private_networks) => {}
-            }
-        });
+        tokio::spawn(vetrina_web::webhooks::send_forever(store, private_networks, stop));
     }
     tracing::info!(%addr, backend = ?store.backend(), elapsed_ms = started.elapsed().as_millis() as u64, "ready");
     Ok(Running { addr, public_url, store, state, shutdown, server })

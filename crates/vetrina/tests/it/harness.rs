@@ -129,7 +129,19 @@ impl TestApp {
         }
         if let Some(schema) = &self.schema {
             let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&postgres_url()).await.expect("connect");
-            conn.execute(format!("DROP SCHEMA {schema} CASCADE").as_str()).await.expect("drop schema");
+            // A statement a background task had sent before the stop may still run on the server
+            // (its client gave up on it): dropping the schema under it can deadlock, and
+            // PostgreSQL then cancels the drop. Try again once it is through.
+            for attempt in 1.. {
+                match conn.execute(format!("DROP SCHEMA {schema} CASCADE").as_str()).await {
+                    Ok(_) => break,
+                    Err(e) if attempt < 5 => {
+                        eprintln!("drop schema {schema}, attempt {attempt}: {e}");
+                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    }
+                    Err(e) => panic!("drop schema {schema}: {e}"),
+                }
+            }
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
