@@ -443,6 +443,7 @@ pub struct TimelineEvent {
 /// questions, the recent chat and who wrote it, mutes, slow mode, the segment, the
 /// announcement, the counters), not its connections or what is waiting for the next tick.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Saved {
     /// Events applied when it was saved (see [`Room::applied`]).
     pub applied: u64,
@@ -577,6 +578,11 @@ impl Room {
             records_viewers: true,
             applied: 0,
         }
+    }
+
+    /// Likes over the show so far (as the last frame told).
+    pub fn likes_total(&self) -> u64 {
+        self.likes_total
     }
 
     /// Events applied over the room's life, counting those of a restored [`Saved`] state.

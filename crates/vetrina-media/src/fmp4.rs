@@ -226,7 +226,18 @@ impl Fmp4Recorder {
         let span = Duration::from_micros(self.video.ready_span() * 1_000_000 / u64::from(VIDEO_TIMESCALE));
         let audio_span = Duration::from_micros(self.audio.ready_span() * 1_000_000 / u64::from(AUDIO_TIMESCALE));
         // Cut at keyframes; without video (a camera turned off), audio alone bounds a fragment.
-        if (kind != Kind::Audio && ((keyframe && span >= FRAGMENT) || span >= MAX_FRAGMENT)) || audio_span >= MAX_FRAGMENT {
+        let audio_only_cut = audio_span >= MAX_FRAGMENT;
+        if audio_only_cut && self.container == Container::WebM {
+            // WebM clusters follow each other in time: the last video frame goes out now rather
+            // than in a later cluster (a WebM block needs no duration; the next frame is placed
+            // by the wall clock).
+            if let Some(last) = self.video.last.take() {
+                self.video.end = last.decode + u64::from(self.video.default_duration);
+                self.video.ready.push((last, self.video.default_duration));
+                self.video.last_rtp = None;
+            }
+        }
+        if (kind != Kind::Audio && ((keyframe && span >= FRAGMENT) || span >= MAX_FRAGMENT)) || audio_only_cut {
             out.extend(self.fragment());
         }
         out
@@ -447,8 +458,7 @@ fn webm_cluster(video: &[(Sample, u32)], audio: &[(Sample, u32)]) -> Vec<u8> {
         .collect();
     // Stable: a video frame stays before the audio of the same millisecond.
     blocks.sort_by_key(|b| b.time_ms);
-    let start = blocks.first().map_or(0, |b| b.time_ms);
-    webm::cluster(start, &blocks)
+    webm::clusters(&blocks)
 }
 
 const MATRIX: [u8; 36] = [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x40, 0, 0, 0];
@@ -518,6 +528,42 @@ pub(crate) mod tests {
         ]);
         f.extend([0, 0, 0, 1, 0x68, 0xce, 0x3c, 0x80, 0, 0, 0, 1, 0x65, 0x88, 0x84, 0x21]);
         f
+    }
+
+    #[test]
+    fn a_camera_turned_off_keeps_webm_clusters_in_time_order() {
+        let key = [0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01, 0xAA];
+        let delta = [0x11, 0x02, 0x00, 0xBB];
+        let t0 = Instant::now();
+        let mut r = Fmp4Recorder::with(Container::WebM);
+        let mut file = Vec::new();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        // Two seconds of video and audio, six of audio alone (the camera is off), then both.
+        let (mut video_rtp, mut next_key) = (0u64, 0u64);
+        for ms in (0..9_600u64).step_by(10) {
+            if ms % 20 == 0 {
+                file.extend(r.push(Kind::Audio, ms * 48, at(ms), &[0xfc, 1]));
+            }
+            let camera_on = !(2_000..8_000).contains(&ms);
+            if camera_on && ms % 30 == 0 {
+                let keyframe = ms >= next_key;
+                if keyframe {
+                    next_key = ms + 1_000;
+                }
+                file.extend(r.push(Kind::Vp8, video_rtp, at(ms), if keyframe { &key } else { &delta }));
+                video_rtp += 2_700;
+            }
+        }
+        file.extend(r.finish());
+        let index = crate::webm::Index::read(&mut std::io::Cursor::new(&file)).unwrap();
+        let times: Vec<u64> = index.clusters.iter().map(|c| c.time_ms).collect();
+        assert!(times.windows(2).all(|w| w[0] <= w[1]), "clusters in time order: {times:?}");
+        assert!(
+            index.clusters.iter().any(|c| c.keyframe && c.time_ms == 8_010),
+            "the camera's return is a place to seek to: {:?}",
+            index.clusters
+        );
+        assert!(index.end_ms >= 9_500, "{}", index.end_ms);
     }
 
     #[test]

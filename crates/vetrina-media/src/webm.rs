@@ -152,8 +152,21 @@ pub fn header(width: u32, height: u32) -> Vec<u8> {
     out
 }
 
-/// One cluster holding `blocks` (in time order) from `start_ms`; each block's time must be within
-/// 32 s of it.
+/// Clusters holding `blocks` (in time order): one, unless the blocks span more than a block's
+/// time can say relative to its cluster (32.767 s), then a new cluster where one would overflow.
+pub fn clusters(blocks: &[Block]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut rest = blocks;
+    while let Some(first) = rest.first() {
+        let n = rest.iter().position(|b| b.time_ms > first.time_ms + i16::MAX as u64).unwrap_or(rest.len());
+        out.extend(cluster(first.time_ms, &rest[..n]));
+        rest = &rest[n..];
+    }
+    out
+}
+
+/// One cluster holding `blocks` (in time order, none before `start_ms` nor more than 32.767 s
+/// after it).
 pub fn cluster(start_ms: u64, blocks: &[Block]) -> Vec<u8> {
     let mut body = uint(TIMESTAMP, start_ms);
     for b in blocks {
@@ -237,8 +250,9 @@ fn read_at(r: &mut (impl Read + Seek), at: u64, len: u64) -> io::Result<Vec<u8>>
 /// A block as its header tells: (track, time in ms, keyframe).
 type BlockHead = (u64, u64, bool);
 
-/// A cluster's time and its blocks' headers (the frames themselves are not read).
-fn blocks(r: &mut (impl Read + Seek), body: u64, end: u64) -> io::Result<(u64, Vec<BlockHead>)> {
+/// A cluster's time and its blocks' headers (the frames themselves are not read); with
+/// `to_first_video`, only up to its first video block.
+fn blocks(r: &mut (impl Read + Seek), body: u64, end: u64, to_first_video: bool) -> io::Result<(u64, Vec<BlockHead>)> {
     let mut at = body;
     let mut start = None;
     let mut out = Vec::new();
@@ -254,6 +268,9 @@ fn blocks(r: &mut (impl Read + Seek), body: u64, end: u64) -> io::Result<(u64, V
                 let relative = i64::from(i16::from_be_bytes([head[1], head[2]]));
                 let time = (start.unwrap_or(0) as i64 + relative).max(0) as u64;
                 out.push((track, time, head[3] & 0x80 != 0));
+                if to_first_video && track == VIDEO_TRACK {
+                    break;
+                }
             }
             _ => {}
         }
@@ -284,8 +301,11 @@ impl Index {
             match id {
                 TRACKS => tracks = Some(read_at(r, at, header + size)?),
                 CLUSTER => {
-                    let (time_ms, blocks) = blocks(r, at + header, at + header + size)?;
-                    let keyframe = blocks.iter().find(|b| b.0 == VIDEO_TRACK).is_some_and(|b| b.2);
+                    let (start_ms, blocks) = blocks(r, at + header, at + header + size, true)?;
+                    // Seeking lands on the cluster's first video frame: its time is the cue's.
+                    let first_video = blocks.iter().find(|b| b.0 == VIDEO_TRACK);
+                    let keyframe = first_video.is_some_and(|b| b.2);
+                    let time_ms = first_video.filter(|b| b.2).map_or(start_ms, |b| b.1);
                     clusters.push(ClusterAt { offset: at, len: header + size, time_ms, keyframe });
                 }
                 _ => {}
@@ -296,7 +316,7 @@ impl Index {
         let end_ms = match clusters.last() {
             Some(last) => {
                 let (_, _, header) = read_header(r, last.offset)?;
-                let (_, cluster_blocks) = blocks(r, last.offset + header, last.offset + last.len)?;
+                let (_, cluster_blocks) = blocks(r, last.offset + header, last.offset + last.len, false)?;
                 let video: Vec<u64> = cluster_blocks.iter().filter(|b| b.0 == VIDEO_TRACK).map(|b| b.1).collect();
                 let frame = match video.as_slice() {
                     [.., a, b] if b > a => b - a,
@@ -356,6 +376,17 @@ impl Index {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn blocks_too_far_apart_start_a_new_cluster() {
+        let block = |time_ms| Block { track: AUDIO_TRACK, time_ms, keyframe: true, data: &[1, 2] };
+        let out = clusters(&[block(1_000), block(2_000), block(40_000), block(41_000)]);
+        let mut file = header(2, 2);
+        file.extend(&out);
+        let index = Index::read(&mut std::io::Cursor::new(&file)).unwrap();
+        assert_eq!(index.clusters.iter().map(|c| c.time_ms).collect::<Vec<_>>(), [1_000, 40_000]);
+        assert_eq!(index.end_ms, 41_000 + 33);
+    }
 
     #[test]
     fn sizes_are_ebml_integers() {

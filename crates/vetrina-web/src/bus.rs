@@ -95,6 +95,16 @@ impl Bus {
             }
             Bus::Nats(nats) => {
                 let events_subject = format!("vetrina.room.{show}.events");
+                // A position past the stream's end is from a stream since recreated (its
+                // numbers start again): everything in this one came after the saved state.
+                let last = nats.stream.clone().info().await.map(|i| i.state.last_sequence).unwrap_or(u64::MAX);
+                let after = match after {
+                    Some(position) if position > last => {
+                        tracing::warn!(show_id = %show, position, last, "the saved room state is from an older stream: taking all of this one's events after it");
+                        None
+                    }
+                    other => other,
+                };
                 let presence_subject = format!("vetrina.presence.{show}");
                 let presence = nats.client.subscribe(presence_subject.clone()).await?;
                 let consumer = nats
@@ -111,7 +121,7 @@ impl Bus {
                 let mut consumer = consumer;
                 let pending = consumer.info().await?.num_pending;
                 let messages = consumer.messages().await?;
-                let task = tokio::spawn(listen(messages, presence, pending, node.to_string(), tx));
+                let task = tokio::spawn(listen(messages, presence, pending, after, node.to_string(), tx));
                 let out = Out::Nats { client: nats.client.clone(), events_subject, presence_subject };
                 Ok(ShowLink { incoming, out, task: Some(task) })
             }
@@ -124,6 +134,7 @@ async fn listen(
     mut messages: jetstream::consumer::pull::Ordered,
     mut presence: async_nats::Subscriber,
     mut pending: u64,
+    after: Option<u64>,
     node: String,
     room: mpsc::Sender<Incoming>,
 ) {
@@ -135,13 +146,16 @@ async fn listen(
             message = messages.next() => match message {
                 Some(Ok(message)) => {
                     let (left, position) = message.info().map(|i| (i.pending, Some(i.stream_sequence))).unwrap_or((0, None));
-                    let event = match serde_json::from_slice::<Event>(&message.payload) {
+                    // An ordered consumer that recreates itself before its first message starts
+                    // again from the stream's beginning: what the saved state holds is skipped.
+                    let held = matches!((position, after), (Some(p), Some(a)) if p <= a);
+                    let event = if held { None } else { match serde_json::from_slice::<Event>(&message.payload) {
                         Ok(event) => Some(Incoming::Event(event, position)),
                         Err(e) => {
                             tracing::warn!(subject = %message.subject, error = %e, "not a room event on the bus; skipped");
                             None
                         }
-                    };
+                    } };
                     if let Some(event) = event
                         && room.send(event).await.is_err()
                     {

@@ -197,6 +197,11 @@ impl AppState {
         self
     }
 
+    /// Closes this node's live rooms, each saving its state first (the node stops).
+    pub async fn close_rooms(&self) {
+        self.rooms.close_all().await;
+    }
+
     /// Live rooms that share their shows with other nodes' rooms through `bus`.
     pub fn with_bus(mut self, bus: bus::Bus) -> AppState {
         self.rooms = live::Rooms::new(bus);

@@ -34,10 +34,29 @@ const FRAMES_QUEUED: usize = 64;
 const IDLE_STOP: Duration = Duration::from_secs(60);
 
 enum Command {
-    Join { conn: Conn, member: Member, since: Option<u64>, room: Option<String>, reply: oneshot::Sender<Joined> },
-    Leave { conn: Conn },
-    Message { conn: Conn, message: ClientMessage, reply: oneshot::Sender<Result<Option<ChatLine>, Refusal>> },
-    Snapshot { conn: Conn, reply: oneshot::Sender<Snapshot> },
+    Join {
+        conn: Conn,
+        member: Member,
+        since: Option<u64>,
+        room: Option<String>,
+        reply: oneshot::Sender<Joined>,
+    },
+    Leave {
+        conn: Conn,
+    },
+    Message {
+        conn: Conn,
+        message: ClientMessage,
+        reply: oneshot::Sender<Result<Option<ChatLine>, Refusal>>,
+    },
+    Snapshot {
+        conn: Conn,
+        reply: oneshot::Sender<Snapshot>,
+    },
+    /// The node stops: save and close; `done` once the state is with the writer.
+    Close {
+        done: oneshot::Sender<()>,
+    },
 }
 
 /// What a joining connection is sent first: the frames it missed, or a snapshot.
@@ -135,6 +154,8 @@ enum Write {
     Ban(vetrina_domain::ids::OrgId, vetrina_domain::account::RoomBan),
     /// A room's state (only the latest of a batch is written per show).
     State(ShowId, vetrina_store::shows::SavedRoom),
+    /// Answered once everything queued before it is written.
+    Flush(oneshot::Sender<()>),
 }
 
 /// How many batches may wait for the store; when the store is slower than the rooms, batches are
@@ -148,6 +169,7 @@ async fn write_timeline(store: Store, mut writes: mpsc::Receiver<Write>) {
         let mut pending: HashMap<ShowId, Vec<TimelineEvent>> = HashMap::new();
         let mut bans = Vec::new();
         let mut states: HashMap<ShowId, vetrina_store::shows::SavedRoom> = HashMap::new();
+        let mut flushed = Vec::new();
         let mut n = 0;
         let mut take = |write: Write, n: &mut usize| match write {
             Write::Timeline(show, events) => {
@@ -158,6 +180,7 @@ async fn write_timeline(store: Store, mut writes: mpsc::Receiver<Write>) {
             Write::State(show, state) => {
                 states.insert(show, state);
             }
+            Write::Flush(done) => flushed.push(done),
         };
         take(first, &mut n);
         let deadline = tokio::time::Instant::now() + Duration::from_millis(200);
@@ -185,6 +208,9 @@ async fn write_timeline(store: Store, mut writes: mpsc::Receiver<Write>) {
                 tracing::error!(show_id = %show, error = %e, "cannot save the room's state");
             }
         }
+        for done in flushed {
+            let _ = done.send(());
+        }
     }
 }
 
@@ -192,6 +218,30 @@ impl Rooms {
     /// Rooms that reach the same shows' rooms on other nodes through `bus`.
     pub fn new(bus: Bus) -> Rooms {
         Rooms { bus, ..Rooms::default() }
+    }
+
+    /// Closes every room of this node (the node stops): each saves its state, and the answer
+    /// comes once the writer has stored it (or after 5 s).
+    pub async fn close_all(&self) {
+        let handles: Vec<RoomHandle> = self.rooms.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
+        let closing = handles.into_iter().map(|h| async move {
+            let (done, closed) = oneshot::channel();
+            if h.commands.send(Command::Close { done }).await.is_ok() {
+                let _ = closed.await;
+            }
+        });
+        let all = async {
+            futures_util::future::join_all(closing).await;
+            if let Some(writer) = self.timeline.get() {
+                let (done, written) = oneshot::channel();
+                if writer.send(Write::Flush(done)).await.is_ok() {
+                    let _ = written.await;
+                }
+            }
+        };
+        if tokio::time::timeout(Duration::from_secs(5), all).await.is_err() {
+            tracing::warn!("the rooms' states were not all saved within 5 s of the stop");
+        }
     }
 
     /// The show's room, started with its run of show when it is not running.
@@ -413,8 +463,10 @@ impl RoomTask {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let mut ticks: u64 = 0;
-        let mut saved_applied = room.applied();
+        // What the last saved state held: events applied, likes.
+        let mut saved = (room.applied(), room.likes_total());
         let mut saved_at = tokio::time::Instant::now();
+        let mut closing: Option<oneshot::Sender<()>> = None;
         let mut empty_since: Option<tokio::time::Instant> = None;
         // Answers owed to senders whose events are on their way round the bus.
         type Owed = (oneshot::Sender<Result<Option<ChatLine>, Refusal>>, tokio::time::Instant);
@@ -457,6 +509,10 @@ impl RoomTask {
                         }
                         Command::Snapshot { conn, reply } => {
                             let _ = reply.send(room.snapshot(conn));
+                        }
+                        Command::Close { done } => {
+                            closing = Some(done);
+                            break;
                         }
                     }
                 }
@@ -528,8 +584,8 @@ impl RoomTask {
                     if !events.is_empty() && self.timeline.try_send(Write::Timeline(show.clone(), events)).is_err() {
                         tracing::warn!(show_id = %show, "timeline queue full: the store is too slow; room events were not recorded");
                     }
-                    if saved_at.elapsed() >= self.save_every && room.applied() != saved_applied {
-                        saved_applied = self.save(&room, position);
+                    if saved_at.elapsed() >= self.save_every && (room.applied(), room.likes_total()) != saved {
+                        saved = self.save(&room, position);
                         saved_at = tokio::time::Instant::now();
                     }
                     for started in room.drain_started_deals() {
@@ -582,9 +638,12 @@ impl RoomTask {
                 }
             }
         }
-        if room.applied() != saved_applied {
-            room.tick();
+        room.tick();
+        if (room.applied(), room.likes_total()) != saved {
             self.save(&room, position);
+        }
+        if let Some(done) = closing {
+            let _ = done.send(());
         }
         let mut rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
         if rooms.get(&show).is_some_and(|h| h.commands.is_closed() || h.frames.receiver_count() == 0) {
@@ -592,9 +651,9 @@ impl RoomTask {
         }
     }
 
-    /// Hands the room's state to the writer (never waiting for the store); the answer is the
-    /// count of events it holds.
-    fn save(&self, room: &Room, position: Option<u64>) -> u64 {
+    /// Hands the room's state to the writer (never waiting for the store); the answer is what
+    /// it holds: events applied, likes.
+    fn save(&self, room: &Room, position: Option<u64>) -> (u64, u64) {
         let saved = room.save(now_ms());
         let applied = saved.applied;
         match serde_json::to_string(&saved) {
@@ -606,7 +665,7 @@ impl RoomTask {
             }
             Err(e) => tracing::error!(show_id = %self.show, error = %e, "cannot write the room's state as JSON"),
         }
-        applied
+        (applied, room.likes_total())
     }
 }
 

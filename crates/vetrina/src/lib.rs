@@ -43,6 +43,7 @@ impl Running {
             Ok(served) => served.context("server task")??,
             Err(_) => tracing::warn!("requests still running {} s after the stop: leaving them", STOP_WITHIN.as_secs()),
         }
+        self.state.close_rooms().await;
         tokio::time::timeout(STOP_WITHIN, self.store.close()).await.ok();
         Ok(())
     }

@@ -18,6 +18,23 @@ struct Node {
     base: String,
 }
 
+impl Node {
+    /// SIGTERM, and the process exits 0 within 15 s.
+    fn terminate(mut self) {
+        let pid = self.child.id().to_string();
+        assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                assert!(status.success(), "graceful stop exits 0: {status}");
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "no exit within 15 s of SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
 impl Drop for Node {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -31,6 +48,11 @@ fn start_node(database_url: &str) -> Node {
 
 /// A node on `database_url` (a SQLite path, or PostgreSQL), with NATS at `nats_url` (or none).
 fn start_node_with(database_url: &str, nats_url: &str) -> Node {
+    start_node_env(database_url, nats_url, &[])
+}
+
+/// [`start_node_with`], with more environment (`VETRINA_...`) on top.
+fn start_node_env(database_url: &str, nats_url: &str, env: &[(&str, &str)]) -> Node {
     let dir = temp_dir("node");
     let mut child = Command::new(BIN)
         .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
@@ -40,6 +62,7 @@ fn start_node_with(database_url: &str, nats_url: &str) -> Node {
         .env("VETRINA_MEDIA_ENABLED", "false")
         .env("VETRINA_ROOM_STATE_SECONDS", "1")
         .env("VETRINA_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -344,7 +367,8 @@ async fn a_restarted_node_takes_up_its_rooms() {
     tokio::time::sleep(Duration::from_millis(2_500)).await;
     drop((host, viewer, node));
 
-    let node = start_node_with(&app.database_url, "");
+    // Saving only when the room closes from here on.
+    let node = start_node_env(&app.database_url, "", &[("VETRINA_ROOM_STATE_SECONDS", "3600")]);
     let mut viewer = connect_to(&node.base, room, Some(&anna)).await;
     let snapshot = next(&mut viewer).await;
     assert_eq!(snapshot["type"], "snapshot");
@@ -354,6 +378,14 @@ async fn a_restarted_node_takes_up_its_rooms() {
     send(&mut viewer, json!({"type": "vote", "poll_id": poll_id, "option": 0})).await;
     assert_eq!(until(&mut viewer, |m| m["type"] == "error").await["code"], "already_voted");
     assert_eq!(said(&mut viewer, "eccomi").await, first + 2, "chat ids go on");
+
+    // A graceful stop (an upgrade) saves the rooms as they are, whenever the last save was.
+    drop(viewer);
+    node.terminate();
+    let node = start_node_with(&app.database_url, "");
+    let mut viewer = connect_to(&node.base, room, Some(&anna)).await;
+    let snapshot = next(&mut viewer).await;
+    assert_eq!(chat_of(&snapshot).last(), Some(&(first + 2, "eccomi".to_string())), "{snapshot}");
     drop(node);
     app.stop().await;
 }
