@@ -529,6 +529,9 @@ pub struct Room {
     /// Events applied over the room's life (across restarts, through [`Saved`]): every room of
     /// a show counts the same, so the largest count is the freshest saved state.
     applied: u64,
+    /// Likes of the show as the bus's events carried them (this room's own once they came back):
+    /// what a state saved at a bus position holds.
+    likes_on_bus: u64,
 }
 
 impl Room {
@@ -577,6 +580,7 @@ impl Room {
             remote_viewers: 0,
             records_viewers: true,
             applied: 0,
+            likes_on_bus: 0,
         }
     }
 
@@ -591,13 +595,16 @@ impl Room {
     }
 
     /// The room's state to keep (at `now`, Unix ms: mutes that ended are left out). Take it
-    /// after a tick, when nothing waits for the next frame.
-    pub fn save(&self, now: i64) -> Saved {
+    /// after a tick, when nothing waits for the next frame. `on_bus`: the state goes with a
+    /// position on a shared bus, so its likes are those of the events up to there (this room's
+    /// own still on their way are left to their events, or a room restoring it would count them
+    /// twice).
+    pub fn save(&self, now: i64, on_bus: bool) -> Saved {
         let poll_open = self.poll.as_ref().is_some_and(|p| p.open);
         Saved {
             applied: self.applied,
             next_chat_id: self.next_chat_id,
-            likes_total: self.likes_total + self.pending_likes,
+            likes_total: if on_bus { self.likes_on_bus } else { self.likes_total + self.pending_likes },
             peak: self.peak,
             pinned: self.pinned.clone(),
             recent_chat: self.recent_chat.iter().chain(&self.pending_chat).cloned().collect(),
@@ -621,6 +628,7 @@ impl Room {
         self.applied = saved.applied;
         self.next_chat_id = saved.next_chat_id.max(1);
         self.likes_total = saved.likes_total;
+        self.likes_on_bus = saved.likes_total;
         self.peak = saved.peak;
         self.pinned = saved.pinned;
         let keep = saved.recent_chat.len().saturating_sub(self.config.snapshot_chat);
@@ -927,6 +935,7 @@ impl Room {
                 return Ok(Some(line));
             }
             Change::Likes { count } => {
+                self.likes_on_bus += count;
                 // This room counted its own when they came in.
                 if !mine {
                     self.pending_likes += count;
@@ -1305,7 +1314,7 @@ mod tests {
         room.tick_at(1_700, None);
         let applied = room.applied();
         assert_eq!(applied, 7, "chat, chat, pin, poll, vote, question, mute (likes are counted, not applied)");
-        let saved: Saved = serde_json::from_str(&serde_json::to_string(&room.save(2_000)).unwrap()).unwrap();
+        let saved: Saved = serde_json::from_str(&serde_json::to_string(&room.save(2_000, false)).unwrap()).unwrap();
 
         let mut again = Room::new(RoomConfig { node: "other".into(), ..RoomConfig::default() });
         again.restore(saved);
@@ -1325,9 +1334,32 @@ mod tests {
         assert_eq!(line.id, 3, "chat ids go on from the saved room");
         let asked = again.handle(1, ClientMessage::Ask { text: "E i colori?".into() }, 2_300, None);
         assert!(asked.is_ok());
-        assert_eq!(again.save(2_400).questions.last().map(|q| q.id), Some(2));
+        assert_eq!(again.save(2_400, false).questions.last().map(|q| q.id), Some(2));
         // A mute that ended is not kept.
-        assert!(again.save(1_500 + 600_001).muted.is_empty());
+        assert!(again.save(1_500 + 600_001, false).muted.is_empty());
+    }
+
+    #[test]
+    fn a_state_saved_on_the_bus_counts_likes_once() {
+        let mut a = Room::new(RoomConfig { node: "a".into(), ..RoomConfig::default() });
+        a.join(1, member("anna", Role::Viewer));
+        // Other nodes' likes came through the bus; then a's own, counted at once and published.
+        a.apply(&Event { origin: "b".into(), token: 0, at: 900, media_ms: None, change: Change::Likes { count: 5 } }).unwrap();
+        a.handle(1, ClientMessage::Like { count: 7 }, 1_000, None).unwrap();
+        let own = Change::Likes { count: a.take_local_likes() };
+        a.tick_at(1_100, None);
+        assert_eq!(a.likes_total(), 12);
+        // Saved before a's own likes came back round the bus: a room restoring it gets them from
+        // the bus after the saved position, once.
+        let saved = a.save(1_150, true);
+        let mut c = Room::new(RoomConfig { node: "c".into(), ..RoomConfig::default() });
+        c.restore(saved);
+        c.apply(&Event { origin: "a".into(), token: 0, at: 1_100, media_ms: None, change: own.clone() }).unwrap();
+        c.join(1, member("carla", Role::Viewer));
+        c.tick_at(1_200, None);
+        assert_eq!(c.likes_total(), 12, "no like counted twice");
+        // One node: every like is the room's own, all saved.
+        assert_eq!(a.save(1_150, false).likes_total, 12);
     }
 
     #[test]

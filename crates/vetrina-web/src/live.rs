@@ -654,7 +654,7 @@ impl RoomTask {
     /// Hands the room's state to the writer (never waiting for the store); the answer is what
     /// it holds: events applied, likes.
     fn save(&self, room: &Room, position: Option<u64>) -> (u64, u64) {
-        let saved = room.save(now_ms());
+        let saved = room.save(now_ms(), position.is_some());
         let applied = saved.applied;
         match serde_json::to_string(&saved) {
             Ok(state) => {
