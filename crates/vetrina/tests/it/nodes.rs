@@ -312,7 +312,7 @@ async fn two_nodes_never_sell_more_than_the_stock() {
     app.stop().await;
 }
 
-/// A show with a product for the room tests below; (org, show slug, show id, product id).
+/// A show (with `slug`) and a product for the room tests below: (org, show id, product id).
 async fn room_show(app: &TestApp, slug: &str) -> (crate::harness::Org, String, String) {
     let org = app.org(slug).await;
     let product = org.owner.post(&org.path("/products"), product_json("Borsa", 9900)).await.body["id"].as_str().unwrap().to_string();
