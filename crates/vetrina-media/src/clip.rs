@@ -41,6 +41,10 @@ pub struct Fragment {
     pub keyframe: bool,
     /// Each track's samples in it: (track id, decode time, duration), in the track's timescale.
     pub runs: Vec<(u32, u64, u64)>,
+    /// Where the fields that place it are, from its start: the `mfhd` sequence number, and each
+    /// track's `tfdt` decode time (track id, where, whether 64-bit).
+    pub sequence_at: Option<u64>,
+    pub decode_at: Vec<(u32, u64, bool)>,
 }
 
 #[derive(Clone, Debug)]
@@ -320,8 +324,15 @@ impl Index {
                         let has_video = tracks.iter().any(|k| k.video);
                         let lead_is_video = tracks.iter().any(|k| k.id == lead.track && k.video);
                         let keyframe = if has_video { lead_is_video && lead.first_is_sync } else { true };
+                        let header = h.body - at;
+                        let sequence_at = children(&body)?
+                            .into_iter()
+                            .find(|(k, r)| k == b"mfhd" && r.len() >= 8)
+                            .map(|(_, r)| header + r.start as u64 + 4);
+                        let decode_at = runs.iter().map(|t| (t.track, header + t.tfdt_at as u64, t.tfdt_wide)).collect();
                         let runs = runs.iter().map(|t| (t.track, t.decode, t.duration)).collect();
-                        open = Some((Fragment { offset: at, len: 0, start_ms, keyframe, runs }, frag_end));
+                        let fragment = Fragment { offset: at, len: 0, start_ms, keyframe, runs, sequence_at, decode_at };
+                        open = Some((fragment, frag_end));
                     }
                 }
                 b"mdat" => {
@@ -466,10 +477,102 @@ impl Index {
     pub fn contiguous(&self) -> bool {
         self.fragments.windows(2).all(|w| w[0].offset + w[0].len == w[1].offset)
     }
+
+    /// The same tracks (ids, timescales, kinds): recordings whose fragments can follow each other.
+    fn same_tracks(&self, other: &Index) -> bool {
+        self.tracks.len() == other.tracks.len()
+            && self.tracks.iter().zip(&other.tracks).all(|(a, b)| a.id == b.id && a.timescale == b.timescale && a.video == b.video)
+    }
+}
+
+/// A show recorded in parts (a server restarted mid-show starts a new file, whose media time 0 is
+/// its own first keyframe) served as one recording: the first part's init segment, then this.
+#[derive(Clone, Debug)]
+pub struct Joined {
+    /// The segment index of every fragment, to put right after the first part's init segment.
+    pub sidx: Vec<u8>,
+    /// Every part's fragments end to end, with their decode times moved to the show's media time
+    /// and their sequence numbers following on.
+    pub body: Vec<Piece>,
+    /// Media time at the end of the last fragment, in ms.
+    pub end_ms: i64,
+    /// The parts it holds (a part with other tracks is left out).
+    pub parts: Vec<usize>,
+}
+
+/// Lays `parts` (each recording's index, and where its media time 0 falls in the first part's,
+/// in ms) end to end. A part whose clock puts it before the end of the one before it (two
+/// machines' clocks) starts where that one ends. `None` when one index cannot hold it all (see
+/// [`Index::segment_index`]) or a 32-bit decode time cannot hold its new value.
+pub fn join(parts: &[(&Index, i64)]) -> Option<Joined> {
+    let (first, _) = parts.first()?;
+    let (mut fragments, mut body, mut joined) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut at, mut end_ms, mut sequence) = (0u64, 0i64, 0u32);
+    for (k, (index, start_ms)) in parts.iter().enumerate() {
+        let Some(lead) = index.fragments.first() else { continue };
+        if !first.same_tracks(index) {
+            continue;
+        }
+        let shift_ms = if joined.is_empty() { 0 } else { (*start_ms).max(end_ms - lead.start_ms).max(0) };
+        let scale = |track: u32| index.tracks.iter().find(|t| t.id == track).map_or(1000, |t| t.timescale);
+        let ticks = |track: u32| (u128::from(shift_ms as u64) * u128::from(scale(track)) / 1000) as u64;
+        for f in &index.fragments {
+            sequence = sequence.wrapping_add(1);
+            // The bytes that change: none in the first part (it stays as it was written).
+            let mut patches: Vec<(u64, Vec<u8>)> = Vec::new();
+            if !joined.is_empty() {
+                patches.extend(f.sequence_at.map(|at| (at, sequence.to_be_bytes().to_vec())));
+                for (track, at, wide) in &f.decode_at {
+                    let run = f.runs.iter().find(|r| r.0 == *track)?;
+                    let moved = run.1.checked_add(ticks(*track))?;
+                    let bytes = if *wide { moved.to_be_bytes().to_vec() } else { u32::try_from(moved).ok()?.to_be_bytes().to_vec() };
+                    patches.push((*at, bytes));
+                }
+            }
+            patches.sort_by_key(|p| p.0);
+            let mut from = 0u64;
+            for (at, bytes) in patches {
+                push_file(&mut body, k, f.offset + from, at.saturating_sub(from));
+                from = at + bytes.len() as u64;
+                body.push(Piece::Bytes(bytes));
+            }
+            push_file(&mut body, k, f.offset + from, f.len.saturating_sub(from));
+            let runs = f.runs.iter().map(|r| (r.0, r.1 + ticks(r.0), r.2)).collect();
+            fragments.push(Fragment { offset: at, start_ms: f.start_ms + shift_ms, runs, ..f.clone() });
+            at += f.len;
+        }
+        end_ms = end_ms.max(index.end_ms + shift_ms);
+        joined.push(k);
+    }
+    let whole = Index { init_len: first.init_len, fragments, end_ms, tracks: first.tracks.clone() };
+    let sidx = whole.segment_index(0..whole.fragments.len(), 0)?;
+    Some(Joined { sidx, body, end_ms, parts: joined })
+}
+
+/// Bytes of a file made from others: made here, or `len` bytes of file `part` from `start`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Piece {
+    Bytes(Vec<u8>),
+    File { part: usize, start: u64, len: u64 },
+}
+
+/// Appends a range of a file, growing the last piece when it ends where this one starts.
+pub(crate) fn push_file(body: &mut Vec<Piece>, part: usize, start: u64, len: u64) {
+    if len == 0 {
+        return;
+    }
+    if let Some(Piece::File { part: p, start: s, len: l }) = body.last_mut()
+        && *p == part
+        && *s + *l == start
+    {
+        *l += len;
+        return;
+    }
+    body.push(Piece::File { part, start, len });
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::io::Cursor;
     use std::time::{Duration, Instant};
 
@@ -549,6 +652,56 @@ mod tests {
         }
         let audio = &sidx[boxes[1].1.clone()];
         assert_eq!(u64_at(audio, 20).unwrap(), 0);
+    }
+
+    /// A joined recording's bytes, taken from `parts` as the web plane serves them.
+    pub(crate) fn assemble(parts: &[&[u8]], head: &[u8], body: &[Piece]) -> Vec<u8> {
+        let mut out = head.to_vec();
+        for piece in body {
+            match piece {
+                Piece::Bytes(b) => out.extend(b),
+                Piece::File { part, start, len } => out.extend(&parts[*part][*start as usize..(*start + *len) as usize]),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn parts_join_in_the_shows_media_time() {
+        let (a, b) = (recording(), recording());
+        let (ia, ib) = (Index::read(&mut Cursor::new(&a)).unwrap(), Index::read(&mut Cursor::new(&b)).unwrap());
+        // The second part's first keyframe came 15 s after the first part's (a restart of 5 s).
+        let joined = join(&[(&ia, 0), (&ib, 15_000)]).unwrap();
+        assert_eq!(joined.parts, [0, 1]);
+        let mut head = a[..ia.init_len as usize].to_vec();
+        head.extend(&joined.sidx);
+        let file = assemble(&[&a, &b], &head, &joined.body);
+        let whole = Index::read(&mut Cursor::new(&file)).unwrap();
+        let starts: Vec<i64> = whole.fragments.iter().map(|f| f.start_ms).collect();
+        let expected: Vec<i64> = (0..10).map(|s| s * 1000).chain((15..25).map(|s| s * 1000)).collect();
+        assert_eq!(starts, expected);
+        assert_eq!(whole.end_ms, ib.end_ms + 15_000);
+        assert_eq!(joined.end_ms, whole.end_ms);
+        for track in [1, 2] {
+            let decode: Vec<u64> = whole.fragments.iter().filter_map(|f| f.runs.iter().find(|r| r.0 == track)).map(|r| r.1).collect();
+            assert!(decode.windows(2).all(|w| w[0] < w[1]), "track {track}: {decode:?}");
+        }
+        let sequences: Vec<u32> =
+            whole.fragments.iter().map(|f| u32_at(&file, (f.offset + f.sequence_at.unwrap()) as usize).unwrap()).collect();
+        assert!(sequences.windows(2).all(|w| w[1] == w[0] + 1), "sequence numbers follow on: {sequences:?}");
+        // One index for the whole, after the first part's moov; the first part is sent as written.
+        let boxes: Vec<String> = children(&file).unwrap().iter().map(|(k, _)| name(k)).take(5).collect();
+        assert_eq!(boxes, ["ftyp", "moov", "sidx", "sidx", "moof"]);
+        assert_eq!(joined.body[0], Piece::File { part: 0, start: ia.fragments[0].offset, len: a.len() as u64 - ia.fragments[0].offset });
+        // Clips cut from the whole keep working across the seam.
+        let cut = whole.cut(&mut Cursor::new(&file), 8_000, 17_000, &mut Vec::new()).unwrap();
+        assert_eq!((cut.start_ms, cut.end_ms), (8_000, 17_000));
+
+        // A clock that puts the second part inside the first: it starts where the first ends.
+        let early = join(&[(&ia, 0), (&ib, 4_000)]).unwrap();
+        let file = assemble(&[&a, &b], &head, &early.body);
+        let whole = Index::read(&mut Cursor::new(&file)).unwrap();
+        assert_eq!(whole.fragments[10].start_ms, ia.end_ms);
     }
 
     #[test]

@@ -14,6 +14,8 @@
 
 use std::io::{self, Read, Seek, SeekFrom};
 
+use crate::clip::{Piece, push_file};
+
 const EBML: u32 = 0x1A45_DFA3;
 const SEGMENT: u32 = 0x1853_8067;
 const SEEK_HEAD: u32 = 0x114D_9B74;
@@ -198,6 +200,9 @@ pub struct ClusterAt {
     pub len: u64,
     pub time_ms: u64,
     pub keyframe: bool,
+    /// The cluster's Timestamp (ms) and where its element ends, from the cluster's start, when
+    /// it is the cluster's first child (as we write them): what moving the cluster rewrites.
+    pub timestamp: Option<(u64, u64)>,
 }
 
 /// The layout of a recording written by this module: what [`Index::head`] needs.
@@ -306,7 +311,11 @@ impl Index {
                     let first_video = blocks.iter().find(|b| b.0 == VIDEO_TRACK);
                     let keyframe = first_video.is_some_and(|b| b.2);
                     let time_ms = first_video.filter(|b| b.2).map_or(start_ms, |b| b.1);
-                    clusters.push(ClusterAt { offset: at, len: header + size, time_ms, keyframe });
+                    let timestamp = match read_header(r, at + header)? {
+                        (TIMESTAMP, Some(ts_size), ts_header) => Some((start_ms, header + ts_header + ts_size)),
+                        _ => None,
+                    };
+                    clusters.push(ClusterAt { offset: at, len: header + size, time_ms, keyframe, timestamp });
                 }
                 _ => {}
             }
@@ -373,6 +382,44 @@ impl Index {
     }
 }
 
+/// Lays `parts` (each recording's index, and where its media time 0 falls in the first part's,
+/// in ms) end to end as one recording, like [`crate::clip::join`]: the head to serve (the first
+/// part's header and tracks, the whole duration, cues for every part) and the clusters, each
+/// later part's with its Timestamp moved. `None` without clusters, or when a later part's
+/// cluster does not start with its Timestamp.
+pub fn join(parts: &[(&Index, i64)]) -> Option<(Vec<u8>, Vec<Piece>)> {
+    let (first, _) = parts.first()?;
+    let (mut clusters, mut body) = (Vec::new(), Vec::new());
+    let (mut at, mut end_ms, mut joined) = (0u64, 0u64, false);
+    for (k, (index, start_ms)) in parts.iter().enumerate() {
+        let Some(lead) = index.clusters.first() else { continue };
+        let shift = if joined { ((*start_ms).max(0) as u64).max(end_ms.saturating_sub(lead.time_ms)) } else { 0 };
+        for c in &index.clusters {
+            let (len, timestamp) = if joined {
+                let (time, ts_end) = c.timestamp?;
+                let ts = uint(TIMESTAMP, time + shift);
+                let rest = c.len.checked_sub(ts_end)?;
+                let mut head = id_bytes(CLUSTER);
+                head.extend(size_vint(rest + ts.len() as u64));
+                let ts_end = (head.len() + ts.len()) as u64;
+                head.extend(ts);
+                body.push(Piece::Bytes(head));
+                push_file(&mut body, k, c.offset + c.len - rest, rest);
+                (ts_end + rest, Some((time + shift, ts_end)))
+            } else {
+                push_file(&mut body, k, c.offset, c.len);
+                (c.len, c.timestamp)
+            };
+            clusters.push(ClusterAt { offset: at, len, time_ms: c.time_ms + shift, keyframe: c.keyframe, timestamp });
+            at += len;
+        }
+        end_ms = end_ms.max(index.end_ms + shift);
+        joined = true;
+    }
+    let whole = Index { ebml: first.ebml.clone(), tracks: first.tracks.clone(), clusters, end_ms };
+    Some((whole.head()?, body))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -386,6 +433,33 @@ mod tests {
         let index = Index::read(&mut std::io::Cursor::new(&file)).unwrap();
         assert_eq!(index.clusters.iter().map(|c| c.time_ms).collect::<Vec<_>>(), [1_000, 40_000]);
         assert_eq!(index.end_ms, 41_000 + 33);
+    }
+
+    #[test]
+    fn parts_join_in_the_shows_media_time() {
+        let key = [0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01, 0xAA];
+        let part = |seconds: u64| {
+            let mut file = header(640, 360);
+            for c in 0..seconds {
+                let blocks: Vec<Block> =
+                    (0..30u64).map(|i| Block { track: VIDEO_TRACK, time_ms: c * 1000 + i * 33, keyframe: i == 0, data: &key }).collect();
+                file.extend(cluster(c * 1000, &blocks));
+            }
+            file
+        };
+        let (a, b) = (part(3), part(200));
+        let (ia, ib) = (Index::read(&mut std::io::Cursor::new(&a)).unwrap(), Index::read(&mut std::io::Cursor::new(&b)).unwrap());
+        // The second part came 10 s after the first: its clusters' times need more bytes.
+        let (head, body) = join(&[(&ia, 0), (&ib, 10_000)]).unwrap();
+        let file = crate::clip::tests::assemble(&[&a, &b], &head, &body);
+        let whole = Index::read(&mut std::io::Cursor::new(&file)).unwrap();
+        let times: Vec<u64> = whole.clusters.iter().map(|c| c.time_ms).collect();
+        let expected: Vec<u64> = (0..3).chain(10..210).map(|s| s * 1000).collect();
+        assert_eq!(times, expected);
+        assert_eq!(whole.end_ms, ib.end_ms + 10_000);
+        let (_, size, segment_header) = read_header(&mut std::io::Cursor::new(&file), whole.ebml.len() as u64).unwrap();
+        assert_eq!(whole.ebml.len() as u64 + segment_header + size.unwrap(), file.len() as u64, "the Segment holds both parts");
+        assert!(whole.clusters.iter().all(|c| c.keyframe && c.timestamp.is_some()));
     }
 
     #[test]

@@ -7,6 +7,12 @@
 //! `vetrina_media::clip`), and whose body is the file's fragments unchanged: no copy is made,
 //! and the index is kept in memory for as long as the file does not change.
 //!
+//! A show recorded in parts (a server restarted mid-show starts a new file) is served as one
+//! recording once it has ended: the later parts' fragments follow the first part's, their times
+//! moved to the show's media time (a few bytes per fragment are rewritten as they are sent; see
+//! `vetrina_media::clip::join`), so the replay runs to the end of the show with the room's
+//! timeline in sync.
+//!
 //! A VP8 publisher's recording is WebM (`vetrina_media::webm`), written as a live stream (a
 //! Segment of unknown size, no duration, no cues): once the show has ended it is served the
 //! same way, its clusters unchanged behind a head that gives the Segment's size, the duration and
@@ -18,106 +24,131 @@ use std::time::SystemTime;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures_util::StreamExt;
+use vetrina_media::clip::Piece;
 
 use crate::api::media::byte_range;
 use crate::error::{ApiError, ApiResult};
 
-/// What a response serves: `head` (in memory), then `body_len` bytes of the file at `path` from
-/// `body_start`.
+/// What a response serves: its pieces in order, each bytes in memory or a range of one of
+/// `files`.
 #[derive(Clone, Debug)]
 pub struct Source {
     /// `video/mp4` or `video/webm`.
     pub content_type: &'static str,
-    pub head: Bytes,
-    pub path: String,
-    pub body_start: u64,
-    /// `None`: to the end of the file.
-    pub body_len: Option<u64>,
+    pub files: Vec<String>,
+    pub body: Vec<Span>,
+}
+
+#[derive(Clone, Debug)]
+pub enum Span {
+    Bytes(Bytes),
+    /// `len` bytes (`None`: to the end, as it is when asked) of `files[file]` from `start`.
+    File {
+        file: usize,
+        start: u64,
+        len: Option<u64>,
+    },
 }
 
 impl Source {
     /// A whole file.
     pub fn file(path: &str) -> Source {
-        Source { content_type: content_type(path), head: Bytes::new(), path: path.to_string(), body_start: 0, body_len: None }
+        Source { content_type: content_type(path), files: vec![path.to_string()], body: vec![Span::File { file: 0, start: 0, len: None }] }
     }
 }
 
 /// A recording's or clip's media type, from its name (ours end in `.mp4` or `.webm`).
-fn content_type(path: &str) -> &'static str {
+pub fn content_type(path: &str) -> &'static str {
     if path.ends_with(".webm") { "video/webm" } else { "video/mp4" }
 }
 
-/// Indexed views of finished recordings, by path: (file length, modified, view).
-type Views = Vec<(String, u64, SystemTime, Arc<Source>)>;
+/// Served views of finished recordings, by their files: ((path, length, modified) each, view).
+type Views = Vec<(Vec<(String, u64, SystemTime)>, Arc<Source>)>;
 static VIEWS: Mutex<Views> = Mutex::new(Vec::new());
 const MAX_VIEWS: usize = 32;
 
-/// The recording at `path` with a segment index (MP4) or its size, duration and cues (WebM),
-/// when it can have them (our recordings always can; MP4 up to 65,535 fragments).
-pub async fn indexed(path: &str) -> Option<Source> {
-    let meta = tokio::fs::metadata(path).await.ok()?;
-    let (len, modified) = (meta.len(), meta.modified().ok()?);
+/// A finished recording served as one file: its `parts` (path, and where its media time 0 falls
+/// in the first part's, in ms; all MP4 or all WebM) end to end, with a segment index (MP4) or
+/// the size, duration and cues (WebM). `None` when it cannot be (a part unreadable, or an MP4
+/// of more than 65,535 fragments).
+pub async fn indexed(parts: &[(String, i64)]) -> Option<Arc<Source>> {
+    let mut key = Vec::with_capacity(parts.len());
+    for (path, _) in parts {
+        let meta = tokio::fs::metadata(path).await.ok()?;
+        key.push((path.clone(), meta.len(), meta.modified().ok()?));
+    }
     {
         let views = VIEWS.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((_, _, _, view)) = views.iter().find(|(p, l, m, _)| p == path && *l == len && *m == modified) {
-            return Some(view.as_ref().clone());
+        if let Some((_, view)) = views.iter().find(|(k, _)| *k == key) {
+            return Some(view.clone());
         }
     }
-    let at = path.to_string();
-    let view = tokio::task::spawn_blocking(move || -> Option<Source> {
-        let mut file = std::fs::File::open(&at).ok()?;
-        if content_type(&at) == "video/webm" {
-            let index = vetrina_media::webm::Index::read(&mut file).ok()?;
-            let (first, last) = (index.clusters.first()?, index.clusters.last()?);
-            let head = index.head()?;
-            return Some(Source {
-                content_type: "video/webm",
-                head: Bytes::from(head),
-                body_start: first.offset,
-                body_len: Some(last.offset + last.len - first.offset),
-                path: at,
-            });
-        }
-        use std::io::{Read, Seek, SeekFrom};
-        let index = vetrina_media::clip::Index::read(&mut file).ok()?;
-        let (first, last) = (index.fragments.first()?, index.fragments.last()?);
-        if !index.contiguous() {
-            return None;
-        }
-        let sidx = index.segment_index(0..index.fragments.len(), 0)?;
-        let mut head = vec![0u8; index.init_len as usize];
-        file.seek(SeekFrom::Start(0)).ok()?;
-        file.read_exact(&mut head).ok()?;
-        head.extend(sidx);
-        Some(Source {
-            content_type: "video/mp4",
-            head: Bytes::from(head),
-            path: at,
-            body_start: first.offset,
-            body_len: Some(last.offset + last.len - first.offset),
-        })
-    })
-    .await
-    .ok()??;
+    let parts = parts.to_vec();
+    let view = Arc::new(tokio::task::spawn_blocking(move || join(&parts)).await.ok()??);
     let mut views = VIEWS.lock().unwrap_or_else(|e| e.into_inner());
-    views.retain(|(p, ..)| p != path);
+    views.retain(|(k, _)| k.first().map(|f| &f.0) != key.first().map(|f| &f.0));
     if views.len() >= MAX_VIEWS {
         views.remove(0);
     }
-    views.push((path.to_string(), len, modified, Arc::new(view.clone())));
+    views.push((key, view.clone()));
     Some(view)
+}
+
+/// Reads the parts' indexes and lays them end to end (blocking).
+fn join(parts: &[(String, i64)]) -> Option<Source> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut files = Vec::with_capacity(parts.len());
+    for (path, _) in parts {
+        files.push(std::fs::File::open(path).ok()?);
+    }
+    let content_type = content_type(&parts.first()?.0);
+    let (head, pieces) = if content_type == "video/webm" {
+        let indexes: Vec<_> = files.iter_mut().map(vetrina_media::webm::Index::read).collect::<Result<_, _>>().ok()?;
+        let starts: Vec<_> = indexes.iter().zip(parts).map(|(i, (_, at))| (i, *at)).collect();
+        vetrina_media::webm::join(&starts)?
+    } else {
+        let indexes: Vec<_> = files.iter_mut().map(vetrina_media::clip::Index::read).collect::<Result<_, _>>().ok()?;
+        let starts: Vec<_> = indexes.iter().zip(parts).map(|(i, (_, at))| (i, *at)).collect();
+        let joined = vetrina_media::clip::join(&starts)?;
+        if joined.parts.len() < parts.len() {
+            tracing::warn!(left_out = parts.len() - joined.parts.len(), "recording parts with other tracks are not served");
+        }
+        let mut head = vec![0u8; indexes[0].init_len as usize];
+        files[0].seek(SeekFrom::Start(0)).ok()?;
+        files[0].read_exact(&mut head).ok()?;
+        head.extend(joined.sidx);
+        (head, joined.body)
+    };
+    let mut body = vec![Span::Bytes(Bytes::from(head))];
+    body.extend(pieces.into_iter().map(|p| match p {
+        Piece::Bytes(b) => Span::Bytes(Bytes::from(b)),
+        Piece::File { part, start, len } => Span::File { file: part, start, len: Some(len) },
+    }));
+    Some(Source { content_type, files: parts.iter().map(|(p, _)| p.clone()).collect(), body })
 }
 
 /// Serves `source`: 200 whole, 206 a range, 416 past the end; `what` names it in errors.
 pub async fn serve(source: &Source, what: &str, headers: &HeaderMap) -> ApiResult<Response> {
-    use tokio::io::{AsyncReadExt, AsyncSeekExt};
-    let mut file = tokio::fs::File::open(&source.path).await.map_err(|_| ApiError::not_found(what))?;
-    let file_len = file.metadata().await.map_err(ApiError::internal)?.len();
-    let body_len =
-        source.body_len.unwrap_or_else(|| file_len.saturating_sub(source.body_start)).min(file_len.saturating_sub(source.body_start));
-    let head_len = source.head.len() as u64;
-    let len = head_len + body_len;
+    let mut files = Vec::with_capacity(source.files.len());
+    for path in &source.files {
+        let file = tokio::fs::File::open(path).await.map_err(|_| ApiError::not_found(what))?;
+        let len = file.metadata().await.map_err(ApiError::internal)?.len();
+        files.push((file, len));
+    }
+    // Each piece's place: (where it starts in the response, its length).
+    let mut places = Vec::with_capacity(source.body.len());
+    let mut len = 0u64;
+    for span in &source.body {
+        let n = match span {
+            Span::Bytes(b) => b.len() as u64,
+            Span::File { file, start, len } => {
+                let available = files.get(*file).map_or(0, |f| f.1.saturating_sub(*start));
+                len.map_or(available, |l| l.min(available))
+            }
+        };
+        places.push((len, n));
+        len += n;
+    }
     let range = byte_range(headers.get(header::RANGE).and_then(|v| v.to_str().ok()), len);
     let (status, start, end) = match range {
         None => (StatusCode::OK, 0, len.saturating_sub(1)),
@@ -129,13 +160,20 @@ pub async fn serve(source: &Source, what: &str, headers: &HeaderMap) -> ApiResul
         }
     };
     let n_bytes = if len == 0 { 0 } else { end - start + 1 };
-    // The part of the head in the range, then the part of the file.
-    let head_part = if start < head_len { source.head.slice(start as usize..(end + 1).min(head_len) as usize) } else { Bytes::new() };
-    let file_from = source.body_start + start.saturating_sub(head_len);
-    let file_bytes = n_bytes - head_part.len() as u64;
-    file.seek(std::io::SeekFrom::Start(file_from)).await.map_err(ApiError::internal)?;
-    let head_stream = futures_util::stream::iter((!head_part.is_empty()).then(|| Ok::<Bytes, std::io::Error>(head_part)));
-    let body = axum::body::Body::from_stream(head_stream.chain(tokio_util::io::ReaderStream::new(file.take(file_bytes))));
+    // The pieces' parts in the range, in order.
+    let mut plan = Vec::new();
+    for (span, (at, n)) in source.body.iter().zip(places) {
+        let (from, to) = (start.max(at), (end + 1).min(at + n));
+        if n_bytes == 0 || from >= to {
+            continue;
+        }
+        plan.push(match span {
+            Span::Bytes(b) => Span::Bytes(b.slice((from - at) as usize..(to - at) as usize)),
+            Span::File { file, start, .. } => Span::File { file: *file, start: start + (from - at), len: Some(to - from) },
+        });
+    }
+    let files: Vec<tokio::fs::File> = files.into_iter().map(|(f, _)| f).collect();
+    let body = axum::body::Body::from_stream(futures_util::stream::unfold((plan.into_iter(), files, None), next_chunk));
     let mut response = (status, body).into_response();
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(source.content_type));
@@ -145,4 +183,34 @@ pub async fn serve(source: &Source, what: &str, headers: &HeaderMap) -> ApiResul
         h.insert(header::CONTENT_RANGE, HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")).map_err(ApiError::internal)?);
     }
     Ok(response)
+}
+
+/// A response's progress: the pieces left, the open files, and the file being read (which, and
+/// how many bytes are left of it).
+type Sending = (std::vec::IntoIter<Span>, Vec<tokio::fs::File>, Option<(usize, u64)>);
+
+/// The next chunk of a response (at most 64 KiB of a file at a time).
+async fn next_chunk((mut plan, mut files, mut reading): Sending) -> Option<(std::io::Result<Bytes>, Sending)> {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    loop {
+        if let Some((file, left)) = reading.filter(|(_, left)| *left > 0) {
+            let mut chunk = vec![0u8; left.min(64 << 10) as usize];
+            let read = files[file].read_exact(&mut chunk).await;
+            reading = Some((file, left - chunk.len() as u64));
+            // After an error the response ends there (short of its Content-Length).
+            return match read {
+                Ok(_) => Some((Ok(Bytes::from(chunk)), (plan, files, reading))),
+                Err(e) => Some((Err(e), (Vec::new().into_iter(), files, None))),
+            };
+        }
+        match plan.next()? {
+            Span::Bytes(b) => return Some((Ok(b), (plan, files, None))),
+            Span::File { file, start, len } => {
+                if let Err(e) = files[file].seek(std::io::SeekFrom::Start(start)).await {
+                    return Some((Err(e), (Vec::new().into_iter(), files, None)));
+                }
+                reading = Some((file, len.unwrap_or(0)));
+            }
+        }
+    }
 }

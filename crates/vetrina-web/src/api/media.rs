@@ -339,12 +339,14 @@ pub fn byte_range(header: Option<&str>, len: u64) -> Option<Result<(u64, u64), (
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct RecordingQuery {
-    /// Which part, from 1 (the default): a server restart during a show starts a new part.
+    /// One part alone, from 1: a server restarted during a show starts a new part. Without it,
+    /// the whole show: while live, the first part as it is written; once ended, every part end to
+    /// end in the show's media time.
     pub part: Option<usize>,
 }
 
-/// The show's recording (fragmented MP4), while it is made and after. Supports range requests,
-/// so players seek without downloading it all.
+/// The show's recording (fragmented MP4, or WebM for a VP8 host), while it is made and after.
+/// Supports range requests, so players seek without downloading it all.
 #[utoipa::path(get, path = "/api/v1/shows/{slug}/recording", tag = "media",
     params(("slug" = String, Path), RecordingQuery),
     responses((status = 200, content_type = "video/mp4", body = Vec<u8>), (status = 206, content_type = "video/mp4", body = Vec<u8>),
@@ -360,16 +362,27 @@ async fn recording(
         return Err(ApiError::not_found("show"));
     }
     let recordings = state.store.recordings(&show.id).await?;
-    // Part 1 is the one the media clock (`recording_started_at`) describes; a server restart
-    // mid-show starts part 2, and so on.
-    let part = q.part.unwrap_or(1);
-    let Some((path, _)) = part.checked_sub(1).and_then(|i| recordings.get(i)) else { return Err(ApiError::not_found("recording")) };
-    // A finished recording is served with a segment index after its moov, so players learn its
-    // duration and seek without reading every fragment (see crate::mp4).
-    let source = if show.status == ShowStatus::Ended { crate::mp4::indexed(path).await } else { None };
+    let Some((first, origin)) = recordings.first().cloned() else { return Err(ApiError::not_found("recording")) };
+    // Each part with where it starts in the show's media time (the first part's clock).
+    let parts: Vec<(String, i64)> = match q.part {
+        Some(n) => {
+            let Some((path, _)) = n.checked_sub(1).and_then(|i| recordings.get(i)) else { return Err(ApiError::not_found("recording")) };
+            vec![(path.clone(), 0)]
+        }
+        // The parts in the first one's container: a host who came back with the other codec
+        // (VP8 in WebM, H.264 in MP4) is served by `?part=` only.
+        None => recordings
+            .iter()
+            .filter(|(path, _)| crate::mp4::content_type(path) == crate::mp4::content_type(&first))
+            .map(|(path, started)| (path.clone(), started - origin))
+            .collect(),
+    };
+    // A finished recording is served with an index, so players learn its duration and seek
+    // without reading every fragment (see crate::mp4).
+    let source = if show.status == ShowStatus::Ended { crate::mp4::indexed(&parts).await } else { None };
     match source {
         Some(source) => crate::mp4::serve(&source, "recording", &headers).await,
-        None => crate::mp4::serve(&crate::mp4::Source::file(path), "recording", &headers).await,
+        None => crate::mp4::serve(&crate::mp4::Source::file(&parts[0].0), "recording", &headers).await,
     }
 }
 

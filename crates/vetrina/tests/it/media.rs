@@ -209,17 +209,16 @@ async fn turn_servers_are_offered_to_clients() {
     app.stop().await;
 }
 
-/// kill -9 of the server mid-show: the recording plays up to its last fragment.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_killed_server_leaves_a_playable_recording() {
-    vetrina_web::webhooks::install_tls();
+/// `vetrina demo` on `dir` (SQLite, media on loopback, a grace period of `grace_s`): the process
+/// and its WHIP URL and stream key.
+fn start_demo(dir: &std::path::Path, grace_s: u64) -> (std::process::Child, String, String) {
     use std::io::{BufRead, BufReader};
-    let dir = crate::harness::temp_dir("crash");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_vetrina"))
         .args(["demo", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(&dir)
+        .arg(dir)
         .env("VETRINA_LOG", "warn")
         .env("VETRINA_MEDIA_UDP_LISTEN", "127.0.0.1:0")
+        .env("VETRINA_MEDIA_GRACE_SECONDS", grace_s.to_string())
         .env_remove("VETRINA_DATABASE_URL")
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -236,9 +235,16 @@ async fn a_killed_server_leaves_a_playable_recording() {
             key = k.to_string();
         }
     }
+    // Keep reading its output so it never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
+    (child, whip, key)
+}
+
+/// Publishes `frames` (30 a second) over WHIP for `ms`: the session's path (its Location).
+async fn publish(whip: &str, key: &str, frames: Vec<Vec<u8>>, ms: u64) -> String {
     let (mut publisher, offer) = Peer::new(true, &["h264", "opus"]).await;
     let answer = reqwest::Client::new()
-        .post(&whip)
+        .post(whip)
         .header("content-type", "application/sdp")
         .header("authorization", format!("Bearer {key}"))
         .body(offer)
@@ -246,8 +252,23 @@ async fn a_killed_server_leaves_a_playable_recording() {
         .await
         .unwrap();
     assert_eq!(answer.status().as_u16(), 201);
+    let location = answer.headers()["location"].to_str().unwrap().to_string();
     publisher.accept(&answer.text().await.unwrap());
-    publisher.pump(Instant::now() + Duration::from_millis(3500), true, |_| false).await;
+    publisher.play(frames);
+    publisher.pump(Instant::now() + Duration::from_millis(ms), true, |_| false).await;
+    location
+}
+
+/// kill -9 of the server mid-show: the recording plays up to its last fragment; the server comes
+/// back, the host goes on (a second part), and once the show has ended its recording is served
+/// whole, both parts in the show's media time, the gap where the server was down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_mid_show_loses_nothing_of_the_recording() {
+    vetrina_web::webhooks::install_tls();
+    let dir = crate::harness::temp_dir("crash");
+    let (mut child, whip, key) = start_demo(&dir, 10);
+    let first = Instant::now();
+    publish(&whip, &key, encoded(320, 180, 90), 3500).await;
     child.kill().unwrap(); // SIGKILL: no chance to finish the file
     child.wait().unwrap();
 
@@ -256,6 +277,7 @@ async fn a_killed_server_leaves_a_playable_recording() {
     let (duration, text) = crate::harness::ffprobe(&recordings[0]);
     assert!(text.contains("codec_name=h264") && text.contains("codec_name=opus"), "{text}");
     assert!(duration >= 2.0, "plays up to the last fragment before the kill: {duration} s\n{text}");
+    let part1_frames = decoded_sizes(&recordings[0]).len();
     // Our own recording, cut off by the kill, still gives clips: cut on its keyframes, from 0.
     let mut source = std::fs::File::open(&recordings[0]).unwrap();
     let index = vetrina_media::clip::Index::read(&mut source).unwrap();
@@ -266,6 +288,63 @@ async fn a_killed_server_leaves_a_playable_recording() {
     assert!(clip_text.contains("codec_name=h264") && clip_text.contains("codec_name=opus"), "{clip_text}");
     let asked = (cut.end_ms - cut.start_ms) as f64 / 1000.0;
     assert!((clip_duration - asked).abs() <= 0.5, "a clip of {clip_duration} s for {asked} s of the recording");
+
+    // The server comes back; the host reconnects within the grace period and goes on.
+    let (mut child, whip, key) = start_demo(&dir, 10);
+    let second = Instant::now();
+    let session = publish(&whip, &key, encoded(320, 180, 90), 3500).await;
+    let show_ms = first.elapsed().as_secs_f64();
+    let http = reqwest::Client::new();
+    let base = whip.split("/api/").next().unwrap().to_string();
+    let gone = http.delete(format!("{base}{session}")).header("authorization", format!("Bearer {key}")).send().await.unwrap();
+    assert!(gone.status().is_success(), "{}", gone.status());
+    let slug = whip.trim_end_matches("/whip").rsplit('/').next().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let show: Value = http.get(format!("{base}/api/v1/shows/{slug}")).send().await.unwrap().json().await.unwrap();
+        if show["status"] == "ended" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the show never ended: {show}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let file = dir.join("whole.mp4");
+    let whole = http.get(format!("{base}/api/v1/shows/{slug}/recording")).send().await.unwrap();
+    assert_eq!(whole.status().as_u16(), 200);
+    std::fs::write(&file, whole.bytes().await.unwrap()).unwrap();
+    let (duration, text) = crate::harness::ffprobe(&file);
+    assert!(text.contains("codec_name=h264") && text.contains("codec_name=opus"), "{text}");
+    assert!((duration - show_ms).abs() <= 1.0, "a recording of {duration} s for a show of {show_ms:.2} s (both parts and the gap)\n{text}");
+    let sizes = decoded_sizes(&file);
+    assert!(sizes.len() >= part1_frames + 88, "the frames of both parts decode: {} ({part1_frames} in the first)", sizes.len());
+    let decode = std::process::Command::new("ffmpeg").args(["-v", "error", "-i"]).arg(&file).args(["-f", "null", "-"]).output().unwrap();
+    assert!(decode.status.success() && decode.stderr.is_empty(), "{}", String::from_utf8_lossy(&decode.stderr));
+    // The second part starts where the media clock says: as long after the first as it came.
+    let video_starts = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v", "-show_entries", "packet=pts_time", "-of", "csv=p=0"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let times: Vec<f64> =
+        String::from_utf8_lossy(&video_starts.stdout).lines().filter_map(|l| l.trim_end_matches(',').parse().ok()).collect();
+    let seam = times.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
+    let gap = second.duration_since(first).as_secs_f64() - 3.0;
+    assert!((seam - gap).abs() <= 1.0, "the gap in the video is {seam:.2} s; the server was away {gap:.2} s");
+    // Each part alone too, and ranges across the seam.
+    let part2 = http.get(format!("{base}/api/v1/shows/{slug}/recording?part=2")).send().await.unwrap();
+    assert_eq!(part2.status().as_u16(), 200);
+    let len: u64 = std::fs::metadata(&file).unwrap().len();
+    let mut stitched = Vec::new();
+    for (from, to) in [(0, len / 3), (len / 3 + 1, len - 1)] {
+        let r =
+            http.get(format!("{base}/api/v1/shows/{slug}/recording")).header("range", format!("bytes={from}-{to}")).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 206);
+        assert_eq!(r.headers()["content-range"], format!("bytes {from}-{to}/{len}").as_str());
+        stitched.extend(r.bytes().await.unwrap());
+    }
+    assert!(stitched == std::fs::read(&file).unwrap(), "ranges give the same bytes as the whole");
+    child.kill().unwrap();
+    child.wait().unwrap();
     std::fs::remove_dir_all(dir).unwrap();
 }
 
