@@ -8,12 +8,21 @@ use std::io::Cursor;
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
+use vetrina_media::clip::Piece;
 use vetrina_media::fmp4::{Container, Fmp4Recorder, Kind};
 use vetrina_media::webm::Index;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(index) = Index::read(&mut Cursor::new(data)) {
         let _ = index.head();
+        // Joined as the parts of one show: every range taken stays inside the file.
+        if let Some((_, body)) = vetrina_media::webm::join(&[(&index, 0), (&index, 5_000)]) {
+            for piece in body {
+                if let Piece::File { start, len, .. } = piece {
+                    assert!(start + len <= data.len() as u64);
+                }
+            }
+        }
     }
     let t0 = Instant::now();
     let mut recorder = Fmp4Recorder::with(Container::WebM);

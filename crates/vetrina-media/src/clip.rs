@@ -537,11 +537,11 @@ pub fn join(parts: &[(&Index, i64)]) -> Option<Joined> {
                 body.push(Piece::Bytes(bytes));
             }
             push_file(&mut body, k, f.offset + from, f.len.saturating_sub(from));
-            let runs = f.runs.iter().map(|r| (r.0, r.1 + ticks(r.0), r.2)).collect();
-            fragments.push(Fragment { offset: at, start_ms: f.start_ms + shift_ms, runs, ..f.clone() });
+            let runs = f.runs.iter().map(|r| (r.0, r.1.saturating_add(ticks(r.0)), r.2)).collect();
+            fragments.push(Fragment { offset: at, start_ms: f.start_ms.saturating_add(shift_ms), runs, ..f.clone() });
             at += f.len;
         }
-        end_ms = end_ms.max(index.end_ms + shift_ms);
+        end_ms = end_ms.max(index.end_ms.saturating_add(shift_ms));
         joined.push(k);
     }
     let whole = Index { init_len: first.init_len, fragments, end_ms, tracks: first.tracks.clone() };
@@ -554,6 +554,73 @@ pub fn join(parts: &[(&Index, i64)]) -> Option<Joined> {
 pub enum Piece {
     Bytes(Vec<u8>),
     File { part: usize, start: u64, len: u64 },
+}
+
+/// A file made of pieces (what [`join`] gives, after a head) read as one: what clips are cut
+/// from when a show was recorded in parts.
+pub struct Pieces<R> {
+    parts: Vec<R>,
+    pieces: Vec<Piece>,
+    /// Where each piece starts in the whole.
+    starts: Vec<u64>,
+    len: u64,
+    pos: u64,
+}
+
+impl<R: Read + Seek> Pieces<R> {
+    /// `pieces` taking their ranges from `parts` (a range past a part's end reads short: an error).
+    pub fn new(parts: Vec<R>, pieces: Vec<Piece>) -> Pieces<R> {
+        let mut starts = Vec::with_capacity(pieces.len());
+        let mut len = 0u64;
+        for piece in &pieces {
+            starts.push(len);
+            len += match piece {
+                Piece::Bytes(b) => b.len() as u64,
+                Piece::File { len, .. } => *len,
+            };
+        }
+        Pieces { parts, pieces, starts, len, pos: 0 }
+    }
+}
+
+impl<R: Read + Seek> Read for Pieces<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.pos >= self.len || buf.is_empty() {
+            return Ok(0);
+        }
+        let i = self.starts.partition_point(|s| *s <= self.pos) - 1;
+        let within = self.pos - self.starts[i];
+        let n = match &self.pieces[i] {
+            Piece::Bytes(b) => {
+                let n = buf.len().min(b.len() - within as usize);
+                buf[..n].copy_from_slice(&b[within as usize..within as usize + n]);
+                n
+            }
+            Piece::File { part, start, len } => {
+                let n = buf.len().min((len - within) as usize);
+                let file = self.parts.get_mut(*part).ok_or_else(|| io::Error::new(io::ErrorKind::NotFound, "no such part"))?;
+                file.seek(SeekFrom::Start(start + within))?;
+                file.read(&mut buf[..n])?
+            }
+        };
+        if n == 0 {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "a recording part is shorter than its index says"));
+        }
+        self.pos += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R: Read + Seek> Seek for Pieces<R> {
+    fn seek(&mut self, to: SeekFrom) -> io::Result<u64> {
+        let pos = match to {
+            SeekFrom::Start(n) => Some(n),
+            SeekFrom::End(d) => self.len.checked_add_signed(d),
+            SeekFrom::Current(d) => self.pos.checked_add_signed(d),
+        };
+        self.pos = pos.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "a seek before the start"))?;
+        Ok(self.pos)
+    }
 }
 
 /// Appends a range of a file, growing the last piece when it ends where this one starts.
@@ -693,9 +760,20 @@ pub(crate) mod tests {
         let boxes: Vec<String> = children(&file).unwrap().iter().map(|(k, _)| name(k)).take(5).collect();
         assert_eq!(boxes, ["ftyp", "moov", "sidx", "sidx", "moof"]);
         assert_eq!(joined.body[0], Piece::File { part: 0, start: ia.fragments[0].offset, len: a.len() as u64 - ia.fragments[0].offset });
-        // Clips cut from the whole keep working across the seam.
-        let cut = whole.cut(&mut Cursor::new(&file), 8_000, 17_000, &mut Vec::new()).unwrap();
+        // Read through the pieces, the whole is the same bytes, and clips cut from it cross the seam.
+        let mut pieces = vec![Piece::Bytes(head.clone())];
+        pieces.extend(joined.body.iter().cloned());
+        let mut reader = Pieces::new(vec![Cursor::new(&a), Cursor::new(&b)], pieces);
+        let mut read = Vec::new();
+        reader.read_to_end(&mut read).unwrap();
+        assert!(read == file);
+        let through = Index::read(&mut reader).unwrap();
+        assert_eq!(through.fragments.len(), 20);
+        let (mut from_pieces, mut from_file) = (Vec::new(), Vec::new());
+        let cut = through.cut(&mut reader, 8_000, 17_000, &mut from_pieces).unwrap();
         assert_eq!((cut.start_ms, cut.end_ms), (8_000, 17_000));
+        whole.cut(&mut Cursor::new(&file), 8_000, 17_000, &mut from_file).unwrap();
+        assert!(from_pieces == from_file);
 
         // A clock that puts the second part inside the first: it starts where the first ends.
         let early = join(&[(&ia, 0), (&ib, 4_000)]).unwrap();

@@ -271,7 +271,7 @@ fn blocks(r: &mut (impl Read + Seek), body: u64, end: u64, to_first_video: bool)
                 // Our track numbers are one-byte variable-length integers.
                 let track = u64::from(head[0] & 0x7f);
                 let relative = i64::from(i16::from_be_bytes([head[1], head[2]]));
-                let time = (start.unwrap_or(0) as i64 + relative).max(0) as u64;
+                let time = start.unwrap_or(0).saturating_add_signed(relative);
                 out.push((track, time, head[3] & 0x80 != 0));
                 if to_first_video && track == VIDEO_TRACK {
                     break;
@@ -331,7 +331,7 @@ impl Index {
                     [.., a, b] if b > a => b - a,
                     _ => 33,
                 };
-                cluster_blocks.iter().map(|b| b.1).max().unwrap_or(last.time_ms) + frame
+                cluster_blocks.iter().map(|b| b.1).max().unwrap_or(last.time_ms).saturating_add(frame)
             }
             None => 0,
         };
@@ -397,7 +397,8 @@ pub fn join(parts: &[(&Index, i64)]) -> Option<(Vec<u8>, Vec<Piece>)> {
         for c in &index.clusters {
             let (len, timestamp) = if joined {
                 let (time, ts_end) = c.timestamp?;
-                let ts = uint(TIMESTAMP, time + shift);
+                let moved = time.checked_add(shift)?;
+                let ts = uint(TIMESTAMP, moved);
                 let rest = c.len.checked_sub(ts_end)?;
                 let mut head = id_bytes(CLUSTER);
                 head.extend(size_vint(rest + ts.len() as u64));
@@ -405,15 +406,15 @@ pub fn join(parts: &[(&Index, i64)]) -> Option<(Vec<u8>, Vec<Piece>)> {
                 head.extend(ts);
                 body.push(Piece::Bytes(head));
                 push_file(&mut body, k, c.offset + c.len - rest, rest);
-                (ts_end + rest, Some((time + shift, ts_end)))
+                (ts_end + rest, Some((moved, ts_end)))
             } else {
                 push_file(&mut body, k, c.offset, c.len);
                 (c.len, c.timestamp)
             };
-            clusters.push(ClusterAt { offset: at, len, time_ms: c.time_ms + shift, keyframe: c.keyframe, timestamp });
+            clusters.push(ClusterAt { offset: at, len, time_ms: c.time_ms.saturating_add(shift), keyframe: c.keyframe, timestamp });
             at += len;
         }
-        end_ms = end_ms.max(index.end_ms + shift);
+        end_ms = end_ms.max(index.end_ms.saturating_add(shift));
         joined = true;
     }
     let whole = Index { ebml: first.ebml.clone(), tracks: first.tracks.clone(), clusters, end_ms };
@@ -460,6 +461,16 @@ mod tests {
         let (_, size, segment_header) = read_header(&mut std::io::Cursor::new(&file), whole.ebml.len() as u64).unwrap();
         assert_eq!(whole.ebml.len() as u64 + segment_header + size.unwrap(), file.len() as u64, "the Segment holds both parts");
         assert!(whole.clusters.iter().all(|c| c.keyframe && c.timestamp.is_some()));
+    }
+
+    #[test]
+    fn a_huge_cluster_timestamp_is_no_panic() {
+        // Found by the fuzzer: a cluster Timestamp near 2^64 plus a block's relative time.
+        let crash = include_bytes!("../testdata/webm-timestamp-overflow.bin");
+        if let Ok(index) = Index::read(&mut std::io::Cursor::new(&crash[..])) {
+            let _ = index.head();
+            let _ = join(&[(&index, 0), (&index, 5_000)]);
+        }
     }
 
     #[test]

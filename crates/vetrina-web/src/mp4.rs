@@ -57,6 +57,43 @@ impl Source {
     }
 }
 
+impl Source {
+    /// The source read as one file (blocking): what clips are cut from.
+    pub fn reader(&self) -> std::io::Result<vetrina_media::clip::Pieces<std::fs::File>> {
+        let files = self.files.iter().map(std::fs::File::open).collect::<std::io::Result<Vec<_>>>()?;
+        let mut pieces = Vec::with_capacity(self.body.len());
+        for span in &self.body {
+            pieces.push(match span {
+                Span::Bytes(b) => Piece::Bytes(b.to_vec()),
+                Span::File { file, start, len } => {
+                    let available = files[*file].metadata()?.len().saturating_sub(*start);
+                    Piece::File { part: *file, start: *start, len: len.map_or(available, |l| l.min(available)) }
+                }
+            });
+        }
+        Ok(vetrina_media::clip::Pieces::new(files, pieces))
+    }
+}
+
+/// A show's recording as it is served: once the show has ended, every part in the first part's
+/// container end to end in the show's media time (a host who came back with the other codec is
+/// served by part only); while it is live, the first part as it is written. `recordings` are
+/// the show's parts, oldest first: (path, Unix ms of its media time 0).
+pub async fn show_recording(recordings: &[(String, i64)], ended: bool) -> Option<Arc<Source>> {
+    let (first, origin) = recordings.first()?;
+    if ended {
+        let parts: Vec<(String, i64)> = recordings
+            .iter()
+            .filter(|(path, _)| content_type(path) == content_type(first))
+            .map(|(path, started)| (path.clone(), started - origin))
+            .collect();
+        if let Some(whole) = indexed(&parts).await {
+            return Some(whole);
+        }
+    }
+    Some(Arc::new(Source::file(first)))
+}
+
 /// A recording's or clip's media type, from its name (ours end in `.mp4` or `.webm`).
 pub fn content_type(path: &str) -> &'static str {
     if path.ends_with(".webm") { "video/webm" } else { "video/mp4" }

@@ -362,28 +362,16 @@ async fn recording(
         return Err(ApiError::not_found("show"));
     }
     let recordings = state.store.recordings(&show.id).await?;
-    let Some((first, origin)) = recordings.first().cloned() else { return Err(ApiError::not_found("recording")) };
-    // Each part with where it starts in the show's media time (the first part's clock).
-    let parts: Vec<(String, i64)> = match q.part {
+    let ended = show.status == ShowStatus::Ended;
+    let source = match q.part {
         Some(n) => {
-            let Some((path, _)) = n.checked_sub(1).and_then(|i| recordings.get(i)) else { return Err(ApiError::not_found("recording")) };
-            vec![(path.clone(), 0)]
+            let Some(part) = n.checked_sub(1).and_then(|i| recordings.get(i)) else { return Err(ApiError::not_found("recording")) };
+            crate::mp4::show_recording(&[(part.0.clone(), 0)], ended).await
         }
-        // The parts in the first one's container: a host who came back with the other codec
-        // (VP8 in WebM, H.264 in MP4) is served by `?part=` only.
-        None => recordings
-            .iter()
-            .filter(|(path, _)| crate::mp4::content_type(path) == crate::mp4::content_type(&first))
-            .map(|(path, started)| (path.clone(), started - origin))
-            .collect(),
+        None => crate::mp4::show_recording(&recordings, ended).await,
     };
-    // A finished recording is served with an index, so players learn its duration and seek
-    // without reading every fragment (see crate::mp4).
-    let source = if show.status == ShowStatus::Ended { crate::mp4::indexed(&parts).await } else { None };
-    match source {
-        Some(source) => crate::mp4::serve(&source, "recording", &headers).await,
-        None => crate::mp4::serve(&crate::mp4::Source::file(&parts[0].0), "recording", &headers).await,
-    }
+    let Some(source) = source else { return Err(ApiError::not_found("recording")) };
+    crate::mp4::serve(&source, "recording", &headers).await
 }
 
 /// What a viewer's page polls: whether the host is on air, and how many watch.

@@ -1,6 +1,8 @@
 //! Replays: a show's chapters (its pins and run-of-show segments on the media clock), clips cut
 //! from its recording on keyframes, and their public pages' data.
 
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -20,6 +22,7 @@ use super::public::PublicShow;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Json, Path};
+use crate::mp4::Source;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -88,20 +91,21 @@ fn is_webm(path: &str) -> bool {
 const WEBM_NO_CLIPS: &str =
     "clips are cut from H.264 recordings (MP4); this show's host sent VP8 video, recorded as WebM: it replays, but cannot be clipped";
 
-/// The index of the show's recording (part 1, the one the media clock describes), read off the
-/// async threads; `None` without a recording, `Err` 409 for a WebM recording (VP8), which clips
-/// are not cut from.
-async fn recording_index(state: &AppState, show: &ShowId) -> ApiResult<Option<(String, Index)>> {
-    let Some((path, _)) = state.store.recordings(show).await?.into_iter().next() else { return Ok(None) };
-    if is_webm(&path) {
+/// The show's recording as it is served (every part, once the show has ended) and its index,
+/// read off the async threads; `None` without a recording, `Err` 409 for a WebM recording (VP8),
+/// which clips are not cut from.
+async fn recording_index(state: &AppState, show: &ShowId, ended: bool) -> ApiResult<Option<(Arc<Source>, Index)>> {
+    let recordings = state.store.recordings(show).await?;
+    if recordings.first().is_some_and(|(path, _)| is_webm(path)) {
         return Err(ApiError::conflict(WEBM_NO_CLIPS));
     }
-    let at = path.clone();
-    let index = tokio::task::spawn_blocking(move || -> Result<Index, ClipError> { Index::read(&mut std::fs::File::open(&at)?) })
+    let Some(source) = crate::mp4::show_recording(&recordings, ended).await else { return Ok(None) };
+    let read = source.clone();
+    let index = tokio::task::spawn_blocking(move || -> Result<Index, ClipError> { Index::read(&mut read.reader()?) })
         .await
         .map_err(ApiError::internal)?;
     match index {
-        Ok(index) => Ok(Some((path, index))),
+        Ok(index) => Ok(Some((source, index))),
         Err(ClipError::Io(e)) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(ApiError::internal(e)),
     }
@@ -121,7 +125,8 @@ async fn list_clips(
     let clips = state.store.clips(&org_id, &show.id).await?.into_iter().map(|c| published(&state, c)).collect();
     // A WebM recording has no clips to suggest.
     let webm = state.store.recordings(&show.id).await?.first().is_some_and(|(path, _)| is_webm(path));
-    let recording_ms = if webm { None } else { recording_index(&state, &show.id).await?.map(|(_, i)| i.end_ms) };
+    let ended = show.status == ShowStatus::Ended;
+    let recording_ms = if webm { None } else { recording_index(&state, &show.id, ended).await?.map(|(_, i)| i.end_ms) };
     let suggested = match recording_ms {
         Some(end) => suggested_clips(&state.store.chapters(&show.id).await?, end),
         None => Vec::new(),
@@ -143,7 +148,7 @@ async fn cut_clip(
     caller.require_for_show(&state, &org_id, &show_id, Action::PresentShows).await?;
     let show = state.store.show(&org_id, &show_id).await.map_err(|_| ApiError::not_found("show"))?;
     let request = request.validate()?;
-    let Some((source, index)) = recording_index(&state, &show.id).await? else {
+    let Some((source, index)) = recording_index(&state, &show.id, show.status == ShowStatus::Ended).await? else {
         return Err(ApiError::conflict("the show has no recording yet: clips are cut from it"));
     };
     // Check the range before writing anything: a bad range leaves no file behind.
@@ -157,7 +162,7 @@ async fn cut_clip(
         std::fs::create_dir_all(&dir)?;
         let partial = written.with_extension("mp4.part");
         let mut out = std::io::BufWriter::new(std::fs::File::create(&partial)?);
-        let cut = index.cut(&mut std::fs::File::open(&source)?, from, to, &mut out);
+        let cut = index.cut(&mut source.reader()?, from, to, &mut out);
         drop(out);
         match cut {
             Ok(cut) => {

@@ -163,12 +163,7 @@ impl TestApp {
     }
 
     pub async fn sign_in_with(&self, email: &str, password: &str) -> Agent {
-        let mut agent = self.anonymous();
-        let r = agent.post("/api/v1/session", json!({ "email": email, "password": password })).await;
-        assert_eq!(r.status, 200, "sign in {email}: {}", r.text);
-        agent.take_cookie(&r);
-        agent.csrf = r.body["csrf_token"].as_str().map(str::to_string);
-        agent
+        sign_in_at(&self.base, email, password).await
     }
 
     /// An organisation with an owner (signed in), in EUR and Europe/Rome.
@@ -219,6 +214,16 @@ pub fn product_json(title: &str, price_minor: i64) -> Value {
 }
 
 /// An HTTP client with its own cookie jar of one session (and CSRF token), or an API token.
+/// Signs in to the server at `base` through the API; panics unless it works.
+pub async fn sign_in_at(base: &str, email: &str, password: &str) -> Agent {
+    let mut agent = Agent { base: base.to_string(), http: reqwest::Client::new(), cookie: None, csrf: None, bearer: None };
+    let r = agent.post("/api/v1/session", json!({ "email": email, "password": password })).await;
+    assert_eq!(r.status, 200, "sign in {email}: {}", r.text);
+    agent.take_cookie(&r);
+    agent.csrf = r.body["csrf_token"].as_str().map(str::to_string);
+    agent
+}
+
 #[derive(Clone)]
 pub struct Agent {
     pub base: String,
