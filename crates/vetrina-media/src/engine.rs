@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use str0m::change::SdpOffer;
 use str0m::media::{KeyframeRequestKind, MediaData, MediaKind, Mid};
 use str0m::net::{Protocol, Receive};
+use str0m::rtp::{Extension, ExtensionMap};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
@@ -318,6 +319,23 @@ fn short(id: &str) -> &str {
     id.get(..id.len().min(12)).unwrap_or(id)
 }
 
+/// How many packets of a viewer's video and audio are kept for resends, and for how long.
+const VIEWER_VIDEO_HISTORY: usize = 256;
+const VIEWER_AUDIO_HISTORY: usize = 50;
+const VIEWER_RESEND_WINDOW: Duration = Duration::from_secs(1);
+
+/// The RTP header extensions offered to viewers: str0m's standard set without transport-wide
+/// sequence numbers (see [`Engine::new_rtc`]).
+fn viewer_extensions() -> ExtensionMap {
+    let mut exts = ExtensionMap::empty();
+    for (id, ext) in ExtensionMap::standard().iter() {
+        if *ext != Extension::TransportSequenceNumber {
+            exts.set(id, ext.clone());
+        }
+    }
+    exts
+}
+
 /// Publishers are asked for a keyframe at most this often.
 const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(300);
 
@@ -433,8 +451,11 @@ impl Engine {
             config.enable_vp8(true)
         } else {
             // A viewer's video history is for resends after loss: about a second at 2.5 Mbps is
-            // plenty, and bounds memory per viewer (the default holds 1,000 packets).
-            config.enable_h264(true).enable_vp8(true).set_send_buffer_video(256)
+            // plenty, and bounds memory per viewer (the default holds 1,000 packets). Viewers get
+            // no transport-wide congestion control: nothing here adapts a viewer's rate, so their
+            // feedback (a datagram every ~100 ms each) and its send register would be spent for
+            // nothing.
+            config.enable_h264(true).enable_vp8(true).set_send_buffer_video(VIEWER_VIDEO_HISTORY).set_extension_map(viewer_extensions())
         };
         config.build(now)
     }
@@ -695,7 +716,17 @@ impl Engine {
                         }
                     }
                     Event::IceConnectionStateChange(IceConnectionState::Disconnected) => s.rtc.disconnect(),
-                    Event::MediaAdded(m) => s.mids.push((m.mid, m.kind)),
+                    Event::MediaAdded(m) => {
+                        s.mids.push((m.mid, m.kind));
+                        if matches!(s.role, Role::Viewer { .. })
+                            && let Some(tx) = s.rtc.direct_api().stream_tx_by_mid(m.mid, None)
+                        {
+                            // Resends answer losses a round trip old: a second of history is
+                            // plenty for live video (str0m keeps 3 s), and a third of the memory.
+                            let packets = if m.kind == MediaKind::Video { VIEWER_VIDEO_HISTORY } else { VIEWER_AUDIO_HISTORY };
+                            tx.set_rtx_cache(packets, VIEWER_RESEND_WINDOW, Some(0.15));
+                        }
+                    }
                     Event::MediaData(data) => {
                         if let (Role::Publisher { .. }, Some(kind)) = (&s.role, s.kind_of(data.mid)) {
                             if kind == MediaKind::Video && !data.contiguous {

@@ -63,6 +63,7 @@ story!(publish_and_watch, |app| {
     assert!(publisher_url.starts_with("/api/v1/media/sessions/pub_"), "{publisher_url}");
     assert!(r.text.contains("a=ice-lite"), "the server is ICE-lite");
     assert!(r.text.to_uppercase().contains("H264"), "H.264 is chosen when offered");
+    assert!(r.text.contains("transport-wide-cc"), "a publisher gets congestion feedback: {}", r.text);
     publisher.accept(&r.text);
     let publishing = tokio::spawn(async move {
         publisher.pump(Instant::now() + Duration::from_secs(6), true, |_| false).await;
@@ -80,6 +81,8 @@ story!(publish_and_watch, |app| {
     let r = sdp_post(&anon, whep, None, &offer).await;
     assert_eq!(r.status, 201, "{}", r.text);
     let viewer_url = r.header("location").to_string();
+    // Nothing adapts a viewer's rate: no transport-wide feedback to send us.
+    assert!(!r.text.contains("transport-wide-cc"), "{}", r.text);
     viewer.accept(&r.text);
     let (mut n_video, mut n_audio, mut first_video_keyframe, mut first_frame) = (0, 0, None, None);
     let video_mid = viewer.video;
