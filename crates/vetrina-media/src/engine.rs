@@ -27,7 +27,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::fmp4::{self, Kind};
-use crate::forward::{Gate, KeyframeRequests};
+use crate::forward::{Delays, Gate, KeyframeRequests};
 use crate::recorder::{Record, Recorders};
 use crate::sdp::OfferSummary;
 use str0m::format::Codec;
@@ -100,7 +100,8 @@ pub struct Stats {
     pub n_viewers: usize,
     pub n_viewers_receiving: usize,
     /// Time inside the server from reading the datagram that completes a frame to handing the
-    /// frame to each viewer's session (the last 10,000 hand-overs), in microseconds.
+    /// frame to each viewer's session (every hand-over since the engine started; percentiles
+    /// within about 3 %), in microseconds.
     pub forward_p50_us: u64,
     pub forward_p99_us: u64,
     pub forward_max_us: u64,
@@ -339,9 +340,6 @@ fn viewer_extensions() -> ExtensionMap {
 /// Publishers are asked for a keyframe at most this often.
 const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(300);
 
-/// How many forwarding delays the statistics keep.
-const FORWARD_SAMPLES: usize = 10_000;
-
 /// A random session id: `pub_` or `view_` and 128 bits in hex.
 fn session_id(publisher: bool) -> String {
     let mut bytes = [0u8; 16];
@@ -366,9 +364,8 @@ struct Engine {
     dirty: HashSet<Key>,
     events: mpsc::Sender<MediaEvent>,
     recorders: Option<Recorders>,
-    /// The latest forwarding delays (µs), a ring of bounded size.
-    forward_delays: Vec<u32>,
-    forward_next: usize,
+    /// Every forwarding delay (µs) since the engine started.
+    forward_delays: Delays,
 }
 
 impl Engine {
@@ -390,8 +387,7 @@ impl Engine {
             dirty: HashSet::new(),
             events,
             recorders,
-            forward_delays: Vec::with_capacity(FORWARD_SAMPLES),
-            forward_next: 0,
+            forward_delays: Delays::default(),
         }
     }
 
@@ -507,12 +503,9 @@ impl Engine {
                         }
                     }
                 }
-                let mut delays = self.forward_delays.clone();
-                delays.sort_unstable();
-                let at = |p: f64| delays.get(((delays.len().max(1) - 1) as f64 * p) as usize).map_or(0, |d| u64::from(*d));
-                stats.forward_p50_us = at(0.5);
-                stats.forward_p99_us = at(0.99);
-                stats.forward_max_us = at(1.0);
+                stats.forward_p50_us = u64::from(self.forward_delays.percentile(0.5));
+                stats.forward_p99_us = u64::from(self.forward_delays.percentile(0.99));
+                stats.forward_max_us = u64::from(self.forward_delays.max());
                 let _ = reply.send(stats);
             }
         }
@@ -767,12 +760,7 @@ impl Engine {
             // From the moment the datagram completing this frame was read (`now`, when this
             // turn of the loop began) to the hand-over: the time spent inside the server.
             let delay = Instant::now().saturating_duration_since(now).as_micros().min(u128::from(u32::MAX)) as u32;
-            if self.forward_delays.len() < FORWARD_SAMPLES {
-                self.forward_delays.push(delay);
-            } else {
-                self.forward_delays[self.forward_next] = delay;
-                self.forward_next = (self.forward_next + 1) % FORWARD_SAMPLES;
-            }
+            self.forward_delays.record(delay);
             if let Err(e) = written {
                 // Behind or broken: skip to the next keyframe rather than queue more.
                 tracing::debug!(session = short(&viewer.id), error = %e, "viewer write failed; waiting for a keyframe");
