@@ -1,10 +1,15 @@
 //! The media engine: every WebRTC session (publishers over WHIP, viewers over WHEP) of this node,
-//! on one UDP socket, in one task.
+//! on one UDP socket, in shards: one thread each (one per core by default).
 //!
-//! Each session is a sans-IO `str0m::Rtc`. The task reads datagrams, hands each to the session
-//! whose remote address (or ICE credentials) it belongs to, feeds timeouts, and drains outputs:
-//! datagrams go to the socket, a publisher's frames go to the viewers of its show. Commands from
-//! the web plane (open a session with an SDP offer, close one) come through a bounded channel;
+//! Each session is a sans-IO `str0m::Rtc` owned by one shard. Shard 0 reads the datagrams and
+//! hands each to the shard of the session whose remote address (or, for a new address, ICE
+//! username fragment) it belongs to; each shard feeds its sessions their datagrams and timeouts
+//! and drains their outputs: datagrams go out of the shared socket, a publisher's frames go to
+//! the viewers of its show on its own shard and, shared, to the other shards for theirs. A show's
+//! publisher always lives on the show's home shard (which decides the one-publisher rule and takes
+//! keyframe requests); viewers take turns over the shards, so the per-viewer, per-packet work
+//! (packetising, encryption, a send per packet) spreads over the cores. Commands from the web
+//! plane (open a session with an SDP offer, close one) come through a bounded channel per shard;
 //! what the rest of Vetrina must know (a publisher connected, a publisher left) goes out through
 //! another.
 //!
@@ -16,6 +21,8 @@
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use str0m::change::SdpOffer;
@@ -24,7 +31,7 @@ use str0m::net::{Protocol, Receive};
 use str0m::rtp::{Extension, ExtensionMap};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 use tokio::net::UdpSocket;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::fmp4::{self, Kind};
 use crate::forward::{Delays, Gate, KeyframeRequests};
@@ -43,6 +50,8 @@ pub struct MediaConfig {
     pub connect_timeout: Duration,
     /// Where shows are recorded (fragmented MP4); no recording when absent.
     pub recordings: Option<std::path::PathBuf>,
+    /// Engine threads (shards), each with its share of the sessions; 0: one per core.
+    pub threads: usize,
 }
 
 /// What the rest of Vetrina hears from the media plane.
@@ -121,7 +130,7 @@ enum Command {
         reply: oneshot::Sender<Result<(), MediaError>>,
     },
     Stats {
-        reply: oneshot::Sender<Stats>,
+        reply: oneshot::Sender<(Stats, Delays)>,
     },
     Show {
         show: String,
@@ -135,12 +144,50 @@ enum Command {
 /// The handle the web plane holds; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Media {
-    commands: mpsc::Sender<Command>,
+    /// One command queue per shard.
+    shards: Vec<mpsc::Sender<Command>>,
+    /// Where the next viewer goes (round robin).
+    next: Arc<AtomicUsize>,
     udp_addr: SocketAddr,
 }
 
+/// What one shard tells another.
+enum Note {
+    /// A datagram read by shard 0 for a session of this shard.
+    Datagram { data: Vec<u8>, source: SocketAddr, at: Instant },
+    /// A frame of a publisher on another shard, for this shard's viewers of the show.
+    Frame(Arc<Frame>),
+    /// A viewer on another shard wants a keyframe from this shard's publisher of the show.
+    KeyframeWanted(String),
+}
+
+/// A publisher's frame, shared by the shards that forward it.
+struct Frame {
+    show: String,
+    kind: MediaKind,
+    data: MediaData,
+    /// When the datagram that completed it was read.
+    read_at: Instant,
+}
+
+/// Which shard a remote address or an ICE username fragment belongs to: written by the shard
+/// that owns the session (when it opens, connects, ends), read by shard 0 for each datagram.
+#[derive(Default)]
+struct Routes {
+    by_remote: HashMap<SocketAddr, usize>,
+    by_ufrag: HashMap<String, usize>,
+}
+
+/// The shard a show's publisher lives on (so the one-publisher rule is decided in one place).
+fn home(show: &str, shards: usize) -> usize {
+    // FNV-1a: stable across runs and threads.
+    let hash = show.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    (hash % shards.max(1) as u64) as usize
+}
+
 impl Media {
-    /// Binds the UDP socket and starts the engine. It runs until `shutdown` resolves.
+    /// Binds the UDP socket and starts the engine's shards (threads). They run until `shutdown`
+    /// resolves.
     pub async fn start(
         config: MediaConfig,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
@@ -149,7 +196,6 @@ impl Media {
         let udp_addr = socket.local_addr()?;
         let ips = if config.public_ips.is_empty() { vec![udp_addr.ip()] } else { config.public_ips.clone() };
         let candidates: Vec<SocketAddr> = ips.into_iter().map(|ip| SocketAddr::new(ip, udp_addr.port())).collect();
-        let (commands, command_rx) = mpsc::channel(256);
         let (event_tx, events) = mpsc::channel(1024);
         let recorders = match &config.recordings {
             Some(dir) => {
@@ -168,20 +214,50 @@ impl Media {
             }
             None => None,
         };
-        let engine = Engine::new(candidates, config.connect_timeout, event_tx, recorders);
-        // The engine gets a thread and an event loop of its own: no work stealing, no wake-ups
-        // across threads for every datagram, and the web plane's load never delays a frame.
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        std::thread::Builder::new().name("vetrina-media".into()).spawn(move || {
-            runtime.block_on(async move {
-                match UdpSocket::from_std(socket) {
-                    Ok(socket) => engine.run(socket, command_rx, shutdown).await,
-                    Err(e) => tracing::error!(error = %e, "cannot use the media socket"),
-                }
-            });
-        })?;
-        tracing::info!(%udp_addr, "media engine listening");
-        Ok((Media { commands, udp_addr }, events))
+        let n = match config.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        let (stop_tx, stop) = watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        });
+        let routes = (n > 1).then(|| Arc::new(Mutex::new(Routes::default())));
+        let (mut note_txs, mut note_rxs) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        for _ in 0..n {
+            let (tx, rx) = mpsc::channel(NOTES_PER_SHARD);
+            note_txs.push(tx);
+            note_rxs.push(rx);
+        }
+        let mut shards = Vec::with_capacity(n);
+        for (shard, notes) in note_rxs.into_iter().enumerate() {
+            let (commands, command_rx) = mpsc::channel(256);
+            shards.push(commands);
+            let mut engine = Engine::new(candidates.clone(), config.connect_timeout, event_tx.clone(), recorders.clone());
+            engine.shard = shard;
+            engine.peers = note_txs.clone();
+            engine.routes = routes.clone();
+            engine.sender = Some(socket.try_clone()?);
+            // Shard 0 reads the socket and hands each datagram to the shard of its session.
+            let receiver = if shard == 0 { Some(socket.try_clone()?) } else { None };
+            let stop = stop.clone();
+            // Each shard gets a thread and an event loop of its own: no work stealing, no
+            // wake-ups across threads for every datagram, and the web plane's load never delays
+            // a frame.
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            std::thread::Builder::new().name(format!("vetrina-media-{shard}")).spawn(move || {
+                runtime.block_on(async move {
+                    let receiver = match receiver.map(UdpSocket::from_std).transpose() {
+                        Ok(r) => r,
+                        Err(e) => return tracing::error!(error = %e, "cannot use the media socket"),
+                    };
+                    engine.run(receiver, command_rx, notes, stop).await;
+                });
+            })?;
+        }
+        tracing::info!(%udp_addr, threads = n, "media engine listening");
+        Ok((Media { shards, next: Arc::new(AtomicUsize::new(0)), udp_addr }, events))
     }
 
     pub fn udp_addr(&self) -> SocketAddr {
@@ -206,33 +282,61 @@ impl Media {
         let offer = SdpOffer::from_sdp_string(offer).map_err(|e| MediaError::BadOffer(e.to_string()))?;
         let (reply, answer) = oneshot::channel();
         let command = Command::Open { show: show.to_string(), offer: Box::new(offer), summary, publisher, takeover, reply };
-        self.commands.send(command).await.map_err(|_| MediaError::Stopped)?;
+        // A show's publishers always open on its home shard; viewers take turns.
+        let shard = if publisher { home(show, self.shards.len()) } else { self.next.fetch_add(1, Ordering::Relaxed) % self.shards.len() };
+        self.shards[shard].send(command).await.map_err(|_| MediaError::Stopped)?;
         answer.await.map_err(|_| MediaError::Stopped)?
+    }
+
+    /// Asks every shard, and gathers their answers.
+    async fn ask_all<T>(&self, command: impl Fn(oneshot::Sender<T>) -> Command) -> Result<Vec<T>, MediaError> {
+        let mut answers = Vec::with_capacity(self.shards.len());
+        for shard in &self.shards {
+            let (reply, answer) = oneshot::channel();
+            shard.send(command(reply)).await.map_err(|_| MediaError::Stopped)?;
+            answers.push(answer);
+        }
+        let mut out = Vec::with_capacity(answers.len());
+        for answer in answers {
+            out.push(answer.await.map_err(|_| MediaError::Stopped)?);
+        }
+        Ok(out)
     }
 
     /// The show is over: close its recording.
     pub async fn end_show(&self, show: &str) -> Result<(), MediaError> {
-        self.commands.send(Command::EndShow { show: show.to_string() }).await.map_err(|_| MediaError::Stopped)
+        for shard in &self.shards {
+            shard.send(Command::EndShow { show: show.to_string() }).await.map_err(|_| MediaError::Stopped)?;
+        }
+        Ok(())
     }
 
     /// Ends a session (the DELETE of its resource URL).
     pub async fn close(&self, id: &str) -> Result<(), MediaError> {
-        let (reply, done) = oneshot::channel();
-        self.commands.send(Command::Close { id: id.to_string(), reply }).await.map_err(|_| MediaError::Stopped)?;
-        done.await.map_err(|_| MediaError::Stopped)?
+        let results = self.ask_all(|reply| Command::Close { id: id.to_string(), reply }).await?;
+        if results.iter().any(Result::is_ok) { Ok(()) } else { Err(MediaError::UnknownSession) }
     }
 
     /// Whether `show` has a connected publisher, and how many viewers.
     pub async fn show(&self, show: &str) -> Result<ShowMedia, MediaError> {
-        let (reply, answer) = oneshot::channel();
-        self.commands.send(Command::Show { show: show.to_string(), reply }).await.map_err(|_| MediaError::Stopped)?;
-        answer.await.map_err(|_| MediaError::Stopped)
+        let parts = self.ask_all(|reply| Command::Show { show: show.to_string(), reply }).await?;
+        Ok(ShowMedia { publishing: parts.iter().any(|p| p.publishing), n_viewers: parts.iter().map(|p| p.n_viewers).sum() })
     }
 
     pub async fn stats(&self) -> Result<Stats, MediaError> {
-        let (reply, stats) = oneshot::channel();
-        self.commands.send(Command::Stats { reply }).await.map_err(|_| MediaError::Stopped)?;
-        stats.await.map_err(|_| MediaError::Stopped)
+        let parts = self.ask_all(|reply| Command::Stats { reply }).await?;
+        let mut stats = Stats::default();
+        let mut delays = Delays::default();
+        for (part, part_delays) in parts {
+            stats.n_publishers += part.n_publishers;
+            stats.n_viewers += part.n_viewers;
+            stats.n_viewers_receiving += part.n_viewers_receiving;
+            delays.merge(&part_delays);
+        }
+        stats.forward_p50_us = u64::from(delays.percentile(0.5));
+        stats.forward_p99_us = u64::from(delays.percentile(0.99));
+        stats.forward_max_us = u64::from(delays.max());
+        Ok(stats)
     }
 }
 
@@ -277,11 +381,8 @@ struct Broadcast {
 }
 
 /// What polling one session produced that concerns others.
-// Spills live for one turn of the loop in a short Vec; boxing each frame would cost an
-// allocation per frame for nothing.
-#[allow(clippy::large_enum_variant)]
 enum Spill {
-    Frame(String, MediaKind, MediaData),
+    Frame(Arc<Frame>),
     KeyframeWanted(String),
 }
 
@@ -337,6 +438,10 @@ fn viewer_extensions() -> ExtensionMap {
     exts
 }
 
+/// Notes waiting for a shard (datagrams, frames) beyond which they are dropped, like datagrams
+/// the kernel cannot take.
+const NOTES_PER_SHARD: usize = 16_384;
+
 /// Publishers are asked for a keyframe at most this often.
 const KEYFRAME_REQUEST_INTERVAL: Duration = Duration::from_millis(300);
 
@@ -366,6 +471,13 @@ struct Engine {
     recorders: Option<Recorders>,
     /// Every forwarding delay (µs) since the engine started.
     forward_delays: Delays,
+    /// This shard's number, every shard's notes (by number), the routes shared by the shards
+    /// (none with one shard).
+    shard: usize,
+    peers: Vec<mpsc::Sender<Note>>,
+    routes: Option<Arc<Mutex<Routes>>>,
+    /// The socket this shard sends from (the shared port).
+    sender: Option<std::net::UdpSocket>,
 }
 
 impl Engine {
@@ -388,35 +500,52 @@ impl Engine {
             events,
             recorders,
             forward_delays: Delays::default(),
+            shard: 0,
+            peers: Vec::new(),
+            routes: None,
+            sender: None,
         }
     }
 
     async fn run(
         mut self,
-        socket: UdpSocket,
+        socket: Option<UdpSocket>,
         mut commands: mpsc::Receiver<Command>,
-        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+        mut notes: mpsc::Receiver<Note>,
+        mut stop: watch::Receiver<bool>,
     ) {
         let mut buf = vec![0u8; 2048];
-        tokio::pin!(shutdown);
         loop {
             let deadline = self.next_deadline(Instant::now());
             tokio::select! {
-                () = &mut shutdown => break,
+                _ = stop.wait_for(|s| *s) => break,
                 command = commands.recv() => match command {
                     Some(command) => self.command(command, Instant::now()),
                     None => break,
                 },
-                received = socket.recv_from(&mut buf) => match received {
+                note = notes.recv() => {
+                    let Some(note) = note else { break };
+                    self.note(note, Instant::now());
+                    // Take what else is waiting before driving the sessions.
+                    for _ in 0..63 {
+                        match notes.try_recv() {
+                            Ok(note) => self.note(note, Instant::now()),
+                            Err(_) => break,
+                        }
+                    }
+                }
+                received = async { socket.as_ref().expect("only polled with a socket").recv_from(&mut buf).await }, if socket.is_some() => match received {
                     Ok((n, source)) => {
                         let now = Instant::now();
-                        self.receive(&buf[..n], source, now);
+                        self.route(&buf[..n], source, now);
                         // Take what else is waiting before driving the sessions: one pass over
                         // them serves a whole burst of datagrams.
-                        for _ in 0..63 {
-                            match socket.try_recv_from(&mut buf) {
-                                Ok((n, source)) => self.receive(&buf[..n], source, now),
-                                Err(_) => break,
+                        if let Some(socket) = &socket {
+                            for _ in 0..63 {
+                                match socket.try_recv_from(&mut buf) {
+                                    Ok((n, source)) => self.route(&buf[..n], source, now),
+                                    Err(_) => break,
+                                }
                             }
                         }
                     }
@@ -424,9 +553,48 @@ impl Engine {
                 },
                 () = tokio::time::sleep_until(deadline.into()) => {}
             }
-            self.drive(Instant::now(), &socket);
+            self.drive(Instant::now());
         }
-        tracing::info!("media engine stopped");
+        tracing::info!(shard = self.shard, "media engine stopped");
+    }
+
+    /// A datagram read from the socket (shard 0): received here, or handed to the shard of its
+    /// session.
+    fn route(&mut self, datagram: &[u8], source: SocketAddr, now: Instant) {
+        let Some(routes) = &self.routes else { return self.receive(datagram, source, now) };
+        let shard = {
+            let routes = routes.lock().unwrap_or_else(|e| e.into_inner());
+            match routes.by_remote.get(&source) {
+                Some(shard) => Some(*shard),
+                // A new address names its session's username fragment in its ICE check.
+                None if crate::stun::is_stun(datagram) => crate::stun::local_ufrag(datagram).and_then(|u| routes.by_ufrag.get(u)).copied(),
+                None => None,
+            }
+        };
+        match shard {
+            Some(shard) if shard != self.shard => {
+                let note = Note::Datagram { data: datagram.to_vec(), source, at: now };
+                // A shard too far behind loses the datagram, as the kernel would.
+                let _ = self.peers[shard].try_send(note);
+            }
+            _ => self.receive(datagram, source, now),
+        }
+    }
+
+    /// What another shard told this one.
+    fn note(&mut self, note: Note, now: Instant) {
+        match note {
+            Note::Datagram { data, source, at } => self.receive(&data, source, at),
+            Note::Frame(frame) => self.forward(&frame, now),
+            Note::KeyframeWanted(show) => self.request_local_keyframe(&show, now),
+        }
+    }
+
+    /// Notes this shard's route for an address or username fragment (with several shards).
+    fn set_route(&self, change: impl FnOnce(&mut Routes)) {
+        if let Some(routes) = &self.routes {
+            change(&mut routes.lock().unwrap_or_else(|e| e.into_inner()));
+        }
     }
 
     fn next_deadline(&self, now: Instant) -> Instant {
@@ -479,7 +647,8 @@ impl Engine {
                         }
                     }
                 }
-                if let Some(r) = &self.recorders {
+                // The recording is the publisher's: its home shard closes it.
+                if let Some(r) = self.recorders.as_ref().filter(|_| home(&show, self.peers.len().max(1)) == self.shard) {
                     r.send(Record::Stop { show });
                 }
             }
@@ -503,10 +672,7 @@ impl Engine {
                         }
                     }
                 }
-                stats.forward_p50_us = u64::from(self.forward_delays.percentile(0.5));
-                stats.forward_p99_us = u64::from(self.forward_delays.percentile(0.99));
-                stats.forward_max_us = u64::from(self.forward_delays.max());
-                let _ = reply.send(stats);
+                let _ = reply.send((stats, self.forward_delays.clone()));
             }
         }
     }
@@ -575,6 +741,10 @@ impl Engine {
         };
         self.sessions.insert(key, session);
         self.ids.insert(id.clone(), key);
+        let shard = self.shard;
+        self.set_route(|r| {
+            r.by_ufrag.insert(ufrag.clone(), shard);
+        });
         self.by_ufrag.insert(ufrag, key);
         let broadcast = self.shows.entry(show.clone()).or_default();
         if publisher {
@@ -603,6 +773,10 @@ impl Engine {
                 match named.filter(|k| self.sessions.get(k).is_some_and(|s| s.rtc.accepts(&input))) {
                     Some(k) => {
                         self.by_remote.insert(source, k);
+                        let shard = self.shard;
+                        self.set_route(|r| {
+                            r.by_remote.insert(source, shard);
+                        });
                         k
                     }
                     None => return,
@@ -619,7 +793,7 @@ impl Engine {
     }
 
     /// Feeds due timeouts, drains every session with output, forwards frames, removes the dead.
-    fn drive(&mut self, now: Instant, socket: &UdpSocket) {
+    fn drive(&mut self, now: Instant) {
         for s in self.sessions.values_mut() {
             if s.timeout <= now {
                 if let Err(e) = s.rtc.handle_input(Input::Timeout(now)) {
@@ -654,11 +828,19 @@ impl Engine {
             let keys: Vec<Key> = self.dirty.drain().collect();
             let mut spills = Vec::new();
             for key in &keys {
-                self.poll(*key, now, socket, &mut spills);
+                self.poll(*key, now, &mut spills);
             }
             for spill in spills {
                 match spill {
-                    Spill::Frame(show, kind, data) => self.forward(&show, kind, &data, now),
+                    Spill::Frame(frame) => {
+                        // The other shards forward it to their viewers of the show.
+                        for (shard, peer) in self.peers.iter().enumerate() {
+                            if shard != self.shard {
+                                let _ = peer.try_send(Note::Frame(frame.clone()));
+                            }
+                        }
+                        self.forward(&frame, now);
+                    }
                     Spill::KeyframeWanted(show) => self.request_keyframe(&show, now),
                 }
             }
@@ -669,7 +851,7 @@ impl Engine {
         }
     }
 
-    fn poll(&mut self, key: Key, now: Instant, socket: &UdpSocket, spills: &mut Vec<Spill>) {
+    fn poll(&mut self, key: Key, now: Instant, spills: &mut Vec<Spill>) {
         let Some(s) = self.sessions.get_mut(&key) else { return };
         loop {
             if !s.rtc.is_alive() {
@@ -690,7 +872,9 @@ impl Engine {
                 }
                 Output::Transmit(t) => {
                     // UDP: a datagram the kernel cannot take now is lost like any other.
-                    let _ = socket.try_send_to(&t.contents, t.destination);
+                    if let Some(socket) = &self.sender {
+                        let _ = socket.send_to(&t.contents, t.destination);
+                    }
                 }
                 Output::Event(event) => match event {
                     Event::Connected => {
@@ -728,7 +912,7 @@ impl Engine {
                             if let Some(r) = &self.recorders {
                                 record(r, &s.show, kind, &data);
                             }
-                            spills.push(Spill::Frame(s.show.clone(), kind, data));
+                            spills.push(Spill::Frame(Arc::new(Frame { show: s.show.clone(), kind, data, read_at: now })));
                         }
                     }
                     Event::KeyframeRequest(_) => spills.push(Spill::KeyframeWanted(s.show.clone())),
@@ -738,7 +922,8 @@ impl Engine {
         }
     }
 
-    fn forward(&mut self, show: &str, kind: MediaKind, data: &MediaData, now: Instant) {
+    fn forward(&mut self, frame: &Frame, now: Instant) {
+        let (show, kind, data) = (frame.show.as_str(), frame.kind, &frame.data);
         let Some(broadcast) = self.shows.get(show) else { return };
         let mut wants_keyframe = false;
         for key in &broadcast.viewers {
@@ -757,9 +942,10 @@ impl Engine {
                 continue;
             };
             let written = writer.write(pt, data.network_time, data.time, data.data.clone());
-            // From the moment the datagram completing this frame was read (`now`, when this
-            // turn of the loop began) to the hand-over: the time spent inside the server.
-            let delay = Instant::now().saturating_duration_since(now).as_micros().min(u128::from(u32::MAX)) as u32;
+            // From the moment the datagram completing this frame was read (when that turn of the
+            // loop began, on the publisher's shard) to the hand-over: the time spent inside the
+            // server.
+            let delay = Instant::now().saturating_duration_since(frame.read_at).as_micros().min(u128::from(u32::MAX)) as u32;
             self.forward_delays.record(delay);
             if let Err(e) = written {
                 // Behind or broken: skip to the next keyframe rather than queue more.
@@ -778,8 +964,18 @@ impl Engine {
         }
     }
 
-    /// Asks the show's publisher for a keyframe, at most twice a second.
+    /// Asks the show's publisher for a keyframe: here, or through its home shard.
     fn request_keyframe(&mut self, show: &str, now: Instant) {
+        let home = home(show, self.peers.len());
+        if self.peers.len() > 1 && home != self.shard {
+            let _ = self.peers[home].try_send(Note::KeyframeWanted(show.to_string()));
+            return;
+        }
+        self.request_local_keyframe(show, now);
+    }
+
+    /// Asks this shard's publisher of the show for a keyframe, at most every 300 ms.
+    fn request_local_keyframe(&mut self, show: &str, now: Instant) {
         let Some(key) = self.shows.get(show).and_then(|b| b.publisher) else { return };
         let Some(publisher) = self.sessions.get_mut(&key) else { return };
         let Some(mid) = publisher.mid_of(MediaKind::Video) else { return };
@@ -799,7 +995,19 @@ impl Engine {
         if self.by_ufrag.get(&session.ufrag) == Some(&key) {
             self.by_ufrag.remove(&session.ufrag);
         }
+        let gone: Vec<SocketAddr> = self.by_remote.iter().filter(|(_, v)| **v == key).map(|(a, _)| *a).collect();
         self.by_remote.retain(|_, v| *v != key);
+        let shard = self.shard;
+        self.set_route(|r| {
+            if r.by_ufrag.get(&session.ufrag) == Some(&shard) {
+                r.by_ufrag.remove(&session.ufrag);
+            }
+            for addr in &gone {
+                if r.by_remote.get(addr) == Some(&shard) {
+                    r.by_remote.remove(addr);
+                }
+            }
+        });
         self.dirty.remove(&key);
         if let Some(broadcast) = self.shows.get_mut(&session.show) {
             match session.role {

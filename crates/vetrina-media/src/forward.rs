@@ -131,6 +131,15 @@ impl Delays {
     pub fn max(&self) -> u32 {
         self.max
     }
+
+    /// Adds another's hand-overs (another shard's) to these.
+    pub fn merge(&mut self, other: &Delays) {
+        for (mine, theirs) in self.counts.iter_mut().zip(&other.counts) {
+            *mine += theirs;
+        }
+        self.total += other.total;
+        self.max = self.max.max(other.max);
+    }
 }
 
 #[cfg(test)]

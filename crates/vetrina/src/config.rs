@@ -85,6 +85,9 @@ pub struct MediaSettings {
     pub public_ips: Vec<String>,
     /// How long a show stays live after its publisher disappears, so a host can reconnect.
     pub grace_seconds: u64,
+    /// Media engine threads, each with its share of the viewers (all on the one UDP port); 0
+    /// (the default): one per core.
+    pub threads: usize,
     /// STUN/TURN servers offered to clients, for viewers whose network blocks UDP:
     /// `[[media.ice_servers]] urls = ["turn:turn.example.com:443?transport=tcp"]`, `username`, `credential`.
     pub ice_servers: Vec<vetrina_web::IceServer>,
@@ -97,6 +100,7 @@ impl Default for MediaSettings {
             udp_listen: "127.0.0.1:8189".into(),
             public_ips: Vec::new(),
             grace_seconds: 60,
+            threads: 0,
             ice_servers: Vec::new(),
         }
     }
@@ -121,6 +125,7 @@ impl MediaSettings {
             public_ips,
             connect_timeout: std::time::Duration::from_secs(20),
             recordings: Some(data_dir.join("recordings")),
+            threads: self.threads,
         })
     }
 }
@@ -157,6 +162,7 @@ impl std::fmt::Debug for MediaSettings {
             .field("udp_listen", &self.udp_listen)
             .field("public_ips", &self.public_ips)
             .field("grace_seconds", &self.grace_seconds)
+            .field("threads", &self.threads)
             .field("ice_servers", &servers)
             .finish()
     }
@@ -236,6 +242,9 @@ impl Config {
         if let Some(v) = var("MEDIA_GRACE_SECONDS") {
             config.media.grace_seconds =
                 v.parse().with_context(|| format!("VETRINA_MEDIA_GRACE_SECONDS={v:?} is not a number of seconds"))?;
+        }
+        if let Some(v) = var("MEDIA_THREADS") {
+            config.media.threads = v.parse().with_context(|| format!("VETRINA_MEDIA_THREADS={v:?} is not a number of threads"))?;
         }
         if let Some(v) = var("HOLD_MINUTES") {
             config.hold_minutes = v.parse().with_context(|| format!("VETRINA_HOLD_MINUTES={v:?} is not a number of minutes"))?;

@@ -212,6 +212,80 @@ async fn turn_servers_are_offered_to_clients() {
     app.stop().await;
 }
 
+/// With several engine threads, viewers are spread over them while the publisher lives on one:
+/// every viewer, whichever thread holds it, gets the host from a keyframe, the counts add up,
+/// and ending a session works from any thread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn viewers_on_every_engine_thread_get_the_show() {
+    let app = TestApp::spawn_with(crate::harness::Db::Sqlite, |c| c.media.threads = 3).await;
+    let (_org, _show_id, key) = show_with_key(&app, "shards").await;
+    let anon = app.anonymous();
+    let (mut publisher, offer) = Peer::new(true, &["h264", "opus"]).await;
+    let r = sdp_post(&anon, "/api/v1/shows/shards/whip", Some(&key), &offer).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    publisher.accept(&r.text);
+    let publishing = tokio::spawn(async move {
+        publisher.pump(Instant::now() + Duration::from_secs(8), true, |_| false).await;
+    });
+    // Six viewers: two on each of the three threads (they take turns).
+    let mut watching = Vec::new();
+    let mut urls = Vec::new();
+    for _ in 0..6 {
+        let (mut viewer, offer) = Peer::new(false, &["h264", "vp8", "opus"]).await;
+        let r = sdp_post(&anon, "/api/v1/shows/shards/whep", None, &offer).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        urls.push(r.header("location").to_string());
+        viewer.accept(&r.text);
+        watching.push(tokio::spawn(async move {
+            let (video, audio) = (viewer.video, viewer.audio);
+            let (mut n_video, mut n_audio, mut first_keyframe) = (0, 0, None);
+            viewer
+                .pump(Instant::now() + Duration::from_secs(6), false, |e| {
+                    if let Event::MediaData(d) = e {
+                        if d.mid == video {
+                            first_keyframe.get_or_insert(d.is_keyframe());
+                            n_video += 1;
+                        } else if d.mid == audio {
+                            n_audio += 1;
+                        }
+                    }
+                    n_video >= 30 && n_audio >= 20
+                })
+                .await;
+            (n_video, n_audio, first_keyframe, viewer)
+        }));
+    }
+    let mut viewers = Vec::new();
+    for (i, w) in watching.into_iter().enumerate() {
+        let (n_video, n_audio, first_keyframe, viewer) = w.await.unwrap();
+        assert_eq!(first_keyframe, Some(true), "viewer {i} starts at a keyframe");
+        assert!(n_video >= 30 && n_audio >= 20, "viewer {i}: video frames {n_video}, audio frames {n_audio}");
+        viewers.push(viewer);
+    }
+    let media: Value = anon.get("/api/v1/shows/shards/media").await.body;
+    assert_eq!(media["publishing"], true);
+    assert_eq!(media["viewers"], 6, "{media}");
+    let stats: Value = anon.get("/api/v1/media/stats").await.body;
+    assert_eq!(stats["viewers"], 6, "{stats}");
+    // Ending sessions held by different threads.
+    for url in &urls[..3] {
+        assert_eq!(anon.delete(url).await.status, 200);
+    }
+    anon.delete(&urls[0]).await.problem(404, "media session");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let media: Value = anon.get("/api/v1/shows/shards/media").await.body;
+        if media["viewers"] == 3 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "three viewers left: {media}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(viewers);
+    publishing.abort();
+    app.stop().await;
+}
+
 /// `vetrina demo` on `dir` (SQLite, media on loopback, a grace period of `grace_s`): the process
 /// and its WHIP URL and stream key.
 fn start_demo(dir: &std::path::Path, grace_s: u64) -> (std::process::Child, String, String) {
