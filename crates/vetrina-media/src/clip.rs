@@ -513,14 +513,16 @@ pub fn join(parts: &[(&Index, i64)]) -> Option<Joined> {
         if !first.same_tracks(index) {
             continue;
         }
-        let shift_ms = if joined.is_empty() { 0 } else { (*start_ms).max(end_ms - lead.start_ms).max(0) };
+        // The first part is the clock; a later one starts where its clock says, even when the
+        // parts before it left nothing (a crash before their first fragment).
+        let shift_ms = if k == 0 { 0 } else { (*start_ms).max(end_ms - lead.start_ms).max(0) };
         let scale = |track: u32| index.tracks.iter().find(|t| t.id == track).map_or(1000, |t| t.timescale);
         let ticks = |track: u32| (u128::from(shift_ms as u64) * u128::from(scale(track)) / 1000) as u64;
         for f in &index.fragments {
             sequence = sequence.wrapping_add(1);
             // The bytes that change: none in the first part (it stays as it was written).
             let mut patches: Vec<(u64, Vec<u8>)> = Vec::new();
-            if !joined.is_empty() {
+            if k != 0 {
                 patches.extend(f.sequence_at.map(|at| (at, sequence.to_be_bytes().to_vec())));
                 for (track, at, wide) in &f.decode_at {
                     let run = f.runs.iter().find(|r| r.0 == *track)?;
@@ -774,6 +776,13 @@ pub(crate) mod tests {
         assert_eq!((cut.start_ms, cut.end_ms), (8_000, 17_000));
         whole.cut(&mut Cursor::new(&file), 8_000, 17_000, &mut from_file).unwrap();
         assert!(from_pieces == from_file);
+
+        // A first part with no whole fragment (a crash before it): the second keeps its time.
+        let empty = Index::read(&mut Cursor::new(&a[..ia.init_len as usize])).unwrap();
+        let after_crash = join(&[(&empty, 0), (&ib, 7_000)]).unwrap();
+        assert_eq!(after_crash.parts, [1]);
+        let file = assemble(&[&a, &b], &head, &after_crash.body);
+        assert_eq!(Index::read(&mut Cursor::new(&file)).unwrap().fragments[0].start_ms, 7_000);
 
         // A clock that puts the second part inside the first: it starts where the first ends.
         let early = join(&[(&ia, 0), (&ib, 4_000)]).unwrap();

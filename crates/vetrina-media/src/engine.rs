@@ -14,10 +14,11 @@
 //! another.
 //!
 //! Forwarding policy, per viewer: nothing is written until the viewer is connected and a video
-//! keyframe arrives (one is requested from the publisher when the viewer connects, at most twice a
-//! second per publisher); if writing to a viewer fails (its send queue is full: it fell behind),
-//! the viewer drops video until the next keyframe instead of being buffered. One viewer's failure
-//! touches no other session.
+//! keyframe arrives (one is requested from the publisher when the viewer connects, at most every
+//! 300 ms per publisher); if writing to a viewer fails (its send queue is full: it fell behind),
+//! or a video frame never reached its shard (the shard's queue was full), the viewer drops video
+//! until the next keyframe instead of being buffered or shown a broken picture. One viewer's
+//! failure touches no other session.
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
@@ -157,8 +158,6 @@ enum Note {
     Datagram { data: Vec<u8>, source: SocketAddr, at: Instant },
     /// A frame of a publisher on another shard, for this shard's viewers of the show.
     Frame(Arc<Frame>),
-    /// A viewer on another shard wants a keyframe from this shard's publisher of the show.
-    KeyframeWanted(String),
 }
 
 /// A publisher's frame, shared by the shards that forward it.
@@ -168,6 +167,9 @@ struct Frame {
     data: MediaData,
     /// When the datagram that completed it was read.
     read_at: Instant,
+    /// The show's video frames, numbered on the publisher's shard (audio: 0), so a shard that
+    /// missed one knows its viewers' pictures are broken until the next keyframe.
+    video_seq: u64,
 }
 
 /// Which shard a remote address or an ICE username fragment belongs to: written by the shard
@@ -225,18 +227,23 @@ impl Media {
         });
         let routes = (n > 1).then(|| Arc::new(Mutex::new(Routes::default())));
         let (mut note_txs, mut note_rxs) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let (mut keyframe_txs, mut keyframe_rxs) = (Vec::with_capacity(n), Vec::with_capacity(n));
         for _ in 0..n {
             let (tx, rx) = mpsc::channel(NOTES_PER_SHARD);
             note_txs.push(tx);
             note_rxs.push(rx);
+            let (tx, rx) = mpsc::unbounded_channel();
+            keyframe_txs.push(tx);
+            keyframe_rxs.push(rx);
         }
         let mut shards = Vec::with_capacity(n);
-        for (shard, notes) in note_rxs.into_iter().enumerate() {
+        for (shard, (notes, keyframes)) in note_rxs.into_iter().zip(keyframe_rxs).enumerate() {
             let (commands, command_rx) = mpsc::channel(256);
             shards.push(commands);
             let mut engine = Engine::new(candidates.clone(), config.connect_timeout, event_tx.clone(), recorders.clone());
             engine.shard = shard;
             engine.peers = note_txs.clone();
+            engine.keyframe_wanted = keyframe_txs.clone();
             engine.routes = routes.clone();
             engine.sender = Some(socket.try_clone()?);
             // Shard 0 reads the socket and hands each datagram to the shard of its session.
@@ -252,7 +259,7 @@ impl Media {
                         Ok(r) => r,
                         Err(e) => return tracing::error!(error = %e, "cannot use the media socket"),
                     };
-                    engine.run(receiver, command_rx, notes, stop).await;
+                    engine.run(receiver, command_rx, notes, keyframes, stop).await;
                 });
             })?;
         }
@@ -360,6 +367,8 @@ struct Session {
     connected: bool,
     created: Instant,
     timeout: Instant,
+    /// When its latest datagram was read from the socket (by shard 0).
+    last_read: Instant,
     /// Our ICE username fragment for this session.
     ufrag: String,
 }
@@ -378,6 +387,9 @@ impl Session {
 struct Broadcast {
     publisher: Option<Key>,
     viewers: Vec<Key>,
+    /// Video frames numbered (on the publisher's shard), and the last one forwarded here.
+    video_sent: u64,
+    video_forwarded: Option<u64>,
 }
 
 /// What polling one session produced that concerns others.
@@ -475,6 +487,9 @@ struct Engine {
     /// (none with one shard).
     shard: usize,
     peers: Vec<mpsc::Sender<Note>>,
+    /// Keyframe requests for each shard's publishers: their own queue, never full (a request
+    /// lost under load would leave a new viewer without a picture).
+    keyframe_wanted: Vec<mpsc::UnboundedSender<String>>,
     routes: Option<Arc<Mutex<Routes>>>,
     /// The socket this shard sends from (the shared port).
     sender: Option<std::net::UdpSocket>,
@@ -502,6 +517,7 @@ impl Engine {
             forward_delays: Delays::default(),
             shard: 0,
             peers: Vec::new(),
+            keyframe_wanted: Vec::new(),
             routes: None,
             sender: None,
         }
@@ -512,6 +528,7 @@ impl Engine {
         socket: Option<UdpSocket>,
         mut commands: mpsc::Receiver<Command>,
         mut notes: mpsc::Receiver<Note>,
+        mut keyframes: mpsc::UnboundedReceiver<String>,
         mut stop: watch::Receiver<bool>,
     ) {
         let mut buf = vec![0u8; 2048];
@@ -523,6 +540,7 @@ impl Engine {
                     Some(command) => self.command(command, Instant::now()),
                     None => break,
                 },
+                Some(show) = keyframes.recv() => self.request_local_keyframe(&show, Instant::now()),
                 note = notes.recv() => {
                     let Some(note) = note else { break };
                     self.note(note, Instant::now());
@@ -586,7 +604,6 @@ impl Engine {
         match note {
             Note::Datagram { data, source, at } => self.receive(&data, source, at),
             Note::Frame(frame) => self.forward(&frame, now),
-            Note::KeyframeWanted(show) => self.request_local_keyframe(&show, now),
         }
     }
 
@@ -695,7 +712,9 @@ impl Engine {
         // and in all, so a flood of offers cannot starve the shows on air.
         let pending_here = self.sessions.values().filter(|s| !s.connected && s.show == show).count();
         let pending_all = self.sessions.values().filter(|s| !s.connected).count();
-        if pending_here >= MAX_PENDING_PER_SHOW || pending_all >= MAX_PENDING {
+        // The caps are the node's: each shard takes its share (viewers take turns over them).
+        let shards = self.peers.len().max(1);
+        if pending_here >= MAX_PENDING_PER_SHOW.div_ceil(shards) || pending_all >= MAX_PENDING.div_ceil(shards) {
             return Err(MediaError::Busy);
         }
         let mut rtc = self.new_rtc(summary, publisher, now);
@@ -737,6 +756,7 @@ impl Engine {
             connected: false,
             created: now,
             timeout: now,
+            last_read: now,
             ufrag: ufrag.clone(),
         };
         self.sessions.insert(key, session);
@@ -784,6 +804,7 @@ impl Engine {
             }
         };
         if let Some(session) = self.sessions.get_mut(&key) {
+            session.last_read = now;
             if let Err(e) = session.rtc.handle_input(input) {
                 tracing::warn!(session = short(&session.id), error = %e, "dropping session after bad input");
                 session.rtc.disconnect();
@@ -912,7 +933,15 @@ impl Engine {
                             if let Some(r) = &self.recorders {
                                 record(r, &s.show, kind, &data);
                             }
-                            spills.push(Spill::Frame(Arc::new(Frame { show: s.show.clone(), kind, data, read_at: now })));
+                            let video_seq = match self.shows.get_mut(&s.show) {
+                                Some(b) if kind == MediaKind::Video => {
+                                    b.video_sent += 1;
+                                    b.video_sent
+                                }
+                                _ => 0,
+                            };
+                            let frame = Frame { show: s.show.clone(), kind, data, read_at: s.last_read, video_seq };
+                            spills.push(Spill::Frame(Arc::new(frame)));
                         }
                     }
                     Event::KeyframeRequest(_) => spills.push(Spill::KeyframeWanted(s.show.clone())),
@@ -924,8 +953,14 @@ impl Engine {
 
     fn forward(&mut self, frame: &Frame, now: Instant) {
         let (show, kind, data) = (frame.show.as_str(), frame.kind, &frame.data);
-        let Some(broadcast) = self.shows.get(show) else { return };
-        let mut wants_keyframe = false;
+        let Some(broadcast) = self.shows.get_mut(show) else { return };
+        // A video frame that never reached this shard (its queue was full): the pictures
+        // after it are broken until the next keyframe.
+        let missed = kind == MediaKind::Video && broadcast.video_forwarded.is_some_and(|last| frame.video_seq > last + 1);
+        if kind == MediaKind::Video {
+            broadcast.video_forwarded = Some(frame.video_seq);
+        }
+        let mut wants_keyframe = missed;
         for key in &broadcast.viewers {
             let Some(viewer) = self.sessions.get_mut(key) else { continue };
             if !viewer.connected || !viewer.rtc.is_alive() {
@@ -933,6 +968,9 @@ impl Engine {
             }
             let Some(mid) = viewer.mid_of(kind) else { continue };
             let Role::Viewer { gate } = &mut viewer.role else { continue };
+            if missed {
+                gate.fell_behind();
+            }
             if !gate.admit(kind == MediaKind::Video, data.is_keyframe()) {
                 continue;
             }
@@ -942,9 +980,8 @@ impl Engine {
                 continue;
             };
             let written = writer.write(pt, data.network_time, data.time, data.data.clone());
-            // From the moment the datagram completing this frame was read (when that turn of the
-            // loop began, on the publisher's shard) to the hand-over: the time spent inside the
-            // server.
+            // From the moment the datagram completing this frame was read from the socket to the
+            // hand-over: the time spent inside the server.
             let delay = Instant::now().saturating_duration_since(frame.read_at).as_micros().min(u128::from(u32::MAX)) as u32;
             self.forward_delays.record(delay);
             if let Err(e) = written {
@@ -968,7 +1005,7 @@ impl Engine {
     fn request_keyframe(&mut self, show: &str, now: Instant) {
         let home = home(show, self.peers.len());
         if self.peers.len() > 1 && home != self.shard {
-            let _ = self.peers[home].try_send(Note::KeyframeWanted(show.to_string()));
+            let _ = self.keyframe_wanted[home].send(show.to_string());
             return;
         }
         self.request_local_keyframe(show, now);

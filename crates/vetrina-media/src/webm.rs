@@ -390,12 +390,13 @@ impl Index {
 pub fn join(parts: &[(&Index, i64)]) -> Option<(Vec<u8>, Vec<Piece>)> {
     let (first, _) = parts.first()?;
     let (mut clusters, mut body) = (Vec::new(), Vec::new());
-    let (mut at, mut end_ms, mut joined) = (0u64, 0u64, false);
+    let (mut at, mut end_ms) = (0u64, 0u64);
     for (k, (index, start_ms)) in parts.iter().enumerate() {
         let Some(lead) = index.clusters.first() else { continue };
-        let shift = if joined { ((*start_ms).max(0) as u64).max(end_ms.saturating_sub(lead.time_ms)) } else { 0 };
+        // As in `clip::join`: a later part starts where its clock says, even after empty ones.
+        let shift = if k == 0 { 0 } else { ((*start_ms).max(0) as u64).max(end_ms.saturating_sub(lead.time_ms)) };
         for c in &index.clusters {
-            let (len, timestamp) = if joined {
+            let (len, timestamp) = if k != 0 {
                 let (time, ts_end) = c.timestamp?;
                 let moved = time.checked_add(shift)?;
                 let ts = uint(TIMESTAMP, moved);
@@ -415,7 +416,6 @@ pub fn join(parts: &[(&Index, i64)]) -> Option<(Vec<u8>, Vec<Piece>)> {
             at += len;
         }
         end_ms = end_ms.max(index.end_ms.saturating_add(shift));
-        joined = true;
     }
     let whole = Index { ebml: first.ebml.clone(), tracks: first.tracks.clone(), clusters, end_ms };
     Some((whole.head()?, body))

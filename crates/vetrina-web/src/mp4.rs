@@ -123,7 +123,7 @@ pub async fn indexed(parts: &[(String, i64)]) -> Option<Arc<Source>> {
     let parts = parts.to_vec();
     let view = Arc::new(tokio::task::spawn_blocking(move || join(&parts)).await.ok()??);
     let mut views = VIEWS.lock().unwrap_or_else(|e| e.into_inner());
-    views.retain(|(k, _)| k.first().map(|f| &f.0) != key.first().map(|f| &f.0));
+    views.retain(|(k, _)| *k != key);
     if views.len() >= MAX_VIEWS {
         views.remove(0);
     }
@@ -148,7 +148,10 @@ fn join(parts: &[(String, i64)]) -> Option<Source> {
         let starts: Vec<_> = indexes.iter().zip(parts).map(|(i, (_, at))| (i, *at)).collect();
         let joined = vetrina_media::clip::join(&starts)?;
         if joined.parts.len() < parts.len() {
-            tracing::warn!(left_out = parts.len() - joined.parts.len(), "recording parts with other tracks are not served");
+            tracing::warn!(
+                left_out = parts.len() - joined.parts.len(),
+                "recording parts with other tracks or no whole fragment are not served"
+            );
         }
         let mut head = vec![0u8; indexes[0].init_len as usize];
         files[0].seek(SeekFrom::Start(0)).ok()?;
