@@ -60,6 +60,8 @@ pub struct WebConfig {
     pub ledger_batch: usize,
     /// How long a new connection may take to send its first request's headers.
     pub header_timeout: Duration,
+    /// How long a connection (not a WebSocket) may stay with nothing moving either way.
+    pub idle_timeout: Duration,
     /// How often a live room's state is saved (and when the room closes).
     pub room_state_every: Duration,
     /// Where clips cut from recordings are written.
@@ -346,7 +348,7 @@ pub fn app(state: AppState) -> Router {
 /// Serves `app` on a listener that is already bound (tests bind port 0) until `shutdown` fires,
 /// then lets requests in flight finish.
 pub async fn serve(listener: TcpListener, state: AppState, shutdown: CancellationToken) -> std::io::Result<()> {
-    let listener = net::Listener::new(listener, state.config.header_timeout);
+    let listener = net::Listener::new(listener, state.config.header_timeout, state.config.idle_timeout);
     let app = app(state).into_make_service_with_connect_info::<net::PeerAddr>();
     axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await
 }

@@ -2,14 +2,17 @@
 //! headers, so clients that connect and then send nothing, or dribble a request a byte at a time
 //! ("slowloris"), cannot hold the server's sockets and file descriptors forever. Once the headers
 //! are in, no deadline applies: a large upload over a slow link, a long download, a WebSocket
-//! that only listens, all take the time they need.
+//! that only listens, all take the time they need, as long as bytes move: a connection on which
+//! nothing moved either way for `idle` (a keep-alive connection no request comes on, a client
+//! that stopped reading or sending) is closed. A connection upgraded to a WebSocket (a `101`
+//! answer went out) is exempt: a viewer of a quiet room only listens.
 
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::connect_info::Connected;
 use axum::serve::IncomingStream;
@@ -21,11 +24,12 @@ use tokio::time::Sleep;
 pub struct Listener {
     inner: TcpListener,
     within: Duration,
+    idle: Duration,
 }
 
 impl Listener {
-    pub fn new(inner: TcpListener, within: Duration) -> Listener {
-        Listener { inner, within }
+    pub fn new(inner: TcpListener, within: Duration, idle: Duration) -> Listener {
+        Listener { inner, within, idle }
     }
 }
 
@@ -38,7 +42,15 @@ impl axum::serve::Listener for Listener {
             match self.inner.accept().await {
                 Ok((io, addr)) => {
                     let _ = io.set_nodelay(true);
-                    return (Guarded { io, deadline: Some(Box::pin(tokio::time::sleep(self.within))), tail: [0; 3] }, addr);
+                    let guarded = Guarded {
+                        io,
+                        deadline: Some(Box::pin(tokio::time::sleep(self.within))),
+                        tail: [0; 3],
+                        idle: self.idle,
+                        last_moved: Instant::now(),
+                        idle_timer: Some(Box::pin(tokio::time::sleep(self.idle))),
+                    };
+                    return (guarded, addr);
                 }
                 // A connection that failed before it was accepted is the peer's business; out of
                 // file descriptors (or the like) is ours: wait a little rather than spin.
@@ -73,6 +85,11 @@ pub struct Guarded {
     deadline: Option<Pin<Box<Sleep>>>,
     /// The last bytes read, to find the end of the headers across reads.
     tail: [u8; 3],
+    /// How long nothing may move, when something last did, and the timer that checks (gone
+    /// once the connection is a WebSocket).
+    idle: Duration,
+    last_moved: Instant,
+    idle_timer: Option<Pin<Box<Sleep>>>,
 }
 
 /// Whether `read` (following `tail`, the three bytes before it) holds the blank line that ends a
@@ -94,6 +111,11 @@ impl AsyncRead for Guarded {
         }
         let before = buf.filled().len();
         let read = Pin::new(&mut this.io).poll_read(cx, buf);
+        if matches!(read, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            this.last_moved = Instant::now();
+        } else if this.idle_expired(cx) {
+            return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "nothing moved on the connection for too long")));
+        }
         if this.deadline.is_some()
             && let Poll::Ready(Ok(())) = read
         {
@@ -112,23 +134,43 @@ impl AsyncRead for Guarded {
 
 impl Guarded {
     /// An answer is going out: the request's headers were read (whatever their line endings).
-    fn answered(&mut self, written: &Poll<io::Result<usize>>) {
+    /// Once it is a `101 Switching Protocols` the connection is a WebSocket: no idle limit.
+    fn answered(&mut self, data: &[u8], written: &Poll<io::Result<usize>>) {
         if matches!(written, Poll::Ready(Ok(n)) if *n > 0) {
             self.deadline = None;
+            self.last_moved = Instant::now();
+            if self.idle_timer.is_some() && data.starts_with(b"HTTP/1.1 101 ") {
+                self.idle_timer = None;
+            }
         }
+    }
+
+    /// Whether nothing moved for `idle`; otherwise the timer is set for when that would be.
+    fn idle_expired(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(timer) = self.idle_timer.as_mut() else { return false };
+        while timer.as_mut().poll(cx).is_ready() {
+            let due = self.last_moved + self.idle;
+            if Instant::now() >= due {
+                return true;
+            }
+            // Something moved since the timer was set: wait for the new moment.
+            timer.as_mut().reset(due.into());
+        }
+        false
     }
 }
 
 impl AsyncWrite for Guarded {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<io::Result<usize>> {
         let written = Pin::new(&mut self.io).poll_write(cx, data);
-        self.answered(&written);
+        self.answered(data, &written);
         written
     }
 
     fn poll_write_vectored(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
         let written = Pin::new(&mut self.io).poll_write_vectored(cx, data);
-        self.answered(&written);
+        let first = data.iter().find(|d| !d.is_empty()).map_or(&[][..], |d| &d[..]);
+        self.answered(first, &written);
         written
     }
 

@@ -36,6 +36,10 @@ pub struct Config {
     /// How long a new connection may take to send its first request's headers, in seconds
     /// (clients that connect and send nothing, or dribble a request, are cut off after it).
     pub header_timeout_seconds: u64,
+    /// How long a connection may stay with nothing moving either way (no request coming, no
+    /// answer going out), in seconds, before it is closed; WebSockets are exempt (they keep
+    /// their own liveness).
+    pub idle_timeout_seconds: u64,
     /// How often each live room's state (pinned product, poll and votes, questions, recent chat,
     /// mutes) is saved, in seconds; also when a room closes. A restarted node, or a node that
     /// joins a show later, takes it up.
@@ -145,6 +149,7 @@ impl Default for Config {
             ledger_batch: 400,
             room_state_seconds: 10,
             header_timeout_seconds: 30,
+            idle_timeout_seconds: 120,
             nats_url: String::new(),
             webhooks_private_networks: false,
             media: MediaSettings::default(),
@@ -182,6 +187,7 @@ impl std::fmt::Debug for Config {
             .field("ledger_batch", &self.ledger_batch)
             .field("room_state_seconds", &self.room_state_seconds)
             .field("header_timeout_seconds", &self.header_timeout_seconds)
+            .field("idle_timeout_seconds", &self.idle_timeout_seconds)
             .field("log", &self.log)
             .field("nats_url", &redact_url(&self.nats_url))
             .field("webhooks_private_networks", &self.webhooks_private_networks)
@@ -260,6 +266,10 @@ impl Config {
             config.header_timeout_seconds =
                 v.parse().with_context(|| format!("VETRINA_HEADER_TIMEOUT_SECONDS={v:?} is not a number of seconds"))?;
         }
+        if let Some(v) = var("IDLE_TIMEOUT_SECONDS") {
+            config.idle_timeout_seconds =
+                v.parse().with_context(|| format!("VETRINA_IDLE_TIMEOUT_SECONDS={v:?} is not a number of seconds"))?;
+        }
         if let Some(v) = var("ROOM_STATE_SECONDS") {
             config.room_state_seconds =
                 v.parse().with_context(|| format!("VETRINA_ROOM_STATE_SECONDS={v:?} is not a number of seconds"))?;
@@ -316,6 +326,9 @@ impl Config {
         }
         if !(1..=600).contains(&self.header_timeout_seconds) {
             bail!("header_timeout_seconds {} must be between 1 and 600", self.header_timeout_seconds);
+        }
+        if !(1..=86_400).contains(&self.idle_timeout_seconds) {
+            bail!("idle_timeout_seconds {} must be between 1 and 86400", self.idle_timeout_seconds);
         }
         if !(1..=3600).contains(&self.room_state_seconds) {
             bail!("room_state_seconds {} must be between 1 and 3600", self.room_state_seconds);

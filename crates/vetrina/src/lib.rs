@@ -87,6 +87,7 @@ pub async fn start(config: &Config, password_cost: PasswordCost) -> anyhow::Resu
         ledger_batch: config.ledger_batch,
         room_state_every: std::time::Duration::from_secs(config.room_state_seconds),
         header_timeout: std::time::Duration::from_secs(config.header_timeout_seconds),
+        idle_timeout: std::time::Duration::from_secs(config.idle_timeout_seconds),
         clips_dir: config.data_dir.join("clips"),
         webhooks_private_networks: config.webhooks_private_networks,
     };

@@ -93,6 +93,45 @@ story!(webhooks_never_call_into_private_networks, |app| {
     assert_eq!(ok.status, 201, "{}", ok.text);
 });
 
+/// A connection on which nothing moves is closed after `idle_timeout_seconds` (a keep-alive
+/// connection no second request comes on); a WebSocket that only listens to a quiet room is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_are_closed_but_listening_websockets_are_not() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = crate::harness::TestApp::spawn_with(crate::harness::Db::Sqlite, |c| c.idle_timeout_seconds = 1).await;
+    let addr = app.base.trim_start_matches("http://").to_string();
+    let mut keep_alive = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    keep_alive.write_all(b"GET /healthz HTTP/1.1\r\nHost: vetrina\r\n\r\n").await.unwrap();
+    let mut buf = [0u8; 4096];
+    let n = keep_alive.read(&mut buf).await.unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&buf[..n]));
+    let answered = std::time::Instant::now();
+    loop {
+        let read = tokio::time::timeout(std::time::Duration::from_secs(5), keep_alive.read(&mut buf)).await;
+        if read.expect("the idle connection is closed within 5 s").unwrap_or(0) == 0 {
+            break;
+        }
+    }
+    let after = answered.elapsed();
+    assert!(after >= std::time::Duration::from_millis(900) && after < std::time::Duration::from_secs(3), "closed after {after:?}");
+
+    // A viewer listening to a quiet room for three times the limit still hears what is said.
+    let org = app.org("quiet").await;
+    let show = org
+        .owner
+        .post(&org.path("/shows"), serde_json::json!({"title": "Quiet", "slug": "quiet-show", "starts_at": "2099-01-01T10:00", "status": "scheduled"}))
+        .await;
+    assert_eq!(show.status, 201, "{}", show.text);
+    let mut listener = crate::live::connect(&app, "/api/v1/shows/quiet-show/live", None).await;
+    assert_eq!(crate::live::next(&mut listener).await["type"], "snapshot");
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    let mut host = crate::live::connect(&app, "/api/v1/shows/quiet-show/live", org.owner.cookie.as_deref()).await;
+    assert_eq!(crate::live::next(&mut host).await["type"], "snapshot");
+    crate::live::send(&mut host, serde_json::json!({"type": "chat", "text": "Silenzio rotto"})).await;
+    crate::live::frames_until(&mut listener, |frames| frames.iter().any(|f| f.to_string().contains("Silenzio rotto"))).await;
+    app.stop().await;
+}
+
 /// Clients that connect and send nothing, or dribble a request's headers ("slowloris"), are cut
 /// off after `header_timeout_seconds`; once a request's headers are in, a slow body still gets
 /// its answer.
