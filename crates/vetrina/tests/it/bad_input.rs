@@ -119,7 +119,10 @@ async fn idle_connections_are_closed_but_listening_websockets_are_not() {
     let org = app.org("quiet").await;
     let show = org
         .owner
-        .post(&org.path("/shows"), serde_json::json!({"title": "Quiet", "slug": "quiet-show", "starts_at": "2099-01-01T10:00", "status": "scheduled"}))
+        .post(
+            &org.path("/shows"),
+            serde_json::json!({"title": "Quiet", "slug": "quiet-show", "starts_at": "2099-01-01T10:00", "status": "scheduled"}),
+        )
         .await;
     assert_eq!(show.status, 201, "{}", show.text);
     let mut listener = crate::live::connect(&app, "/api/v1/shows/quiet-show/live", None).await;
