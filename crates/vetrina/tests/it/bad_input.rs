@@ -127,6 +127,14 @@ async fn idle_connections_are_closed_but_listening_websockets_are_not() {
     assert_eq!(show.status, 201, "{}", show.text);
     let mut listener = crate::live::connect(&app, "/api/v1/shows/quiet-show/live", None).await;
     assert_eq!(crate::live::next(&mut listener).await["type"], "snapshot");
+    // A ping in a quiet room gets its pong, with the same data (RFC 6455 5.5.3).
+    {
+        use futures_util::{SinkExt, StreamExt};
+        use tokio_tungstenite::tungstenite::Message;
+        listener.send(Message::Ping(b"ciao".to_vec().into())).await.unwrap();
+        let pong = tokio::time::timeout(std::time::Duration::from_secs(2), listener.next()).await.expect("a pong within 2 s");
+        assert!(matches!(pong, Some(Ok(Message::Pong(ref data))) if data.as_ref() == b"ciao"), "{pong:?}");
+    }
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     let mut host = crate::live::connect(&app, "/api/v1/shows/quiet-show/live", org.owner.cookie.as_deref()).await;
     assert_eq!(crate::live::next(&mut host).await["type"], "snapshot");
