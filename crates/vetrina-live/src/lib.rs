@@ -5,5 +5,6 @@
 //! made once and shared by every connection.
 
 pub mod room;
+pub mod websocket;
 
 pub use room::{Ban, Change, ClientMessage, Conn, Event, Frame, Member, Refusal, Role, Room, RoomConfig, Saved, StockLine};

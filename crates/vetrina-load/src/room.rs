@@ -120,7 +120,7 @@ pub async fn run(load: RoomLoad) -> anyhow::Result<serde_json::Value> {
     for i in 0..n_senders {
         let cookie = guest_cookie(&http, &base, i).await?;
         let url = load.url.clone();
-        let send_until = end - Duration::from_millis(500);
+        let send_until = end - Duration::from_millis(2500);
         senders.push(tokio::spawn(async move {
             let Ok(mut request) = url.into_client_request() else { return };
             let Ok(value) = cookie.parse() else { return };
@@ -145,9 +145,17 @@ pub async fn run(load: RoomLoad) -> anyhow::Result<serde_json::Value> {
             }
         }));
     }
+    // The room quiet again after the chat, everyone still in: weigh the server again (what
+    // connections keep of the traffic they carried).
+    let server_pid = load.server_pid;
+    let rss_after_chat = tokio::spawn(async move {
+        tokio::time::sleep_until((end - Duration::from_millis(800)).into()).await;
+        server_pid.and_then(rss_bytes)
+    });
     for t in tasks {
         let _ = t.await;
     }
+    let rss_after_chat = rss_after_chat.await.ok().flatten();
     for s in senders {
         s.abort();
     }
@@ -172,5 +180,7 @@ pub async fn run(load: RoomLoad) -> anyhow::Result<serde_json::Value> {
         "server_rss_before_bytes": rss_before,
         "server_rss_idle_room_bytes": rss_idle,
         "rss_per_conn_bytes": match (rss_before, rss_idle) { (Some(a), Some(b)) => Some(b.saturating_sub(a) / n), _ => None },
+        "server_rss_after_chat_bytes": rss_after_chat,
+        "rss_per_conn_after_chat_bytes": match (rss_before, rss_after_chat) { (Some(a), Some(b)) => Some(b.saturating_sub(a) / n), _ => None },
     }))
 }

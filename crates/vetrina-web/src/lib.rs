@@ -18,6 +18,7 @@ pub mod net;
 mod pages;
 pub mod shop;
 pub mod webhooks;
+pub mod websocket;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -10,10 +10,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use tokio::sync::{broadcast, mpsc, oneshot, watch};
@@ -28,10 +27,13 @@ use crate::AppState;
 use crate::auth::{Caller, ClientIp, GuestViewer};
 use crate::bus::{Bus, Incoming};
 use crate::error::{ApiError, ApiResult, Path};
+use crate::websocket::{Ended, OP_PONG, Received, Refused, Socket, Upgrade};
 
 const TICK: Duration = Duration::from_millis(100);
 const FRAMES_QUEUED: usize = 64;
 const IDLE_STOP: Duration = Duration::from_secs(60);
+/// The longest message a client may send (a chat line is at most a few hundred bytes).
+const MAX_MESSAGE: usize = 16 * 1024;
 
 enum Command {
     Join {
@@ -68,7 +70,7 @@ enum Joined {
 #[derive(Clone)]
 struct RoomHandle {
     commands: mpsc::Sender<Command>,
-    frames: broadcast::Sender<Utf8Bytes>,
+    frames: broadcast::Sender<Bytes>,
 }
 
 /// Every live room of this node.
@@ -380,7 +382,7 @@ struct RoomTask {
     stock: broadcast::Receiver<vetrina_store::shop::StockLevel>,
     plan: Vec<vetrina_live::room::Segment>,
     commands: mpsc::Receiver<Command>,
-    frames: broadcast::Sender<Utf8Bytes>,
+    frames: broadcast::Sender<Bytes>,
     timeline: TimelineQueue,
     facts: watch::Receiver<ShowFacts>,
     rooms: Arc<Mutex<HashMap<ShowId, RoomHandle>>>,
@@ -578,7 +580,7 @@ impl RoomTask {
                     let media_ms = media_origin.map(|origin| (now - origin).max(0));
                     if let Some(frame) = room.tick_at(now, media_ms) {
                         // No receiver is fine: nobody is listening right now.
-                        let _ = self.frames.send(Utf8Bytes::from(frame.to_string()));
+                        let _ = self.frames.send(Bytes::from(frame.to_string()));
                     }
                     let events = room.drain_timeline();
                     if !events.is_empty() && self.timeline.try_send(Write::Timeline(show.clone(), events)).is_err() {
@@ -719,7 +721,7 @@ pub async fn live(
     guest: GuestViewer,
     ClientIp(ip): ClientIp,
     request_headers: axum::http::HeaderMap,
-    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    ws: Result<Upgrade, Refused>,
 ) -> ApiResult<Response> {
     let show = state.store.show_by_slug(&slug).await.map_err(|_| ApiError::not_found("show"))?;
     if show.status == ShowStatus::Draft {
@@ -727,16 +729,7 @@ pub async fn live(
     }
     let ws = match ws {
         Ok(ws) => ws,
-        Err(e) => {
-            let mut response = ApiError::new(
-                StatusCode::UPGRADE_REQUIRED,
-                format!("this address is a WebSocket (protocol v1, docs/live.md): {}", e.body_text()),
-            )
-            .into_response();
-            response.headers_mut().insert(header::UPGRADE, HeaderValue::from_static("websocket"));
-            response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
-            return Ok(response);
-        }
+        Err(refused) => return Ok(refused.into_response()),
     };
     // A browser always says where the page that opens the socket comes from: only our own pages
     // may use a visitor's cookies here (cross-site WebSocket hijacking).
@@ -757,14 +750,8 @@ pub async fn live(
     };
     let handle = state.rooms.get(&show, &state.store, &state.ledger, state.config.room_state_every);
     let conn = state.rooms.next_conn.fetch_add(1, Ordering::Relaxed);
-    // Small buffers: a room may hold tens of thousands of connections.
-    Ok(ws
-        .read_buffer_size(4 * 1024)
-        .write_buffer_size(0)
-        .max_write_buffer_size(256 * 1024)
-        .max_message_size(16 * 1024)
-        .max_frame_size(16 * 1024)
-        .on_upgrade(move |socket| connection(socket, handle, conn, member, q.since, q.room, slot)))
+    // A quiet connection holds no buffer (`websocket`): a room may hold tens of thousands.
+    Ok(ws.on_upgrade(MAX_MESSAGE, move |socket| connection(socket, handle, conn, member, q.since, q.room, slot)))
 }
 
 /// A token bucket: `rate` tokens a second, at most `burst` saved.
@@ -794,17 +781,17 @@ impl MessageBudget {
     }
 }
 
-fn text(value: &impl serde::Serialize) -> Message {
+fn text(value: &impl serde::Serialize) -> Bytes {
     // Plain data structs serialise.
-    Message::Text(Utf8Bytes::from(serde_json::to_string(value).unwrap_or_default()))
+    Bytes::from(serde_json::to_string(value).unwrap_or_default())
 }
 
-fn error(code: &str, message: &str) -> Message {
+fn error(code: &str, message: &str) -> Bytes {
     text(&serde_json::json!({"v": vetrina_live::room::PROTOCOL, "type": "error", "code": code, "message": message}))
 }
 
 async fn connection(
-    mut socket: WebSocket,
+    mut socket: Socket,
     handle: RoomHandle,
     conn: Conn,
     member: Member,
@@ -820,11 +807,11 @@ async fn connection(
     }
     let first = match joined.await {
         Ok(Joined::Snapshot(s)) => vec![text(&*s)],
-        Ok(Joined::Missed(missed)) => missed.into_iter().map(|f| Message::Text(Utf8Bytes::from(f.to_string()))).collect(),
+        Ok(Joined::Missed(missed)) => missed.into_iter().map(|f| Bytes::from(f.to_string())).collect(),
         Err(_) => return,
     };
     for message in first {
-        if socket.send(message).await.is_err() {
+        if socket.send_text(message).await.is_err() {
             let _ = handle.commands.send(Command::Leave { conn }).await;
             return;
         }
@@ -835,15 +822,30 @@ async fn connection(
     loop {
         tokio::select! {
             incoming = socket.recv() => {
-                let Some(Ok(incoming)) = incoming else { break };
                 let reply_to = match incoming {
-                    Message::Text(_) if !budget.take(tokio::time::Instant::now()) => {
+                    Err(Ended::Gone) => break,
+                    Err(Ended::Violation(v)) => {
+                        socket.close(Some(v.code), v.reason).await;
+                        break;
+                    }
+                    Ok(Received::Close(code)) => {
+                        socket.close(code, "").await;
+                        break;
+                    }
+                    Ok(Received::Ping(data)) => {
+                        if socket.send(OP_PONG, Bytes::from(data)).await.is_err() {
+                            break;
+                        }
+                        continue;
+                    }
+                    Ok(Received::Pong) => continue,
+                    Ok(Received::Text(_) | Received::Binary(_)) if !budget.take(tokio::time::Instant::now()) => {
                         Some(error("rate_limited", "too many messages: at most 20 a second"))
                     }
-                    Message::Text(_) if !address.take(tokio::time::Instant::now()) => {
+                    Ok(Received::Text(_) | Received::Binary(_)) if !address.take(tokio::time::Instant::now()) => {
                         Some(error("rate_limited", "too many messages from your network: try again in a moment"))
                     }
-                    Message::Text(t) => match serde_json::from_str::<ClientMessage>(t.as_str()) {
+                    Ok(Received::Text(t)) => match serde_json::from_str::<ClientMessage>(&t) {
                         Ok(message) => {
                             let (reply, answer) = oneshot::channel();
                             if handle.commands.try_send(Command::Message { conn, message, reply }).is_err() {
@@ -860,19 +862,17 @@ async fn connection(
                         }
                         Err(e) => Some(error("bad_message", &format!("not a message of protocol v1: {e}"))),
                     },
-                    Message::Binary(_) => Some(error("bad_message", "send JSON text messages")),
-                    Message::Close(_) => break,
-                    Message::Ping(_) | Message::Pong(_) => None,
+                    Ok(Received::Binary(_)) => Some(error("bad_message", "send JSON text messages")),
                 };
                 if let Some(answer) = reply_to
-                    && socket.send(answer).await.is_err()
+                    && socket.send_text(answer).await.is_err()
                 {
                     break;
                 }
             }
             frame = frames.recv() => match frame {
                 Ok(frame) => {
-                    if socket.send(Message::Text(frame)).await.is_err() {
+                    if socket.send_text(frame).await.is_err() {
                         break;
                     }
                 }
@@ -883,7 +883,7 @@ async fn connection(
                         break;
                     }
                     let Ok(snapshot) = snapshot.await else { break };
-                    if socket.send(text(&snapshot)).await.is_err() {
+                    if socket.send_text(text(&snapshot)).await.is_err() {
                         break;
                     }
                 }

@@ -307,3 +307,131 @@ story!(a_ban_holds_in_every_show_until_lifted, |app| {
     assert_eq!(other.delete(&org.path(&format!("/bans/{identity}"))).await.status, 404);
     assert_eq!(chat_in("ban-three").await["type"], "sent");
 });
+
+/// The room's WebSocket at the byte level, against RFC 6455: the handshake, fragments with a
+/// control frame between them, ping and pong, the closing handshake, and connections failed
+/// with the right close code for frames a client must not send.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_room_speaks_rfc_6455_on_the_wire() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpStream;
+    let app = TestApp::spawn(crate::harness::Db::Sqlite).await;
+    let org = app.org("wire").await;
+    let show = org
+        .owner
+        .post(&org.path("/shows"), json!({"title": "Wire", "slug": "wire-show", "starts_at": "2099-01-01T10:00", "status": "scheduled"}))
+        .await;
+    assert_eq!(show.status, 201, "{}", show.text);
+    let addr = app.base.trim_start_matches("http://").to_string();
+    let cookie = org.owner.cookie.clone().unwrap();
+    let handshake = |headers: String| {
+        let (addr, cookie) = (addr.clone(), cookie.clone());
+        async move {
+            let mut socket = TcpStream::connect(&addr).await.unwrap();
+            let request = format!("GET /api/v1/shows/wire-show/live HTTP/1.1\r\nHost: {addr}\r\nCookie: {cookie}\r\n{headers}\r\n");
+            socket.write_all(request.as_bytes()).await.unwrap();
+            let mut head = Vec::new();
+            while !head.ends_with(b"\r\n\r\n") {
+                let mut byte = [0u8; 1];
+                assert_eq!(socket.read(&mut byte).await.unwrap(), 1, "the answer's head: {}", String::from_utf8_lossy(&head));
+                head.push(byte[0]);
+            }
+            (socket, String::from_utf8(head).unwrap().to_ascii_lowercase())
+        }
+    };
+    // A frame from the server: unmasked, final (opcode, payload).
+    async fn frame_from(socket: &mut TcpStream) -> (u8, Vec<u8>) {
+        let mut head = [0u8; 2];
+        tokio::time::timeout(Duration::from_secs(5), socket.read_exact(&mut head)).await.expect("a frame within 5 s").unwrap();
+        assert_eq!(head[1] & 0x80, 0, "a server never masks");
+        assert_eq!(head[0] & 0x70, 0, "no reserved bits");
+        let len = match head[1] & 0x7f {
+            126 => socket.read_u16().await.unwrap() as usize,
+            127 => socket.read_u64().await.unwrap() as usize,
+            n => n as usize,
+        };
+        let mut payload = vec![0; len];
+        socket.read_exact(&mut payload).await.unwrap();
+        (head[0], payload)
+    }
+    // The next frame that is not one of the room's frames (viewer counts come any time).
+    async fn answer_from(socket: &mut TcpStream) -> (u8, Vec<u8>) {
+        loop {
+            let (first, payload) = frame_from(socket).await;
+            if first == 0x81 && serde_json::from_slice::<Value>(&payload).unwrap()["type"] == "frame" {
+                continue;
+            }
+            return (first, payload);
+        }
+    }
+    fn masked(first: u8, payload: &[u8]) -> Vec<u8> {
+        let mask = [0x37, 0xfa, 0x21, 0x3d];
+        assert!(payload.len() < 126);
+        let mut out = vec![first, 0x80 | payload.len() as u8];
+        out.extend_from_slice(&mask);
+        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        out
+    }
+    const UPGRADE: &str = "Upgrade: websocket\r\nConnection: keep-alive, Upgrade\r\nSec-WebSocket-Version: 13\r\n";
+
+    // The handshake with the RFC's own example key (RFC 6455 1.3).
+    let (mut socket, head) = handshake(format!("{UPGRADE}Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n")).await;
+    assert!(head.starts_with("http/1.1 101 "), "{head}");
+    assert!(head.contains("sec-websocket-accept: s3pplmbitxaq9kygzzhzrbk+xoo=\r\n"), "{head}");
+    assert!(head.contains("upgrade: websocket\r\n") && head.contains("connection: upgrade\r\n"), "{head}");
+    let (first, snapshot) = frame_from(&mut socket).await;
+    assert_eq!(first, 0x81, "a final text frame");
+    assert_eq!(serde_json::from_slice::<Value>(&snapshot).unwrap()["type"], "snapshot");
+    // A chat message in three fragments, a ping between the first two.
+    let message = json!({"type": "chat", "text": "Frammenti riuniti"}).to_string();
+    let (a, rest) = message.as_bytes().split_at(10);
+    let (b, c) = rest.split_at(10);
+    let mut wire = masked(0x01, a);
+    wire.extend(masked(0x89, b"eco"));
+    wire.extend(masked(0x00, b));
+    wire.extend(masked(0x80, c));
+    socket.write_all(&wire).await.unwrap();
+    assert_eq!(answer_from(&mut socket).await, (0x8A, b"eco".to_vec()), "the pong carries the ping's data");
+    let (first, sent) = answer_from(&mut socket).await;
+    assert_eq!(first, 0x81);
+    let sent: Value = serde_json::from_slice(&sent).unwrap();
+    assert_eq!((sent["type"].as_str(), sent["line"]["text"].as_str()), (Some("sent"), Some("Frammenti riuniti")), "{sent}");
+    // The closing handshake: the client's code comes back, then the server closes.
+    socket.write_all(&masked(0x88, &[0x03, 0xe9])).await.unwrap();
+    assert_eq!(answer_from(&mut socket).await, (0x88, vec![0x03, 0xe9]));
+    let mut rest = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), socket.read_to_end(&mut rest)).await.expect("closed").unwrap();
+    assert!(rest.is_empty(), "nothing after the close: {rest:?}");
+
+    // Frames a client must not send fail the connection with the code that says why (7.4.1).
+    let key = "Sec-WebSocket-Key: AQIDBAUGBwgJCgsMDQ4PEA==\r\n";
+    for (wire, code) in [
+        (vec![0x81, 0x02, b'h', b'i'], 1002u16), // unmasked
+        (masked(0x81, &[0xc3, 0x28]), 1007),     // text that is not UTF-8
+        (masked(0x83, b"?"), 1002),              // a reserved opcode
+        (masked(0x09, b"ping"), 1002),           // a fragmented control frame
+    ] {
+        let (mut socket, head) = handshake(format!("{UPGRADE}{key}")).await;
+        assert!(head.starts_with("http/1.1 101 "), "{head}");
+        frame_from(&mut socket).await;
+        socket.write_all(&wire).await.unwrap();
+        let (first, payload) = answer_from(&mut socket).await;
+        assert_eq!(first, 0x88, "a close frame for {wire:?}");
+        assert_eq!(u16::from_be_bytes([payload[0], payload[1]]), code, "{}", String::from_utf8_lossy(&payload[2..]));
+    }
+    // A message over the limit (16 KiB) is 1009, from its header alone.
+    let (mut socket, _) = handshake(format!("{UPGRADE}{key}")).await;
+    frame_from(&mut socket).await;
+    socket.write_all(&[0x81, 0xff, 0, 0, 0, 0, 0, 1, 0, 0, 1, 2, 3, 4]).await.unwrap();
+    let (first, payload) = answer_from(&mut socket).await;
+    assert_eq!((first, u16::from_be_bytes([payload[0], payload[1]])), (0x88, 1009));
+
+    // Handshakes that cannot be answered (4.2.2): another version names ours; a bad key is 400.
+    let (_, head) = handshake(format!("Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 8\r\n{key}")).await;
+    assert!(head.starts_with("http/1.1 426 ") && head.contains("sec-websocket-version: 13\r\n"), "{head}");
+    let (_, head) = handshake(format!("{UPGRADE}Sec-WebSocket-Key: short\r\n")).await;
+    assert!(head.starts_with("http/1.1 400 "), "{head}");
+    let (_, head) = handshake(UPGRADE.to_string()).await;
+    assert!(head.starts_with("http/1.1 400 "), "no key: {head}");
+    app.stop().await;
+}
