@@ -18,6 +18,9 @@ pub const PROTOCOL_ERROR: u16 = 1002;
 pub const INVALID_DATA: u16 = 1007;
 pub const TOO_BIG: u16 = 1009;
 
+/// What a message is given before its bytes come (a header may claim more than ever follows).
+const FIRST_RESERVE: usize = 1024;
+
 /// Control frames carry at most this much (§5.5).
 pub const MAX_CONTROL: usize = 125;
 
@@ -176,10 +179,9 @@ impl Reader {
                 if so_far + len > self.max_message as u64 {
                     return violation(TOO_BIG, "the message is too big");
                 }
+                // Room grows with the bytes that come, not with the length a header claims.
                 if self.message.is_none() {
-                    self.message = Some((opcode, Vec::with_capacity(len as usize)));
-                } else if let Some((_, bytes)) = self.message.as_mut() {
-                    bytes.reserve(len as usize);
+                    self.message = Some((opcode, Vec::with_capacity((len as usize).min(FIRST_RESERVE))));
                 }
             }
             _ => return violation(PROTOCOL_ERROR, "a reserved opcode"),
@@ -361,12 +363,21 @@ mod tests {
     }
 
     #[test]
+    fn a_header_alone_sets_little_aside() {
+        let mut reader = Reader::new(16 * 1024);
+        let mut out = VecDeque::new();
+        // Claims 16 KiB and sends nothing more.
+        reader.feed(&[0x81, 0xfe, 0x40, 0x00, 1, 2, 3, 4], &mut out).unwrap();
+        assert!(reader.message.as_ref().is_some_and(|(_, b)| b.capacity() <= FIRST_RESERVE));
+    }
+
+    #[test]
     fn a_quiet_reader_holds_no_buffer() {
         let mut reader = Reader::new(16 * 1024);
         let mut out = VecDeque::new();
         let message = frame(0x81, &[b'a'; 10_000], [1, 2, 3, 4]);
         reader.feed(&message[..5000], &mut out).unwrap();
-        assert!(reader.message.as_ref().is_some_and(|(_, b)| b.capacity() >= 10_000), "a message in progress is kept");
+        assert!(reader.message.as_ref().is_some_and(|(_, b)| b.len() == 5000 - 4 - 4), "a message in progress is kept");
         reader.feed(&message[5000..], &mut out).unwrap();
         reader.feed(&frame(0x89, b"hi", [1, 2, 3, 4]), &mut out).unwrap();
         assert_eq!(out.len(), 2);

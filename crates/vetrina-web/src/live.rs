@@ -790,6 +790,25 @@ fn error(code: &str, message: &str) -> Bytes {
     text(&serde_json::json!({"v": vetrina_live::room::PROTOCOL, "type": "error", "code": code, "message": message}))
 }
 
+/// Frames already waiting for this connection (at most 16), and whether it fell so far behind
+/// that some were lost (it needs a snapshot).
+fn waiting_frames(frames: &mut broadcast::Receiver<Bytes>) -> (Option<Vec<Bytes>>, bool) {
+    let mut more: Option<Vec<Bytes>> = None;
+    loop {
+        match frames.try_recv() {
+            Ok(frame) => {
+                let more = more.get_or_insert_with(Vec::new);
+                more.push(frame);
+                if more.len() == 16 {
+                    return (Some(std::mem::take(more)), false);
+                }
+            }
+            Err(broadcast::error::TryRecvError::Lagged(_)) => return (more, true),
+            Err(_) => return (more, false),
+        }
+    }
+}
+
 async fn connection(
     mut socket: Socket,
     handle: RoomHandle,
@@ -833,7 +852,8 @@ async fn connection(
                         break;
                     }
                     Ok(Received::Ping(data)) => {
-                        if socket.send(OP_PONG, Bytes::from(data)).await.is_err() {
+                        // Pings count against the budget too; past it they go unanswered.
+                        if budget.take(tokio::time::Instant::now()) && socket.send(OP_PONG, Bytes::from(data)).await.is_err() {
                             break;
                         }
                         continue;
@@ -848,7 +868,10 @@ async fn connection(
                     Ok(Received::Text(t)) => match serde_json::from_str::<ClientMessage>(&t) {
                         Ok(message) => {
                             let (reply, answer) = oneshot::channel();
-                            if handle.commands.try_send(Command::Message { conn, message, reply }).is_err() {
+                            let asked = handle.commands.try_send(Command::Message { conn, message, reply });
+                            if let Err(mpsc::error::TrySendError::Closed(_)) = asked {
+                                break; // the room stopped
+                            } else if asked.is_err() {
                                 Some(error("busy", "the room is busy: try again"))
                             } else {
                                 match answer.await {
@@ -870,13 +893,28 @@ async fn connection(
                     break;
                 }
             }
-            frame = frames.recv() => match frame {
-                Ok(frame) => {
-                    if socket.send_text(frame).await.is_err() {
-                        break;
+            frame = frames.recv() => {
+                let lagged = match frame {
+                    Ok(frame) => {
+                        // Frames that piled up while this connection waited its turn go out
+                        // together, in one write.
+                        let (more, lagged) = waiting_frames(&mut frames);
+                        let sent = match more {
+                            None => socket.send_text(frame).await,
+                            Some(mut more) => {
+                                more.insert(0, frame);
+                                socket.send_texts(&more).await
+                            }
+                        };
+                        if sent.is_err() {
+                            break;
+                        }
+                        lagged
                     }
-                }
-                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    Err(broadcast::error::RecvError::Lagged(_)) => true,
+                    Err(broadcast::error::RecvError::Closed) => break,
+                };
+                if lagged {
                     // Behind: a fresh picture instead of the backlog.
                     let (reply, snapshot) = oneshot::channel();
                     if handle.commands.send(Command::Snapshot { conn, reply }).await.is_err() {
@@ -887,8 +925,7 @@ async fn connection(
                         break;
                     }
                 }
-                Err(broadcast::error::RecvError::Closed) => break,
-            },
+            }
         }
     }
     let _ = handle.commands.send(Command::Leave { conn }).await;

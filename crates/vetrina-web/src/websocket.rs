@@ -39,6 +39,8 @@ use crate::error::ApiError;
 
 /// Bytes read from the socket at once, on the stack of the poll.
 const READ_CHUNK: usize = 4096;
+/// How long a closed connection waits for the client to close its side.
+const LINGER: Duration = Duration::from_secs(2);
 /// How long one frame may take to go out before the client counts as gone.
 const WRITE_WITHIN: Duration = Duration::from_secs(30);
 
@@ -115,14 +117,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
         }
     }
 
-    /// Sends one message as one frame. Cancel-safe: a frame cut off is finished by the next
-    /// send, so the stream stays whole. A client that takes more than 30 s to take one frame
-    /// is gone.
+    /// Sends one message as one frame.
     pub async fn send(&mut self, opcode: u8, payload: Bytes) -> io::Result<()> {
+        let (head, head_len) = header(opcode, payload.len());
+        self.write(Outgoing { head, head_len: head_len as u8, payload, written: 0 }).await
+    }
+
+    /// Sends bytes that are whole frames already.
+    async fn send_raw(&mut self, frames: Bytes) -> io::Result<()> {
+        self.write(Outgoing { head: [0; 10], head_len: 0, payload: frames, written: 0 }).await
+    }
+
+    /// Writes `out` after what is left of the last one. Cancel-safe: a frame cut off is finished
+    /// by the next write, so the stream stays whole. A client that takes more than 30 s to take
+    /// one write is gone.
+    async fn write(&mut self, out: Outgoing) -> io::Result<()> {
         let sent = async {
             poll_fn(|cx| self.poll_out(cx)).await?;
-            let (head, head_len) = header(opcode, payload.len());
-            self.out = Some(Outgoing { head, head_len: head_len as u8, payload, written: 0 });
+            self.out = Some(out);
             poll_fn(|cx| self.poll_out(cx)).await
         };
         match tokio::time::timeout(WRITE_WITHIN, sent).await {
@@ -133,6 +145,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
 
     pub async fn send_text(&mut self, text: Bytes) -> io::Result<()> {
         self.send(OP_TEXT, text).await
+    }
+
+    /// Sends text messages, one frame each, in one write: one system call where each message
+    /// alone would take one (a connection that waited its turn while several piled up).
+    pub async fn send_texts(&mut self, texts: &[Bytes]) -> io::Result<()> {
+        let mut frames = Vec::with_capacity(texts.iter().map(|t| t.len() + 10).sum());
+        for text in texts {
+            let (head, head_len) = header(OP_TEXT, text.len());
+            frames.extend_from_slice(&head[..head_len]);
+            frames.extend_from_slice(text);
+        }
+        self.send_raw(Bytes::from(frames)).await
     }
 
     /// Writes what is left of the frame on its way out.
@@ -171,6 +195,25 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
         }
         if self.send(OP_CLOSE, payload.into()).await.is_ok() {
             let _ = tokio::time::timeout(WRITE_WITHIN, self.io.shutdown()).await;
+            // Read what the client still sends until it closes too (at most 2 s, 64 KiB):
+            // closing with unread bytes would reset the connection, and the client would
+            // never see the close frame and its code.
+            let _ = tokio::time::timeout(LINGER, async {
+                let mut discarded = 0;
+                while discarded < 64 * 1024 {
+                    match poll_fn(|cx| {
+                        let mut chunk = [0u8; 1024];
+                        let mut buf = ReadBuf::new(&mut chunk);
+                        Pin::new(&mut self.io).poll_read(cx, &mut buf).map_ok(|()| buf.filled().len())
+                    })
+                    .await
+                    {
+                        Ok(n) if n > 0 => discarded += n,
+                        _ => break,
+                    }
+                }
+            })
+            .await;
         }
     }
 }
@@ -188,8 +231,8 @@ pub enum Refused {
     NotWebSocket(&'static str),
     /// Another version of the protocol: `426` naming the one spoken (§4.2.2).
     Version,
-    /// A handshake with a malformed key: `400`.
-    BadKey,
+    /// A WebSocket handshake that is malformed (no version, a bad key): `400` (§4.2.1).
+    Malformed(&'static str),
 }
 
 fn has_token(headers: &HeaderMap, name: HeaderName, token: &str) -> bool {
@@ -209,15 +252,22 @@ impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
         if !has_token(&parts.headers, header::CONNECTION, "upgrade") {
             return Err(Refused::NotWebSocket("no `Connection: upgrade` header"));
         }
-        if parts.headers.get(header::SEC_WEBSOCKET_VERSION).map(|v| v.as_bytes()) != Some(b"13") {
-            return Err(Refused::Version);
+        match parts.headers.get(header::SEC_WEBSOCKET_VERSION).map(|v| v.as_bytes()) {
+            Some(b"13") => {}
+            Some(_) => return Err(Refused::Version),
+            None => return Err(Refused::Malformed("no Sec-WebSocket-Version header")),
         }
-        let key = parts.headers.get(header::SEC_WEBSOCKET_KEY).ok_or(Refused::BadKey)?;
-        let nonce = base64::engine::general_purpose::STANDARD.decode(key.as_bytes().trim_ascii());
-        if nonce.map(|n| n.len()) != Ok(16) {
-            return Err(Refused::BadKey);
+        const BAD_KEY: Refused = Refused::Malformed("Sec-WebSocket-Key must be 16 bytes in base64");
+        let key = parts.headers.get(header::SEC_WEBSOCKET_KEY).ok_or(BAD_KEY)?;
+        // Lenient about the unused bits of the last character, as other servers are.
+        let base64 = base64::engine::GeneralPurpose::new(
+            &base64::alphabet::STANDARD,
+            base64::engine::GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
+        );
+        if base64.decode(key.as_bytes().trim_ascii()).map(|n| n.len()) != Ok(16) {
+            return Err(BAD_KEY);
         }
-        let accept = HeaderValue::from_str(&accept_key(key.as_bytes().trim_ascii())).map_err(|_| Refused::BadKey)?;
+        let accept = HeaderValue::from_str(&accept_key(key.as_bytes().trim_ascii())).map_err(|_| BAD_KEY)?;
         let on_upgrade =
             parts.extensions.remove::<hyper::upgrade::OnUpgrade>().ok_or(Refused::NotWebSocket("this connection cannot be upgraded"))?;
         Ok(Upgrade { on_upgrade, accept })
@@ -229,7 +279,7 @@ impl IntoResponse for Refused {
         let (status, detail) = match self {
             Refused::NotWebSocket(why) => (StatusCode::UPGRADE_REQUIRED, why),
             Refused::Version => (StatusCode::UPGRADE_REQUIRED, "this server speaks WebSocket version 13 only"),
-            Refused::BadKey => (StatusCode::BAD_REQUEST, "Sec-WebSocket-Key must be 16 bytes in base64"),
+            Refused::Malformed(why) => (StatusCode::BAD_REQUEST, why),
         };
         let mut response =
             ApiError::new(status, format!("this address is a WebSocket (protocol v1, docs/live.md): {detail}")).into_response();
@@ -304,6 +354,7 @@ mod tests {
             got
         });
         socket.send_text(payload.clone()).await.unwrap();
+        socket.send_texts(&[Bytes::from_static(b"a"), Bytes::from_static(b"bc")]).await.unwrap();
         assert_eq!(socket.recv().await, Ok(Received::Close(Some(1001))));
         socket.close(Some(1001), "").await;
         writer.await.unwrap();
@@ -311,6 +362,7 @@ mod tests {
         let got = reader.await.unwrap();
         assert_eq!(&got[..4], &[0x81, 0x7e, 0x00, 200]);
         assert_eq!(&got[4..204], &payload[..]);
-        assert_eq!(&got[204..], &[0x88, 0x02, 0x03, 0xe9], "the client's code echoed");
+        assert_eq!(&got[204..211], &[0x81, 1, b'a', 0x81, 2, b'b', b'c'], "two frames in one write");
+        assert_eq!(&got[211..], &[0x88, 0x02, 0x03, 0xe9], "the client's code echoed");
     }
 }

@@ -419,7 +419,15 @@ async fn the_room_speaks_rfc_6455_on_the_wire() {
         assert_eq!(first, 0x88, "a close frame for {wire:?}");
         assert_eq!(u16::from_be_bytes([payload[0], payload[1]]), code, "{}", String::from_utf8_lossy(&payload[2..]));
     }
-    // A message over the limit (16 KiB) is 1009, from its header alone.
+    // A message over the limit (16 KiB) is 1009, from its header alone; the close frame reaches
+    // the client although the server never read the rest.
+    let (mut socket, _) = handshake(format!("{UPGRADE}{key}")).await;
+    frame_from(&mut socket).await;
+    let mut big = vec![0x81, 0xfe, 0x4e, 0x20, 1, 2, 3, 4];
+    big.extend(std::iter::repeat_n(b'x', 20_000));
+    socket.write_all(&big).await.unwrap();
+    let (first, payload) = answer_from(&mut socket).await;
+    assert_eq!((first, u16::from_be_bytes([payload[0], payload[1]])), (0x88, 1009));
     let (mut socket, _) = handshake(format!("{UPGRADE}{key}")).await;
     frame_from(&mut socket).await;
     socket.write_all(&[0x81, 0xff, 0, 0, 0, 0, 0, 1, 0, 0, 1, 2, 3, 4]).await.unwrap();
@@ -433,5 +441,10 @@ async fn the_room_speaks_rfc_6455_on_the_wire() {
     assert!(head.starts_with("http/1.1 400 "), "{head}");
     let (_, head) = handshake(UPGRADE.to_string()).await;
     assert!(head.starts_with("http/1.1 400 "), "no key: {head}");
+    let (_, head) = handshake(format!("Upgrade: websocket\r\nConnection: Upgrade\r\n{key}")).await;
+    assert!(head.starts_with("http/1.1 400 "), "no version: {head}");
+    // The unused bits of a key's last character are not checked (other servers do not either).
+    let (_, head) = handshake(format!("{UPGRADE}Sec-WebSocket-Key: AQIDBAUGBwgJCgsMDQ4PEB==\r\n")).await;
+    assert!(head.starts_with("http/1.1 101 "), "{head}");
     app.stop().await;
 }
