@@ -710,7 +710,8 @@ const EXPORT_COLUMNS: [&str; 26] = [
 
 /// Writes products as a Shopify-layout product CSV.
 pub fn export_csv(products: &[Product]) -> Vec<u8> {
-    let mut w = csv::Writer::from_writer(Vec::new());
+    // RFC 4180: records end with CRLF.
+    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
     // Writing into a Vec cannot fail; the csv crate only reports I/O errors of the sink.
     w.write_record(EXPORT_COLUMNS).expect("writing to a Vec");
     for p in products {

@@ -113,7 +113,8 @@ fn cell(text: &str) -> String {
     params(("org_id" = String, Path)), responses((status = 200, content_type = "text/csv", body = String)))]
 async fn export_orders(State(state): State<AppState>, caller: Caller, Path(org_id): Path<OrgId>) -> ApiResult<Response> {
     caller.require(&state, &org_id, Action::ManageOrders).await?;
-    let mut out = csv::Writer::from_writer(Vec::new());
+    // RFC 4180: records end with CRLF.
+    let mut out = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
     let head = [
         "Number",
         "Created at",

@@ -185,6 +185,8 @@ story!(export_round_trips, |app| {
     assert_eq!(csv.status, 200);
     assert!(csv.header("content-type").starts_with("text/csv"));
     assert!(csv.text.starts_with("Handle,Title,Body (HTML)"));
+    let header_ends = csv.text.find('\n').unwrap();
+    assert!(csv.text[..header_ends].ends_with('\r') && csv.text.ends_with("\r\n"), "RFC 4180: records end with CRLF");
 
     let copy = app.org("copy").await;
     let r = copy.owner.raw(Method::POST, &copy.path("/products/import"), Some("text/csv"), csv.text.into_bytes()).await;

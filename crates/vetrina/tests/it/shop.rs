@@ -353,6 +353,11 @@ story!(checkout_places_one_order_per_tap, |app| {
     assert_eq!(csv.header("content-type"), "text/csv; charset=utf-8");
     assert!(csv.text.contains("1001,") && csv.text.contains("Giacca checkout-show") && csv.text.contains("378.00"), "{}", csv.text);
     assert!(csv.text.contains("'=HYPERLINK"), "no formulas in a spreadsheet: {}", csv.text);
+    assert!(
+        csv.text.starts_with("Number,Created at,Status,") && csv.text.contains(",Refund note\r\n100") && csv.text.ends_with(",\r\n"),
+        "RFC 4180: CRLF: {:?}",
+        csv.text
+    );
     assert_eq!(
         app.member(&org, vetrina_domain::account::Role::Host).await.get(&org.path("/orders")).await.status,
         403,
