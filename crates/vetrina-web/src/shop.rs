@@ -8,7 +8,8 @@
 //! (and rooms on other nodes read them every 2 s).
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{broadcast, mpsc, oneshot};
 use vetrina_domain::ids::{OrgId, VariantId};
@@ -17,6 +18,11 @@ use vetrina_store::{Store, StoreError, now_ms};
 
 /// Requests waiting for the ledger at most; more are refused at once (503).
 const QUEUE: usize = 20_000;
+/// How long a variant this node saw sold out is answered "sold out" without asking the database
+/// again: after a flash sale sells out, the rush still coming gets its answer at once. Stock
+/// that comes back through this node (expired holds, emptied carts, cancelled orders) ends it at
+/// once; stock that comes back elsewhere (another node, a restock) shows within this time.
+const SOLD_OUT_FRESH: Duration = Duration::from_millis(500);
 
 type Reply = oneshot::Sender<Result<(Held, Item, StockLevel), LedgerError>>;
 
@@ -35,6 +41,32 @@ pub struct Ledger {
     pub stock: broadcast::Sender<StockLevel>,
     /// How long a hold lasts.
     pub hold_ms: i64,
+    sold_out: SoldOut,
+}
+
+/// Variants this node last saw with nothing left, and when.
+#[derive(Clone, Default)]
+struct SoldOut(Arc<Mutex<HashMap<(OrgId, VariantId), Instant>>>);
+
+impl SoldOut {
+    /// Takes in a level read from the database.
+    fn saw(&self, level: &StockLevel) {
+        let mut seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let key = (level.org.clone(), level.variant.clone());
+        if level.available == Some(0) {
+            seen.insert(key, Instant::now());
+        } else {
+            seen.remove(&key);
+        }
+        if seen.len() > 10_000 {
+            seen.retain(|_, at| at.elapsed() < SOLD_OUT_FRESH);
+        }
+    }
+
+    fn is(&self, org: &OrgId, variant: &VariantId) -> bool {
+        let seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        seen.get(&(org.clone(), variant.clone())).is_some_and(|at| at.elapsed() < SOLD_OUT_FRESH)
+    }
 }
 
 /// Why a hold was not decided.
@@ -46,6 +78,8 @@ pub enum LedgerError {
     NotFound,
     /// The database failed (logged).
     Failed,
+    /// Nothing left: seen in the last half second (no new decision was made).
+    SoldOut,
 }
 
 impl Ledger {
@@ -55,27 +89,45 @@ impl Ledger {
     pub fn start(store: Store, hold_ms: i64, batch: usize) -> Ledger {
         let (jobs, rx) = mpsc::channel(QUEUE);
         let (stock, _) = broadcast::channel(1024);
-        tokio::spawn(decide(store.clone(), rx, stock.clone(), hold_ms, batch.clamp(1, MAX_BATCH)));
-        tokio::spawn(sweep(store, stock.clone()));
-        Ledger { jobs, stock, hold_ms }
+        let sold_out = SoldOut::default();
+        tokio::spawn(decide(store.clone(), rx, stock.clone(), sold_out.clone(), hold_ms, batch.clamp(1, MAX_BATCH)));
+        tokio::spawn(sweep(store, stock.clone(), sold_out.clone()));
+        Ledger { jobs, stock, hold_ms, sold_out }
     }
 
     /// Asks to hold units; the answer comes once the batch it joined is committed.
     pub async fn hold(&self, org: OrgId, variant: VariantId, hold: NewHold) -> Result<(Held, Item, StockLevel), LedgerError> {
+        if self.sold_out.is(&org, &variant) {
+            return Err(LedgerError::SoldOut);
+        }
         let (reply, answer) = oneshot::channel();
         self.jobs.try_send(Job { org, variant, hold, reply }).map_err(|_| LedgerError::Busy)?;
         answer.await.unwrap_or(Err(LedgerError::Failed))
     }
 
+    /// The merchant changed stock (a product edited, an import): nothing is taken as sold out
+    /// any more without asking the database.
+    pub fn restocked(&self, org: &OrgId) {
+        self.sold_out.0.lock().unwrap_or_else(|e| e.into_inner()).retain(|(o, _), _| o != org);
+    }
+
     /// Tells the rooms about stock that changed elsewhere (a cart emptied, an order).
     pub fn changed(&self, levels: Vec<StockLevel>) {
         for level in levels {
+            self.sold_out.saw(&level);
             let _ = self.stock.send(level);
         }
     }
 }
 
-async fn decide(store: Store, mut jobs: mpsc::Receiver<Job>, stock: broadcast::Sender<StockLevel>, hold_ms: i64, batch_size: usize) {
+async fn decide(
+    store: Store,
+    mut jobs: mpsc::Receiver<Job>,
+    stock: broadcast::Sender<StockLevel>,
+    sold_out: SoldOut,
+    hold_ms: i64,
+    batch_size: usize,
+) {
     while let Some(first) = jobs.recv().await {
         // Everything that is waiting joins this round, grouped by variant in arrival order.
         let mut groups: Vec<((OrgId, VariantId), Vec<Job>)> = Vec::new();
@@ -94,12 +146,20 @@ async fn decide(store: Store, mut jobs: mpsc::Receiver<Job>, stock: broadcast::S
         }
         for ((org, variant), group) in groups {
             for batch in chunks(group, batch_size) {
+                // Sold out by an earlier batch: the rest of the rush is answered without asking.
+                if sold_out.is(&org, &variant) {
+                    for job in batch {
+                        let _ = job.reply.send(Err(LedgerError::SoldOut));
+                    }
+                    continue;
+                }
                 let requests: Vec<NewHold> = batch.iter().map(|j| j.hold.clone()).collect();
                 let started = std::time::Instant::now();
                 let result = store.hold_batch(&org, &variant, &requests, now_ms(), hold_ms).await;
                 tracing::debug!(variant_id = %variant, requests = requests.len(), ms = started.elapsed().as_secs_f64() * 1000.0, "decided a batch");
                 match result {
                     Ok((results, item, level)) => {
+                        sold_out.saw(&level);
                         let _ = stock.send(level.clone());
                         for (job, held) in batch.into_iter().zip(results) {
                             let _ = job.reply.send(Ok((held, item.clone(), level.clone())));
@@ -132,7 +192,7 @@ fn chunks(mut jobs: Vec<Job>, size: usize) -> Vec<Vec<Job>> {
 }
 
 /// Returns expired holds to stock, every second.
-async fn sweep(store: Store, stock: broadcast::Sender<StockLevel>) {
+async fn sweep(store: Store, stock: broadcast::Sender<StockLevel>, sold_out: SoldOut) {
     let mut every = tokio::time::interval(Duration::from_secs(1));
     loop {
         every.tick().await;
@@ -141,6 +201,7 @@ async fn sweep(store: Store, stock: broadcast::Sender<StockLevel>) {
                 Ok(levels) => {
                     let done = levels.is_empty();
                     for level in levels {
+                        sold_out.saw(&level);
                         let _ = stock.send(level);
                     }
                     if done {

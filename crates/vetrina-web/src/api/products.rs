@@ -108,7 +108,9 @@ async fn update_product(
     caller.require(&state, &org_id, Action::EditCatalogue).await?;
     let org = state.store.org(&org_id).await?;
     let valid = body.validate(&org.currency)?;
-    Ok(Json(state.store.update_product(&org_id, &id, valid).await?))
+    let product = state.store.update_product(&org_id, &id, valid).await?;
+    state.ledger.restocked(&org_id);
+    Ok(Json(product))
 }
 
 /// Deletes a product that no show uses.
@@ -195,6 +197,7 @@ async fn import_products(
         valid.push(p.validate(&org.currency)?);
     }
     let outcome = state.store.import_products(&org_id, valid).await?;
+    state.ledger.restocked(&org_id);
     tracing::info!(org_id = %org_id, created = outcome.created.len(), updated = outcome.updated.len(), "imported products");
     Ok(Json(ImportReport {
         created: outcome.created.len(),

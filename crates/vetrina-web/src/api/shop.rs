@@ -252,6 +252,7 @@ async fn hold(
         LedgerError::Busy => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the shop is very busy right now: try again in a moment"),
         LedgerError::NotFound => ApiError::not_found("variant"),
         LedgerError::Failed => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the cart could not be updated: try again"),
+        LedgerError::SoldOut => ApiError::conflict("sold out").with_code("sold_out").with_available(0),
     })?;
     match held.outcome {
         Outcome::Held => Ok(Added {

@@ -121,7 +121,20 @@ story!(a_cart_holds_stock_and_gives_it_back, |app| {
     let r = org.owner.put(&product_path, product.clone()).await;
     r.problem(409, "fewer than the units buyers hold");
     product["variants"][0]["stock"] = json!(4);
-    assert_eq!(org.owner.put(&product_path, product).await.status, 200, "exactly what is held is fine");
+    assert_eq!(org.owner.put(&product_path, product.clone()).await.status, 200, "exactly what is held is fine");
+
+    // Sold out is remembered for a moment (the rush after a sell-out is answered at once), but a
+    // restock is on sale at once.
+    assert_eq!(add(&mut bea, "cart-show", &v[2], 1).await.body["code"], "sold_out", "L has none");
+    assert_eq!(add(&mut anna, "cart-show", &v[2], 1).await.body["code"], "sold_out", "L has none");
+    product["variants"][2]["stock"] = json!(2);
+    assert_eq!(org.owner.put(&product_path, product).await.status, 200);
+    assert_eq!(add(&mut bea, "cart-show", &v[2], 1).await.status, 201, "the restocked L at once");
+    let r = add(&mut anna, "cart-show", &v[2], 1).await;
+    assert_eq!((r.status, r.body["available"].as_i64()), (201, Some(0)), "{}", r.text);
+    assert_eq!(add(&mut anna, "cart-show", &v[2], 1).await.body["code"], "sold_out");
+    assert_eq!(anna.delete(&format!("/api/v1/shows/cart-show/cart/lines/{}", v[2])).await.status, 204);
+    assert_eq!(add(&mut bea, "cart-show", &v[2], 1).await.status, 201, "a unit given back is on sale at once");
 });
 
 story!(holds_expire_and_return_their_units, |app| {
