@@ -36,11 +36,48 @@ pub struct Cache<K, V> {
     ttl: Duration,
     max_entries: usize,
     entries: Mutex<HashMap<K, (u64, Instant, V)>>,
+    /// Loads under way, one per key, that requests missing the same key wait for.
+    loading: Mutex<HashMap<K, Loading<V>>>,
 }
+
+type Loading<V> = Arc<tokio::sync::OnceCell<Option<V>>>;
 
 impl<K: Eq + Hash, V: Clone> Cache<K, V> {
     pub fn new(generation: Generation, ttl: Duration, max_entries: usize) -> Self {
-        Cache { generation, ttl, max_entries, entries: Mutex::new(HashMap::new()) }
+        Cache { generation, ttl, max_entries, entries: Mutex::new(HashMap::new()), loading: Mutex::new(HashMap::new()) }
+    }
+
+    /// The value for `key`, from memory or from `load` (then remembered). Requests that miss the
+    /// same key at the same time wait for one load and share its result (`None` too), instead of
+    /// each asking the database: a crowd arriving at a show that just changed asks once.
+    pub async fn get_or_load(&self, key: K, load: impl Future<Output = Option<V>>) -> Option<V>
+    where
+        K: Clone,
+    {
+        if let Some(value) = self.get(&key) {
+            return Some(value);
+        }
+        let cell = {
+            let Ok(mut loading) = self.loading.lock() else { return load.await };
+            loading.entry(key.clone()).or_default().clone()
+        };
+        let value = cell
+            .get_or_init(|| async {
+                let made_in = self.generation.current();
+                let value = load.await;
+                if let Some(value) = &value {
+                    self.put(key.clone(), value.clone(), made_in);
+                }
+                value
+            })
+            .await
+            .clone();
+        if let Ok(mut loading) = self.loading.lock()
+            && loading.get(&key).is_some_and(|c| Arc::ptr_eq(c, &cell))
+        {
+            loading.remove(&key);
+        }
+        value
     }
 
     /// The value for `key` if it is of the current generation and younger than the time to live.
@@ -71,6 +108,33 @@ impl<K: Eq + Hash, V: Clone> Cache<K, V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_crowd_that_misses_loads_once() {
+        let cache: Arc<Cache<&str, u32>> = Arc::new(Cache::new(Generation::default(), Duration::from_secs(60), 10));
+        let loads = Arc::new(AtomicU64::new(0));
+        let crowd: Vec<_> = (0..50)
+            .map(|_| {
+                let (cache, loads) = (cache.clone(), loads.clone());
+                tokio::spawn(async move {
+                    cache
+                        .get_or_load("show", async {
+                            loads.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                            Some(7)
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for request in crowd {
+            assert_eq!(request.await.unwrap(), Some(7));
+        }
+        assert_eq!(loads.load(Ordering::SeqCst), 1, "one load for the crowd");
+        assert!(cache.loading.lock().unwrap().is_empty(), "nothing left of the load");
+        assert_eq!(cache.get_or_load("none", async { None }).await, None, "a miss is not remembered");
+        assert_eq!(cache.get_or_load("none", async { Some(1) }).await, Some(1));
+    }
 
     #[test]
     fn generations_and_bounds() {

@@ -213,15 +213,11 @@ impl AppState {
 
     /// A show that viewers may see (not a draft), by slug; from memory for `answer_cache_ms`.
     pub(crate) async fn show_by_slug(&self, slug: &str) -> error::ApiResult<vetrina_domain::show::Show> {
-        let show = match self.shows.get(&slug.to_string()) {
-            Some(show) => show,
-            None => {
-                let generation = self.generation.current();
-                let show = self.store.show_by_slug(slug).await.map_err(|_| error::ApiError::not_found("show"))?;
-                self.shows.put(slug.to_string(), show.clone(), generation);
-                show
-            }
-        };
+        let show = self
+            .shows
+            .get_or_load(slug.to_string(), async { self.store.show_by_slug(slug).await.ok() })
+            .await
+            .ok_or_else(|| error::ApiError::not_found("show"))?;
         if show.status == vetrina_domain::show::ShowStatus::Draft {
             return Err(error::ApiError::not_found("show"));
         }
