@@ -27,7 +27,7 @@ use crate::AppState;
 use crate::auth::{Caller, ClientIp, GuestViewer};
 use crate::bus::{Bus, Incoming};
 use crate::error::{ApiError, ApiResult, Path};
-use crate::websocket::{Ended, OP_PONG, Received, Refused, Socket, Upgrade};
+use crate::websocket::{Ended, GOING_AWAY, OP_PONG, Received, Refused, Socket, Upgrade};
 
 const TICK: Duration = Duration::from_millis(100);
 const FRAMES_QUEUED: usize = 64;
@@ -78,6 +78,8 @@ struct RoomHandle {
 pub struct Rooms {
     rooms: Arc<Mutex<HashMap<ShowId, RoomHandle>>>,
     next_conn: Arc<AtomicU64>,
+    /// Connections open on this node's rooms.
+    open: Arc<AtomicU64>,
     /// Batches of timeline events on their way to the store (one writer task per node).
     timeline: Arc<std::sync::OnceLock<TimelineQueue>>,
     bus: Bus,
@@ -225,10 +227,11 @@ impl Rooms {
     /// Closes every room of this node (the node stops): each saves its state, and the answer
     /// comes once the writer has stored it (or after 5 s).
     pub async fn close_all(&self) {
-        let handles: Vec<RoomHandle> = self.rooms.lock().unwrap_or_else(|e| e.into_inner()).values().cloned().collect();
-        let closing = handles.into_iter().map(|h| async move {
+        let rooms: Vec<mpsc::Sender<Command>> =
+            self.rooms.lock().unwrap_or_else(|e| e.into_inner()).values().map(|h| h.commands.clone()).collect();
+        let closing = rooms.into_iter().map(|commands| async move {
             let (done, closed) = oneshot::channel();
-            if h.commands.send(Command::Close { done }).await.is_ok() {
+            if commands.send(Command::Close { done }).await.is_ok() {
                 let _ = closed.await;
             }
         });
@@ -239,6 +242,11 @@ impl Rooms {
                 if writer.send(Write::Flush(done)).await.is_ok() {
                     let _ = written.await;
                 }
+            }
+            // The rooms' connections say "going away" to their clients (at most a second).
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(1);
+            while self.open.load(Ordering::Acquire) > 0 && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(10)).await;
             }
         };
         if tokio::time::timeout(Duration::from_secs(5), all).await.is_err() {
@@ -644,12 +652,16 @@ impl RoomTask {
         if (room.applied(), room.likes_total()) != saved {
             self.save(&room, position);
         }
+        {
+            let mut rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
+            if closing.is_some() || rooms.get(&show).is_some_and(|h| h.commands.is_closed() || h.frames.receiver_count() == 0) {
+                rooms.remove(&show);
+            }
+        }
+        // No sender of frames is left: every connection of the room sees it end.
+        drop(self.frames);
         if let Some(done) = closing {
             let _ = done.send(());
-        }
-        let mut rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
-        if rooms.get(&show).is_some_and(|h| h.commands.is_closed() || h.frames.receiver_count() == 0) {
-            rooms.remove(&show);
         }
     }
 
@@ -750,8 +762,32 @@ pub async fn live(
     };
     let handle = state.rooms.get(&show, &state.store, &state.ledger, state.config.room_state_every);
     let conn = state.rooms.next_conn.fetch_add(1, Ordering::Relaxed);
+    // Subscribed before joining so no frame falls between the snapshot and the stream; only the
+    // room holds the sender, so a connection sees the room end.
+    let (commands, frames) = (handle.commands.clone(), handle.frames.subscribe());
+    drop(handle);
+    let open = Open::new(&state.rooms.open);
     // A quiet connection holds no buffer (`websocket`): a room may hold tens of thousands.
-    Ok(ws.on_upgrade(MAX_MESSAGE, move |socket| connection(socket, handle, conn, member, q.since, q.room, slot)))
+    Ok(ws.on_upgrade(MAX_MESSAGE, move |socket| async move {
+        connection(socket, commands, frames, conn, member, q.since, q.room, slot).await;
+        drop(open);
+    }))
+}
+
+/// One open connection, counted while it lives.
+struct Open(Arc<AtomicU64>);
+
+impl Open {
+    fn new(count: &Arc<AtomicU64>) -> Open {
+        count.fetch_add(1, Ordering::AcqRel);
+        Open(count.clone())
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// A token bucket: `rate` tokens a second, at most `burst` saved.
@@ -809,19 +845,19 @@ fn waiting_frames(frames: &mut broadcast::Receiver<Bytes>) -> (Option<Vec<Bytes>
     }
 }
 
+#[allow(clippy::too_many_arguments)] // what a connection is made of
 async fn connection(
     mut socket: Socket,
-    handle: RoomHandle,
+    commands: mpsc::Sender<Command>,
+    mut frames: broadcast::Receiver<Bytes>,
     conn: Conn,
     member: Member,
     since: Option<u64>,
     room: Option<String>,
     address: AddressSlot,
 ) {
-    // Subscribe before joining so no frame falls between the snapshot and the stream.
-    let mut frames = handle.frames.subscribe();
     let (reply, joined) = oneshot::channel();
-    if handle.commands.send(Command::Join { conn, member, since, room, reply }).await.is_err() {
+    if commands.send(Command::Join { conn, member, since, room, reply }).await.is_err() {
         return;
     }
     let first = match joined.await {
@@ -831,7 +867,7 @@ async fn connection(
     };
     for message in first {
         if socket.send_text(message).await.is_err() {
-            let _ = handle.commands.send(Command::Leave { conn }).await;
+            let _ = commands.send(Command::Leave { conn }).await;
             return;
         }
     }
@@ -868,7 +904,7 @@ async fn connection(
                     Ok(Received::Text(t)) => match serde_json::from_str::<ClientMessage>(&t) {
                         Ok(message) => {
                             let (reply, answer) = oneshot::channel();
-                            let asked = handle.commands.try_send(Command::Message { conn, message, reply });
+                            let asked = commands.try_send(Command::Message { conn, message, reply });
                             if let Err(mpsc::error::TrySendError::Closed(_)) = asked {
                                 break; // the room stopped
                             } else if asked.is_err() {
@@ -912,12 +948,16 @@ async fn connection(
                         lagged
                     }
                     Err(broadcast::error::RecvError::Lagged(_)) => true,
-                    Err(broadcast::error::RecvError::Closed) => break,
+                        Err(broadcast::error::RecvError::Closed) => {
+                        // The room stopped with the node: "going away" (the client comes back).
+                        socket.close(Some(GOING_AWAY), "the server is stopping").await;
+                        break;
+                    }
                 };
                 if lagged {
                     // Behind: a fresh picture instead of the backlog.
                     let (reply, snapshot) = oneshot::channel();
-                    if handle.commands.send(Command::Snapshot { conn, reply }).await.is_err() {
+                    if commands.send(Command::Snapshot { conn, reply }).await.is_err() {
                         break;
                     }
                     let Ok(snapshot) = snapshot.await else { break };
@@ -928,7 +968,7 @@ async fn connection(
             }
         }
     }
-    let _ = handle.commands.send(Command::Leave { conn }).await;
+    let _ = commands.send(Command::Leave { conn }).await;
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use crate::harness::{Db, TestApp, product_json, temp_dir};
@@ -379,9 +380,19 @@ async fn a_restarted_node_takes_up_its_rooms() {
     assert_eq!(until(&mut viewer, |m| m["type"] == "error").await["code"], "already_voted");
     assert_eq!(said(&mut viewer, "eccomi").await, first + 2, "chat ids go on");
 
-    // A graceful stop (an upgrade) saves the rooms as they are, whenever the last save was.
-    drop(viewer);
+    // A graceful stop (an upgrade) saves the rooms as they are, whenever the last save was, and
+    // tells the room's connections it is going away (RFC 6455 1001), so they come back.
     node.terminate();
+    let closed = loop {
+        match tokio::time::timeout(Duration::from_secs(5), viewer.next()).await.expect("the close within 5 s") {
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Text(_))) => continue,
+            other => break other,
+        }
+    };
+    match closed {
+        Some(Ok(tokio_tungstenite::tungstenite::Message::Close(Some(frame)))) => assert_eq!(u16::from(frame.code), 1001, "{frame:?}"),
+        other => panic!("a close frame saying \"going away\", not {other:?}"),
+    }
     let node = start_node_with(&app.database_url, "");
     let mut viewer = connect_to(&node.base, room, Some(&anna)).await;
     let snapshot = next(&mut viewer).await;
