@@ -36,11 +36,30 @@ pub struct Cache<K, V> {
     ttl: Duration,
     max_entries: usize,
     entries: Mutex<HashMap<K, (u64, Instant, V)>>,
-    /// Loads under way, one per key, that requests missing the same key wait for.
-    loading: Mutex<HashMap<K, Loading<V>>>,
+    /// Loads under way, one per key, with the generation they started in: requests missing
+    /// the same key in the same generation wait for them.
+    loading: Mutex<HashMap<K, (u64, Loading<V>)>>,
 }
 
 type Loading<V> = Arc<tokio::sync::OnceCell<Option<V>>>;
+
+/// A request's share in a load: when the last one leaves (done, or dropped mid-way), the load is
+/// forgotten.
+struct Share<'a, K: Eq + Hash, V> {
+    loading: &'a Mutex<HashMap<K, (u64, Loading<V>)>>,
+    key: &'a K,
+    cell: Loading<V>,
+}
+
+impl<K: Eq + Hash, V> Drop for Share<'_, K, V> {
+    fn drop(&mut self) {
+        let Ok(mut loading) = self.loading.lock() else { return };
+        // The map's and ours: nobody else waits for it.
+        if loading.get(self.key).is_some_and(|(_, c)| Arc::ptr_eq(c, &self.cell)) && Arc::strong_count(&self.cell) <= 2 {
+            loading.remove(self.key);
+        }
+    }
+}
 
 impl<K: Eq + Hash, V: Clone> Cache<K, V> {
     pub fn new(generation: Generation, ttl: Duration, max_entries: usize) -> Self {
@@ -57,13 +76,20 @@ impl<K: Eq + Hash, V: Clone> Cache<K, V> {
         if let Some(value) = self.get(&key) {
             return Some(value);
         }
+        // A load started before a write is not joined: its answer may predate the write.
+        let made_in = self.generation.current();
         let cell = {
             let Ok(mut loading) = self.loading.lock() else { return load.await };
-            loading.entry(key.clone()).or_default().clone()
+            let entry = loading.entry(key.clone()).or_insert_with(|| (made_in, Loading::default()));
+            if entry.0 != made_in {
+                *entry = (made_in, Loading::default());
+            }
+            entry.1.clone()
         };
-        let value = cell
+        let share = Share { loading: &self.loading, key: &key, cell };
+        share
+            .cell
             .get_or_init(|| async {
-                let made_in = self.generation.current();
                 let value = load.await;
                 if let Some(value) = &value {
                     self.put(key.clone(), value.clone(), made_in);
@@ -71,13 +97,7 @@ impl<K: Eq + Hash, V: Clone> Cache<K, V> {
                 value
             })
             .await
-            .clone();
-        if let Ok(mut loading) = self.loading.lock()
-            && loading.get(&key).is_some_and(|c| Arc::ptr_eq(c, &cell))
-        {
-            loading.remove(&key);
-        }
-        value
+            .clone()
     }
 
     /// The value for `key` if it is of the current generation and younger than the time to live.
@@ -133,6 +153,33 @@ mod tests {
         assert_eq!(loads.load(Ordering::SeqCst), 1, "one load for the crowd");
         assert!(cache.loading.lock().unwrap().is_empty(), "nothing left of the load");
         assert_eq!(cache.get_or_load("none", async { None }).await, None, "a miss is not remembered");
+        assert!(cache.loading.lock().unwrap().is_empty());
+        // A request given up mid-load leaves nothing behind.
+        let slow = cache.get_or_load("slow", async {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            Some(1)
+        });
+        assert!(tokio::time::timeout(Duration::from_millis(10), slow).await.is_err());
+        assert!(cache.loading.lock().unwrap().is_empty(), "a cancelled load is forgotten");
+        // A write while a load runs: later requests do not take the older answer.
+        let generation = Generation::default();
+        let cache: Arc<Cache<&str, u32>> = Arc::new(Cache::new(generation.clone(), Duration::from_secs(60), 10));
+        let before = tokio::spawn({
+            let cache = cache.clone();
+            async move {
+                cache
+                    .get_or_load("show", async {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        Some(1)
+                    })
+                    .await
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        generation.advance();
+        assert_eq!(cache.get_or_load("show", async { Some(2) }).await, Some(2), "read after the write");
+        assert_eq!(before.await.unwrap(), Some(1));
+        assert_eq!(cache.get(&"show"), Some(2), "the older answer is not kept");
         assert_eq!(cache.get_or_load("none", async { Some(1) }).await, Some(1));
     }
 

@@ -434,7 +434,10 @@ impl RoomTask {
                 tracing::error!(show_id = %show, error = %e, "cannot join the bus: the room serves this node only");
                 match Bus::Local.join(&show, &node, None).await {
                     Ok(link) => link,
-                    Err(_) => return,
+                    Err(_) => {
+                        self.forget();
+                        return;
+                    }
                 }
             }
         };
@@ -652,16 +655,20 @@ impl RoomTask {
         if (room.applied(), room.likes_total()) != saved {
             self.save(&room, position);
         }
-        {
-            let mut rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
-            if closing.is_some() || rooms.get(&show).is_some_and(|h| h.commands.is_closed() || h.frames.receiver_count() == 0) {
-                rooms.remove(&show);
-            }
-        }
+        self.forget();
         // No sender of frames is left: every connection of the room sees it end.
         drop(self.frames);
         if let Some(done) = closing {
             let _ = done.send(());
+        }
+    }
+
+    /// Takes this room out of the node's rooms (whatever made it stop): the next viewer starts
+    /// a new one, and connections still here see it end once it drops its frames.
+    fn forget(&self) {
+        let mut rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
+        if rooms.get(&self.show).is_some_and(|h| h.frames.same_channel(&self.frames)) {
+            rooms.remove(&self.show);
         }
     }
 
@@ -949,8 +956,9 @@ async fn connection(
                     }
                     Err(broadcast::error::RecvError::Lagged(_)) => true,
                         Err(broadcast::error::RecvError::Closed) => {
-                        // The room stopped with the node: "going away" (the client comes back).
-                        socket.close(Some(GOING_AWAY), "the server is stopping").await;
+                        // The room stopped (the node stops, or lost its bus): "going away", and the
+                        // client comes back to a room that runs.
+                        socket.close(Some(GOING_AWAY), "the room moved: reconnect").await;
                         break;
                     }
                 };

@@ -46,17 +46,38 @@ pub struct Ledger {
 
 /// Variants this node last saw with nothing left, and when.
 #[derive(Clone, Default)]
-struct SoldOut(Arc<Mutex<HashMap<(OrgId, VariantId), Instant>>>);
+struct SoldOut(Arc<SoldOutSeen>);
+
+#[derive(Default)]
+struct SoldOutSeen {
+    seen: Mutex<HashMap<(OrgId, VariantId), Instant>>,
+    /// Moves on whenever stock comes back: a batch decided before that cannot mark sold out.
+    cleared: std::sync::atomic::AtomicU64,
+}
 
 impl SoldOut {
+    /// Where the clears are (read before a batch is decided).
+    fn epoch(&self) -> u64 {
+        self.0.cleared.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// Takes in a level read from the database.
     fn saw(&self, level: &StockLevel) {
-        let mut seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        self.saw_since(level, None);
+    }
+
+    /// Takes in a level decided by a batch that started at `epoch`: "nothing left" counts only
+    /// if no stock came back meanwhile (that later change is the truth).
+    fn saw_since(&self, level: &StockLevel, epoch: Option<u64>) {
+        let mut seen = self.0.seen.lock().unwrap_or_else(|e| e.into_inner());
         let key = (level.org.clone(), level.variant.clone());
         if level.available == Some(0) {
-            seen.insert(key, Instant::now());
+            if epoch.is_none_or(|e| e == self.epoch()) {
+                seen.insert(key, Instant::now());
+            }
         } else {
             seen.remove(&key);
+            self.0.cleared.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         }
         if seen.len() > 10_000 {
             seen.retain(|_, at| at.elapsed() < SOLD_OUT_FRESH);
@@ -64,7 +85,7 @@ impl SoldOut {
     }
 
     fn is(&self, org: &OrgId, variant: &VariantId) -> bool {
-        let seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let seen = self.0.seen.lock().unwrap_or_else(|e| e.into_inner());
         seen.get(&(org.clone(), variant.clone())).is_some_and(|at| at.elapsed() < SOLD_OUT_FRESH)
     }
 }
@@ -105,10 +126,12 @@ impl Ledger {
         answer.await.unwrap_or(Err(LedgerError::Failed))
     }
 
-    /// The merchant changed stock (a product edited, an import): nothing is taken as sold out
-    /// any more without asking the database.
+    /// The merchant changed stock (a product edited or deleted, an import): nothing is taken as
+    /// sold out any more without asking the database.
     pub fn restocked(&self, org: &OrgId) {
-        self.sold_out.0.lock().unwrap_or_else(|e| e.into_inner()).retain(|(o, _), _| o != org);
+        let mut seen = self.sold_out.0.seen.lock().unwrap_or_else(|e| e.into_inner());
+        seen.retain(|(o, _), _| o != org);
+        self.sold_out.0.cleared.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// Tells the rooms about stock that changed elsewhere (a cart emptied, an order).
@@ -154,12 +177,13 @@ async fn decide(
                     continue;
                 }
                 let requests: Vec<NewHold> = batch.iter().map(|j| j.hold.clone()).collect();
+                let epoch = sold_out.epoch();
                 let started = std::time::Instant::now();
                 let result = store.hold_batch(&org, &variant, &requests, now_ms(), hold_ms).await;
                 tracing::debug!(variant_id = %variant, requests = requests.len(), ms = started.elapsed().as_secs_f64() * 1000.0, "decided a batch");
                 match result {
                     Ok((results, item, level)) => {
-                        sold_out.saw(&level);
+                        sold_out.saw_since(&level, Some(epoch));
                         let _ = stock.send(level.clone());
                         for (job, held) in batch.into_iter().zip(results) {
                             let _ = job.reply.send(Ok((held, item.clone(), level.clone())));

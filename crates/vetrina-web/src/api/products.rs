@@ -125,6 +125,7 @@ async fn delete_product(
     caller.require(&state, &org_id, Action::EditCatalogue).await?;
     let product = state.store.product(&org_id, &id).await.map_err(|_| ApiError::not_found("product"))?;
     state.store.delete_product(&org_id, &id).await?;
+    state.ledger.restocked(&org_id);
     for image in product.images {
         if let Some(key) = image.src.strip_prefix("/media/") {
             let blobs = state.blobs.clone();
