@@ -8,11 +8,17 @@ export function joinRoom(slug, onMessage) {
   let room = null;
   let retry = 500;
   let closed = false;
+  // What was said while the connection was opening or coming back (a host's pin clicked as the
+  // studio opens): sent once it is open, never dropped unseen.
+  let pending = [];
   const open = () => {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
     const since = lastSeq === null ? "" : `?since=${lastSeq}&room=${encodeURIComponent(room || "")}`;
     socket = new WebSocket(`${scheme}://${location.host}/api/v1/shows/${encodeURIComponent(slug)}/live${since}`);
-    socket.addEventListener("open", () => { retry = 500; });
+    socket.addEventListener("open", () => {
+      retry = 500;
+      for (const text of pending.splice(0)) socket.send(text);
+    });
     socket.addEventListener("message", (e) => {
       let m;
       try { m = JSON.parse(e.data); } catch { return; }
@@ -31,7 +37,9 @@ export function joinRoom(slug, onMessage) {
   open();
   return {
     send(message) {
-      if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(message));
+      const text = JSON.stringify(message);
+      if (socket && socket.readyState === WebSocket.OPEN) socket.send(text);
+      else if (pending.length < 20) pending.push(text);
     },
     /** Reconnects from scratch (after choosing a name, say). */
     restart() {
