@@ -8,6 +8,7 @@
 //! (and rooms on other nodes read them every 2 s).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -52,13 +53,13 @@ struct SoldOut(Arc<SoldOutSeen>);
 struct SoldOutSeen {
     seen: Mutex<HashMap<(OrgId, VariantId), Instant>>,
     /// Moves on whenever stock comes back: a batch decided before that cannot mark sold out.
-    cleared: std::sync::atomic::AtomicU64,
+    cleared: AtomicU64,
 }
 
 impl SoldOut {
     /// Where the clears are (read before a batch is decided).
     fn epoch(&self) -> u64 {
-        self.0.cleared.load(std::sync::atomic::Ordering::Acquire)
+        self.0.cleared.load(Ordering::Acquire)
     }
 
     /// Takes in a level read from the database.
@@ -77,11 +78,18 @@ impl SoldOut {
             }
         } else {
             seen.remove(&key);
-            self.0.cleared.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+            self.0.cleared.fetch_add(1, Ordering::AcqRel);
         }
         if seen.len() > 10_000 {
             seen.retain(|_, at| at.elapsed() < SOLD_OUT_FRESH);
         }
+    }
+
+    /// Forgets what `org`'s variants were seen at: the merchant changed stock.
+    fn forget(&self, org: &OrgId) {
+        let mut seen = self.0.seen.lock().unwrap_or_else(|e| e.into_inner());
+        seen.retain(|(o, _), _| o != org);
+        self.0.cleared.fetch_add(1, Ordering::AcqRel);
     }
 
     fn is(&self, org: &OrgId, variant: &VariantId) -> bool {
@@ -129,9 +137,7 @@ impl Ledger {
     /// The merchant changed stock (a product edited or deleted, an import): nothing is taken as
     /// sold out any more without asking the database.
     pub fn restocked(&self, org: &OrgId) {
-        let mut seen = self.sold_out.0.seen.lock().unwrap_or_else(|e| e.into_inner());
-        seen.retain(|(o, _), _| o != org);
-        self.sold_out.0.cleared.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        self.sold_out.forget(org);
     }
 
     /// Tells the rooms about stock that changed elsewhere (a cart emptied, an order).

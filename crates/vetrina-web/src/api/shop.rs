@@ -230,6 +230,11 @@ async fn add_line(
     Ok(with_cookie(&state, &headers, (StatusCode::CREATED, Json(added)).into_response(), new_cookie))
 }
 
+/// Nothing left of the variant: 409 `sold_out`.
+fn sold_out() -> ApiError {
+    ApiError::conflict("sold out").with_code("sold_out").with_available(0)
+}
+
 async fn hold(
     state: &AppState,
     show: &Show,
@@ -252,7 +257,7 @@ async fn hold(
         LedgerError::Busy => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the shop is very busy right now: try again in a moment"),
         LedgerError::NotFound => ApiError::not_found("variant"),
         LedgerError::Failed => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "the cart could not be updated: try again"),
-        LedgerError::SoldOut => ApiError::conflict("sold out").with_code("sold_out").with_available(0),
+        LedgerError::SoldOut => sold_out(),
     })?;
     match held.outcome {
         Outcome::Held => Ok(Added {
@@ -271,7 +276,7 @@ async fn hold(
             expires_at: held.expires_at,
             available: level.available,
         }),
-        Outcome::SoldOut { available: 0 } => Err(ApiError::conflict("sold out").with_code("sold_out").with_available(0)),
+        Outcome::SoldOut { available: 0 } => Err(sold_out()),
         Outcome::SoldOut { available } => {
             Err(ApiError::conflict(format!("only {available} left")).with_code("sold_out").with_available(available))
         }
