@@ -31,6 +31,10 @@ enum Command {
         server_pid: Option<u32>,
         #[arg(long, default_value_t = 200)]
         joins_per_second: usize,
+        /// One viewer in this many decrypts and depacketises every frame to measure delivery
+        /// delay; the others count frames from the RTP headers (1: every viewer measures).
+        #[arg(long, default_value_t = 10)]
+        measure_every: usize,
     },
     /// A flash sale of one SKU: many buyers add it to their carts at once.
     FlashSale {
@@ -93,7 +97,7 @@ fn main() -> anyhow::Result<()> {
         str0m::crypto::from_feature_flags().install_process_default();
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         match cli.command {
-            Command::Whep { url, viewers, seconds, stream_key, kbps, server_pid, joins_per_second } => {
+            Command::Whep { url, viewers, seconds, stream_key, kbps, server_pid, joins_per_second, measure_every } => {
                 let report = vetrina_load::whep::run(vetrina_load::whep::WhepLoad {
                     url,
                     viewers,
@@ -102,6 +106,7 @@ fn main() -> anyhow::Result<()> {
                     kbps,
                     server_pid,
                     joins_per_second,
+                    measure_every,
                 })
                 .await?;
                 println!("{report}");

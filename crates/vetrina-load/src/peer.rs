@@ -2,8 +2,8 @@
 //! watches over WHEP. Loopback only: its one candidate is 127.0.0.1.
 //!
 //! Published video frames carry the time they were sent (microseconds since the Unix epoch,
-//! written as sixteen `0x40 | nibble` bytes so no start code can appear) right after the NAL
-//! header: a viewer on the same machine reads [`sent_at`] to measure delivery delay.
+//! written as sixteen `0x40 | nibble` bytes so no start code can appear) as their last bytes: a
+//! viewer on the same machine reads [`sent_at`] to measure delivery delay.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -22,8 +22,12 @@ pub struct Peer {
     pub video: Mid,
     pub audio: Mid,
     pub connected: bool,
+    /// When ICE and DTLS were done.
+    pub connected_at: Option<Instant>,
     /// Encoded video frames (Annex B access units) to send instead of synthetic ones, in order.
     script: Option<std::collections::VecDeque<Vec<u8>>>,
+    /// The RTP payload types of video in the answer (not their resends).
+    video_pts: Vec<u8>,
 }
 
 impl Peer {
@@ -47,7 +51,18 @@ impl Peer {
         let video = api.add_media(MediaKind::Video, direction, None, None, None);
         let audio = api.add_media(MediaKind::Audio, direction, None, None, None);
         let (offer, pending) = api.apply().unwrap();
-        let peer = Peer { rtc, socket, local, pending: Some(pending), video, audio, connected: false, script: None };
+        let peer = Peer {
+            rtc,
+            socket,
+            local,
+            pending: Some(pending),
+            video,
+            audio,
+            connected: false,
+            connected_at: None,
+            script: None,
+            video_pts: Vec::new(),
+        };
         (peer, offer.to_sdp_string())
     }
 
@@ -58,6 +73,7 @@ impl Peer {
     }
 
     pub fn accept(&mut self, answer: &str) {
+        self.video_pts = video_payload_types(answer);
         let answer = SdpAnswer::from_sdp_string(answer).expect("the server's answer is SDP");
         self.rtc.sdp_api().accept_answer(self.pending.take().unwrap(), answer).expect("answer accepted");
     }
@@ -84,7 +100,7 @@ impl Peer {
                     }
                     Ok(Output::Event(e)) => {
                         match e {
-                            Event::Connected => self.connected = true,
+                            Event::Connected => self.set_connected(),
                             // As encoders do: a viewer asked for a keyframe, send one next.
                             Event::KeyframeRequest(_) => force_keyframe = true,
                             _ => {}
@@ -134,6 +150,71 @@ impl Peer {
         }
     }
 
+    /// Watches until `until` without decrypting the media: ICE, DTLS and RTCP go through str0m
+    /// as in [`Peer::pump`], but RTP packets are only looked at in their clear header, and
+    /// `on_frame` is called when the last packet of a video frame (the marker bit) arrives. A
+    /// load generator's viewer costs a fraction of a full one this way, while the server does
+    /// all its work for it (the session, the encryption, the sends).
+    pub async fn watch_headers(&mut self, until: Instant, mut on_frame: impl FnMut(Instant)) {
+        let mut buf = vec![0u8; 2048];
+        loop {
+            let timeout = loop {
+                match self.rtc.poll_output() {
+                    Ok(Output::Timeout(t)) => break t,
+                    Ok(Output::Transmit(t)) => {
+                        let _ = self.socket.send_to(&t.contents, t.destination).await;
+                    }
+                    Ok(Output::Event(Event::Connected)) => self.set_connected(),
+                    Ok(Output::Event(_)) => {}
+                    Err(e) => {
+                        self.fail(e);
+                        return;
+                    }
+                }
+            };
+            if Instant::now() >= until || !self.rtc.is_alive() {
+                return;
+            }
+            tokio::select! {
+                ready = self.socket.readable() => {
+                    if ready.is_err() {
+                        return;
+                    }
+                    // Everything waiting, then back to str0m for what it has to say.
+                    for _ in 0..64 {
+                        let Ok((n, source)) = self.socket.try_recv_from(&mut buf) else { break };
+                        let now = Instant::now();
+                        let datagram = &buf[..n];
+                        if let Some((pt, marker)) = rtp_header(datagram) {
+                            if marker && self.video_pts.contains(&pt) {
+                                on_frame(now);
+                            }
+                            continue;
+                        }
+                        if let Ok(contents) = datagram.try_into() {
+                            let input = Input::Receive(now, Receive { proto: Protocol::Udp, source, destination: self.local, contents });
+                            if let Err(e) = self.rtc.handle_input(input) {
+                                self.fail(e);
+                                return;
+                            }
+                        }
+                    }
+                }
+                () = tokio::time::sleep_until(timeout.min(until).into()) => {
+                    if let Err(e) = self.rtc.handle_input(Input::Timeout(Instant::now())) {
+                        self.fail(e);
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    fn set_connected(&mut self) {
+        self.connected = true;
+        self.connected_at = Some(Instant::now());
+    }
+
     /// The session failed: it says why on stderr and ends (`pump` returns false).
     fn fail(&mut self, e: str0m::RtcError) -> bool {
         eprintln!("peer failed: {e}");
@@ -154,12 +235,12 @@ impl Peer {
             frame.extend_from_slice(&[0, 0, 0, 1, 0x67, 0x42, 0xc0, 0x1f, 0xda, 0x01, 0x40, 0x16, 0xe8, 0x40]);
             frame.extend_from_slice(&[0, 0, 0, 1, 0x68, 0xce, 0x3c, 0x80]);
             frame.extend_from_slice(&[0, 0, 0, 1, 0x65]);
-            frame.extend(stamp);
             frame.extend(std::iter::repeat_n(0x5a, size.keyframe_bytes));
+            frame.extend(stamp);
         } else {
             frame.extend_from_slice(&[0, 0, 0, 1, 0x41]);
-            frame.extend(stamp);
             frame.extend(std::iter::repeat_n(0x3c, size.frame_bytes));
+            frame.extend(stamp);
         }
         let Some(writer) = self.rtc.writer(self.video) else { return };
         let Some(pt) = writer.payload_params().next().map(|p| p.pt()) else { return };
@@ -171,6 +252,30 @@ impl Peer {
         let Some(pt) = writer.payload_params().next().map(|p| p.pt()) else { return };
         let _ = writer.write(pt, now, MediaTime::new(n * 960, str0m::media::Frequency::FORTY_EIGHT_KHZ), vec![0xfc; 80]);
     }
+}
+
+/// The payload types an SDP maps to H.264 or VP8.
+fn video_payload_types(sdp: &str) -> Vec<u8> {
+    sdp.lines()
+        .filter_map(|l| l.strip_prefix("a=rtpmap:"))
+        .filter_map(|l| l.split_once(' '))
+        .filter(|(_, codec)| {
+            let name = codec.split('/').next().unwrap_or_default();
+            name.eq_ignore_ascii_case("h264") || name.eq_ignore_ascii_case("vp8")
+        })
+        .filter_map(|(pt, _)| pt.parse().ok())
+        .collect()
+}
+
+/// The payload type and marker bit (the last packet of a frame) of a datagram that is an RTP
+/// packet (RFC 7983: first byte 128-191; RFC 5761: RTCP's packet types 192-223 are not RTP
+/// payload types). `None` for anything else: STUN, DTLS, RTCP.
+fn rtp_header(datagram: &[u8]) -> Option<(u8, bool)> {
+    let (first, second) = (*datagram.first()?, *datagram.get(1)?);
+    if !(128..=191).contains(&first) || (192..=223).contains(&second) || datagram.len() < 12 {
+        return None;
+    }
+    Some((second & 0x7f, second & 0x80 != 0))
 }
 
 /// How big the synthetic video frames are (30 a second).
@@ -205,9 +310,8 @@ fn stamp_now() -> [u8; 16] {
     out
 }
 
-/// When a synthetic video frame was sent (Unix microseconds), read from its last NAL unit.
+/// When a synthetic video frame was sent (Unix microseconds), read from its last 16 bytes.
 pub fn sent_at(frame: &[u8]) -> Option<u64> {
-    let start = frame.windows(3).rposition(|w| w == [0, 0, 1])? + 4;
-    let stamp = frame.get(start..start + 16)?;
+    let stamp = frame.get(frame.len().checked_sub(16)?..)?;
     stamp.iter().try_fold(0u64, |acc, b| (b & 0xf0 == 0x40).then_some((acc << 4) | u64::from(b & 0xf)))
 }

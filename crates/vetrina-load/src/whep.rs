@@ -1,6 +1,13 @@
 //! `vetrina-load whep`: one publisher (WHIP, synthetic H.264 at a given bitrate) fanned out to N
 //! viewers (WHEP), each a str0m peer with its own UDP socket, all in this process.
 //!
+//! Every viewer is a whole WebRTC session for the server (ICE, DTLS, SRTP, its own encryption
+//! and sends), but only one in `measure_every` decrypts and depacketises what it gets, to
+//! measure the delivery delay: the others count video frames from the RTP headers, which are in
+//! the clear (the marker bit ends a frame). A full str0m receiver costs about as much CPU as the
+//! server spends sending to it, so on one machine full viewers alone measure the load
+//! generator as much as the server.
+//!
 //! Reports, as one JSON line: viewers connected, time to first frame (median, p99), the server's
 //! forwarding delay (from its `/api/v1/media/stats`: a frame's arrival to its hand-over to each
 //! viewer's session), the delivery delay from the publisher's send to a viewer's receipt (both
@@ -26,6 +33,8 @@ pub struct WhepLoad {
     pub kbps: usize,
     pub server_pid: Option<u32>,
     pub joins_per_second: usize,
+    /// One viewer in this many measures delivery (decrypts every frame); at least 1.
+    pub measure_every: usize,
 }
 
 #[derive(Default)]
@@ -93,6 +102,7 @@ pub async fn run(load: WhepLoad) -> anyhow::Result<serde_json::Value> {
         tokio::time::sleep_until(join_at.into()).await;
         let http = http.clone();
         let url = load.url.clone();
+        let measures = i % load.measure_every.max(1) == 0;
         viewers.push(tokio::spawn(async move {
             let mut report = ViewerReport::default();
             let joined = Instant::now();
@@ -105,11 +115,19 @@ pub async fn run(load: WhepLoad) -> anyhow::Result<serde_json::Value> {
                 }
             };
             peer.accept(&answer);
+            if !measures {
+                peer.watch_headers(end, |now| {
+                    report.ttff.get_or_insert(now.duration_since(joined));
+                    report.frames += 1;
+                    report.last_frame = Some(now);
+                })
+                .await;
+                report.connected = peer.connected;
+                report.connect = peer.connected_at.map(|t| t.duration_since(joined));
+                return report;
+            }
             let video = peer.video;
             peer.pump(end, false, |e| {
-                if let Event::Connected = e {
-                    report.connect = Some(joined.elapsed());
-                }
                 if let Event::MediaData(d) = e
                     && d.mid == video
                 {
@@ -129,6 +147,7 @@ pub async fn run(load: WhepLoad) -> anyhow::Result<serde_json::Value> {
             })
             .await;
             report.connected = peer.connected;
+            report.connect = peer.connected_at.map(|t| t.duration_since(joined));
             report
         }));
     }
@@ -172,6 +191,7 @@ pub async fn run(load: WhepLoad) -> anyhow::Result<serde_json::Value> {
     Ok(json!({
         "viewers": load.viewers,
         "connected": reports.iter().filter(|r| r.connected).count(),
+        "measuring_viewers": load.viewers.div_ceil(load.measure_every.max(1)),
         "seconds": load.seconds,
         "publisher_kbps": load.kbps,
         "connect_median_ms": percentile(&connects, 0.5),
