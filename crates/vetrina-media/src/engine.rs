@@ -245,7 +245,7 @@ impl Media {
             engine.peers = note_txs.clone();
             engine.keyframe_wanted = keyframe_txs.clone();
             engine.routes = routes.clone();
-            engine.sender = Some(socket.try_clone()?);
+            engine.sender = Some(crate::batch::Sender::new(socket.try_clone()?));
             // Shard 0 reads the socket and hands each datagram to the shard of its session.
             let receiver = if shard == 0 { Some(socket.try_clone()?) } else { None };
             let stop = stop.clone();
@@ -491,8 +491,8 @@ struct Engine {
     /// lost under load would leave a new viewer without a picture).
     keyframe_wanted: Vec<mpsc::UnboundedSender<String>>,
     routes: Option<Arc<Mutex<Routes>>>,
-    /// The socket this shard sends from (the shared port).
-    sender: Option<std::net::UdpSocket>,
+    /// The socket this shard sends from (the shared port), a session's datagrams in runs.
+    sender: Option<crate::batch::Sender>,
 }
 
 impl Engine {
@@ -850,6 +850,10 @@ impl Engine {
             let mut spills = Vec::new();
             for key in &keys {
                 self.poll(*key, now, &mut spills);
+                // A session's datagrams go out together (a frame's packets in one system call).
+                if let Some(sender) = &mut self.sender {
+                    sender.flush();
+                }
             }
             for spill in spills {
                 match spill {
@@ -892,9 +896,8 @@ impl Engine {
                     return;
                 }
                 Output::Transmit(t) => {
-                    // UDP: a datagram the kernel cannot take now is lost like any other.
-                    if let Some(socket) = &self.sender {
-                        let _ = socket.send_to(&t.contents, t.destination);
+                    if let Some(sender) = &mut self.sender {
+                        sender.send(t.destination, &t.contents);
                     }
                 }
                 Output::Event(event) => match event {

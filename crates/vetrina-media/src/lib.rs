@@ -4,11 +4,13 @@
 //! - [`sdp`]: a first look at offers (sans-IO, fuzzed); [`stun`]: which session an ICE check is for.
 //! - [`lifecycle`]: when media makes a show live and when its absence ends it (sans-IO).
 //! - [`forward`]: the forwarding rules (keyframe gating, merged keyframe requests; sans-IO).
-//! - [`engine`]: the str0m sessions and the forwarding between them (a thread per core).
+//! - [`engine`]: the str0m sessions and the forwarding between them (a thread per core);
+//!   `batch`: a session's datagrams sent in runs (UDP segmentation offload).
 //! - [`fmp4`], [`h264`], [`recorder`]: recordings; [`clip`]: clips cut from them on keyframes.
 //!
 //! Not here: HTTP (the web plane calls [`engine::Media`]), shows and stream keys (the store).
 
+mod batch;
 pub mod clip;
 pub mod engine;
 pub mod fmp4;
