@@ -10,7 +10,9 @@
 //!
 //! Reports, as one JSON line: viewers connected, time to first frame (median, p99), the server's
 //! forwarding delay (from its `/api/v1/media/stats`: a frame's arrival to its hand-over to each
-//! viewer's session), the delivery delay from the publisher's send to a viewer's receipt (both
+//! viewer's session), over the whole run and over its second half alone (`*_settled_ms`: every
+//! viewer joined, no handshakes in the way; the difference of two readings of the server's
+//! histogram), the delivery delay from the publisher's send to a viewer's receipt (both
 //! ends are on this machine, so it includes both peers' pacing), starved viewers (no video in the
 //! last two seconds, or under half the frames expected), and the server's memory per viewer (its
 //! RSS before and with the viewers, when its pid is given).
@@ -154,6 +156,11 @@ pub async fn run(load: WhepLoad) -> anyhow::Result<serde_json::Value> {
     // All viewers joined: let them settle, then weigh the server with them connected.
     tokio::time::sleep_until((end - Duration::from_secs(load.seconds) / 2).into()).await;
     let rss_during = load.server_pid.and_then(rss_bytes);
+    let stats_url = match load.url.find("/api/v1/") {
+        Some(i) => format!("{}/api/v1/media/stats", &load.url[..i]),
+        None => String::new(),
+    };
+    let settled = server_stats(&http, &stats_url).await;
 
     let mut reports = Vec::with_capacity(viewers.len());
     for v in viewers {
@@ -163,15 +170,11 @@ pub async fn run(load: WhepLoad) -> anyhow::Result<serde_json::Value> {
         p.abort();
     }
     let finished = Instant::now();
-    // The server's own view of its forwarding delay.
-    let stats_url = match load.url.find("/api/v1/") {
-        Some(i) => format!("{}/api/v1/media/stats", &load.url[..i]),
-        None => String::new(),
-    };
-    let server: serde_json::Value = match http.get(&stats_url).send().await {
-        Ok(r) => r.json().await.unwrap_or_default(),
-        Err(_) => serde_json::Value::Null,
-    };
+    // The server's own view of its forwarding delay: over the whole run, and over its second
+    // half alone (every viewer joined; no handshakes in the way).
+    let server = server_stats(&http, &stats_url).await;
+    let steady = histogram(&server).map(|end| subtract(end, histogram(&settled).unwrap_or_default()));
+    let steady_ms = |p: f64| steady.as_ref().and_then(|h| histogram_percentile(h, p)).map(|us| us as f64 / 1000.0);
     let mut connects: Vec<u64> = reports.iter().filter_map(|r| r.connect).map(|d| d.as_millis() as u64).collect();
     connects.sort_unstable();
     let mut ttffs: Vec<u64> = reports.iter().filter_map(|r| r.ttff).map(|d| d.as_millis() as u64).collect();
@@ -200,6 +203,8 @@ pub async fn run(load: WhepLoad) -> anyhow::Result<serde_json::Value> {
         "p50_forward_ms": server["forward_p50_ms"],
         "p99_forward_ms": server["forward_p99_ms"],
         "max_forward_ms": server["forward_max_ms"],
+        "p50_forward_settled_ms": steady_ms(0.5),
+        "p99_forward_settled_ms": steady_ms(0.99),
         "p50_delivery_ms": percentile(&delays, 0.5).map(|us| us as f64 / 1000.0),
         "p99_delivery_ms": percentile(&delays, 0.99).map(|us| us as f64 / 1000.0),
         "starved": starved,
@@ -208,4 +213,63 @@ pub async fn run(load: WhepLoad) -> anyhow::Result<serde_json::Value> {
         "rss_per_viewer_bytes": rss_per_viewer,
         "errors": errors,
     }))
+}
+
+async fn server_stats(http: &reqwest::Client, url: &str) -> serde_json::Value {
+    match http.get(url).send().await {
+        Ok(r) => r.json().await.unwrap_or_default(),
+        Err(_) => serde_json::Value::Null,
+    }
+}
+
+/// The server's forwarding-delay histogram: (smallest delay of a bucket in µs, count).
+fn histogram(stats: &serde_json::Value) -> Option<Vec<(u64, u64)>> {
+    stats["forward_histogram_us"].as_array()?.iter().map(|pair| Some((pair[0].as_u64()?, pair[1].as_u64()?))).collect()
+}
+
+/// The hand-overs in `end` that were not yet in `start` (an earlier reading).
+fn subtract(mut end: Vec<(u64, u64)>, start: Vec<(u64, u64)>) -> Vec<(u64, u64)> {
+    for (floor, n) in start {
+        if let Some(bucket) = end.iter_mut().find(|(f, _)| *f == floor) {
+            bucket.1 = bucket.1.saturating_sub(n);
+        }
+    }
+    end
+}
+
+/// The bucket under which a share `p` of the hand-overs fell.
+fn histogram_percentile(buckets: &[(u64, u64)], p: f64) -> Option<u64> {
+    let total: u64 = buckets.iter().map(|(_, n)| n).sum();
+    if total == 0 {
+        return None;
+    }
+    let rank = ((total as f64 * p).ceil() as u64).max(1);
+    let mut seen = 0;
+    buckets
+        .iter()
+        .find(|(_, n)| {
+            seen += n;
+            seen >= rank
+        })
+        .map(|(floor, _)| *floor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settled_delays_are_the_difference_of_two_readings() {
+        let start = vec![(10, 90), (5000, 10)];
+        let end = vec![(10, 190), (20, 99), (5000, 11)];
+        let between = subtract(end, start);
+        assert_eq!(between, vec![(10, 100), (20, 99), (5000, 1)]);
+        assert_eq!(histogram_percentile(&between, 0.5), Some(10));
+        assert_eq!(histogram_percentile(&between, 0.99), Some(20));
+        assert_eq!(histogram_percentile(&between, 1.0), Some(5000));
+        assert_eq!(histogram_percentile(&[], 0.99), None);
+        let stats = serde_json::json!({"forward_histogram_us": [[10, 2], [40, 1]]});
+        assert_eq!(histogram(&stats), Some(vec![(10, 2), (40, 1)]));
+        assert_eq!(histogram(&serde_json::Value::Null), None);
+    }
 }

@@ -115,6 +115,9 @@ pub struct Stats {
     pub forward_p50_us: u64,
     pub forward_p99_us: u64,
     pub forward_max_us: u64,
+    /// The same hand-overs as (smallest delay of a bucket in microseconds, count) for the
+    /// non-empty buckets, so that a load test can take two readings and see what happened between.
+    pub forward_histogram: Vec<(u32, u64)>,
 }
 
 enum Command {
@@ -343,6 +346,7 @@ impl Media {
         stats.forward_p50_us = u64::from(delays.percentile(0.5));
         stats.forward_p99_us = u64::from(delays.percentile(0.99));
         stats.forward_max_us = u64::from(delays.max());
+        stats.forward_histogram = delays.buckets();
         Ok(stats)
     }
 }

@@ -132,6 +132,11 @@ impl Delays {
         self.max
     }
 
+    /// The non-empty buckets: (smallest delay the bucket holds, hand-overs in it), in order.
+    pub fn buckets(&self) -> Vec<(u32, u64)> {
+        self.counts.iter().enumerate().filter(|(_, n)| **n > 0).map(|(b, n)| (Delays::floor(b), *n)).collect()
+    }
+
     /// Adds another's hand-overs (another shard's) to these.
     pub fn merge(&mut self, other: &Delays) {
         for (mine, theirs) in self.counts.iter_mut().zip(&other.counts) {
