@@ -173,7 +173,7 @@ pub async fn run(load: WhepLoad) -> anyhow::Result<serde_json::Value> {
     // The server's own view of its forwarding delay: over the whole run, and over its second
     // half alone (every viewer joined; no handshakes in the way).
     let server = server_stats(&http, &stats_url).await;
-    let steady = histogram(&server).map(|end| subtract(end, histogram(&settled).unwrap_or_default()));
+    let steady = histogram(&server).zip(histogram(&settled)).map(|(end, start)| subtract(end, start));
     let steady_ms = |p: f64| steady.as_ref().and_then(|h| histogram_percentile(h, p)).map(|us| us as f64 / 1000.0);
     let mut connects: Vec<u64> = reports.iter().filter_map(|r| r.connect).map(|d| d.as_millis() as u64).collect();
     connects.sort_unstable();

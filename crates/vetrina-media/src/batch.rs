@@ -67,12 +67,20 @@ impl Run {
 pub(crate) struct Sender {
     socket: socket2::Socket,
     gso: bool,
+    /// A run went out in one send at least once: the kernel knows `UDP_SEGMENT`, so a later
+    /// refusal is about that run (its route), not the kernel.
+    gso_worked: bool,
     run: Run,
 }
 
 impl Sender {
     pub(crate) fn new(socket: std::net::UdpSocket) -> Sender {
-        Sender { socket: socket.into(), gso: cfg!(all(target_os = "linux", target_pointer_width = "64")), run: Run::default() }
+        Sender {
+            socket: socket.into(),
+            gso: cfg!(all(target_os = "linux", target_pointer_width = "64")),
+            gso_worked: false,
+            run: Run::default(),
+        }
     }
 
     /// Sends `datagram` to `to`, now or with the next ones for the same address: call
@@ -84,7 +92,9 @@ impl Sender {
         self.run.push(to, datagram);
     }
 
-    /// Sends what waits. UDP: a datagram the kernel cannot take now is lost like any other.
+    /// Sends what waits. UDP: a datagram the kernel cannot take now is lost like any other, but
+    /// a run the kernel cannot take whole goes datagram by datagram, so that a full send buffer
+    /// loses the datagrams that do not fit, not a whole frame.
     pub(crate) fn flush(&mut self) {
         let Some(to) = self.run.to else { return };
         let to = socket2::SockAddr::from(to);
@@ -93,14 +103,18 @@ impl Sender {
             let buffers = [IoSlice::new(&self.run.bytes)];
             let message = socket2::MsgHdr::new().with_addr(&to).with_buffers(&buffers).with_control(&control.0);
             match self.socket.sendmsg(&message, 0) {
+                Ok(_) => {
+                    self.gso_worked = true;
+                    return self.run.clear();
+                }
                 // EIO: the device cannot checksum for us; EINVAL, ENOPROTOOPT, EOPNOTSUPP: the
-                // kernel does not know UDP_SEGMENT.
-                Err(e) if matches!(e.raw_os_error(), Some(5 | 22 | 92 | 95)) => {
-                    tracing::info!(error = %e, "the kernel refused UDP segmentation offload: sending datagrams one by one");
+                // kernel does not know UDP_SEGMENT (or, once it worked, this route refused it).
+                Err(e) if matches!(e.raw_os_error(), Some(5 | 22 | 92 | 95)) && !self.gso_worked => {
+                    tracing::warn!(error = %e, "the kernel refused UDP segmentation offload: sending datagrams one by one");
                     self.gso = false;
                 }
-                // Sent, or lost as any datagram can be (a full buffer, no route).
-                _ => return self.run.clear(),
+                // A full buffer (EAGAIN, ENOBUFS) or a refusal for this run: one by one below.
+                Err(e) => tracing::trace!(error = %e, "a run of datagrams not sent whole"),
             }
         }
         for datagram in self.run.datagrams() {
