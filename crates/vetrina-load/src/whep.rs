@@ -12,14 +12,14 @@
 //! forwarding delay (from its `/api/v1/media/stats`: a frame's arrival to its hand-over to each
 //! viewer's session), over the whole run and over its second half alone (`*_settled_ms`: every
 //! viewer joined, no handshakes in the way; the difference of two readings of the server's
-//! histogram), the delivery delay from the publisher's send to a viewer's receipt (both
+//! histogram), the cores the server and this process used over that half, the delivery delay from the publisher's send to a viewer's receipt (both
 //! ends are on this machine, so it includes both peers' pacing), starved viewers (no video in the
 //! last two seconds, or under half the frames expected), and the server's memory per viewer (its
 //! RSS before and with the viewers, when its pid is given).
 
 use std::time::{Duration, Instant};
 
-use crate::{percentile, rss_bytes};
+use crate::{cpu_ms, percentile, rss_bytes};
 use anyhow::{Context, bail};
 use serde_json::json;
 use str0m::Event;
@@ -161,6 +161,8 @@ pub async fn run(load: WhepLoad) -> anyhow::Result<serde_json::Value> {
         None => String::new(),
     };
     let settled = server_stats(&http, &stats_url).await;
+    let server_cpu = || load.server_pid.and_then(|pid| cpu_ms(&pid.to_string()));
+    let cpu_settled = (Instant::now(), server_cpu(), cpu_ms("self"));
 
     let mut reports = Vec::with_capacity(viewers.len());
     for v in viewers {
@@ -170,6 +172,11 @@ pub async fn run(load: WhepLoad) -> anyhow::Result<serde_json::Value> {
         p.abort();
     }
     let finished = Instant::now();
+    // CPU over the settled half: cores each process used (they share the machine's).
+    let cores = |before: Option<u64>, after: Option<u64>| {
+        Some(after?.saturating_sub(before?) as f64 / 1000.0 / finished.duration_since(cpu_settled.0).as_secs_f64().max(0.001))
+    };
+    let (server_cores, load_cores) = (cores(cpu_settled.1, server_cpu()), cores(cpu_settled.2, cpu_ms("self")));
     // The server's own view of its forwarding delay: over the whole run, and over its second
     // half alone (every viewer joined; no handshakes in the way).
     let server = server_stats(&http, &stats_url).await;
@@ -205,6 +212,8 @@ pub async fn run(load: WhepLoad) -> anyhow::Result<serde_json::Value> {
         "max_forward_ms": server["forward_max_ms"],
         "p50_forward_settled_ms": steady_ms(0.5),
         "p99_forward_settled_ms": steady_ms(0.99),
+        "server_cores_settled": server_cores,
+        "load_cores_settled": load_cores,
         "p50_delivery_ms": percentile(&delays, 0.5).map(|us| us as f64 / 1000.0),
         "p99_delivery_ms": percentile(&delays, 0.99).map(|us| us as f64 / 1000.0),
         "starved": starved,
