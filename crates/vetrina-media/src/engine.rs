@@ -904,6 +904,7 @@ impl Engine {
 
     fn poll(&mut self, key: Key, now: Instant, spills: &mut Vec<Spill>) {
         let Some(s) = self.sessions.get_mut(&key) else { return };
+        let mut due_now = 0;
         loop {
             if !s.rtc.is_alive() {
                 return;
@@ -917,6 +918,19 @@ impl Engine {
                 }
             };
             match output {
+                // Something is due already. str0m packetises the frames written to a session
+                // only on a timeout, one frame per track each time: with one timeout a pass, a
+                // viewer given two audio frames in a pass (a pass longer than 20 ms, under load)
+                // queued one more each pass, up to str0m's 512, seconds of audio behind (and a
+                // scan of that queue on every write). Frames due are packetised here instead.
+                Output::Timeout(t) if t <= now && due_now < 16 => {
+                    due_now += 1;
+                    if let Err(e) = s.rtc.handle_input(Input::Timeout(now)) {
+                        tracing::warn!(session = short(&s.id), error = %e, "session failed");
+                        s.rtc.disconnect();
+                        return;
+                    }
+                }
                 Output::Timeout(t) => {
                     s.timeout = t.max(now);
                     return;
