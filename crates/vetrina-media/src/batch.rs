@@ -5,7 +5,8 @@
 //! since 4.18) takes such a run as one buffer and one `sendmsg`, and goes down the stack once;
 //! the datagrams on the wire are the same as one `sendto` each. Where the kernel refuses it (an
 //! old kernel, a device without checksum offload) the sender falls back to one `sendto` per
-//! datagram for good.
+//! datagram for good; a run refused once it has worked (a full buffer, one route) goes out
+//! datagram by datagram alone.
 
 use std::io::IoSlice;
 use std::net::SocketAddr;
