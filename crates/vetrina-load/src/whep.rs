@@ -12,8 +12,9 @@
 //! forwarding delay (from its `/api/v1/media/stats`: a frame's arrival to its hand-over to each
 //! viewer's session), over the whole run and over its second half alone (`*_settled_ms`: every
 //! viewer joined, no handshakes in the way; the difference of two readings of the server's
-//! histogram), the cores the server and this process used over that half, the delivery delay from the publisher's send to a viewer's receipt (both
-//! ends are on this machine, so it includes both peers' pacing), starved viewers (no video in the
+//! histogram), the cores the server and this process used over that half, the delivery delay
+//! from the publisher's send to a viewer's receipt (both ends are on this machine, so it
+//! includes both peers' pacing), starved viewers (no video in the
 //! last two seconds, or under half the frames expected), and the server's memory per viewer (its
 //! RSS before and with the viewers, when its pid is given).
 
