@@ -8,17 +8,18 @@
 //! the viewers of its show on its own shard and, shared, to the other shards for theirs. A show's
 //! publisher always lives on the show's home shard (which decides the one-publisher rule and takes
 //! keyframe requests); viewers take turns over the shards, so the per-viewer, per-packet work
-//! (packetising, encryption, a send per packet) spreads over the cores. Commands from the web
-//! plane (open a session with an SDP offer, close one) come through a bounded channel per shard;
-//! what the rest of Vetrina must know (a publisher connected, a publisher left) goes out through
-//! another.
+//! (encryption, a send per packet) spreads over the cores; a frame is packetised once, on the
+//! publisher's shard, and its payloads shared by every viewer (viewers run in RTP mode).
+//! Commands from the web plane (open a session with an SDP offer, close one) come through a
+//! bounded channel per shard; what the rest of Vetrina must know (a publisher connected, a
+//! publisher left) goes out through another.
 //!
 //! Forwarding policy, per viewer: nothing is written until the viewer is connected and a video
 //! keyframe arrives (one is requested from the publisher when the viewer connects, at most every
-//! 300 ms per publisher); if writing to a viewer fails (its send queue is full: it fell behind),
-//! or a video frame never reached its shard (the shard's queue was full), the viewer drops video
-//! until the next keyframe instead of being buffered or shown a broken picture. One viewer's
-//! failure touches no other session.
+//! 300 ms per publisher); a viewer's packets leave in the pass that wrote them, so nothing is
+//! buffered for a viewer beyond a pass; if a video frame never reached its shard (the shard's
+//! queue was full), the viewer drops video until the next keyframe instead of being shown a
+//! broken picture. One viewer's failure touches no other session.
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
@@ -27,15 +28,17 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use str0m::change::SdpOffer;
+use str0m::media::Pt;
 use str0m::media::{KeyframeRequestKind, MediaData, MediaKind, Mid};
 use str0m::net::{Protocol, Receive};
-use str0m::rtp::{Extension, ExtensionMap};
+use str0m::rtp::{Extension, ExtensionMap, RtpWrite, SeqNo};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::fmp4::{self, Kind};
 use crate::forward::{Delays, Gate, KeyframeRequests};
+use crate::packetize::{Packets, ShowPacketizer};
 use crate::recorder::{Record, Recorders};
 use crate::sdp::OfferSummary;
 use str0m::format::Codec;
@@ -166,8 +169,15 @@ enum Note {
 /// A publisher's frame, shared by the shards that forward it.
 struct Frame {
     show: String,
+    /// The publisher's session (on the show's home shard): with `data.pt`, what a viewer's
+    /// payload type for this frame is remembered by.
+    publisher: Key,
     kind: MediaKind,
     data: MediaData,
+    /// Its RTP payloads, cut once on the publisher's shard.
+    packets: Packets,
+    /// Its RTP timestamp (the codec's clock).
+    rtp_time: u32,
     /// When the datagram that completed it was read.
     read_at: Instant,
     /// The show's video frames, numbered on the publisher's shard (audio: 0), so a shard that
@@ -353,8 +363,26 @@ impl Media {
 
 #[derive(Debug)]
 enum Role {
-    Publisher { keyframes: KeyframeRequests },
-    Viewer { gate: Gate },
+    Publisher { keyframes: KeyframeRequests, packetizer: ShowPacketizer },
+    Viewer { gate: Gate, audio: Outgoing, video: Outgoing },
+}
+
+/// A viewer's send stream of one kind: its own sequence numbers (contiguous over what it was
+/// sent, whatever it skipped), and the payload type for the publisher's codec, looked up once.
+#[derive(Debug)]
+struct Outgoing {
+    next_seq: u64,
+    /// (publisher session, the publisher's payload type) and the viewer's payload type for it.
+    pt: Option<((Key, Pt), Option<Pt>)>,
+}
+
+impl Outgoing {
+    fn new() -> Outgoing {
+        // A random start (RFC 3550, 5.1) below 2^16, so the SRTP rollover counter starts at 0.
+        let mut bytes = [0u8; 2];
+        getrandom::getrandom(&mut bytes).expect("the OS random number generator failed");
+        Outgoing { next_seq: u64::from(u16::from_be_bytes(bytes)), pt: None }
+    }
 }
 
 /// A session's key inside the engine (cheap to hash and copy); `id` is its public name.
@@ -635,12 +663,12 @@ impl Engine {
         } else if publisher {
             config.enable_vp8(true)
         } else {
-            // A viewer's video history is for resends after loss: about a second at 2.5 Mbps is
-            // plenty, and bounds memory per viewer (the default holds 1,000 packets). Viewers get
-            // no transport-wide congestion control: nothing here adapts a viewer's rate, so their
-            // feedback (a datagram every ~100 ms each) and its send register would be spent for
-            // nothing.
-            config.enable_h264(true).enable_vp8(true).set_send_buffer_video(VIEWER_VIDEO_HISTORY).set_extension_map(viewer_extensions())
+            // Viewers are sent RTP packets, not frames (RTP mode): a frame is packetised once per
+            // show, on the publisher's shard, and its payloads shared by every viewer (see
+            // `forward`). Viewers get no transport-wide congestion control: nothing here adapts
+            // a viewer's rate, so their feedback (a datagram every ~100 ms each) and its send
+            // register would be spent for nothing.
+            config.enable_h264(true).enable_vp8(true).set_rtp_mode(true).set_extension_map(viewer_extensions())
         };
         config.build(now)
     }
@@ -685,7 +713,7 @@ impl Engine {
                 for s in self.sessions.values() {
                     match s.role {
                         Role::Publisher { .. } => stats.n_publishers += 1,
-                        Role::Viewer { ref gate } => {
+                        Role::Viewer { ref gate, .. } => {
                             stats.n_viewers += 1;
                             if s.connected && gate.receiving() {
                                 stats.n_viewers_receiving += 1;
@@ -742,9 +770,9 @@ impl Engine {
         // The id is the capability to end the session (DELETE on its URL): unguessable.
         let id = session_id(publisher);
         let role = if publisher {
-            Role::Publisher { keyframes: KeyframeRequests::new(KEYFRAME_REQUEST_INTERVAL) }
+            Role::Publisher { keyframes: KeyframeRequests::new(KEYFRAME_REQUEST_INTERVAL), packetizer: ShowPacketizer::default() }
         } else {
-            Role::Viewer { gate: Gate::default() }
+            Role::Viewer { gate: Gate::default(), audio: Outgoing::new(), video: Outgoing::new() }
         };
         let key = self.next_key;
         self.next_key += 1;
@@ -841,7 +869,7 @@ impl Engine {
         let due: Vec<String> = self
             .sessions
             .values()
-            .filter(|s| matches!(&s.role, Role::Publisher { keyframes } if keyframes.due(now)))
+            .filter(|s| matches!(&s.role, Role::Publisher { keyframes, .. } if keyframes.due(now)))
             .map(|s| s.show.clone())
             .collect();
         for show in due {
@@ -969,7 +997,8 @@ impl Engine {
                         }
                     }
                     Event::MediaData(data) => {
-                        if let (Role::Publisher { .. }, Some(kind)) = (&s.role, s.kind_of(data.mid)) {
+                        let kind = s.kind_of(data.mid);
+                        if let (Role::Publisher { packetizer, .. }, Some(kind)) = (&mut s.role, kind) {
                             if kind == MediaKind::Video && !data.contiguous {
                                 spills.push(Spill::KeyframeWanted(s.show.clone()));
                             }
@@ -983,7 +1012,19 @@ impl Engine {
                                 }
                                 _ => 0,
                             };
-                            let frame = Frame { show: s.show.clone(), kind, data, read_at: s.last_read, video_seq };
+                            // Cut into RTP payloads here, once, for every viewer on every shard.
+                            let Some(packets) = packetizer.packetize(data.params.spec().codec, &data.data) else { continue };
+                            let rtp_time = data.time.rebase(data.params.spec().clock_rate).numer() as u32;
+                            let frame = Frame {
+                                show: s.show.clone(),
+                                publisher: key,
+                                kind,
+                                data,
+                                packets,
+                                rtp_time,
+                                read_at: s.last_read,
+                                video_seq,
+                            };
                             spills.push(Spill::Frame(Arc::new(frame)));
                         }
                     }
@@ -1003,43 +1044,55 @@ impl Engine {
         if kind == MediaKind::Video {
             broadcast.video_forwarded = Some(frame.video_seq);
         }
-        let mut wants_keyframe = missed;
         for key in &broadcast.viewers {
             let Some(viewer) = self.sessions.get_mut(key) else { continue };
             if !viewer.connected || !viewer.rtc.is_alive() {
                 continue;
             }
             let Some(mid) = viewer.mid_of(kind) else { continue };
-            let Role::Viewer { gate } = &mut viewer.role else { continue };
+            let Role::Viewer { gate, audio, video } = &mut viewer.role else { continue };
             if missed {
                 gate.fell_behind();
             }
             if !gate.admit(kind == MediaKind::Video, data.is_keyframe()) {
                 continue;
             }
-            let Some(writer) = viewer.rtc.writer(mid) else { continue };
-            let Some(pt) = writer.match_params(data.params) else {
-                tracing::debug!(session = short(&viewer.id), params = ?data.params, "the viewer did not negotiate the publisher's codec");
-                continue;
+            let out = if kind == MediaKind::Video { video } else { audio };
+            let source = (frame.publisher, data.pt);
+            let pt = match out.pt {
+                Some((seen, pt)) if seen == source => pt,
+                _ => {
+                    let pt = viewer.rtc.codec_config().match_params(data.params).map(|p| p.pt());
+                    if pt.is_none() {
+                        tracing::debug!(session = short(&viewer.id), params = ?data.params, "the viewer did not negotiate the publisher's codec");
+                    }
+                    out.pt = Some((source, pt));
+                    pt
+                }
             };
-            let written = writer.write(pt, data.network_time, data.time, data.data.clone());
+            let Some(pt) = pt else { continue };
+            let mut api = viewer.rtc.direct_api();
+            let Some(stream) = api.stream_tx_by_mid(mid, None) else { continue };
+            // The viewer's session is in RTP mode: the frame's shared payloads go to its send
+            // stream under its own sequence numbers. They leave when the session is polled, in
+            // this same pass (it is marked dirty below), so its queue never holds more than a
+            // pass's frames; a viewer that cannot keep up loses datagrams at the socket, and
+            // its picture loss indication brings a keyframe.
+            let n = frame.packets.payloads.len();
+            for (i, payload) in frame.packets.payloads.iter().enumerate() {
+                let write = RtpWrite::new(pt, SeqNo::from(out.next_seq), frame.rtp_time, data.network_time, payload.clone())
+                    .marker(frame.packets.marker_on_last && i + 1 == n)
+                    .nackable(frame.packets.nackable);
+                stream.write_rtp(write);
+                out.next_seq += 1;
+            }
             // From the moment the datagram completing this frame was read from the socket to the
             // hand-over: the time spent inside the server.
             let delay = Instant::now().saturating_duration_since(frame.read_at).as_micros().min(u128::from(u32::MAX)) as u32;
             self.forward_delays.record(delay);
-            if let Err(e) = written {
-                // Behind or broken: skip to the next keyframe rather than queue more.
-                tracing::debug!(session = short(&viewer.id), error = %e, "viewer write failed; waiting for a keyframe");
-                if kind == MediaKind::Video {
-                    if let Role::Viewer { gate } = &mut viewer.role {
-                        gate.fell_behind();
-                    }
-                    wants_keyframe = true;
-                }
-            }
             self.dirty.insert(*key);
         }
-        if wants_keyframe {
+        if missed {
             self.request_keyframe(show, now);
         }
     }
@@ -1059,7 +1112,7 @@ impl Engine {
         let Some(key) = self.shows.get(show).and_then(|b| b.publisher) else { return };
         let Some(publisher) = self.sessions.get_mut(&key) else { return };
         let Some(mid) = publisher.mid_of(MediaKind::Video) else { return };
-        let Role::Publisher { keyframes } = &mut publisher.role else { return };
+        let Role::Publisher { keyframes, .. } = &mut publisher.role else { return };
         if !keyframes.ask(now) {
             return;
         }

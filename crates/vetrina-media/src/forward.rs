@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 /// One viewer's gate: nothing until a keyframe, and back to waiting for one whenever the viewer
-/// falls behind (a write into its full send queue), instead of buffering.
+/// misses a video frame (its shard's queue was full), instead of showing a broken picture.
 #[derive(Clone, Debug)]
 pub struct Gate {
     waiting_keyframe: bool,

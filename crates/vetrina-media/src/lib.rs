@@ -3,7 +3,8 @@
 //!
 //! - [`sdp`]: a first look at offers (sans-IO, fuzzed); [`stun`]: which session an ICE check is for.
 //! - [`lifecycle`]: when media makes a show live and when its absence ends it (sans-IO).
-//! - [`forward`]: the forwarding rules (keyframe gating, merged keyframe requests; sans-IO).
+//! - [`forward`]: the forwarding rules (keyframe gating, merged keyframe requests; sans-IO);
+//!   [`packetize`]: a frame cut into RTP payloads once for every viewer (sans-IO).
 //! - [`engine`]: the str0m sessions and the forwarding between them (a thread per core);
 //!   `batch`: a session's datagrams sent in runs (UDP segmentation offload).
 //! - [`fmp4`], [`h264`], [`recorder`]: recordings; [`clip`]: clips cut from them on keyframes.
@@ -17,6 +18,7 @@ pub mod fmp4;
 pub mod forward;
 pub mod h264;
 pub mod lifecycle;
+pub mod packetize;
 pub mod recorder;
 pub mod sdp;
 pub mod stun;

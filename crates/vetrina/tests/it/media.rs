@@ -559,10 +559,41 @@ async fn a_vp8_host_is_recorded_as_webm() {
     assert_eq!(r.status, 201, "{}", r.text);
     assert!(r.text.to_uppercase().contains("VP8"), "{}", r.text);
     publisher.accept(&r.text);
-    publisher.play(vp8_encoded(320, 240, 75));
+    // Five seconds at 30 frames a second, a keyframe every 30.
+    let frames = vp8_encoded(320, 240, 150);
+    publisher.play(frames.clone());
     let session = Instant::now();
-    publisher.pump(Instant::now() + Duration::from_millis(3000), true, |_| false).await;
+    let publishing = tokio::spawn(async move {
+        publisher.pump(Instant::now() + Duration::from_millis(5000), true, |_| false).await;
+        publisher
+    });
+    // A viewer joining mid-show gets the host's pictures as they were sent, from a keyframe on,
+    // none missing: each is cut into packets once for all viewers and sent under the viewer's
+    // own sequence numbers.
+    assert!(status_becomes(&app, "otto", "live", Duration::from_secs(3)).await);
+    let (mut viewer, offer) = Peer::new(false, &["h264", "vp8", "opus"]).await;
+    let r = sdp_post(&app.anonymous(), "/api/v1/shows/otto/whep", None, &offer).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    viewer.accept(&r.text);
+    let (video, mut seen) = (viewer.video, Vec::new());
+    viewer
+        .pump(session + Duration::from_millis(5200), false, |e| {
+            if let Event::MediaData(d) = e
+                && d.mid == video
+            {
+                seen.push((d.is_keyframe(), d.data.to_vec()));
+            }
+            false
+        })
+        .await;
+    let publisher = publishing.await.unwrap();
     let session = session.elapsed().as_secs_f64();
+    assert!(seen.len() >= 15 && seen[0].0, "{} pictures, the first a keyframe: {:?}", seen.len(), seen.first().map(|s| s.0));
+    let at = frames.iter().position(|f| *f == seen[0].1).expect("the first picture is one the host sent");
+    for (i, (_, data)) in seen.iter().enumerate() {
+        assert!(frames.get(at + i) == Some(data), "picture {i} after the first is the host's picture {}", at + i);
+    }
+    drop((publisher, viewer));
     let ended = org.owner.patch(&org.path(&format!("/shows/{show_id}")), serde_json::json!({"status": "ended"})).await;
     assert_eq!(ended.status, 200, "{}", ended.text);
 
@@ -576,14 +607,14 @@ async fn a_vp8_host_is_recorded_as_webm() {
             std::fs::write(&file, r.bytes().await.unwrap()).unwrap();
             probed = crate::harness::ffprobe(&file);
             sizes = decoded_sizes(&file);
-            if sizes.len() >= 74 && probed.1.contains("opus") {
+            if sizes.len() >= frames.len() - 1 && probed.1.contains("opus") {
                 break;
             }
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert!(probed.1.contains("codec_name=vp8") && probed.1.contains("codec_name=opus"), "{}", probed.1);
-    assert!(sizes.len() >= 74 && sizes.iter().all(|s| s == "320,240"), "decoded frames: {sizes:?}");
+    assert!(sizes.len() >= frames.len() - 1 && sizes.iter().all(|s| s == "320,240"), "decoded frames: {sizes:?}");
     assert!((probed.0 - session).abs() <= 1.0, "a recording of {} s for a session of {session} s", probed.0);
     let decode = std::process::Command::new("ffmpeg").args(["-v", "error", "-i"]).arg(&file).args(["-f", "null", "-"]).output().unwrap();
     assert!(decode.status.success() && decode.stderr.is_empty(), "{}", String::from_utf8_lossy(&decode.stderr));
