@@ -77,6 +77,11 @@ enum Command {
         server_pid: Option<u32>,
         #[arg(long, default_value_t = 1000)]
         joins_per_second: usize,
+        /// Every listener decodes every message with a full WebSocket client (tungstenite), as
+        /// before 2026-12-03's second session; by default one in 50 does and the others count
+        /// messages from the frame headers.
+        #[arg(long)]
+        full_listeners: bool,
     },
     /// Reads a show's whole timeline in pages by media time, as replays do.
     Timeline {
@@ -124,7 +129,7 @@ fn main() -> anyhow::Result<()> {
                 .await?;
                 println!("{report}");
             }
-            Command::Room { url, viewers, seconds, chat_rate, like_rate, server_pid, joins_per_second } => {
+            Command::Room { url, viewers, seconds, chat_rate, like_rate, server_pid, joins_per_second, full_listeners } => {
                 let report = vetrina_load::room::run(vetrina_load::room::RoomLoad {
                     url,
                     viewers,
@@ -133,6 +138,7 @@ fn main() -> anyhow::Result<()> {
                     like_rate,
                     server_pid,
                     joins_per_second,
+                    full_listeners,
                 })
                 .await?;
                 println!("{report}");

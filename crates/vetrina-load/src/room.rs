@@ -4,7 +4,8 @@
 //! Senders are guests (a name each) who send at most one chat message a second (the room's pace
 //! for viewers), so `chat_rate` needs that many senders. Each chat line carries its send time;
 //! a sample of listening connections (1 in 50) parses frames to measure delivery delay, the rest
-//! only count what arrives (so the load generator's own parsing does not dominate). Prints one
+//! only count what arrives from the frame headers (`light_ws`: so the load generator's own
+//! parsing does not take the cores the server is measured on). Prints one
 //! JSON line: viewers, connected, disconnects, p50/p99 delivery of chat lines, frames received,
 //! and the server's memory per connection (RSS with the room idle, over its RSS before).
 
@@ -30,6 +31,9 @@ pub struct RoomLoad {
     pub like_rate: usize,
     pub server_pid: Option<u32>,
     pub joins_per_second: usize,
+    /// Every listener a full WebSocket client (tungstenite); otherwise only the one in 50 that
+    /// measures delivery.
+    pub full_listeners: bool,
 }
 
 fn unix_micros() -> u64 {
@@ -40,6 +44,56 @@ async fn guest_cookie(http: &reqwest::Client, base: &str, i: usize) -> anyhow::R
     let r = http.post(format!("{base}/api/v1/guests")).json(&json!({"display_name": format!("load-{i}")})).send().await?;
     let cookie = r.headers().get("set-cookie").and_then(|v| v.to_str().ok()).context("no guest cookie")?;
     Ok(cookie.split(';').next().unwrap_or("").to_string())
+}
+
+/// A listener that counts what arrives from the frame headers (`light_ws`), until `end`.
+async fn listen_lightly(
+    url: String,
+    nonce: u64,
+    end: Instant,
+    connected: Arc<AtomicU64>,
+    disconnects: Arc<AtomicU64>,
+    frames: Arc<AtomicU64>,
+    joins: Arc<Mutex<Vec<u64>>>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let asked = Instant::now();
+    let Ok((mut stream, first)) = crate::light_ws::connect(&url, nonce).await else {
+        disconnects.fetch_add(1, Ordering::Relaxed);
+        return;
+    };
+    connected.fetch_add(1, Ordering::Relaxed);
+    let mut counter = crate::light_ws::Counter::default();
+    let mut n = counter.feed(&first);
+    let mut joined = false;
+    let mut buf = vec![0u8; 4096];
+    let deadline = tokio::time::sleep_until(end.into());
+    tokio::pin!(deadline);
+    loop {
+        if n > 0 {
+            // The first message is the room's snapshot.
+            if !joined {
+                joined = true;
+                joins.lock().await.push(asked.elapsed().as_micros() as u64);
+            }
+            frames.fetch_add(n, Ordering::Relaxed);
+        }
+        if counter.closed {
+            disconnects.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        tokio::select! {
+            () = &mut deadline => break,
+            read = stream.read(&mut buf) => match read {
+                Ok(0) | Err(_) => {
+                    disconnects.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                Ok(len) => n = counter.feed(&buf[..len]),
+            },
+        }
+    }
+    let _ = stream.write_all(&crate::light_ws::CLOSE).await;
 }
 
 pub async fn run(load: RoomLoad) -> anyhow::Result<serde_json::Value> {
@@ -53,6 +107,8 @@ pub async fn run(load: RoomLoad) -> anyhow::Result<serde_json::Value> {
     let connected = Arc::new(AtomicU64::new(0));
     let disconnects = Arc::new(AtomicU64::new(0));
     let frames = Arc::new(AtomicU64::new(0));
+    // Snapshots after the first: the room resynchronised a measuring listener that fell behind.
+    let resyncs = Arc::new(AtomicU64::new(0));
     let delays = Arc::new(Mutex::new(Vec::<u64>::new()));
     // From asking to connect to the room's snapshot, per viewer (microseconds).
     let joins = Arc::new(Mutex::new(Vec::<u64>::new()));
@@ -63,9 +119,13 @@ pub async fn run(load: RoomLoad) -> anyhow::Result<serde_json::Value> {
     let mut tasks = Vec::with_capacity(load.viewers);
     for i in 0..load.viewers {
         tokio::time::sleep_until((started + join_time.mul_f64(i as f64 / load.viewers.max(1) as f64)).into()).await;
-        let (url, connected, disconnects, frames, delays, joins) =
-            (load.url.clone(), connected.clone(), disconnects.clone(), frames.clone(), delays.clone(), joins.clone());
+        let (url, connected, disconnects, frames, delays, joins, resyncs) =
+            (load.url.clone(), connected.clone(), disconnects.clone(), frames.clone(), delays.clone(), joins.clone(), resyncs.clone());
         let measure = i % 50 == 0;
+        if !measure && !load.full_listeners {
+            tasks.push(tokio::spawn(listen_lightly(url, i as u64, end, connected, disconnects, frames, joins)));
+            continue;
+        }
         tasks.push(tokio::spawn(async move {
             let asked = Instant::now();
             let Ok(request) = url.into_client_request() else { return };
@@ -76,6 +136,7 @@ pub async fn run(load: RoomLoad) -> anyhow::Result<serde_json::Value> {
             connected.fetch_add(1, Ordering::Relaxed);
             let mut local = Vec::new();
             let mut joined = false;
+            let mut frames_seen = 0u64;
             loop {
                 let next = tokio::time::timeout_at(end.into(), socket.next()).await;
                 match next {
@@ -88,6 +149,16 @@ pub async fn run(load: RoomLoad) -> anyhow::Result<serde_json::Value> {
                         }
                         frames.fetch_add(1, Ordering::Relaxed);
                         if measure && let Ok(m) = serde_json::from_str::<serde_json::Value>(t.as_str()) {
+                            // Delivery is timed on frames only: a snapshot's chat lines are
+                            // history (at join, or when the listener fell behind), not deliveries.
+                            if m["type"] == "snapshot" {
+                                if frames_seen > 0 {
+                                    resyncs.fetch_add(1, Ordering::Relaxed);
+                                }
+                                frames_seen += 1;
+                                continue;
+                            }
+                            frames_seen += 1;
                             let now = unix_micros();
                             for line in m["chat"].as_array().into_iter().flatten() {
                                 if let Some(sent) =
@@ -117,6 +188,9 @@ pub async fn run(load: RoomLoad) -> anyhow::Result<serde_json::Value> {
     let n_senders = load.chat_rate;
     let like_per_sender = (load.like_rate as f64 / n_senders.max(1) as f64).ceil() as u32;
     let mut senders = Vec::new();
+    // Each sender's turn within the second, from one origin for all (they start one after another,
+    // as their guest sessions are made): chat arrives evenly, not in a burst a second.
+    let origin = Instant::now() + Duration::from_millis(200 + 5 * n_senders as u64);
     for i in 0..n_senders {
         let cookie = guest_cookie(&http, &base, i).await?;
         let url = load.url.clone();
@@ -129,9 +203,8 @@ pub async fn run(load: RoomLoad) -> anyhow::Result<serde_json::Value> {
             let (mut sink, mut stream) = socket.split();
             // Drain what the room sends the sender, so its queue never fills.
             tokio::spawn(async move { while stream.next().await.is_some() {} });
-            let phase = Duration::from_millis((i as u64 * 997) % 1000);
-            tokio::time::sleep(phase).await;
-            let mut tick = tokio::time::interval(Duration::from_millis(1001));
+            let first = origin + Duration::from_millis(i as u64 * 1000 / n_senders.max(1) as u64);
+            let mut tick = tokio::time::interval_at(first.into(), Duration::from_millis(1001));
             while Instant::now() < send_until {
                 tick.tick().await;
                 let chat = json!({"type": "chat", "text": format!("t:{}", unix_micros())}).to_string();
@@ -172,6 +245,8 @@ pub async fn run(load: RoomLoad) -> anyhow::Result<serde_json::Value> {
         "chat_rate": load.chat_rate,
         "like_rate": load.like_rate,
         "frames_received": frames.load(Ordering::Relaxed),
+        "measuring_listeners": load.viewers.div_ceil(50),
+        "resyncs": resyncs.load(Ordering::Relaxed),
         "delivery_samples": delays.len(),
         "p50_ms": percentile(&delays, 0.5).map(|us| us as f64 / 1000.0),
         "p99_ms": percentile(&delays, 0.99).map(|us| us as f64 / 1000.0),
