@@ -92,27 +92,19 @@ impl Peer {
         let mut n_audio = 0u64;
         let mut force_keyframe = false;
         loop {
-            let timeout = loop {
-                match self.rtc.poll_output() {
-                    Ok(Output::Timeout(t)) => break t,
-                    Ok(Output::Transmit(t)) => {
-                        let _ = self.socket.send_to(&t.contents, t.destination).await;
+            let polled = self
+                .poll_until_timeout(|e| {
+                    // As encoders do: a viewer asked for a keyframe, send one next.
+                    if let Event::KeyframeRequest(_) = e {
+                        force_keyframe = true;
                     }
-                    Ok(Output::Event(e)) => {
-                        match e {
-                            Event::Connected => self.set_connected(),
-                            // As encoders do: a viewer asked for a keyframe, send one next.
-                            Event::KeyframeRequest(_) => force_keyframe = true,
-                            _ => {}
-                        }
-                        if on_event(&e) {
-                            return true;
-                        }
-                    }
-                    // A peer that fails (a DTLS handshake that timed out under load) ends; the
-                    // report counts it as not connected or starved, never a crash of the run.
-                    Err(e) => return self.fail(e),
-                }
+                    on_event(e)
+                })
+                .await;
+            let timeout = match polled {
+                Polled::Timeout(t) => t,
+                Polled::Done => return true,
+                Polled::Failed => return false,
             };
             let now = Instant::now();
             if now >= until || !self.rtc.is_alive() {
@@ -134,19 +126,60 @@ impl Peer {
             tokio::select! {
                 received = self.socket.recv_from(&mut buf) => {
                     let (n, source) = received.expect("a UDP socket on loopback receives");
-                    if let Ok(contents) = buf[..n].try_into() {
-                        let input = Input::Receive(Instant::now(), Receive { proto: Protocol::Udp, source, destination: self.local, contents });
-                        if let Err(e) = self.rtc.handle_input(input) {
-                            return self.fail(e);
-                        }
+                    if !self.feed(&buf[..n], source, Instant::now()) {
+                        return false;
                     }
                 }
                 () = tokio::time::sleep_until(wait.into()) => {
-                    if let Err(e) = self.rtc.handle_input(Input::Timeout(Instant::now())) {
-                        return self.fail(e);
+                    if !self.time_passed() {
+                        return false;
                     }
                 }
             }
+        }
+    }
+
+    /// Sends what str0m has to send and hands its events to `on_event`, up to its next timeout.
+    async fn poll_until_timeout(&mut self, mut on_event: impl FnMut(&Event) -> bool) -> Polled {
+        loop {
+            match self.rtc.poll_output() {
+                Ok(Output::Timeout(t)) => return Polled::Timeout(t),
+                Ok(Output::Transmit(t)) => {
+                    let _ = self.socket.send_to(&t.contents, t.destination).await;
+                }
+                Ok(Output::Event(e)) => {
+                    if let Event::Connected = e {
+                        self.set_connected();
+                    }
+                    if on_event(&e) {
+                        return Polled::Done;
+                    }
+                }
+                // A peer that fails (a DTLS handshake that timed out under load) ends; the report
+                // counts it as not connected or starved, never a crash of the run.
+                Err(e) => {
+                    self.fail(e);
+                    return Polled::Failed;
+                }
+            }
+        }
+    }
+
+    /// Gives str0m a datagram: false when the session failed on it.
+    fn feed(&mut self, datagram: &[u8], source: SocketAddr, now: Instant) -> bool {
+        let Ok(contents) = datagram.try_into() else { return true };
+        let input = Input::Receive(now, Receive { proto: Protocol::Udp, source, destination: self.local, contents });
+        match self.rtc.handle_input(input) {
+            Ok(()) => true,
+            Err(e) => self.fail(e),
+        }
+    }
+
+    /// Tells str0m the time: false when the session failed.
+    fn time_passed(&mut self) -> bool {
+        match self.rtc.handle_input(Input::Timeout(Instant::now())) {
+            Ok(()) => true,
+            Err(e) => self.fail(e),
         }
     }
 
@@ -158,20 +191,7 @@ impl Peer {
     pub async fn watch_headers(&mut self, until: Instant, mut on_frame: impl FnMut(Instant)) {
         let mut buf = vec![0u8; 2048];
         loop {
-            let timeout = loop {
-                match self.rtc.poll_output() {
-                    Ok(Output::Timeout(t)) => break t,
-                    Ok(Output::Transmit(t)) => {
-                        let _ = self.socket.send_to(&t.contents, t.destination).await;
-                    }
-                    Ok(Output::Event(Event::Connected)) => self.set_connected(),
-                    Ok(Output::Event(_)) => {}
-                    Err(e) => {
-                        self.fail(e);
-                        return;
-                    }
-                }
-            };
+            let Polled::Timeout(timeout) = self.poll_until_timeout(|_| false).await else { return };
             if Instant::now() >= until || !self.rtc.is_alive() {
                 return;
             }
@@ -191,18 +211,13 @@ impl Peer {
                             }
                             continue;
                         }
-                        if let Ok(contents) = datagram.try_into() {
-                            let input = Input::Receive(now, Receive { proto: Protocol::Udp, source, destination: self.local, contents });
-                            if let Err(e) = self.rtc.handle_input(input) {
-                                self.fail(e);
-                                return;
-                            }
+                        if !self.feed(datagram, source, now) {
+                            return;
                         }
                     }
                 }
                 () = tokio::time::sleep_until(timeout.min(until).into()) => {
-                    if let Err(e) = self.rtc.handle_input(Input::Timeout(Instant::now())) {
-                        self.fail(e);
+                    if !self.time_passed() {
                         return;
                     }
                 }
@@ -276,6 +291,15 @@ fn rtp_header(datagram: &[u8]) -> Option<(u8, bool)> {
         return None;
     }
     Some((second & 0x7f, second & 0x80 != 0))
+}
+
+/// How polling str0m up to its next timeout ended.
+enum Polled {
+    Timeout(Instant),
+    /// The caller's `on_event` said it has what it waited for.
+    Done,
+    /// The session failed (and said why).
+    Failed,
 }
 
 /// How big the synthetic video frames are (30 a second).
