@@ -132,11 +132,12 @@ pub(crate) fn stock_from_row(r: &sqlx::any::AnyRow) -> Result<Stock> {
     Ok(Stock { on_hand: r.try_get("stock")?, held: r.try_get("held")?, tracked: r.try_get::<i64, _>("track_stock")? != 0 })
 }
 
-/// A buyer's cart id at an organisation: derived from both, so a batch makes carts without
-/// reading them back.
 /// The buyers' carts at the organisation, made where missing (in the caller's transaction);
-/// also which of them were made now. New carts get time-ordered ids, so a rush of new buyers
-/// appends to the carts' and holds' indexes instead of writing all over them.
+/// also which of them were made now. One statement per 32 buyers, whether their carts exist or
+/// not: an upsert that returns every buyer's cart (an existing cart is touched: `updated_at`), so
+/// a flash sale's batch spends one round trip on carts, not a read and then a write. New carts get
+/// time-ordered ids, so a rush of new buyers appends to the carts' and holds' indexes instead of
+/// writing all over them; a cart was made now when the id that came back is the one proposed.
 async fn carts_of(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     org: &OrgId,
@@ -144,50 +145,30 @@ async fn carts_of(
     now: i64,
 ) -> Result<(HashMap<String, CartId>, std::collections::HashSet<String>)> {
     let mut carts: HashMap<String, CartId> = HashMap::with_capacity(buyers.len());
-    existing_carts(tx, org, buyers, &mut carts).await?;
-    let missing: Vec<&str> = buyers.iter().copied().filter(|b| !carts.contains_key(*b)).collect();
     let mut made = std::collections::HashSet::new();
-    for chunk in missing.chunks(ROWS_PER_STATEMENT) {
+    for chunk in buyers.chunks(ROWS_PER_STATEMENT) {
         let shared = 4 * chunk.len() + 1;
         let values: Vec<String> = (0..chunk.len()).map(|i| format!("({}, ${shared})", placeholders(1 + i * 4, 4))).collect();
         let sql = format!(
-            "INSERT INTO carts (id, org_id, buyer, created_at, updated_at) VALUES {} ON CONFLICT DO NOTHING RETURNING id, buyer",
+            "INSERT INTO carts (id, org_id, buyer, created_at, updated_at) VALUES {} \
+             ON CONFLICT (org_id, buyer) DO UPDATE SET updated_at = excluded.updated_at RETURNING id, buyer",
             values.join(", ")
         );
+        let proposed: Vec<String> = chunk.iter().map(|_| crate::new_time_id(CartId::PREFIX, now)).collect();
         let mut q = sqlx::query(&sql);
-        for b in chunk {
-            q = q.bind(crate::new_time_id(CartId::PREFIX, now)).bind(org.as_str()).bind(*b).bind(now);
+        for (b, id) in chunk.iter().zip(&proposed) {
+            q = q.bind(id.clone()).bind(org.as_str()).bind(*b).bind(now);
         }
+        let proposed: std::collections::HashSet<String> = proposed.into_iter().collect();
         for r in q.bind(now).fetch_all(&mut **tx).await? {
             let id: String = r.try_get("id")?;
-            made.insert(id.clone());
+            if proposed.contains(&id) {
+                made.insert(id.clone());
+            }
             carts.insert(r.try_get("buyer")?, CartId(id));
         }
     }
-    // Made meanwhile by another node (the insert met its row): read those.
-    let raced: Vec<&str> = missing.into_iter().filter(|b| !carts.contains_key(*b)).collect();
-    existing_carts(tx, org, &raced, &mut carts).await?;
     Ok((carts, made))
-}
-
-/// Adds the carts these buyers have at the organisation to `carts`.
-async fn existing_carts(
-    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    org: &OrgId,
-    buyers: &[&str],
-    carts: &mut HashMap<String, CartId>,
-) -> Result<()> {
-    for chunk in buyers.chunks(ROWS_PER_STATEMENT) {
-        let sql = format!("SELECT id, buyer FROM carts WHERE org_id = $1 AND buyer IN ({})", placeholders(2, chunk.len()));
-        let mut q = sqlx::query(&sql).bind(org.as_str());
-        for b in chunk {
-            q = q.bind(*b);
-        }
-        for r in q.fetch_all(&mut **tx).await? {
-            carts.insert(r.try_get("buyer")?, CartId(r.try_get("id")?));
-        }
-    }
-    Ok(())
 }
 
 /// A variant's stock as it is now in the transaction.
