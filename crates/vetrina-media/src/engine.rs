@@ -1012,11 +1012,11 @@ impl Engine {
                 }
             };
             match output {
-                // Something is due already. str0m packetises the frames written to a session
-                // only on a timeout, one frame per track each time: with one timeout a pass, a
-                // viewer given two audio frames in a pass (a pass longer than 20 ms, under load)
-                // queued one more each pass, up to str0m's 512, seconds of audio behind (and a
-                // scan of that queue on every write). Frames due are packetised here instead.
+                // Something is due already: taken at once, up to 16 times. A viewer's RTP packets
+                // written in `forward` are stamped for sending only by a timeout (str0m asks for
+                // one at once), so this is what sends them in the same pass; with one timeout a
+                // pass, a session given more than it could send in one fell further behind each
+                // pass.
                 Output::Timeout(t) if t <= now && due_now < 16 => {
                     due_now += 1;
                     if let Err(e) = s.rtc.handle_input(Input::Timeout(now)) {
