@@ -233,6 +233,28 @@ fn to_json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).expect("plain data serialises")
 }
 
+/// The rows of a JSON array of objects bound as parameter `$n`, one `value` column each (read a
+/// field with `value ->> 'name'`, the same on both databases). A batch's rows travel as one JSON
+/// parameter, so a statement of any size has a handful of parameters: one statement and one
+/// round trip where `$N` lists needed a statement per few dozen rows (SQLite looks a named
+/// parameter up by walking the list of names, so a statement's cost grows with the square of its
+/// parameters).
+fn json_objects(backend: Backend, n: usize) -> String {
+    match backend {
+        Backend::Sqlite => format!("json_each(${n})"),
+        Backend::Postgres => format!("json_array_elements(${n}::json)"),
+    }
+}
+
+/// The rows of a JSON array of strings bound as parameter `$n`, one text `value` each: for
+/// `IN (SELECT value FROM ...)`.
+fn json_strings(backend: Backend, n: usize) -> String {
+    match backend {
+        Backend::Sqlite => format!("json_each(${n})"),
+        Backend::Postgres => format!("json_array_elements_text(${n}::json)"),
+    }
+}
+
 /// `$first, $first+1, ...` placeholders for an `IN (...)` list of `n` values.
 fn placeholders(first: usize, n: usize) -> String {
     (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")

@@ -8,7 +8,7 @@ use vetrina_domain::ids::{CartId, DealId, OrgId, ProductId, ShowId, VariantId};
 use vetrina_domain::shop::{self, Address, Contact, OrderStatus, Payment, PricedLine, Totals};
 
 use crate::shop::StockLevel;
-use crate::{Result, Store, StoreError, new_time_id, placeholders, to_json};
+use crate::{Result, Store, StoreError, json_strings, new_time_id, placeholders, to_json};
 
 /// An order's id.
 pub const ORDER_PREFIX: &str = "ord_";
@@ -398,13 +398,9 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
         }
-        for chunk in hold_ids.chunks(32) {
-            let sql = format!("DELETE FROM holds WHERE id IN ({})", placeholders(1, chunk.len()));
-            let mut q = sqlx::query(&sql);
-            for h in chunk {
-                q = q.bind(h.as_str());
-            }
-            q.execute(&mut *tx).await?;
+        if !hold_ids.is_empty() {
+            let sql = format!("DELETE FROM holds WHERE id IN (SELECT value FROM {})", json_strings(self.backend, 1));
+            sqlx::query(&sql).bind(to_json(&hold_ids)).execute(&mut *tx).await?;
         }
         let order = Order {
             id,

@@ -6,21 +6,16 @@
 //! same SQL on SQLite and PostgreSQL), always variants before deals and in id order, and the
 //! database's CHECK constraints refuse any state with more held than on hand.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use sqlx::Row;
 use vetrina_domain::ids::{CartId, DealId, HoldId, OrgId, ProductId, ShowId, VariantId};
 use vetrina_domain::shop::{self, Deal, HoldRequest, Outcome, Stock};
 
-use crate::{Result, Store, StoreError, new_id, placeholders};
+use crate::{Backend, Result, Store, StoreError, json_objects, json_strings, new_id, placeholders, to_json};
 
 /// Requests decided in one transaction at most.
 pub const MAX_BATCH: usize = 400;
-
-/// Rows (or list items) per multi-row statement: SQLite binds `$N` parameters by looking their
-/// names up one by one, which costs the square of a statement's parameters (a 400-row insert
-/// spent most of a flash sale there); a few hundred parameters per statement keeps it small.
-const ROWS_PER_STATEMENT: usize = 32;
 
 /// A buyer's request to hold units of a variant in their cart.
 #[derive(Clone, Debug)]
@@ -133,40 +128,37 @@ pub(crate) fn stock_from_row(r: &sqlx::any::AnyRow) -> Result<Stock> {
 }
 
 /// The buyers' carts at the organisation, made where missing (in the caller's transaction);
-/// also which of them were made now. One statement per 32 buyers, whether their carts exist or
-/// not: an upsert that returns every buyer's cart (an existing cart is touched: `updated_at`), so
-/// a flash sale's batch spends one round trip on carts, not a read and then a write. New carts get
-/// time-ordered ids, so a rush of new buyers appends to the carts' and holds' indexes instead of
-/// writing all over them; a cart was made now when the id that came back is the one proposed.
+/// also which of them were made now. One statement for any number of buyers, whether their carts
+/// exist or not: an upsert of the buyers (one JSON parameter) that returns every buyer's cart (an
+/// existing cart is touched: `updated_at`), so a flash sale's batch spends one round trip on
+/// carts, not a read and then a write. New carts get time-ordered ids, so a rush of new buyers
+/// appends to the carts' and holds' indexes instead of writing all over them; a cart was made now
+/// when the id that came back is the one proposed.
 async fn carts_of(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    backend: Backend,
     org: &OrgId,
     buyers: &[&str],
     now: i64,
-) -> Result<(HashMap<String, CartId>, std::collections::HashSet<String>)> {
+) -> Result<(HashMap<String, CartId>, HashSet<String>)> {
+    let proposed: Vec<serde_json::Value> =
+        buyers.iter().map(|b| serde_json::json!({"id": crate::new_time_id(CartId::PREFIX, now), "buyer": b})).collect();
+    // `WHERE true`: SQLite's grammar needs a WHERE before ON CONFLICT in an INSERT ... SELECT.
+    let sql = format!(
+        "INSERT INTO carts (id, org_id, buyer, created_at, updated_at) SELECT value ->> 'id', $1, value ->> 'buyer', $2, $2 FROM {} WHERE true \
+         ON CONFLICT (org_id, buyer) DO UPDATE SET updated_at = excluded.updated_at RETURNING id, buyer",
+        json_objects(backend, 3)
+    );
+    let rows = sqlx::query(&sql).bind(org.as_str()).bind(now).bind(to_json(&proposed)).fetch_all(&mut **tx).await?;
+    let proposed: HashSet<&str> = proposed.iter().filter_map(|p| p["id"].as_str()).collect();
     let mut carts: HashMap<String, CartId> = HashMap::with_capacity(buyers.len());
-    let mut made = std::collections::HashSet::new();
-    for chunk in buyers.chunks(ROWS_PER_STATEMENT) {
-        let shared = 4 * chunk.len() + 1;
-        let values: Vec<String> = (0..chunk.len()).map(|i| format!("({}, ${shared})", placeholders(1 + i * 4, 4))).collect();
-        let sql = format!(
-            "INSERT INTO carts (id, org_id, buyer, created_at, updated_at) VALUES {} \
-             ON CONFLICT (org_id, buyer) DO UPDATE SET updated_at = excluded.updated_at RETURNING id, buyer",
-            values.join(", ")
-        );
-        let proposed: Vec<String> = chunk.iter().map(|_| crate::new_time_id(CartId::PREFIX, now)).collect();
-        let mut q = sqlx::query(&sql);
-        for (b, id) in chunk.iter().zip(&proposed) {
-            q = q.bind(id.clone()).bind(org.as_str()).bind(*b).bind(now);
+    let mut made = HashSet::new();
+    for r in rows {
+        let id: String = r.try_get("id")?;
+        if proposed.contains(id.as_str()) {
+            made.insert(id.clone());
         }
-        let proposed: std::collections::HashSet<String> = proposed.into_iter().collect();
-        for r in q.bind(now).fetch_all(&mut **tx).await? {
-            let id: String = r.try_get("id")?;
-            if proposed.contains(&id) {
-                made.insert(id.clone());
-            }
-            carts.insert(r.try_get("buyer")?, CartId(id));
-        }
+        carts.insert(r.try_get("buyer")?, CartId(id));
     }
     Ok((carts, made))
 }
@@ -218,7 +210,7 @@ impl Store {
             return Ok(cart);
         }
         let mut tx = self.pool.begin().await?;
-        let cart = carts_of(&mut tx, org, &[buyer], now).await?.0.remove(buyer).ok_or(StoreError::NotFound)?;
+        let cart = carts_of(&mut tx, self.backend, org, &[buyer], now).await?.0.remove(buyer).ok_or(StoreError::NotFound)?;
         tx.commit().await?;
         Ok(cart)
     }
@@ -286,23 +278,21 @@ impl Store {
         hold_ms: i64,
     ) -> Result<(Vec<Held>, Item, StockLevel)> {
         let mut tx = self.pool.begin().await?;
-        // Lock the variant (same SQL on both databases), then read it as it is now.
-        let locked = sqlx::query("UPDATE variants SET held = held WHERE id = $1 AND org_id = $2")
-            .bind(variant.as_str())
-            .bind(org.as_str())
-            .execute(&mut *tx)
-            .await?;
-        if locked.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
+        // Lock the variant (same SQL on both databases) and read it as it is now, its product's
+        // with it: one round trip.
         let row = sqlx::query(
-            "SELECT v.stock, v.held, v.track_stock, v.product_id, v.price_minor, v.option_values, v.image_src, p.status, p.title, p.currency, \
-             (SELECT src FROM images i WHERE i.product_id = p.id ORDER BY position LIMIT 1) AS first_image \
-             FROM variants v JOIN products p ON p.id = v.product_id WHERE v.id = $1",
+            "UPDATE variants SET held = held WHERE id = $1 AND org_id = $2 RETURNING stock, held, track_stock, product_id, price_minor, \
+             option_values, image_src, \
+             (SELECT p.status FROM products p WHERE p.id = variants.product_id) AS status, \
+             (SELECT p.title FROM products p WHERE p.id = variants.product_id) AS title, \
+             (SELECT p.currency FROM products p WHERE p.id = variants.product_id) AS currency, \
+             (SELECT src FROM images i WHERE i.product_id = variants.product_id ORDER BY position LIMIT 1) AS first_image",
         )
         .bind(variant.as_str())
-        .fetch_one(&mut *tx)
-        .await?;
+        .bind(org.as_str())
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
         if row.try_get::<String, _>("status")? != "active" {
             return Err(StoreError::NotFound);
         }
@@ -322,14 +312,15 @@ impl Store {
         let mut buyers: Vec<&str> = requests.iter().map(|r| r.buyer.as_str()).collect();
         buyers.sort_unstable();
         buyers.dedup();
-        let (carts, made) = carts_of(&mut tx, org, &buyers, now).await?;
+        let (carts, made) = carts_of(&mut tx, self.backend, org, &buyers, now).await?;
 
-        // The running deal on this variant, locked too, when anyone asks for it.
+        // The running deal on this variant, locked and read in one statement, when anyone asks
+        // for it.
         let mut deal: Option<Deal> = None;
         if requests.iter().any(|r| r.use_deal) {
             let found = sqlx::query(
-                "SELECT id FROM deals WHERE org_id = $1 AND product_id = $2 AND (variant_id IS NULL OR variant_id = $3) \
-                 AND starts_at <= $4 AND ends_at > $4 ORDER BY starts_at DESC LIMIT 1",
+                "UPDATE deals SET held = held WHERE id = (SELECT id FROM deals WHERE org_id = $1 AND product_id = $2 \
+                 AND (variant_id IS NULL OR variant_id = $3) AND starts_at <= $4 AND ends_at > $4 ORDER BY starts_at DESC LIMIT 1) RETURNING *",
             )
             .bind(org.as_str())
             .bind(product.as_str())
@@ -337,32 +328,21 @@ impl Store {
             .bind(now)
             .fetch_optional(&mut *tx)
             .await?;
-            if let Some(found) = found {
-                let id: String = found.try_get("id")?;
-                sqlx::query("UPDATE deals SET held = held WHERE id = $1").bind(&id).execute(&mut *tx).await?;
-                let r = sqlx::query("SELECT * FROM deals WHERE id = $1").bind(&id).fetch_one(&mut *tx).await?;
-                deal = Some(deal_from_row(&r)?);
-            }
+            deal = found.as_ref().map(deal_from_row).transpose()?;
         }
-        // What each buyer already holds under the deal (for its per-buyer limit).
+        // What each buyer already holds under the deal (for its per-buyer limit): held now, and
+        // bought already (orders not cancelled).
         let mut used: HashMap<String, i64> = HashMap::new();
         if let Some(d) = deal.as_ref().filter(|d| d.per_buyer_limit.is_some()) {
-            for chunk in buyers.chunks(ROWS_PER_STATEMENT) {
-                // Held now, and bought already (orders not cancelled).
-                let sql = format!(
-                    "SELECT buyer, CAST(SUM(n) AS BIGINT) AS n FROM ( \
-                       SELECT buyer, quantity AS n FROM holds WHERE deal_id = $1 AND buyer IN ({list}) \
-                       UNION ALL SELECT o.buyer, l.quantity FROM order_lines l JOIN orders o ON o.id = l.order_id \
-                       WHERE l.deal_id = $1 AND o.status <> 'cancelled' AND o.buyer IN ({list})) AS used GROUP BY buyer",
-                    list = placeholders(2, chunk.len())
-                );
-                let mut q = sqlx::query(&sql).bind(d.id.as_str());
-                for b in chunk {
-                    q = q.bind(*b);
-                }
-                for r in q.fetch_all(&mut *tx).await? {
-                    used.insert(r.try_get("buyer")?, r.try_get("n")?);
-                }
+            let sql = format!(
+                "SELECT buyer, CAST(SUM(n) AS BIGINT) AS n FROM ( \
+                   SELECT buyer, quantity AS n FROM holds WHERE deal_id = $1 AND buyer IN (SELECT value FROM {list}) \
+                   UNION ALL SELECT o.buyer, l.quantity FROM order_lines l JOIN orders o ON o.id = l.order_id \
+                   WHERE l.deal_id = $1 AND o.status <> 'cancelled' AND o.buyer IN (SELECT value FROM {list})) AS used GROUP BY buyer",
+                list = json_strings(self.backend, 2)
+            );
+            for r in sqlx::query(&sql).bind(d.id.as_str()).bind(to_json(&buyers)).fetch_all(&mut *tx).await? {
+                used.insert(r.try_get("buyer")?, r.try_get("n")?);
             }
         }
 
@@ -406,32 +386,29 @@ impl Store {
             .collect();
 
         let granted: Vec<(&NewHold, &Held)> = requests.iter().zip(&results).filter(|(_, h)| h.hold.is_some()).collect();
-        for chunk in granted.chunks(ROWS_PER_STATEMENT) {
-            const COLUMNS: usize = 13;
-            let values: Vec<String> = (0..chunk.len()).map(|i| format!("({})", placeholders(1 + i * COLUMNS, COLUMNS))).collect();
+        if !granted.is_empty() {
+            let rows: Vec<serde_json::Value> = granted
+                .iter()
+                .map(|(r, h)| {
+                    serde_json::json!({"id": h.hold, "cart": h.cart, "deal": h.deal, "buyer": r.buyer, "quantity": r.quantity,
+                        "show": r.show, "source": r.source, "media_ms": r.media_ms})
+                })
+                .collect();
             let sql = format!(
                 "INSERT INTO holds (id, org_id, cart_id, variant_id, product_id, deal_id, buyer, quantity, show_id, source, media_ms, created_at, expires_at) \
-                 VALUES {}",
-                values.join(", ")
+                 SELECT value ->> 'id', $1, value ->> 'cart', $2, $3, value ->> 'deal', value ->> 'buyer', CAST(value ->> 'quantity' AS BIGINT), \
+                 value ->> 'show', value ->> 'source', CAST(value ->> 'media_ms' AS BIGINT), $4, $5 FROM {}",
+                json_objects(self.backend, 6)
             );
-            let mut q = sqlx::query(&sql);
-            for (r, h) in chunk {
-                q = q
-                    .bind(h.hold.as_ref().map(|h| h.0.clone()))
-                    .bind(org.as_str())
-                    .bind(h.cart.as_str())
-                    .bind(variant.as_str())
-                    .bind(product.as_str())
-                    .bind(h.deal.as_ref().map(|d| d.0.clone()))
-                    .bind(r.buyer.as_str())
-                    .bind(r.quantity)
-                    .bind(r.show.as_ref().map(|s| s.0.clone()))
-                    .bind(r.source)
-                    .bind(r.media_ms)
-                    .bind(now)
-                    .bind(now + hold_ms);
-            }
-            q.execute(&mut *tx).await?;
+            sqlx::query(&sql)
+                .bind(org.as_str())
+                .bind(variant.as_str())
+                .bind(product.as_str())
+                .bind(now)
+                .bind(now + hold_ms)
+                .bind(to_json(&rows))
+                .execute(&mut *tx)
+                .await?;
         }
         let total: i64 = granted.iter().map(|(r, _)| r.quantity).sum();
         if total > 0 {
@@ -440,7 +417,6 @@ impl Store {
         if let Some(d) = deal.as_ref().filter(|_| deal_held > 0) {
             sqlx::query("UPDATE deals SET held = held + $1 WHERE id = $2").bind(deal_held).bind(d.id.as_str()).execute(&mut *tx).await?;
         }
-        // How many of the variant each cart holds now.
         // How many of the variant each cart holds now: what this batch gave a cart made now, or
         // what the store has for the others.
         let mut in_cart: HashMap<String, i64> = HashMap::new();
@@ -450,16 +426,13 @@ impl Store {
             }
         }
         let cart_ids: Vec<&str> = carts.values().map(|c| c.as_str()).filter(|c| !made.contains(*c)).collect();
-        for chunk in cart_ids.chunks(ROWS_PER_STATEMENT) {
+        if !cart_ids.is_empty() {
             let sql = format!(
-                "SELECT cart_id, CAST(SUM(quantity) AS BIGINT) AS n FROM holds WHERE variant_id = $1 AND cart_id IN ({}) GROUP BY cart_id",
-                placeholders(2, chunk.len())
+                "SELECT cart_id, CAST(SUM(quantity) AS BIGINT) AS n FROM holds WHERE variant_id = $1 AND cart_id IN (SELECT value FROM {}) \
+                 GROUP BY cart_id",
+                json_strings(self.backend, 2)
             );
-            let mut q = sqlx::query(&sql).bind(variant.as_str());
-            for c in chunk {
-                q = q.bind(*c);
-            }
-            for r in q.fetch_all(&mut *tx).await? {
+            for r in sqlx::query(&sql).bind(variant.as_str()).bind(to_json(&cart_ids)).fetch_all(&mut *tx).await? {
                 in_cart.insert(r.try_get("cart_id")?, r.try_get("n")?);
             }
         }
@@ -505,16 +478,12 @@ impl Store {
             Ok(())
         };
         let whole: Vec<&str> = parts.iter().filter(|(_, n)| n.is_none()).map(|(id, _)| id.as_str()).collect();
-        for chunk in whole.chunks(ROWS_PER_STATEMENT) {
+        if !whole.is_empty() {
             let sql = format!(
-                "DELETE FROM holds WHERE id IN ({}) RETURNING org_id, variant_id, product_id, deal_id, quantity",
-                placeholders(1, chunk.len())
+                "DELETE FROM holds WHERE id IN (SELECT value FROM {}) RETURNING org_id, variant_id, product_id, deal_id, quantity",
+                json_strings(self.backend, 1)
             );
-            let mut q = sqlx::query(&sql);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            for r in q.fetch_all(&mut *tx).await? {
+            for r in sqlx::query(&sql).bind(to_json(&whole)).fetch_all(&mut *tx).await? {
                 let n: i64 = r.try_get("quantity")?;
                 credit(&r, n)?;
             }
