@@ -127,11 +127,32 @@ fn buyer(caller: &Caller, headers: &HeaderMap) -> (String, Option<String>) {
         return (user.id.0.clone(), None);
     }
     match auth::cookie(headers, BUYER_COOKIE) {
-        Some(secret) if !secret.is_empty() && secret.len() <= 128 => (format!("buyer:{}", hash_secret(secret)), None),
+        Some(secret) if !secret.is_empty() && secret.len() <= 128 => (guest_buyer(secret), None),
         _ => {
-            let secret = new_secret();
-            (format!("buyer:{}", hash_secret(&secret)), Some(secret))
+            let secret = new_guest_secret(now_ms());
+            (guest_buyer(&secret), Some(secret))
         }
+    }
+}
+
+/// A new guest buyer's secret: when it was made (10 characters that sort by time), a dot, and
+/// 160 random bits.
+fn new_guest_secret(now: i64) -> String {
+    let made = vetrina_store::new_time_id("", now);
+    format!("{}.{}", made.get(..10).unwrap_or_default(), new_secret())
+}
+
+/// The buyer a guest's secret stands for, as the store keeps it: the secret's hash, after the
+/// time it was made when it has one. Carts are found by buyer, so a rush of new buyers adds to the
+/// end of that index instead of all over it: in a flash sale on SQLite a random key there cost
+/// more than the rest of the cart's write (a fresh page of the index written per buyer). Secrets
+/// from before (no dot) keep the key they had.
+fn guest_buyer(secret: &str) -> String {
+    match secret.split_once('.') {
+        Some((made, _)) if made.len() == 10 && made.bytes().all(|b| matches!(b, b'a'..=b'z' | b'2'..=b'7')) => {
+            format!("buyer:{made}.{}", hash_secret(secret))
+        }
+        _ => format!("buyer:{}", hash_secret(secret)),
     }
 }
 
@@ -440,4 +461,27 @@ async fn my_order(State(state): State<AppState>, caller: Caller, headers: Header
     }
     let (buyer, _) = buyer(&caller, &headers);
     Ok(Json(state.store.buyers_order(&buyer, &id).await.map_err(|_| ApiError::not_found("order"))?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn guests_buyers_sort_by_when_their_secret_was_made() {
+        let (early, late) = (new_guest_secret(1_700_000_000_000), new_guest_secret(1_700_000_000_001));
+        assert_ne!(early, late);
+        assert!(guest_buyer(&early) < guest_buyer(&late), "{early} {late}");
+        assert_eq!(guest_buyer(&early), guest_buyer(&early));
+        // The key is the secret's hash after its time: another secret of the same millisecond is
+        // another buyer, and the time alone finds nobody.
+        let (made, _) = early.split_once('.').unwrap();
+        assert_eq!(guest_buyer(&early), format!("buyer:{made}.{}", hash_secret(&early)));
+        assert_ne!(guest_buyer(&early), guest_buyer(&new_guest_secret(1_700_000_000_000)));
+        // Secrets from before keep their key; anything else with a dot is only hashed.
+        assert_eq!(guest_buyer("abc234"), format!("buyer:{}", hash_secret("abc234")));
+        for odd in ["ABCDEFGHIJ.x", "abc.def", "abcdefghi1.x", ".x"] {
+            assert_eq!(guest_buyer(odd), format!("buyer:{}", hash_secret(odd)), "{odd}");
+        }
+    }
 }
