@@ -23,6 +23,8 @@ pub struct FlashSale {
     pub concurrency: usize,
     /// The server's process, to weigh the CPU time it spends per hold.
     pub server_pid: Option<u32>,
+    /// How many of those who got the SKU then check out (`None`: all of them).
+    pub checkouts: Option<usize>,
 }
 
 /// The server and the show's slug from a show URL.
@@ -138,6 +140,7 @@ pub async fn run(load: FlashSale) -> anyhow::Result<Value> {
     let used = |before: Option<u64>, after: Option<u64>| Some(after?.saturating_sub(before?));
     let (server_cpu_ms, load_cpu_ms) = (used(cpu_before.0, cpu_after.0), used(cpu_before.1, cpu_after.1));
     // Everyone who got one checks out (each with its own Idempotency-Key), all at once.
+    holders.truncate(load.checkouts.unwrap_or(usize::MAX));
     let checkout_url = Arc::new(format!("{base}/api/v1/shows/{slug}/checkout"));
     let contact = Arc::new(serde_json::to_vec(&json!({"email": "buyer@example.com", "name": "Flash Buyer",
         "address": {"line1": "Via Roma 1", "city": "Firenze", "postal_code": "50100", "country": "IT"}}))?);

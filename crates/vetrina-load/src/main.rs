@@ -58,6 +58,10 @@ enum Command {
         /// The server's process id, to report the CPU time it spends per request.
         #[arg(long)]
         server_pid: Option<u32>,
+        /// How many of the buyers who got the SKU then check out (all by default; 0 measures
+        /// only the rush to add it)
+        #[arg(long)]
+        checkouts: Option<usize>,
     },
     /// Many WebSocket connections in one live room, with senders chatting and liking.
     Room {
@@ -116,7 +120,7 @@ fn main() -> anyhow::Result<()> {
                 .await?;
                 println!("{report}");
             }
-            Command::FlashSale { url, buyers, units, email, password, concurrency, server_pid } => {
+            Command::FlashSale { url, buyers, units, email, password, concurrency, server_pid, checkouts } => {
                 let report = vetrina_load::flash::run(vetrina_load::flash::FlashSale {
                     url,
                     buyers,
@@ -125,6 +129,7 @@ fn main() -> anyhow::Result<()> {
                     password,
                     concurrency,
                     server_pid,
+                    checkouts,
                 })
                 .await?;
                 println!("{report}");

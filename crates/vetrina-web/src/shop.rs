@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use vetrina_domain::ids::{OrgId, VariantId};
 use vetrina_store::shop::{Held, Item, MAX_BATCH, NewHold, StockLevel};
-use vetrina_store::{Store, StoreError, now_ms};
+use vetrina_store::{Backend, Store, StoreError, now_ms};
 
 /// Requests waiting for the ledger at most; more are refused at once (503).
 const QUEUE: usize = 20_000;
@@ -119,7 +119,24 @@ impl Ledger {
         let (jobs, rx) = mpsc::channel(QUEUE);
         let (stock, _) = broadcast::channel(1024);
         let sold_out = SoldOut::default();
-        tokio::spawn(decide(store.clone(), rx, stock.clone(), sold_out.clone(), hold_ms, batch.clamp(1, MAX_BATCH)));
+        let decider = decide(store.clone(), rx, stock.clone(), sold_out.clone(), hold_ms, batch.clamp(1, MAX_BATCH));
+        // On SQLite the ledger runs on a thread of its own. SQLite answers from its worker
+        // thread, and a task woken from outside the runtime's workers waits in the shared queue
+        // until a worker next looks there, after some of the tasks ready in its own: in a rush
+        // each of a transaction's statements waited behind requests again. (PostgreSQL's
+        // answers arrive through the runtime's own reactor, whose connections must stay on it.)
+        let own_runtime = (store.backend() == Backend::Sqlite).then(|| tokio::runtime::Builder::new_current_thread().enable_time().build());
+        match own_runtime {
+            Some(Ok(runtime)) => {
+                let started = std::thread::Builder::new().name("vetrina-ledger".into()).spawn(move || runtime.block_on(decider));
+                if let Err(e) = started {
+                    tracing::error!(error = %e, "cannot start the ledger's thread: adding to carts will fail");
+                }
+            }
+            _ => {
+                tokio::spawn(decider);
+            }
+        }
         tokio::spawn(sweep(store, stock.clone(), sold_out.clone()));
         Ledger { jobs, stock, hold_ms, sold_out }
     }
