@@ -1,6 +1,17 @@
-//! Small text rules shared by the other modules: trimming, length limits, slugs.
+//! Small text rules shared by the other modules: trimming, length limits, slugs, hex.
 
 use crate::Invalid;
+
+/// `bytes` in lowercase hex, two digits each (one allocation: hashes are written on hot paths).
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for &b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 15)]));
+    }
+    out
+}
 
 /// Trims `value` and checks it is between 1 and `max` characters.
 pub fn required(field: &str, value: &str, max: usize) -> Result<String, Invalid> {
@@ -78,6 +89,12 @@ mod tests {
         assert!(slug("slug", "Bad Slug").is_err());
         assert!(slug("slug", "-bad").is_err());
         assert!(slug("slug", "ok-slug-1").is_ok());
+    }
+
+    #[test]
+    fn hex_digits() {
+        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
+        assert_eq!(hex(&[]), "");
     }
 
     #[test]

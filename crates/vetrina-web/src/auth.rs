@@ -33,7 +33,7 @@ pub fn same_secret(a: &str, b: &str) -> bool {
 /// SHA-256 of a high-entropy secret, in hex. Fine for random tokens (not for passwords).
 pub fn hash_secret(secret: &str) -> String {
     let digest = Sha256::digest(secret.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    vetrina_domain::text::hex(&digest)
 }
 
 /// A new random secret (160 bits).

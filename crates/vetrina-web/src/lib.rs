@@ -150,7 +150,7 @@ pub struct AppState {
     /// Serialised answers of hot public and catalogue reads.
     pub(crate) answers: Arc<Cache<String, Bytes>>,
     /// Shows by slug, for the hot paths that only need to know which show (add to cart).
-    shows: Arc<Cache<String, vetrina_domain::show::Show>>,
+    shows: Arc<Cache<String, Arc<vetrina_domain::show::Show>>>,
     /// Who a session cookie or API token (by hash) belongs to.
     callers: Arc<Cache<String, auth::Caller>>,
     /// Members' roles.
@@ -212,10 +212,10 @@ impl AppState {
     }
 
     /// A show that viewers may see (not a draft), by slug; from memory for `answer_cache_ms`.
-    pub(crate) async fn show_by_slug(&self, slug: &str) -> error::ApiResult<vetrina_domain::show::Show> {
+    pub(crate) async fn show_by_slug(&self, slug: &str) -> error::ApiResult<Arc<vetrina_domain::show::Show>> {
         let show = self
             .shows
-            .get_or_load(slug.to_string(), async { self.store.show_by_slug(slug).await.ok() })
+            .get_or_load(slug.to_string(), async { self.store.show_by_slug(slug).await.ok().map(Arc::new) })
             .await
             .ok_or_else(|| error::ApiError::not_found("show"))?;
         if show.status == vetrina_domain::show::ShowStatus::Draft {

@@ -373,7 +373,7 @@ fn room_name() -> String {
     if getrandom::getrandom(&mut bytes).is_err() {
         bytes = now_ms().to_le_bytes();
     }
-    format!("rm_{}", bytes.iter().map(|b| format!("{b:02x}")).collect::<String>())
+    format!("rm_{}", vetrina_domain::text::hex(&bytes))
 }
 
 /// Presence older than this no longer counts (nodes announce theirs every second).

@@ -165,7 +165,7 @@ fn source_of(show: &Show) -> &'static str {
     }
 }
 
-async fn show_for_sale(state: &AppState, slug: &str) -> ApiResult<Show> {
+async fn show_for_sale(state: &AppState, slug: &str) -> ApiResult<std::sync::Arc<Show>> {
     state.show_by_slug(slug).await
 }
 
@@ -404,7 +404,7 @@ async fn checkout(
         use sha2::Digest;
         let canonical = serde_json::to_vec(&body).map_err(ApiError::internal)?;
         let hash = sha2::Sha256::new().chain_update(slug.as_bytes()).chain_update([0]).chain_update(&canonical).finalize();
-        hash.iter().map(|b| format!("{b:02x}")).collect::<String>()
+        vetrina_domain::text::hex(&hash)
     };
     let replayed = |order: Order| {
         let mut r = (StatusCode::CREATED, Json(order)).into_response();
