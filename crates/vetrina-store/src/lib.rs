@@ -167,7 +167,7 @@ pub fn now_ms() -> i64 {
 pub fn new_time_id(prefix: &str, now_ms: i64) -> String {
     let mut bytes = [0_u8; 13];
     bytes[..6].copy_from_slice(&now_ms.to_be_bytes()[2..]);
-    getrandom::getrandom(&mut bytes[6..]).expect("the OS random number generator failed");
+    fill_random(&mut bytes[6..]);
     format!("{prefix}{}", base32(&bytes).get(..20).unwrap_or_default())
 }
 
@@ -178,9 +178,35 @@ pub fn new_id(prefix: &str) -> String {
 /// `n_bytes` random bytes from the OS, written as lowercase base32 (no padding).
 pub fn random_token(n_bytes: usize) -> String {
     let mut bytes = vec![0u8; n_bytes];
-    // The OS random source failing is not something a web server can recover from.
-    getrandom::getrandom(&mut bytes).expect("the OS random number generator failed");
+    fill_random(&mut bytes);
     base32(&bytes)
+}
+
+/// Fills `out` with random bytes from the OS, drawn 4 KiB at a time per thread: ids and tokens
+/// are made on hot paths (in a flash sale a cart, a hold and a buyer's secret per request), and a
+/// `getrandom` call for each cost a system call and the kernel generator's set-up every time.
+/// Each byte is handed out once and wiped from the pool as it is.
+fn fill_random(out: &mut [u8]) {
+    const POOL: usize = 4096;
+    thread_local! {
+        static BYTES: std::cell::RefCell<(Box<[u8; POOL]>, usize)> = std::cell::RefCell::new((Box::new([0; POOL]), POOL));
+    }
+    BYTES.with(|pool| {
+        let (bytes, next) = &mut *pool.borrow_mut();
+        let mut filled = 0;
+        while filled < out.len() {
+            if *next == POOL {
+                // The OS random source failing is not something a web server can recover from.
+                getrandom::getrandom(&mut bytes[..]).expect("the OS random number generator failed");
+                *next = 0;
+            }
+            let n = (out.len() - filled).min(POOL - *next);
+            out[filled..filled + n].copy_from_slice(&bytes[*next..*next + n]);
+            bytes[*next..*next + n].fill(0);
+            *next += n;
+            filled += n;
+        }
+    });
 }
 
 pub(crate) fn base32(bytes: &[u8]) -> String {
@@ -270,5 +296,15 @@ mod tests {
         assert_ne!(super::new_id("prd_"), id);
         assert_eq!(super::base32(b"\xff\xff"), "777q");
         assert_eq!(super::placeholders(2, 3), "$2, $3, $4");
+        // Drawn from the pool across its refills: never the same bytes twice.
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..2_000 {
+            let mut b = [0_u8; 13];
+            super::fill_random(&mut b);
+            assert!(seen.insert(b));
+        }
+        let mut big = vec![0_u8; 10_000];
+        super::fill_random(&mut big);
+        assert!(big.iter().filter(|&&b| b == 0).count() < 200, "random bytes, not the wiped pool");
     }
 }

@@ -141,8 +141,12 @@ async fn carts_of(
     buyers: &[&str],
     now: i64,
 ) -> Result<(HashMap<String, CartId>, HashSet<String>)> {
-    let proposed: Vec<serde_json::Value> =
-        buyers.iter().map(|b| serde_json::json!({"id": crate::new_time_id(CartId::PREFIX, now), "buyer": b})).collect();
+    #[derive(serde::Serialize)]
+    struct NewCart<'a> {
+        id: String,
+        buyer: &'a str,
+    }
+    let proposed: Vec<NewCart> = buyers.iter().map(|&buyer| NewCart { id: crate::new_time_id(CartId::PREFIX, now), buyer }).collect();
     // `WHERE true`: SQLite's grammar needs a WHERE before ON CONFLICT in an INSERT ... SELECT.
     let sql = format!(
         "INSERT INTO carts (id, org_id, buyer, created_at, updated_at) SELECT value ->> 'id', $1, value ->> 'buyer', $2, $2 FROM {} WHERE true \
@@ -150,7 +154,7 @@ async fn carts_of(
         json_objects(backend, 3)
     );
     let rows = sqlx::query(&sql).bind(org.as_str()).bind(now).bind(to_json(&proposed)).fetch_all(&mut **tx).await?;
-    let proposed: HashSet<&str> = proposed.iter().filter_map(|p| p["id"].as_str()).collect();
+    let proposed: HashSet<&str> = proposed.iter().map(|p| p.id.as_str()).collect();
     let mut carts: HashMap<String, CartId> = HashMap::with_capacity(buyers.len());
     let mut made = HashSet::new();
     for r in rows {
@@ -387,11 +391,28 @@ impl Store {
 
         let granted: Vec<(&NewHold, &Held)> = requests.iter().zip(&results).filter(|(_, h)| h.hold.is_some()).collect();
         if !granted.is_empty() {
-            let rows: Vec<serde_json::Value> = granted
+            #[derive(serde::Serialize)]
+            struct NewHoldRow<'a> {
+                id: &'a Option<HoldId>,
+                cart: &'a CartId,
+                deal: &'a Option<DealId>,
+                buyer: &'a str,
+                quantity: i64,
+                show: &'a Option<ShowId>,
+                source: &'a str,
+                media_ms: Option<i64>,
+            }
+            let rows: Vec<NewHoldRow> = granted
                 .iter()
-                .map(|(r, h)| {
-                    serde_json::json!({"id": h.hold, "cart": h.cart, "deal": h.deal, "buyer": r.buyer, "quantity": r.quantity,
-                        "show": r.show, "source": r.source, "media_ms": r.media_ms})
+                .map(|(r, h)| NewHoldRow {
+                    id: &h.hold,
+                    cart: &h.cart,
+                    deal: &h.deal,
+                    buyer: &r.buyer,
+                    quantity: r.quantity,
+                    show: &r.show,
+                    source: r.source,
+                    media_ms: r.media_ms,
                 })
                 .collect();
             let sql = format!(
