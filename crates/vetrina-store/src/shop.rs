@@ -3,8 +3,9 @@
 //! Units move between three counters: a variant's `stock` (on hand, not sold), its `held` (in
 //! carts) and, for flash deals, the deal's `held` and `sold`. Every change happens in one
 //! transaction that first locks the rows it changes (an `UPDATE` that writes nothing new, the
-//! same SQL on SQLite and PostgreSQL), always variants before deals and in id order, and the
-//! database's CHECK constraints refuse any state with more held than on hand.
+//! same SQL on SQLite and PostgreSQL), always carts before variants before deals and in id order
+//! (buyers' carts in buyer order), and the database's CHECK constraints refuse any state with more
+//! held than on hand.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -282,6 +283,14 @@ impl Store {
         hold_ms: i64,
     ) -> Result<(Vec<Held>, Item, StockLevel)> {
         let mut tx = self.pool.begin().await?;
+        // The buyers' carts first (the upsert locks those that exist): carts before variants, as
+        // checkout takes them, so the two never wait for each other in a circle. Nothing is kept
+        // when the variant is not found: the transaction is dropped.
+        let mut buyers: Vec<&str> = requests.iter().map(|r| r.buyer.as_str()).collect();
+        buyers.sort_unstable();
+        buyers.dedup();
+        let (carts, made) = carts_of(&mut tx, self.backend, org, &buyers, now).await?;
+
         // Lock the variant (same SQL on both databases) and read it as it is now, its product's
         // with it: one round trip.
         let row = sqlx::query(
@@ -311,12 +320,6 @@ impl Store {
         };
         let product = item.product.clone();
         let mut stock = stock_from_row(&row)?;
-
-        // The buyers' carts.
-        let mut buyers: Vec<&str> = requests.iter().map(|r| r.buyer.as_str()).collect();
-        buyers.sort_unstable();
-        buyers.dedup();
-        let (carts, made) = carts_of(&mut tx, self.backend, org, &buyers, now).await?;
 
         // The running deal on this variant, locked and read in one statement, when anyone asks
         // for it.

@@ -125,17 +125,19 @@ impl Ledger {
         // until a worker next looks there, after some of the tasks ready in its own: in a rush
         // each of a transaction's statements waited behind requests again. (PostgreSQL's
         // answers arrive through the runtime's own reactor, whose connections must stay on it.)
-        let own_runtime = (store.backend() == Backend::Sqlite).then(|| tokio::runtime::Builder::new_current_thread().enable_time().build());
-        match own_runtime {
-            Some(Ok(runtime)) => {
-                let started = std::thread::Builder::new().name("vetrina-ledger".into()).spawn(move || runtime.block_on(decider));
-                if let Err(e) = started {
-                    tracing::error!(error = %e, "cannot start the ledger's thread: adding to carts will fail");
-                }
+        if store.backend() == Backend::Sqlite {
+            let started =
+                std::thread::Builder::new().name("vetrina-ledger".into()).spawn(
+                    move || match tokio::runtime::Builder::new_current_thread().enable_time().build() {
+                        Ok(runtime) => runtime.block_on(decider),
+                        Err(e) => tracing::error!(error = %e, "cannot start the ledger's runtime: adding to carts will fail"),
+                    },
+                );
+            if let Err(e) = started {
+                tracing::error!(error = %e, "cannot start the ledger's thread: adding to carts will fail");
             }
-            _ => {
-                tokio::spawn(decider);
-            }
+        } else {
+            tokio::spawn(decider);
         }
         tokio::spawn(sweep(store, stock.clone(), sold_out.clone()));
         Ledger { jobs, stock, hold_ms, sold_out }
