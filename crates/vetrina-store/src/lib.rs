@@ -48,6 +48,9 @@ pub enum StoreError {
     Conflict(String),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
+    /// From the SQLite ledger's own connection ([`shop::SqliteLedger`]).
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     /// What was sent breaks a rule only the stored data can check (a discount code used up).
@@ -62,7 +65,26 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The SQLite database's file (not for PostgreSQL or an in-memory database).
+    sqlite_file: Option<String>,
 }
+
+/// Every SQLite connection's settings. WAL lets readers run beside the one writer; NORMAL sync
+/// is durable across process crashes (not power loss), the usual trade for WAL. Pages are read
+/// through a memory map and a 32 MB cache per connection: without them a flash sale spent most of
+/// its time in read() calls for pages SQLite's 2 MB default cache had let go. Checkpoints mostly
+/// run beside the writer (Store::checkpoint, every second); a write does it only past 16 MB of
+/// log, and the log file is cut back to 64 MB after.
+const SQLITE_PRAGMAS: [&str; 8] = [
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = NORMAL",
+    "PRAGMA cache_size = -32768",
+    "PRAGMA wal_autocheckpoint = 4000",
+    "PRAGMA journal_size_limit = 67108864",
+    "PRAGMA mmap_size = 268435456",
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA busy_timeout = 5000",
+];
 
 impl Store {
     /// Connects to `url` and applies the migrations that are missing.
@@ -75,12 +97,13 @@ impl Store {
     /// Connects without migrating.
     pub async fn connect(url: &str) -> Result<Store> {
         sqlx::any::install_default_drivers();
-        let (backend, url) = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            (Backend::Postgres, url.to_string())
+        let (backend, url, sqlite_file) = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            (Backend::Postgres, url.to_string(), None)
         } else {
             let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
             let sep = if path.contains('?') { '&' } else { '?' };
-            (Backend::Sqlite, format!("sqlite://{path}{sep}mode=rwc"))
+            let file = path.split('?').next().filter(|f| !f.is_empty() && !f.contains(":memory:") && !path.contains("mode=memory"));
+            (Backend::Sqlite, format!("sqlite://{path}{sep}mode=rwc"), file.map(str::to_string))
         };
         let options = AnyConnectOptions::from_str(&url)?;
         let pool = match backend {
@@ -93,24 +116,7 @@ impl Store {
                     .acquire_slow_threshold(Duration::from_secs(5))
                     .after_connect(|conn, _| {
                         Box::pin(async move {
-                            // WAL lets readers run beside the one writer; NORMAL sync is durable
-                            // across process crashes (not power loss), the usual trade for WAL.
-                            // Pages are read through a memory map and a 32 MB cache per
-                            // connection: without them a flash sale spent most of its time in
-                            // read() calls for pages SQLite's 2 MB default cache had let go.
-                            for pragma in [
-                                "PRAGMA journal_mode = WAL",
-                                "PRAGMA synchronous = NORMAL",
-                                "PRAGMA cache_size = -32768",
-                                // Checkpoints mostly run beside the writer (Store::checkpoint,
-                                // every second); a write does it only past 16 MB of log, and
-                                // the log file is cut back to 64 MB after.
-                                "PRAGMA wal_autocheckpoint = 4000",
-                                "PRAGMA journal_size_limit = 67108864",
-                                "PRAGMA mmap_size = 268435456",
-                                "PRAGMA foreign_keys = ON",
-                                "PRAGMA busy_timeout = 5000",
-                            ] {
+                            for pragma in SQLITE_PRAGMAS {
                                 sqlx::Executor::execute(&mut *conn, pragma).await?;
                             }
                             Ok(())
@@ -128,7 +134,7 @@ impl Store {
                     .await?
             }
         };
-        Ok(Store { pool, backend })
+        Ok(Store { pool, backend, sqlite_file })
     }
 
     /// SQLite: copies the write-ahead log back into the database without waiting for readers or

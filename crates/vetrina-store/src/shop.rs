@@ -123,9 +123,40 @@ pub struct CartLine {
     pub available: Option<i64>,
 }
 
+/// A row's columns by name, from sqlx (the pool) or rusqlite (the SQLite ledger's own
+/// connection): the ledger's rows are read by one set of functions whichever brought them.
+pub(crate) trait Fields {
+    fn int(&self, col: &str) -> Result<i64>;
+    fn opt_int(&self, col: &str) -> Result<Option<i64>>;
+    fn text(&self, col: &str) -> Result<String>;
+    fn opt_text(&self, col: &str) -> Result<Option<String>>;
+}
+
+/// [`Fields`] for a driver's row type, through its by-name getter.
+macro_rules! fields_by_name {
+    ($row:ty, $get:ident) => {
+        impl Fields for $row {
+            fn int(&self, col: &str) -> Result<i64> {
+                Ok(self.$get(col)?)
+            }
+            fn opt_int(&self, col: &str) -> Result<Option<i64>> {
+                Ok(self.$get(col)?)
+            }
+            fn text(&self, col: &str) -> Result<String> {
+                Ok(self.$get(col)?)
+            }
+            fn opt_text(&self, col: &str) -> Result<Option<String>> {
+                Ok(self.$get(col)?)
+            }
+        }
+    };
+}
+fields_by_name!(sqlx::any::AnyRow, try_get);
+fields_by_name!(rusqlite::Row<'_>, get);
+
 /// A variant's stock from a row with `stock`, `held` and `track_stock`.
-pub(crate) fn stock_from_row(r: &sqlx::any::AnyRow) -> Result<Stock> {
-    Ok(Stock { on_hand: r.try_get("stock")?, held: r.try_get("held")?, tracked: r.try_get::<i64, _>("track_stock")? != 0 })
+pub(crate) fn stock_from_row(r: &impl Fields) -> Result<Stock> {
+    Ok(Stock { on_hand: r.int("stock")?, held: r.int("held")?, tracked: r.int("track_stock")? != 0 })
 }
 
 /// The buyers' carts at the organisation, made where missing (in the caller's transaction);
@@ -184,18 +215,156 @@ pub(crate) async fn level_of(
     })
 }
 
-pub(crate) fn deal_from_row(r: &sqlx::any::AnyRow) -> Result<Deal> {
+pub(crate) fn deal_from_row(r: &impl Fields) -> Result<Deal> {
     Ok(Deal {
-        id: r.try_get("id")?,
-        price_minor: r.try_get("price_minor")?,
-        percent_off: r.try_get("percent_off")?,
-        quantity: r.try_get("quantity")?,
-        per_buyer_limit: r.try_get("per_buyer_limit")?,
-        held: r.try_get("held")?,
-        sold: r.try_get("sold")?,
-        starts_at: r.try_get("starts_at")?,
-        ends_at: r.try_get("ends_at")?,
+        id: r.text("id")?,
+        price_minor: r.opt_int("price_minor")?,
+        percent_off: r.opt_int("percent_off")?,
+        quantity: r.opt_int("quantity")?,
+        per_buyer_limit: r.opt_int("per_buyer_limit")?,
+        held: r.int("held")?,
+        sold: r.int("sold")?,
+        starts_at: r.int("starts_at")?,
+        ends_at: r.int("ends_at")?,
     })
+}
+
+/// Locks the variant `$1` of the organisation `$2` (an update that changes nothing, the same SQL
+/// on both databases) and reads it as it is now, its product's with it: one round trip.
+const LOCK_VARIANT: &str = "UPDATE variants SET held = held WHERE id = $1 AND org_id = $2 RETURNING stock, held, track_stock, product_id, \
+     price_minor, option_values, image_src, \
+     (SELECT p.status FROM products p WHERE p.id = variants.product_id) AS status, \
+     (SELECT p.title FROM products p WHERE p.id = variants.product_id) AS title, \
+     (SELECT p.currency FROM products p WHERE p.id = variants.product_id) AS currency, \
+     (SELECT src FROM images i WHERE i.product_id = variants.product_id ORDER BY position LIMIT 1) AS first_image";
+
+/// Locks and reads the deal running at `$4` on the organisation `$1`'s product `$2` (or its
+/// variant `$3`).
+const LOCK_DEAL: &str = "UPDATE deals SET held = held WHERE id = (SELECT id FROM deals WHERE org_id = $1 AND product_id = $2 \
+     AND (variant_id IS NULL OR variant_id = $3) AND starts_at <= $4 AND ends_at > $4 ORDER BY starts_at DESC LIMIT 1) RETURNING *";
+
+const ADD_HELD: &str = "UPDATE variants SET held = held + $1 WHERE id = $2";
+const ADD_DEAL_HELD: &str = "UPDATE deals SET held = held + $1 WHERE id = $2";
+
+/// What each buyer (`$2`, a list) already has under the deal `$1`, for its per-buyer limit: held
+/// now, and bought already (orders not cancelled).
+fn used_under_deal_sql(backend: Backend) -> String {
+    format!(
+        "SELECT buyer, CAST(SUM(n) AS BIGINT) AS n FROM ( \
+           SELECT buyer, quantity AS n FROM holds WHERE deal_id = $1 AND buyer IN (SELECT value FROM {list}) \
+           UNION ALL SELECT o.buyer, l.quantity FROM order_lines l JOIN orders o ON o.id = l.order_id \
+           WHERE l.deal_id = $1 AND o.status <> 'cancelled' AND o.buyer IN (SELECT value FROM {list})) AS used GROUP BY buyer",
+        list = json_strings(backend, 2)
+    )
+}
+
+/// Units of the variant `$1` in each of the carts `$2` (a list).
+fn in_carts_sql(backend: Backend) -> String {
+    format!(
+        "SELECT cart_id, CAST(SUM(quantity) AS BIGINT) AS n FROM holds WHERE variant_id = $1 AND cart_id IN (SELECT value FROM {}) \
+         GROUP BY cart_id",
+        json_strings(backend, 2)
+    )
+}
+
+/// The item and its stock from a [`LOCK_VARIANT`] row; `NotFound` when the product is not for sale.
+fn item_from_row(r: &impl Fields) -> Result<(Item, Stock)> {
+    if r.text("status")? != "active" {
+        return Err(StoreError::NotFound);
+    }
+    let item = Item {
+        product: ProductId(r.text("product_id")?),
+        title: r.text("title")?,
+        options: serde_json::from_str(&r.text("option_values")?).unwrap_or_default(),
+        image: r.opt_text("image_src")?.or(r.opt_text("first_image")?),
+        regular_price_minor: r.int("price_minor")?,
+        currency: r.text("currency")?,
+    };
+    Ok((item, stock_from_row(r)?))
+}
+
+/// The buyers of a batch, each once, in order (the order their carts are locked in).
+fn buyers_of(requests: &[NewHold]) -> Vec<&str> {
+    let mut buyers: Vec<&str> = requests.iter().map(|r| r.buyer.as_str()).collect();
+    buyers.sort_unstable();
+    buyers.dedup();
+    buyers
+}
+
+/// What a batch is decided on, read in its transaction.
+struct Found {
+    carts: HashMap<String, CartId>,
+    item: Item,
+    stock: Stock,
+    deal: Option<Deal>,
+    /// Units each buyer has under the deal already.
+    used: HashMap<String, i64>,
+}
+
+/// A batch decided: one answer per request (without `in_cart`, known once written), the
+/// variant's stock after, and how many units the deal gave.
+struct Decided {
+    results: Vec<Held>,
+    stock: Stock,
+    deal_held: i64,
+}
+
+/// Decides a batch on what was read (no I/O): those who asked for the deal first, then the rest
+/// at the regular price.
+fn decide_batch(requests: &[NewHold], found: &Found, now: i64, hold_ms: i64) -> Decided {
+    let mut stock = found.stock;
+    let mut decided: Vec<Option<(Outcome, Option<DealId>)>> = vec![None; requests.len()];
+    let mut deal_held = 0;
+    for with_deal in [true, false] {
+        let picked: Vec<usize> = (0..requests.len()).filter(|&i| requests[i].use_deal == with_deal).collect();
+        if picked.is_empty() {
+            continue;
+        }
+        let asks: Vec<HoldRequest> =
+            picked.iter().map(|&i| HoldRequest { buyer: requests[i].buyer.clone(), quantity: requests[i].quantity }).collect();
+        let under = if with_deal { found.deal.as_ref() } else { None };
+        let allocation = shop::allocate(stock, under, &found.used, &asks);
+        stock.held += allocation.held;
+        if under.is_some() {
+            deal_held += allocation.held;
+        }
+        for (k, &i) in picked.iter().enumerate() {
+            decided[i] = Some((allocation.outcomes[k].clone(), under.map(|d| DealId(d.id.clone()))));
+        }
+    }
+    let regular = found.item.regular_price_minor;
+    let deal_price = found.deal.as_ref().map_or(regular, |d| d.unit_price(regular));
+    let results = requests
+        .iter()
+        .zip(decided)
+        .map(|(r, d)| {
+            let (outcome, deal) = d.unwrap_or((Outcome::BadQuantity, None));
+            let held = outcome == Outcome::Held;
+            Held {
+                hold: held.then(|| HoldId(crate::new_time_id(HoldId::PREFIX, now))),
+                unit_price_minor: if deal.is_some() { deal_price } else { regular },
+                deal: deal.filter(|_| held),
+                outcome,
+                cart: found.carts.get(r.buyer.as_str()).cloned().unwrap_or_default(),
+                in_cart: 0,
+                expires_at: now + hold_ms,
+            }
+        })
+        .collect();
+    Decided { results, stock, deal_held }
+}
+
+/// Fills in how many units of the variant each buyer's cart holds now: what this batch gave a
+/// cart made now, or what the store counted (`counted`) for the others.
+fn fill_in_cart(requests: &[NewHold], results: &mut [Held], made: &HashSet<String>, mut counted: HashMap<String, i64>) {
+    for (r, h) in requests.iter().zip(results.iter()) {
+        if h.hold.is_some() && made.contains(h.cart.as_str()) {
+            *counted.entry(h.cart.0.clone()).or_default() += r.quantity;
+        }
+    }
+    for h in results {
+        h.in_cart = counted.get(h.cart.as_str()).copied().unwrap_or(0);
+    }
 }
 
 impl Store {
@@ -286,111 +455,32 @@ impl Store {
         // The buyers' carts first (the upsert locks those that exist): carts before variants, as
         // checkout takes them, so the two never wait for each other in a circle. Nothing is kept
         // when the variant is not found: the transaction is dropped.
-        let mut buyers: Vec<&str> = requests.iter().map(|r| r.buyer.as_str()).collect();
-        buyers.sort_unstable();
-        buyers.dedup();
+        let buyers = buyers_of(requests);
         let (carts, made) = carts_of(&mut tx, self.backend, org, &buyers, now).await?;
-
-        // Lock the variant (same SQL on both databases) and read it as it is now, its product's
-        // with it: one round trip.
-        let row = sqlx::query(
-            "UPDATE variants SET held = held WHERE id = $1 AND org_id = $2 RETURNING stock, held, track_stock, product_id, price_minor, \
-             option_values, image_src, \
-             (SELECT p.status FROM products p WHERE p.id = variants.product_id) AS status, \
-             (SELECT p.title FROM products p WHERE p.id = variants.product_id) AS title, \
-             (SELECT p.currency FROM products p WHERE p.id = variants.product_id) AS currency, \
-             (SELECT src FROM images i WHERE i.product_id = variants.product_id ORDER BY position LIMIT 1) AS first_image",
-        )
-        .bind(variant.as_str())
-        .bind(org.as_str())
-        .fetch_optional(&mut *tx)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        if row.try_get::<String, _>("status")? != "active" {
-            return Err(StoreError::NotFound);
-        }
-        let options: String = row.try_get("option_values")?;
-        let item = Item {
-            product: ProductId(row.try_get("product_id")?),
-            title: row.try_get("title")?,
-            options: serde_json::from_str(&options).unwrap_or_default(),
-            image: row.try_get::<Option<String>, _>("image_src")?.or(row.try_get("first_image")?),
-            regular_price_minor: row.try_get("price_minor")?,
-            currency: row.try_get("currency")?,
-        };
+        let row = sqlx::query(LOCK_VARIANT).bind(variant.as_str()).bind(org.as_str()).fetch_optional(&mut *tx).await?;
+        let (item, stock) = item_from_row(&row.ok_or(StoreError::NotFound)?)?;
         let product = item.product.clone();
-        let mut stock = stock_from_row(&row)?;
-
-        // The running deal on this variant, locked and read in one statement, when anyone asks
-        // for it.
+        // The running deal on this variant, when anyone asks for it.
         let mut deal: Option<Deal> = None;
         if requests.iter().any(|r| r.use_deal) {
-            let found = sqlx::query(
-                "UPDATE deals SET held = held WHERE id = (SELECT id FROM deals WHERE org_id = $1 AND product_id = $2 \
-                 AND (variant_id IS NULL OR variant_id = $3) AND starts_at <= $4 AND ends_at > $4 ORDER BY starts_at DESC LIMIT 1) RETURNING *",
-            )
-            .bind(org.as_str())
-            .bind(product.as_str())
-            .bind(variant.as_str())
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await?;
+            let found = sqlx::query(LOCK_DEAL)
+                .bind(org.as_str())
+                .bind(product.as_str())
+                .bind(variant.as_str())
+                .bind(now)
+                .fetch_optional(&mut *tx)
+                .await?;
             deal = found.as_ref().map(deal_from_row).transpose()?;
         }
-        // What each buyer already holds under the deal (for its per-buyer limit): held now, and
-        // bought already (orders not cancelled).
         let mut used: HashMap<String, i64> = HashMap::new();
         if let Some(d) = deal.as_ref().filter(|d| d.per_buyer_limit.is_some()) {
-            let sql = format!(
-                "SELECT buyer, CAST(SUM(n) AS BIGINT) AS n FROM ( \
-                   SELECT buyer, quantity AS n FROM holds WHERE deal_id = $1 AND buyer IN (SELECT value FROM {list}) \
-                   UNION ALL SELECT o.buyer, l.quantity FROM order_lines l JOIN orders o ON o.id = l.order_id \
-                   WHERE l.deal_id = $1 AND o.status <> 'cancelled' AND o.buyer IN (SELECT value FROM {list})) AS used GROUP BY buyer",
-                list = json_strings(self.backend, 2)
-            );
+            let sql = used_under_deal_sql(self.backend);
             for r in sqlx::query(&sql).bind(d.id.as_str()).bind(to_json(&buyers)).fetch_all(&mut *tx).await? {
                 used.insert(r.try_get("buyer")?, r.try_get("n")?);
             }
         }
-
-        // Those who asked for the deal first, then the rest at the regular price.
-        let mut decided: Vec<Option<(Outcome, Option<DealId>)>> = vec![None; requests.len()];
-        let mut deal_held = 0;
-        for with_deal in [true, false] {
-            let picked: Vec<usize> = (0..requests.len()).filter(|&i| requests[i].use_deal == with_deal).collect();
-            if picked.is_empty() {
-                continue;
-            }
-            let asks: Vec<HoldRequest> =
-                picked.iter().map(|&i| HoldRequest { buyer: requests[i].buyer.clone(), quantity: requests[i].quantity }).collect();
-            let under = if with_deal { deal.as_ref() } else { None };
-            let allocation = shop::allocate(stock, under, &used, &asks);
-            stock.held += allocation.held;
-            if under.is_some() {
-                deal_held += allocation.held;
-            }
-            for (k, &i) in picked.iter().enumerate() {
-                decided[i] = Some((allocation.outcomes[k].clone(), under.map(|d| DealId(d.id.clone()))));
-            }
-        }
-        let deal_price = deal.as_ref().map_or(item.regular_price_minor, |d| d.unit_price(item.regular_price_minor));
-        let mut results: Vec<Held> = requests
-            .iter()
-            .zip(decided)
-            .map(|(r, d)| {
-                let (outcome, deal) = d.unwrap_or((Outcome::BadQuantity, None));
-                let held = outcome == Outcome::Held;
-                Held {
-                    hold: held.then(|| HoldId(crate::new_time_id(HoldId::PREFIX, now))),
-                    unit_price_minor: if deal.is_some() { deal_price } else { item.regular_price_minor },
-                    deal: deal.filter(|_| held),
-                    outcome,
-                    cart: carts.get(r.buyer.as_str()).cloned().unwrap_or_default(),
-                    in_cart: 0,
-                    expires_at: now + hold_ms,
-                }
-            })
-            .collect();
+        let found = Found { carts, item, stock, deal, used };
+        let Decided { mut results, stock, deal_held } = decide_batch(requests, &found, now, hold_ms);
 
         let granted: Vec<(&NewHold, &Held)> = requests.iter().zip(&results).filter(|(_, h)| h.hold.is_some()).collect();
         if !granted.is_empty() {
@@ -436,36 +526,22 @@ impl Store {
         }
         let total: i64 = granted.iter().map(|(r, _)| r.quantity).sum();
         if total > 0 {
-            sqlx::query("UPDATE variants SET held = held + $1 WHERE id = $2").bind(total).bind(variant.as_str()).execute(&mut *tx).await?;
+            sqlx::query(ADD_HELD).bind(total).bind(variant.as_str()).execute(&mut *tx).await?;
         }
-        if let Some(d) = deal.as_ref().filter(|_| deal_held > 0) {
-            sqlx::query("UPDATE deals SET held = held + $1 WHERE id = $2").bind(deal_held).bind(d.id.as_str()).execute(&mut *tx).await?;
+        if let Some(d) = found.deal.as_ref().filter(|_| deal_held > 0) {
+            sqlx::query(ADD_DEAL_HELD).bind(deal_held).bind(d.id.as_str()).execute(&mut *tx).await?;
         }
-        // How many of the variant each cart holds now: what this batch gave a cart made now, or
-        // what the store has for the others.
-        let mut in_cart: HashMap<String, i64> = HashMap::new();
-        for (r, h) in &granted {
-            if made.contains(h.cart.as_str()) {
-                *in_cart.entry(h.cart.0.clone()).or_default() += r.quantity;
-            }
-        }
-        let cart_ids: Vec<&str> = carts.values().map(|c| c.as_str()).filter(|c| !made.contains(*c)).collect();
+        let mut counted: HashMap<String, i64> = HashMap::new();
+        let cart_ids: Vec<&str> = found.carts.values().map(|c| c.as_str()).filter(|c| !made.contains(*c)).collect();
         if !cart_ids.is_empty() {
-            let sql = format!(
-                "SELECT cart_id, CAST(SUM(quantity) AS BIGINT) AS n FROM holds WHERE variant_id = $1 AND cart_id IN (SELECT value FROM {}) \
-                 GROUP BY cart_id",
-                json_strings(self.backend, 2)
-            );
-            for r in sqlx::query(&sql).bind(variant.as_str()).bind(to_json(&cart_ids)).fetch_all(&mut *tx).await? {
-                in_cart.insert(r.try_get("cart_id")?, r.try_get("n")?);
+            for r in sqlx::query(&in_carts_sql(self.backend)).bind(variant.as_str()).bind(to_json(&cart_ids)).fetch_all(&mut *tx).await? {
+                counted.insert(r.try_get("cart_id")?, r.try_get("n")?);
             }
         }
         tx.commit().await?;
-        for h in &mut results {
-            h.in_cart = in_cart.get(h.cart.as_str()).copied().unwrap_or(0);
-        }
+        fill_in_cart(requests, &mut results, &made, counted);
         let level = StockLevel { org: org.clone(), product, variant: variant.clone(), available: stock.available() };
-        Ok((results, item, level))
+        Ok((results, found.item, level))
     }
 
     /// Returns the units of holds expired at `now` (at most `limit` holds) to stock; the answer
@@ -642,5 +718,136 @@ impl Store {
                 })
             })
             .collect()
+    }
+}
+
+/// The flash-sale ledger's own connection to an SQLite database, for the thread that decides
+/// batches ([`SqliteLedger::hold_batch`]). Through the pool, each of a batch's statements was a
+/// hand-off to sqlx's worker thread for the connection and back, twice a statement, each waiting
+/// for a core in a rush; here the batch runs on the caller's thread from BEGIN to COMMIT, with
+/// prepared single-row statements instead of rows packed into JSON. SQLite has one writer at a
+/// time: this connection takes turns with the pool's like any of them (`busy_timeout`).
+pub struct SqliteLedger {
+    conn: rusqlite::Connection,
+}
+
+impl Store {
+    /// A connection of the caller's own for the ledger's batches: `None` unless the store is an
+    /// SQLite file.
+    pub fn sqlite_ledger(&self) -> Result<Option<SqliteLedger>> {
+        let Some(file) = self.sqlite_file.as_deref() else { return Ok(None) };
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = rusqlite::Connection::open_with_flags(file, flags)?;
+        for pragma in crate::SQLITE_PRAGMAS {
+            // Some pragmas answer with a row (journal_mode), others with none.
+            conn.query_row(pragma, [], |_| Ok(())).or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(()),
+                e => Err(e),
+            })?;
+        }
+        conn.set_prepared_statement_cache_capacity(32);
+        Ok(Some(SqliteLedger { conn }))
+    }
+}
+
+impl SqliteLedger {
+    /// [`Store::hold_batch`] on this connection: the same decisions, the same rows.
+    pub fn hold_batch(
+        &mut self,
+        org: &OrgId,
+        variant: &VariantId,
+        requests: &[NewHold],
+        now: i64,
+        hold_ms: i64,
+    ) -> Result<(Vec<Held>, Item, StockLevel)> {
+        use rusqlite::params;
+        // IMMEDIATE: the write lock from the start (the first statement writes anyway), so the
+        // transaction never has to upgrade a read snapshot another writer has overtaken.
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // Carts before the variant, as in `Store::hold_batch`; new carts get time-ordered ids.
+        let mut carts: HashMap<String, CartId> = HashMap::with_capacity(requests.len());
+        let mut made = HashSet::new();
+        {
+            let mut upsert = tx.prepare_cached(
+                "INSERT INTO carts (id, org_id, buyer, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?4) \
+                 ON CONFLICT (org_id, buyer) DO UPDATE SET updated_at = excluded.updated_at RETURNING id",
+            )?;
+            for buyer in buyers_of(requests) {
+                let proposed = crate::new_time_id(CartId::PREFIX, now);
+                let id: String = upsert.query_row(params![proposed, org.as_str(), buyer, now], |r| r.get(0))?;
+                if id == proposed {
+                    made.insert(id.clone());
+                }
+                carts.insert(buyer.to_string(), CartId(id));
+            }
+        }
+        let (item, stock) = {
+            let mut lock = tx.prepare_cached(LOCK_VARIANT)?;
+            let mut rows = lock.query(params![variant.as_str(), org.as_str()])?;
+            item_from_row(rows.next()?.ok_or(StoreError::NotFound)?)?
+        };
+        let product = item.product.clone();
+        let mut deal: Option<Deal> = None;
+        if requests.iter().any(|r| r.use_deal) {
+            let mut lock = tx.prepare_cached(LOCK_DEAL)?;
+            let mut rows = lock.query(params![org.as_str(), product.as_str(), variant.as_str(), now])?;
+            deal = rows.next()?.map(deal_from_row).transpose()?;
+        }
+        let mut used: HashMap<String, i64> = HashMap::new();
+        if let Some(d) = deal.as_ref().filter(|d| d.per_buyer_limit.is_some()) {
+            let mut query = tx.prepare_cached(&used_under_deal_sql(Backend::Sqlite))?;
+            let mut rows = query.query(params![d.id, to_json(&buyers_of(requests))])?;
+            while let Some(r) = rows.next()? {
+                used.insert(r.text("buyer")?, r.int("n")?);
+            }
+        }
+        let found = Found { carts, item, stock, deal, used };
+        let Decided { mut results, stock, deal_held } = decide_batch(requests, &found, now, hold_ms);
+
+        let mut total = 0;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO holds (id, org_id, cart_id, variant_id, product_id, deal_id, buyer, quantity, show_id, source, media_ms, \
+                 created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )?;
+            for (r, h) in requests.iter().zip(&results) {
+                let Some(id) = &h.hold else { continue };
+                insert.execute(params![
+                    id.as_str(),
+                    org.as_str(),
+                    h.cart.as_str(),
+                    variant.as_str(),
+                    product.as_str(),
+                    h.deal.as_ref().map(|d| d.as_str()),
+                    r.buyer,
+                    r.quantity,
+                    r.show.as_ref().map(|s| s.as_str()),
+                    r.source,
+                    r.media_ms,
+                    now,
+                    now + hold_ms
+                ])?;
+                total += r.quantity;
+            }
+        }
+        if total > 0 {
+            tx.prepare_cached(ADD_HELD)?.execute(params![total, variant.as_str()])?;
+        }
+        if let Some(d) = found.deal.as_ref().filter(|_| deal_held > 0) {
+            tx.prepare_cached(ADD_DEAL_HELD)?.execute(params![deal_held, d.id])?;
+        }
+        let mut counted: HashMap<String, i64> = HashMap::new();
+        let cart_ids: Vec<&str> = found.carts.values().map(|c| c.as_str()).filter(|c| !made.contains(*c)).collect();
+        if !cart_ids.is_empty() {
+            let mut query = tx.prepare_cached(&in_carts_sql(Backend::Sqlite))?;
+            let mut rows = query.query(params![variant.as_str(), to_json(&cart_ids)])?;
+            while let Some(r) = rows.next()? {
+                counted.insert(r.text("cart_id")?, r.int("n")?);
+            }
+        }
+        tx.commit()?;
+        fill_in_cart(requests, &mut results, &made, counted);
+        let level = StockLevel { org: org.clone(), product, variant: variant.clone(), available: stock.available() };
+        Ok((results, found.item, level))
     }
 }

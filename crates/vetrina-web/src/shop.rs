@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use vetrina_domain::ids::{OrgId, VariantId};
 use vetrina_store::shop::{Held, Item, MAX_BATCH, NewHold, StockLevel};
-use vetrina_store::{Backend, Store, StoreError, now_ms};
+use vetrina_store::{Store, StoreError, now_ms};
 
 /// Requests waiting for the ledger at most; more are refused at once (503).
 const QUEUE: usize = 20_000;
@@ -119,17 +119,25 @@ impl Ledger {
         let (jobs, rx) = mpsc::channel(QUEUE);
         let (stock, _) = broadcast::channel(1024);
         let sold_out = SoldOut::default();
-        let decider = decide(store.clone(), rx, stock.clone(), sold_out.clone(), hold_ms, batch.clamp(1, MAX_BATCH));
-        // On SQLite the ledger runs on a thread of its own. SQLite answers from its worker
-        // thread, and a task woken from outside the runtime's workers waits in the shared queue
-        // until a worker next looks there, after some of the tasks ready in its own: in a rush
-        // each of a transaction's statements waited behind requests again. (PostgreSQL's
-        // answers arrive through the runtime's own reactor, whose connections must stay on it.)
-        if store.backend() == Backend::Sqlite {
+        let batch = batch.clamp(1, MAX_BATCH);
+        // On an SQLite file the ledger runs on a thread of its own with a connection of its own,
+        // and decides each batch there from BEGIN to COMMIT: through the pool every statement
+        // was a hand-off to sqlx's worker thread and back, each waiting for a core in a rush.
+        // (PostgreSQL's answers arrive through the runtime's own reactor, whose connections must
+        // stay on it.)
+        let own = match store.sqlite_ledger() {
+            Ok(own) => own,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot open the ledger's SQLite connection: batches go through the pool");
+                None
+            }
+        };
+        if let Some(own) = own {
+            let (stock, sold_out) = (stock.clone(), sold_out.clone());
             let started =
                 std::thread::Builder::new().name("vetrina-ledger".into()).spawn(
-                    move || match tokio::runtime::Builder::new_current_thread().enable_time().build() {
-                        Ok(runtime) => runtime.block_on(decider),
+                    move || match tokio::runtime::Builder::new_current_thread().build() {
+                        Ok(runtime) => runtime.block_on(decide(Decider::Own(own), rx, stock, sold_out, hold_ms, batch)),
                         Err(e) => tracing::error!(error = %e, "cannot start the ledger's runtime: adding to carts will fail"),
                     },
                 );
@@ -137,7 +145,7 @@ impl Ledger {
                 tracing::error!(error = %e, "cannot start the ledger's thread: adding to carts will fail");
             }
         } else {
-            tokio::spawn(decider);
+            tokio::spawn(decide(Decider::Pool(store.clone()), rx, stock.clone(), sold_out.clone(), hold_ms, batch));
         }
         tokio::spawn(sweep(store, stock.clone(), sold_out.clone()));
         Ledger { jobs, stock, hold_ms, sold_out }
@@ -168,8 +176,32 @@ impl Ledger {
     }
 }
 
+/// Where the ledger's batches run.
+enum Decider {
+    /// Through the store's pool.
+    Pool(Store),
+    /// On the ledger thread's own SQLite connection.
+    Own(vetrina_store::shop::SqliteLedger),
+}
+
+impl Decider {
+    async fn hold_batch(
+        &mut self,
+        org: &OrgId,
+        variant: &VariantId,
+        requests: &[NewHold],
+        now: i64,
+        hold_ms: i64,
+    ) -> Result<(Vec<Held>, Item, StockLevel), StoreError> {
+        match self {
+            Decider::Pool(store) => store.hold_batch(org, variant, requests, now, hold_ms).await,
+            Decider::Own(own) => own.hold_batch(org, variant, requests, now, hold_ms),
+        }
+    }
+}
+
 async fn decide(
-    store: Store,
+    mut decider: Decider,
     mut jobs: mpsc::Receiver<Job>,
     stock: broadcast::Sender<StockLevel>,
     sold_out: SoldOut,
@@ -204,7 +236,7 @@ async fn decide(
                 let requests: Vec<NewHold> = batch.iter().map(|j| j.hold.clone()).collect();
                 let epoch = sold_out.epoch();
                 let started = std::time::Instant::now();
-                let result = store.hold_batch(&org, &variant, &requests, now_ms(), hold_ms).await;
+                let result = decider.hold_batch(&org, &variant, &requests, now_ms(), hold_ms).await;
                 tracing::debug!(variant_id = %variant, requests = requests.len(), ms = started.elapsed().as_secs_f64() * 1000.0, "decided a batch");
                 match result {
                     Ok((results, item, level)) => {
