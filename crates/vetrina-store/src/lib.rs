@@ -23,6 +23,7 @@ pub mod shows;
 pub mod webhooks;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
@@ -66,7 +67,7 @@ pub struct Store {
     pool: AnyPool,
     backend: Backend,
     /// The SQLite database's file (not for PostgreSQL or an in-memory database).
-    sqlite_file: Option<String>,
+    sqlite_file: Option<Arc<str>>,
 }
 
 /// Every SQLite connection's settings. WAL lets readers run beside the one writer; NORMAL sync
@@ -103,7 +104,7 @@ impl Store {
             let path = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url);
             let sep = if path.contains('?') { '&' } else { '?' };
             let file = path.split('?').next().filter(|f| !f.is_empty() && !f.contains(":memory:") && !path.contains("mode=memory"));
-            (Backend::Sqlite, format!("sqlite://{path}{sep}mode=rwc"), file.map(str::to_string))
+            (Backend::Sqlite, format!("sqlite://{path}{sep}mode=rwc"), file.map(Arc::from))
         };
         let options = AnyConnectOptions::from_str(&url)?;
         let pool = match backend {

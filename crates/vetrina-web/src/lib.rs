@@ -137,9 +137,22 @@ impl WebConfig {
     }
 }
 
-/// What every handler can reach. Cheap to clone.
+/// What every handler can reach: one reference-counted pointer, so that the clone axum makes for
+/// every extractor and middleware of every request is one atomic increment (field by field it was
+/// a dozen, 6 % of a flash sale's server CPU with their drops).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`].
+#[derive(Clone)]
+pub struct Shared {
     pub store: Store,
     pub blobs: Arc<dyn Blobs>,
     pub config: Arc<WebConfig>,
@@ -174,7 +187,7 @@ impl AppState {
         let answer_cache = config.answer_cache;
         let generation = Generation::default();
         let ledger = shop::Ledger::start(store.clone(), config.hold_minutes * 60_000, config.ledger_batch);
-        AppState {
+        AppState(Arc::new(Shared {
             store,
             blobs,
             config: Arc::new(config),
@@ -189,14 +202,14 @@ impl AppState {
             ledger,
             mailer: mail::Mailer::off(),
             password_slots: Arc::new(tokio::sync::Semaphore::new(4)),
-        }
+        }))
     }
 }
 
 impl AppState {
     /// Order confirmations go out through `mailer`.
     pub fn with_mailer(mut self, mailer: mail::Mailer) -> AppState {
-        self.mailer = mailer;
+        Arc::make_mut(&mut self.0).mailer = mailer;
         self
     }
 
@@ -207,7 +220,7 @@ impl AppState {
 
     /// Live rooms that share their shows with other nodes' rooms through `bus`.
     pub fn with_bus(mut self, bus: bus::Bus) -> AppState {
-        self.rooms = live::Rooms::new(bus);
+        Arc::make_mut(&mut self.0).rooms = live::Rooms::new(bus);
         self
     }
 
