@@ -150,7 +150,7 @@ impl Store {
     pub async fn create_org(&self, name: &str, currency: &Currency, time_zone: &str, owner: &UserId) -> Result<Org> {
         let id = new_id(OrgId::PREFIX);
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("INSERT INTO orgs (id, name, currency, time_zone, created_at) VALUES ($1, $2, $3, $4, $5)")
             .bind(&id)
             .bind(name)
@@ -243,7 +243,7 @@ impl Store {
     }
 
     async fn change_membership(&self, org: &OrgId, user: &UserId, new_role: Option<Role>) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let current = sqlx::query("SELECT role FROM members WHERE org_id = $1 AND user_id = $2")
             .bind(org.as_str())
             .bind(user.as_str())
@@ -348,7 +348,7 @@ impl Store {
     /// Accepts an open invitation for `user` at `now`: adds the membership, or the creator's
     /// place on the show. Once only.
     pub async fn accept_invitation(&self, token_hash: &str, user: &UserId, now: i64) -> Result<Invitation> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query("UPDATE invitations SET accepted_at = $1 WHERE token_hash = $2 AND accepted_at IS NULL AND expires_at > $1")
             .bind(now)
             .bind(token_hash)

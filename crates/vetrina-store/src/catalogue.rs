@@ -82,7 +82,7 @@ fn image_row(row: &AnyRow) -> Result<Image> {
 impl Store {
     /// Creates one product.
     pub async fn create_product(&self, org: &OrgId, product: ValidProduct) -> Result<Product> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let id = insert_product(&mut tx, org, &product).await?;
         tx.commit().await?;
         self.product(org, &id).await
@@ -92,7 +92,7 @@ impl Store {
     /// (variants matched by their option values keep their ids), others are created.
     pub async fn import_products(&self, org: &OrgId, products: Vec<ValidProduct>) -> Result<ImportOutcome> {
         let mut outcome = ImportOutcome::default();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for product in products {
             let existing = sqlx::query("SELECT id FROM products WHERE org_id = $1 AND handle = $2")
                 .bind(org.as_str())
@@ -125,7 +125,7 @@ impl Store {
     /// Replaces a product's fields, variants and imported images. Variants sent with an id keep
     /// it; variants not sent are removed.
     pub async fn update_product(&self, org: &OrgId, id: &ProductId, product: ValidProduct) -> Result<Product> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let exists = sqlx::query("SELECT id FROM products WHERE id = $1 AND org_id = $2")
             .bind(id.as_str())
             .bind(org.as_str())
@@ -148,7 +148,7 @@ impl Store {
     }
 
     pub async fn delete_product(&self, org: &OrgId, id: &ProductId) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let in_show = sqlx::query(
             "SELECT s.title FROM show_products sp JOIN shows s ON s.id = sp.show_id WHERE sp.product_id = $1 AND s.org_id = $2 LIMIT 1",
         )
@@ -255,7 +255,7 @@ impl Store {
 
     /// Adds an uploaded image (already stored under `blob_key`) at the end of the product's images.
     pub async fn add_image(&self, org: &OrgId, product: &ProductId, src: &str, blob_key: &str, alt: &str) -> Result<Image> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let exists = sqlx::query("SELECT id FROM products WHERE id = $1 AND org_id = $2")
             .bind(product.as_str())
             .bind(org.as_str())

@@ -151,6 +151,19 @@ impl Store {
         self.backend
     }
 
+    /// Begins a transaction that writes. On SQLite it takes the database's one write lock at
+    /// once (`BEGIN IMMEDIATE`, waiting up to `busy_timeout` for it): begun plainly, a
+    /// transaction that read before it wrote failed at once (`SQLITE_BUSY`) when another
+    /// connection (the flash-sale ledger's, a webhook delivery, the sweeper) had written
+    /// meanwhile, and the request answered 500. PostgreSQL: a plain transaction, its row locks
+    /// order the writers.
+    pub(crate) async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+
     /// Whether the database answers (for `/readyz`).
     pub async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").fetch_one(&self.pool).await?;

@@ -53,7 +53,7 @@ impl Store {
         .execute(&self.pool)
         .await?;
         for m in MIGRATIONS {
-            let mut tx = self.pool.begin().await?;
+            let mut tx = self.begin_write().await?;
             if self.backend == Backend::Postgres {
                 sqlx::query("SELECT pg_advisory_xact_lock(7369727)").execute(&mut *tx).await?;
             }

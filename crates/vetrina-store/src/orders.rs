@@ -178,7 +178,7 @@ impl Store {
     /// counters moved from held to sold, the holds gone. `Conflict` when the cart has nothing
     /// held (checked out already, or the holds expired).
     pub async fn checkout(&self, org: &Org, request: &CheckoutRequest, now: i64) -> Result<Checkout> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // Write first: it takes SQLite's write lock (waiting its turn) before anything is read,
         // and on PostgreSQL it locks the cart, so two taps on one cart check out one after the
         // other (the second finds it empty).
@@ -505,7 +505,7 @@ impl Store {
         note: Option<&str>,
         now: i64,
     ) -> Result<(Order, Vec<StockLevel>)> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query("UPDATE orders SET updated_at = updated_at WHERE org_id = $1 AND id = $2 RETURNING status")
             .bind(org.as_str())
             .bind(id)

@@ -105,7 +105,7 @@ impl Store {
 
     /// Deletes a clip; returns its file's path (for the caller to remove).
     pub async fn delete_clip(&self, org: &OrgId, id: &ClipId) -> Result<String> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let path: String = sqlx::query("SELECT path FROM clips WHERE id = $1 AND org_id = $2")
             .bind(id.as_str())
             .bind(org.as_str())

@@ -383,7 +383,7 @@ impl Store {
         if let Some(cart) = self.cart_of(org, buyer).await? {
             return Ok(cart);
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let cart = carts_of(&mut tx, self.backend, org, &[buyer], now).await?.0.remove(buyer).ok_or(StoreError::NotFound)?;
         tx.commit().await?;
         Ok(cart)
@@ -451,7 +451,7 @@ impl Store {
         now: i64,
         hold_ms: i64,
     ) -> Result<(Vec<Held>, Item, StockLevel)> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         // The buyers' carts first (the upsert locks those that exist): carts before variants, as
         // checkout takes them, so the two never wait for each other in a circle. Nothing is kept
         // when the variant is not found: the transaction is dropped.
@@ -564,7 +564,7 @@ impl Store {
         if parts.is_empty() {
             return Ok(Vec::new());
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let mut per_variant: BTreeMap<String, (String, String, i64)> = BTreeMap::new();
         let mut per_deal: BTreeMap<String, i64> = BTreeMap::new();
         let mut credit = |r: &sqlx::any::AnyRow, n: i64| -> Result<()> {

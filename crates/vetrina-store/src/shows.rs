@@ -37,7 +37,7 @@ impl Store {
     pub async fn create_show(&self, org: &OrgId, plan: &ShowPlan) -> Result<Show> {
         let id = ShowId(new_id(ShowId::PREFIX));
         let now = now_ms();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO shows (id, org_id, slug, title, description, status, time_zone, run_of_show, created_at, updated_at) \
              VALUES ($1, $2, $3, '', '', 'draft', 'UTC', '{\"segments\":[]}', $4, $4)",
@@ -57,7 +57,7 @@ impl Store {
     /// Writes a changed plan. `from` is the status the caller read: if another request moved the
     /// show meanwhile, this fails with a conflict instead of undoing that move.
     pub async fn update_show(&self, org: &OrgId, id: &ShowId, from: ShowStatus, plan: &ShowPlan) -> Result<Show> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query("SELECT status FROM shows WHERE id = $1 AND org_id = $2")
             .bind(id.as_str())
             .bind(org.as_str())
@@ -190,7 +190,7 @@ impl Store {
         for status in allowed {
             query = query.bind(status);
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         let moved = query.execute(&mut *tx).await?.rows_affected() == 1;
         let event = match to {
             ShowStatus::Live => Some("show.live"),
@@ -235,7 +235,7 @@ impl Store {
         if events.is_empty() {
             return Ok(());
         }
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_write().await?;
         for (at, media_ms, kind, data) in events {
             sqlx::query("INSERT INTO timeline_events (show_id, at, media_ms, kind, data) VALUES ($1, $2, $3, $4, $5)")
                 .bind(show.as_str())

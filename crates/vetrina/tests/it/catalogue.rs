@@ -250,3 +250,32 @@ story!(uploaded_images, |app| {
     assert_eq!(org.owner.delete(&org.path(&format!("/products/{id}/images/{image_id}"))).await.status, 204);
     assert_eq!(app.anonymous().get(&src).await.status, 404);
 });
+
+/// SQLite has one writer at a time, and a transaction that reads before it writes must not fail
+/// when another connection writes in between (the flash-sale ledger has a connection of its own;
+/// webhook deliveries and the sweeper write through the pool): an edit made while another
+/// connection holds the write lock waits for it, then succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_waits_for_another_writer_on_sqlite() {
+    use sqlx::Connection;
+    let app = crate::harness::TestApp::spawn(crate::harness::Db::Sqlite).await;
+    let org = app.org("writers").await;
+    let r = org.owner.post(&org.path("/products"), product_json("Borsa a mano", 9_900)).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.body["id"].as_str().unwrap().to_string();
+
+    let file = app.data_dir().join("vetrina.db");
+    let mut other = sqlx::SqliteConnection::connect(&format!("sqlite://{}", file.display())).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut other).await.unwrap();
+    sqlx::query("UPDATE products SET updated_at = updated_at + 1 WHERE id = $1").bind(&id).execute(&mut other).await.unwrap();
+    let path = org.path(&format!("/products/{id}"));
+    let edit = org.owner.put(&path, product_json("Borsa a tracolla", 9_900));
+    let (edited, ()) = tokio::join!(edit, async {
+        // The edit is under way (reading, or waiting to write) when the other writer commits.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+    });
+    assert_eq!(edited.status, 200, "{}", edited.text);
+    assert_eq!(edited.body["title"], "Borsa a tracolla");
+    app.stop().await;
+}
