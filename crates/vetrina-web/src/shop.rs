@@ -25,7 +25,12 @@ const QUEUE: usize = 20_000;
 /// once; stock that comes back elsewhere (another node, a restock) shows within this time.
 const SOLD_OUT_FRESH: Duration = Duration::from_millis(500);
 
-type Reply = oneshot::Sender<Result<(Held, Item, StockLevel), LedgerError>>;
+/// A request's answer: its hold, and the item and stock its batch decided on (shared by the
+/// batch's answers: a clone each would be a handful of allocations per request on the ledger's
+/// thread).
+type Answer = (Held, Arc<Item>, Arc<StockLevel>);
+
+type Reply = oneshot::Sender<Result<Answer, LedgerError>>;
 
 struct Job {
     org: OrgId,
@@ -152,7 +157,7 @@ impl Ledger {
     }
 
     /// Asks to hold units; the answer comes once the batch it joined is committed.
-    pub async fn hold(&self, org: OrgId, variant: VariantId, hold: NewHold) -> Result<(Held, Item, StockLevel), LedgerError> {
+    pub async fn hold(&self, org: OrgId, variant: VariantId, hold: NewHold) -> Result<Answer, LedgerError> {
         if self.sold_out.is(&org, &variant) {
             return Err(LedgerError::SoldOut);
         }
@@ -233,7 +238,7 @@ async fn decide(
                     }
                     continue;
                 }
-                let requests: Vec<NewHold> = batch.iter().map(|j| j.hold.clone()).collect();
+                let (requests, replies): (Vec<NewHold>, Vec<Reply>) = batch.into_iter().map(|j| (j.hold, j.reply)).unzip();
                 let epoch = sold_out.epoch();
                 let started = std::time::Instant::now();
                 let result = decider.hold_batch(&org, &variant, &requests, now_ms(), hold_ms).await;
@@ -242,8 +247,9 @@ async fn decide(
                     Ok((results, item, level)) => {
                         sold_out.saw_since(&level, Some(epoch));
                         let _ = stock.send(level.clone());
-                        for (job, held) in batch.into_iter().zip(results) {
-                            let _ = job.reply.send(Ok((held, item.clone(), level.clone())));
+                        let (item, level) = (Arc::new(item), Arc::new(level));
+                        for (reply, held) in replies.into_iter().zip(results) {
+                            let _ = reply.send(Ok((held, item.clone(), level.clone())));
                         }
                     }
                     Err(e) => {
@@ -251,8 +257,8 @@ async fn decide(
                             tracing::error!(variant_id = %variant, error = %e, "cannot hold stock");
                         }
                         let answer = if matches!(e, StoreError::NotFound) { LedgerError::NotFound } else { LedgerError::Failed };
-                        for job in batch {
-                            let _ = job.reply.send(Err(answer.clone()));
+                        for reply in replies {
+                            let _ = reply.send(Err(answer.clone()));
                         }
                     }
                 }
