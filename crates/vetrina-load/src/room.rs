@@ -7,7 +7,8 @@
 //! only count what arrives from the frame headers (`light_ws`: so the load generator's own
 //! parsing does not take the cores the server is measured on). Prints one
 //! JSON line: viewers, connected, disconnects, p50/p99 delivery of chat lines, frames received,
-//! and the server's memory per connection (RSS with the room idle, over its RSS before).
+//! the server's memory per connection (RSS with the room idle, over its RSS before), and the CPU
+//! both processes used while the chat ran (the server's also per message delivered).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -218,6 +219,28 @@ pub async fn run(load: RoomLoad) -> anyhow::Result<serde_json::Value> {
             }
         }));
     }
+    // CPU while the chat runs, from the first sender's turn to the last message: both processes'
+    // (in cores of the machine they share) and the server's per frame delivered.
+    let cpu = {
+        let (server_pid, frames) = (load.server_pid.map(|p| p.to_string()), frames.clone());
+        let until = end - Duration::from_millis(2500);
+        tokio::spawn(async move {
+            tokio::time::sleep_until((origin + Duration::from_secs(1)).into()).await;
+            let server = || server_pid.as_deref().and_then(crate::cpu_ms);
+            let before = (server(), crate::cpu_ms("self"), frames.load(Ordering::Relaxed), Instant::now());
+            tokio::time::sleep_until(until.into()).await;
+            let after = (server(), crate::cpu_ms("self"), frames.load(Ordering::Relaxed), Instant::now());
+            let seconds = after.3.duration_since(before.3).as_secs_f64().max(0.001);
+            let server_ms = after.0.zip(before.0).map(|(a, b)| a.saturating_sub(b));
+            let load_ms = after.1.zip(before.1).map(|(a, b)| a.saturating_sub(b));
+            let frames = after.2.saturating_sub(before.2).max(1);
+            json!({
+                "server_cores": server_ms.map(|ms| ms as f64 / 1000.0 / seconds),
+                "load_cores": load_ms.map(|ms| ms as f64 / 1000.0 / seconds),
+                "server_cpu_us_per_frame": server_ms.map(|ms| ms as f64 * 1000.0 / frames as f64),
+            })
+        })
+    };
     // The room quiet again after the chat, everyone still in: weigh the server again (what
     // connections keep of the traffic they carried).
     let server_pid = load.server_pid;
@@ -229,6 +252,7 @@ pub async fn run(load: RoomLoad) -> anyhow::Result<serde_json::Value> {
         let _ = t.await;
     }
     let rss_after_chat = rss_after_chat.await.ok().flatten();
+    let cpu = cpu.await.unwrap_or_default();
     for s in senders {
         s.abort();
     }
@@ -257,5 +281,8 @@ pub async fn run(load: RoomLoad) -> anyhow::Result<serde_json::Value> {
         "rss_per_conn_bytes": match (rss_before, rss_idle) { (Some(a), Some(b)) => Some(b.saturating_sub(a) / n), _ => None },
         "server_rss_after_chat_bytes": rss_after_chat,
         "rss_per_conn_after_chat_bytes": match (rss_before, rss_after_chat) { (Some(a), Some(b)) => Some(b.saturating_sub(a) / n), _ => None },
+        "server_cores": cpu["server_cores"],
+        "load_cores": cpu["load_cores"],
+        "server_cpu_us_per_frame": cpu["server_cpu_us_per_frame"],
     }))
 }
