@@ -68,9 +68,10 @@ enum Command {
     },
     /// Many WebSocket connections in one live room, with senders chatting and liking.
     Room {
-        /// The room's URL (ws://host/api/v1/shows/SLUG/live).
-        #[arg(long)]
-        url: String,
+        /// The room's URL (ws://host/api/v1/shows/SLUG/live); again for each node of several,
+        /// and viewers and senders go to each in turn.
+        #[arg(long, required = true)]
+        url: Vec<String>,
         #[arg(long, default_value_t = 1000)]
         viewers: usize,
         #[arg(long, default_value_t = 20)]
@@ -80,13 +81,40 @@ enum Command {
         chat_rate: usize,
         #[arg(long, default_value_t = 2000)]
         like_rate: usize,
+        /// The server's process id (again for each node): memory and CPU are their sums.
         #[arg(long)]
-        server_pid: Option<u32>,
+        server_pid: Vec<u32>,
         #[arg(long, default_value_t = 1000)]
         joins_per_second: usize,
         /// Every listener decodes every message with a full WebSocket client (tungstenite), as
         /// before 2026-12-03's second session; by default one in 50 does and the others count
         /// messages from the frame headers.
+        #[arg(long)]
+        full_listeners: bool,
+    },
+    /// One process's share of `room`'s listeners, when they are more than one process may hold
+    /// sockets for (started by `room` itself).
+    #[command(hide = true)]
+    RoomListeners {
+        #[arg(long, required = true)]
+        url: Vec<String>,
+        #[arg(long)]
+        viewers: usize,
+        #[arg(long)]
+        shard: usize,
+        #[arg(long)]
+        shards: usize,
+        /// The plan's times, in milliseconds since the Unix epoch.
+        #[arg(long)]
+        start: u64,
+        #[arg(long)]
+        join_ms: u64,
+        #[arg(long)]
+        window_from: u64,
+        #[arg(long)]
+        window_until: u64,
+        #[arg(long)]
+        end: u64,
         #[arg(long)]
         full_listeners: bool,
     },
@@ -139,17 +167,22 @@ fn main() -> anyhow::Result<()> {
             }
             Command::Room { url, viewers, seconds, chat_rate, like_rate, server_pid, joins_per_second, full_listeners } => {
                 let report = vetrina_load::room::run(vetrina_load::room::RoomLoad {
-                    url,
+                    urls: url,
                     viewers,
                     seconds,
                     chat_rate,
                     like_rate,
-                    server_pid,
+                    server_pids: server_pid,
                     joins_per_second,
                     full_listeners,
                 })
                 .await?;
                 println!("{report}");
+            }
+            Command::RoomListeners { url, viewers, shard, shards, start, join_ms, window_from, window_until, end, full_listeners } => {
+                let plan = vetrina_load::room::Plan { start, join_ms, window: (window_from, window_until), end };
+                let listeners = vetrina_load::room::Listeners { urls: url, viewers, shard, shards, full: full_listeners, plan };
+                println!("{}", vetrina_load::room::listen(listeners).await);
             }
             Command::Timeline { url, limit, rounds } => {
                 let report = vetrina_load::timeline::run(vetrina_load::timeline::TimelineLoad { url, limit, rounds }).await?;

@@ -9,12 +9,18 @@
 //! JSON line: viewers, connected, disconnects, p50/p99 delivery of chat lines, frames received,
 //! the server's memory per connection (RSS with the room idle, over its RSS before), and the CPU
 //! both processes used while the chat ran (the server's also per message delivered).
+//!
+//! Several nodes: the room's URL on each (`--url` again), viewers and senders spread over them in
+//! turn, the servers' pids summed. A process may hold only so many sockets (its open-file limit):
+//! past that the listeners run in child processes (`room-listeners`), each holding its share, on
+//! one plan of wall-clock times so they join, measure and leave together.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::{percentile, rss_bytes};
+use crate::rss_bytes;
 use anyhow::{Context, bail};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::json;
@@ -24,21 +30,96 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 #[derive(Clone, Debug)]
 pub struct RoomLoad {
-    /// The room's WebSocket URL (`ws://host/api/v1/shows/SLUG/live`).
-    pub url: String,
+    /// The room's WebSocket URL on each node (`ws://host/api/v1/shows/SLUG/live`).
+    pub urls: Vec<String>,
     pub viewers: usize,
+    /// How long the chat runs.
     pub seconds: u64,
     pub chat_rate: usize,
     pub like_rate: usize,
-    pub server_pid: Option<u32>,
+    /// Every node's process id: memory and CPU are their sums.
+    pub server_pids: Vec<u32>,
     pub joins_per_second: usize,
     /// Every listener a full WebSocket client (tungstenite); otherwise only the one in 50 that
     /// measures delivery.
     pub full_listeners: bool,
 }
 
+/// When things happen, in milliseconds since the Unix epoch, so that child processes keep the
+/// same times as the parent.
+#[derive(Clone, Copy, Debug)]
+pub struct Plan {
+    /// The first viewer joins.
+    pub start: u64,
+    /// The viewers join over this long, evenly.
+    pub join_ms: u64,
+    /// Frames received are counted from the first to the second (while the chat runs).
+    pub window: (u64, u64),
+    /// The listeners leave.
+    pub end: u64,
+}
+
+/// Some of the listeners: which of `viewers` (every `shards`th from `shard`), and how.
+#[derive(Clone, Debug)]
+pub struct Listeners {
+    pub urls: Vec<String>,
+    pub viewers: usize,
+    pub shard: usize,
+    pub shards: usize,
+    pub full: bool,
+    pub plan: Plan,
+}
+
 fn unix_micros() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros() as u64).unwrap_or(0)
+}
+
+/// The `Instant` of a wall-clock time in Unix milliseconds.
+fn at(unix_ms: u64) -> tokio::time::Instant {
+    let now = unix_micros();
+    let wait = (unix_ms * 1000).saturating_sub(now);
+    (Instant::now() + Duration::from_micros(wait)).into()
+}
+
+/// Counts per 0.1 ms: delays from every measuring listener, mergeable across processes.
+#[derive(Default, Debug)]
+struct Histogram(HashMap<u64, u64>);
+
+impl Histogram {
+    fn add(&mut self, micros: u64) {
+        *self.0.entry(micros / 100).or_default() += 1;
+    }
+    fn merge(&mut self, other: &serde_json::Value) {
+        for pair in other.as_array().into_iter().flatten() {
+            if let (Some(bucket), Some(count)) = (pair[0].as_u64(), pair[1].as_u64()) {
+                *self.0.entry(bucket).or_default() += count;
+            }
+        }
+    }
+    fn to_json(&self) -> serde_json::Value {
+        self.0.iter().map(|(b, c)| json!([b, c])).collect()
+    }
+    fn count(&self) -> u64 {
+        self.0.values().sum()
+    }
+    /// The value at fraction `p` (0 to 1), in milliseconds (the middle of its 0.1 ms bucket).
+    fn percentile_ms(&self, p: f64) -> Option<f64> {
+        let total = self.count();
+        if total == 0 {
+            return None;
+        }
+        let rank = ((total - 1) as f64 * p).round() as u64;
+        let mut buckets: Vec<_> = self.0.iter().collect();
+        buckets.sort_unstable();
+        let mut seen = 0;
+        for (bucket, count) in buckets {
+            seen += count;
+            if seen > rank {
+                return Some((*bucket as f64 + 0.5) / 10.0);
+            }
+        }
+        None
+    }
 }
 
 async fn guest_cookie(http: &reqwest::Client, base: &str, i: usize) -> anyhow::Result<String> {
@@ -47,47 +128,54 @@ async fn guest_cookie(http: &reqwest::Client, base: &str, i: usize) -> anyhow::R
     Ok(cookie.split(';').next().unwrap_or("").to_string())
 }
 
+/// What the listeners saw.
+#[derive(Default)]
+struct Seen {
+    connected: AtomicU64,
+    disconnects: AtomicU64,
+    frames: AtomicU64,
+    /// Snapshots after the first: the room resynchronised a measuring listener that fell behind.
+    resyncs: AtomicU64,
+    /// The most viewers a frame said the room had (over all nodes).
+    viewers_max: AtomicU64,
+    delays: Mutex<Histogram>,
+    /// From asking to connect to the room's snapshot, per viewer.
+    joins: Mutex<Histogram>,
+}
+
 /// A listener that counts what arrives from the frame headers (`light_ws`), until `end`.
-async fn listen_lightly(
-    url: String,
-    nonce: u64,
-    end: Instant,
-    connected: Arc<AtomicU64>,
-    disconnects: Arc<AtomicU64>,
-    frames: Arc<AtomicU64>,
-    joins: Arc<Mutex<Vec<u64>>>,
-) {
+async fn listen_lightly(url: String, nonce: u64, end: tokio::time::Instant, seen: Arc<Seen>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let asked = Instant::now();
     let Ok((mut stream, first)) = crate::light_ws::connect(&url, nonce).await else {
-        disconnects.fetch_add(1, Ordering::Relaxed);
+        seen.disconnects.fetch_add(1, Ordering::Relaxed);
         return;
     };
-    connected.fetch_add(1, Ordering::Relaxed);
+    seen.connected.fetch_add(1, Ordering::Relaxed);
     let mut counter = crate::light_ws::Counter::default();
     let mut n = counter.feed(&first);
     let mut joined = false;
     let mut buf = vec![0u8; 4096];
-    let deadline = tokio::time::sleep_until(end.into());
+    let deadline = tokio::time::sleep_until(end);
     tokio::pin!(deadline);
     loop {
         if n > 0 {
             // The first message is the room's snapshot.
             if !joined {
                 joined = true;
-                joins.lock().await.push(asked.elapsed().as_micros() as u64);
+                seen.joins.lock().await.add(asked.elapsed().as_micros() as u64);
             }
-            frames.fetch_add(n, Ordering::Relaxed);
+            seen.frames.fetch_add(n, Ordering::Relaxed);
         }
         if counter.closed {
-            disconnects.fetch_add(1, Ordering::Relaxed);
+            seen.disconnects.fetch_add(1, Ordering::Relaxed);
             return;
         }
         tokio::select! {
             () = &mut deadline => break,
             read = stream.read(&mut buf) => match read {
                 Ok(0) | Err(_) => {
-                    disconnects.fetch_add(1, Ordering::Relaxed);
+                    seen.disconnects.fetch_add(1, Ordering::Relaxed);
                     return;
                 }
                 Ok(len) => n = counter.feed(&buf[..len]),
@@ -97,105 +185,197 @@ async fn listen_lightly(
     let _ = stream.write_all(&crate::light_ws::CLOSE).await;
 }
 
-pub async fn run(load: RoomLoad) -> anyhow::Result<serde_json::Value> {
-    let http_base = load.url.replacen("ws://", "http://", 1).replacen("wss://", "https://", 1);
-    let base = match http_base.find("/api/v1/") {
-        Some(i) => http_base[..i].to_string(),
-        None => bail!("{} is not a room URL (…/api/v1/shows/SLUG/live)", load.url),
+/// A full WebSocket client; the one that `measure`s parses every frame and times its chat lines.
+async fn listen_fully(url: String, measure: bool, end: tokio::time::Instant, seen: Arc<Seen>) {
+    let asked = Instant::now();
+    let Ok(request) = url.into_client_request() else { return };
+    let Ok((mut socket, _)) = tokio_tungstenite::connect_async(request).await else {
+        seen.disconnects.fetch_add(1, Ordering::Relaxed);
+        return;
     };
-    let http = reqwest::Client::new();
-    let rss_before = load.server_pid.and_then(rss_bytes);
-    let connected = Arc::new(AtomicU64::new(0));
-    let disconnects = Arc::new(AtomicU64::new(0));
-    let frames = Arc::new(AtomicU64::new(0));
-    // Snapshots after the first: the room resynchronised a measuring listener that fell behind.
-    let resyncs = Arc::new(AtomicU64::new(0));
-    let delays = Arc::new(Mutex::new(Vec::<u64>::new()));
-    // From asking to connect to the room's snapshot, per viewer (microseconds).
-    let joins = Arc::new(Mutex::new(Vec::<u64>::new()));
-    let started = Instant::now();
-    let join_time = Duration::from_secs_f64(load.viewers as f64 / load.joins_per_second.max(1) as f64);
-    let end = started + join_time + Duration::from_secs(2 + load.seconds);
-
-    let mut tasks = Vec::with_capacity(load.viewers);
-    for i in 0..load.viewers {
-        tokio::time::sleep_until((started + join_time.mul_f64(i as f64 / load.viewers.max(1) as f64)).into()).await;
-        let (url, connected, disconnects, frames, delays, joins, resyncs) =
-            (load.url.clone(), connected.clone(), disconnects.clone(), frames.clone(), delays.clone(), joins.clone(), resyncs.clone());
-        let measure = i % 50 == 0;
-        if !measure && !load.full_listeners {
-            tasks.push(tokio::spawn(listen_lightly(url, i as u64, end, connected, disconnects, frames, joins)));
-            continue;
-        }
-        tasks.push(tokio::spawn(async move {
-            let asked = Instant::now();
-            let Ok(request) = url.into_client_request() else { return };
-            let Ok((mut socket, _)) = tokio_tungstenite::connect_async(request).await else {
-                disconnects.fetch_add(1, Ordering::Relaxed);
-                return;
-            };
-            connected.fetch_add(1, Ordering::Relaxed);
-            let mut local = Vec::new();
-            let mut joined = false;
-            let mut frames_seen = 0u64;
-            loop {
-                let next = tokio::time::timeout_at(end.into(), socket.next()).await;
-                match next {
-                    Err(_) => break,
-                    Ok(Some(Ok(Message::Text(t)))) => {
-                        // The first message is the room's snapshot.
-                        if !joined {
-                            joined = true;
-                            joins.lock().await.push(asked.elapsed().as_micros() as u64);
-                        }
-                        frames.fetch_add(1, Ordering::Relaxed);
-                        if measure && let Ok(m) = serde_json::from_str::<serde_json::Value>(t.as_str()) {
-                            // Delivery is timed on frames only: a snapshot's chat lines are
-                            // history (at join, or when the listener fell behind), not deliveries.
-                            if m["type"] == "snapshot" {
-                                if frames_seen > 0 {
-                                    resyncs.fetch_add(1, Ordering::Relaxed);
-                                }
-                                frames_seen += 1;
-                                continue;
-                            }
-                            frames_seen += 1;
-                            let now = unix_micros();
-                            for line in m["chat"].as_array().into_iter().flatten() {
-                                if let Some(sent) =
-                                    line["text"].as_str().and_then(|t| t.strip_prefix("t:")).and_then(|t| t.parse::<u64>().ok())
-                                {
-                                    local.push(now.saturating_sub(sent));
-                                }
-                            }
-                        }
+    seen.connected.fetch_add(1, Ordering::Relaxed);
+    let mut local = Vec::new();
+    let mut joined = false;
+    let mut frames_seen = 0u64;
+    loop {
+        match tokio::time::timeout_at(end, socket.next()).await {
+            Err(_) => break,
+            Ok(Some(Ok(Message::Text(t)))) => {
+                // The first message is the room's snapshot.
+                if !joined {
+                    joined = true;
+                    seen.joins.lock().await.add(asked.elapsed().as_micros() as u64);
+                }
+                seen.frames.fetch_add(1, Ordering::Relaxed);
+                if measure && let Ok(m) = serde_json::from_str::<serde_json::Value>(t.as_str()) {
+                    if let Some(n) = m["viewers"].as_u64() {
+                        seen.viewers_max.fetch_max(n, Ordering::Relaxed);
                     }
-                    Ok(Some(Ok(_))) => {}
-                    Ok(_) => {
-                        disconnects.fetch_add(1, Ordering::Relaxed);
-                        return;
+                    // Delivery is timed on frames only: a snapshot's chat lines are history (at
+                    // join, or when the listener fell behind), not deliveries.
+                    if m["type"] == "snapshot" {
+                        if frames_seen > 0 {
+                            seen.resyncs.fetch_add(1, Ordering::Relaxed);
+                        }
+                        frames_seen += 1;
+                        continue;
+                    }
+                    frames_seen += 1;
+                    let now = unix_micros();
+                    for line in m["chat"].as_array().into_iter().flatten() {
+                        if let Some(sent) = line["text"].as_str().and_then(|t| t.strip_prefix("t:")).and_then(|t| t.parse::<u64>().ok()) {
+                            local.push(now.saturating_sub(sent));
+                        }
                     }
                 }
             }
-            let _ = socket.close(None).await;
-            delays.lock().await.extend(local);
-        }));
+            Ok(Some(Ok(_))) => {}
+            Ok(_) => {
+                seen.disconnects.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        }
     }
-    // The room idle with everyone in it: weigh the server.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let rss_idle = load.server_pid.and_then(rss_bytes);
+    let _ = socket.close(None).await;
+    let mut delays = seen.delays.lock().await;
+    for us in local {
+        delays.add(us);
+    }
+}
 
-    // Senders: guests chatting once a second each, and liking.
+/// Runs this process's share of the listeners to the plan's end; what they saw as JSON (the
+/// histograms as `[bucket, count]` pairs).
+pub async fn listen(l: Listeners) -> serde_json::Value {
+    let seen = Arc::new(Seen::default());
+    let plan = l.plan;
+    let end = at(plan.end);
+    // Frames received while the chat runs, for the server's CPU per frame.
+    let window = {
+        let seen = seen.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep_until(at(plan.window.0)).await;
+            let before = seen.frames.load(Ordering::Relaxed);
+            tokio::time::sleep_until(at(plan.window.1)).await;
+            seen.frames.load(Ordering::Relaxed).saturating_sub(before)
+        })
+    };
+    let mut tasks = Vec::with_capacity(l.viewers / l.shards.max(1) + 1);
+    for i in (l.shard..l.viewers).step_by(l.shards.max(1)) {
+        tokio::time::sleep_until(at(plan.start + plan.join_ms * i as u64 / l.viewers.max(1) as u64)).await;
+        let url = l.urls[i % l.urls.len()].clone();
+        let measure = i % 50 == 0;
+        tasks.push(if !measure && !l.full {
+            tokio::spawn(listen_lightly(url, i as u64, end, seen.clone()))
+        } else {
+            tokio::spawn(listen_fully(url, measure, end, seen.clone()))
+        });
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    let frames_in_window = window.await.unwrap_or(0);
+    let load = |n: &AtomicU64| n.load(Ordering::Relaxed);
+    json!({
+        "connected": load(&seen.connected),
+        "disconnects": load(&seen.disconnects),
+        "frames": load(&seen.frames),
+        "frames_in_window": frames_in_window,
+        "resyncs": load(&seen.resyncs),
+        "viewers_max": load(&seen.viewers_max),
+        "delays": seen.delays.lock().await.to_json(),
+        "joins": seen.joins.lock().await.to_json(),
+    })
+}
+
+/// The soft limit on this process's open files, from `/proc/self/limits`.
+fn open_files_limit() -> Option<usize> {
+    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+    limits.lines().find_map(|l| l.strip_prefix("Max open files"))?.split_whitespace().next()?.parse().ok()
+}
+
+/// Listeners one process holds: its open-file limit, less some for everything else.
+fn listeners_per_process() -> usize {
+    open_files_limit().unwrap_or(1024).saturating_sub(500).max(100)
+}
+
+pub async fn run(load: RoomLoad) -> anyhow::Result<serde_json::Value> {
+    let Some(first_url) = load.urls.first() else { bail!("no room URL") };
+    let base_of = |url: &str| -> anyhow::Result<String> {
+        let http_base = url.replacen("ws://", "http://", 1).replacen("wss://", "https://", 1);
+        match http_base.find("/api/v1/") {
+            Some(i) => Ok(http_base[..i].to_string()),
+            None => bail!("{url} is not a room URL (…/api/v1/shows/SLUG/live)"),
+        }
+    };
+    base_of(first_url)?;
+    let http = reqwest::Client::new();
+    // Guest sessions for the senders first, each on the node it will chat on.
     let n_senders = load.chat_rate;
+    let mut cookies = Vec::with_capacity(n_senders);
+    for i in 0..n_senders {
+        let url = &load.urls[i % load.urls.len()];
+        cookies.push((url.clone(), guest_cookie(&http, &base_of(url)?, i).await?));
+    }
+    let servers_rss = || -> Option<u64> {
+        let all: Option<Vec<u64>> = load.server_pids.iter().map(|&p| rss_bytes(p)).collect();
+        all.filter(|a| !a.is_empty()).map(|a| a.iter().sum())
+    };
+    let rss_before = servers_rss();
+
+    let shards = load.viewers.div_ceil(listeners_per_process()).max(1);
+    // Children need a moment to start.
+    let start = unix_micros() / 1000 + if shards > 1 { 1000 } else { 200 };
+    let join_ms = load.viewers as u64 * 1000 / load.joins_per_second.max(1) as u64;
+    let origin = start + join_ms + 3000;
+    let send_until = origin + load.seconds * 1000;
+    let plan = Plan { start, join_ms, window: (origin + 1000, send_until.max(origin + 1000)), end: send_until + 2500 };
+    let listeners = Listeners { urls: load.urls.clone(), viewers: load.viewers, shard: 0, shards, full: load.full_listeners, plan };
+
+    enum Running {
+        Here(tokio::task::JoinHandle<serde_json::Value>),
+        Children(Vec<tokio::process::Child>),
+    }
+    let running = if shards == 1 {
+        Running::Here(tokio::spawn(listen(listeners)))
+    } else {
+        let exe = std::env::current_exe()?;
+        let mut children = Vec::with_capacity(shards);
+        for shard in 0..shards {
+            let mut command = tokio::process::Command::new(&exe);
+            command.arg("room-listeners");
+            for url in &load.urls {
+                command.args(["--url", url]);
+            }
+            command
+                .args(["--viewers", &load.viewers.to_string(), "--shard", &shard.to_string(), "--shards", &shards.to_string()])
+                .args(["--start", &plan.start.to_string(), "--join-ms", &plan.join_ms.to_string()])
+                .args(["--window-from", &plan.window.0.to_string(), "--window-until", &plan.window.1.to_string()])
+                .args(["--end", &plan.end.to_string()])
+                .stdout(std::process::Stdio::piped())
+                .kill_on_drop(true);
+            if load.full_listeners {
+                command.arg("--full-listeners");
+            }
+            children.push(command.spawn().context("starting a listeners' process")?);
+        }
+        Running::Children(children)
+    };
+    let load_pids: Vec<String> = match &running {
+        Running::Here(_) => vec!["self".to_string()],
+        Running::Children(children) => {
+            std::iter::once("self".to_string()).chain(children.iter().filter_map(|c| c.id()).map(|p| p.to_string())).collect()
+        }
+    };
+
+    // The room idle with everyone in it: weigh the servers.
+    tokio::time::sleep_until(at(start + join_ms + 1500)).await;
+    let rss_idle = servers_rss();
+
+    // Senders: guests chatting once a second each, and liking, each at its turn within the second
+    // from one origin for all, so chat arrives evenly, not in a burst a second.
     let like_per_sender = (load.like_rate as f64 / n_senders.max(1) as f64).ceil() as u32;
     let mut senders = Vec::new();
-    // Each sender's turn within the second, from one origin for all (they start one after another,
-    // as their guest sessions are made): chat arrives evenly, not in a burst a second.
-    let origin = Instant::now() + Duration::from_millis(200 + 5 * n_senders as u64);
-    for i in 0..n_senders {
-        let cookie = guest_cookie(&http, &base, i).await?;
-        let url = load.url.clone();
-        let send_until = end - Duration::from_millis(2500);
+    for (i, (url, cookie)) in cookies.into_iter().enumerate() {
         senders.push(tokio::spawn(async move {
             let Ok(mut request) = url.into_client_request() else { return };
             let Ok(value) = cookie.parse() else { return };
@@ -204,10 +384,14 @@ pub async fn run(load: RoomLoad) -> anyhow::Result<serde_json::Value> {
             let (mut sink, mut stream) = socket.split();
             // Drain what the room sends the sender, so its queue never fills.
             tokio::spawn(async move { while stream.next().await.is_some() {} });
-            let first = origin + Duration::from_millis(i as u64 * 1000 / n_senders.max(1) as u64);
-            let mut tick = tokio::time::interval_at(first.into(), Duration::from_millis(1001));
-            while Instant::now() < send_until {
+            let first = origin * 1000 + i as u64 * 1_000_000 / n_senders.max(1) as u64;
+            let mut tick = tokio::time::interval_at(at(first / 1000), Duration::from_millis(1001));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+            loop {
                 tick.tick().await;
+                if unix_micros() / 1000 >= send_until {
+                    return;
+                }
                 let chat = json!({"type": "chat", "text": format!("t:{}", unix_micros())}).to_string();
                 if sink.send(Message::Text(chat.into())).await.is_err() {
                     return;
@@ -219,70 +403,93 @@ pub async fn run(load: RoomLoad) -> anyhow::Result<serde_json::Value> {
             }
         }));
     }
-    // CPU while the chat runs, from the first sender's turn to the last message: both processes'
-    // (in cores of the machine they share) and the server's per frame delivered.
-    let cpu = {
-        let (server_pid, frames) = (load.server_pid.map(|p| p.to_string()), frames.clone());
-        let until = end - Duration::from_millis(2500);
-        tokio::spawn(async move {
-            tokio::time::sleep_until((origin + Duration::from_secs(1)).into()).await;
-            let server = || server_pid.as_deref().and_then(crate::cpu_ms);
-            let before = (server(), crate::cpu_ms("self"), frames.load(Ordering::Relaxed), Instant::now());
-            tokio::time::sleep_until(until.into()).await;
-            let after = (server(), crate::cpu_ms("self"), frames.load(Ordering::Relaxed), Instant::now());
-            let seconds = after.3.duration_since(before.3).as_secs_f64().max(0.001);
-            let server_ms = after.0.zip(before.0).map(|(a, b)| a.saturating_sub(b));
-            let load_ms = after.1.zip(before.1).map(|(a, b)| a.saturating_sub(b));
-            let frames = after.2.saturating_sub(before.2).max(1);
-            json!({
-                "server_cores": server_ms.map(|ms| ms as f64 / 1000.0 / seconds),
-                "load_cores": load_ms.map(|ms| ms as f64 / 1000.0 / seconds),
-                "server_cpu_us_per_frame": server_ms.map(|ms| ms as f64 * 1000.0 / frames as f64),
-            })
-        })
-    };
-    // The room quiet again after the chat, everyone still in: weigh the server again (what
+    // CPU while the chat runs: both sides' (in cores of the machine they share).
+    let cpu_of = |pids: &[String]| -> Option<u64> { pids.iter().map(|p| crate::cpu_ms(p)).sum() };
+    let server_pids: Vec<String> = load.server_pids.iter().map(|p| p.to_string()).collect();
+    tokio::time::sleep_until(at(plan.window.0)).await;
+    let before = (cpu_of(&server_pids), cpu_of(&load_pids), Instant::now());
+    tokio::time::sleep_until(at(plan.window.1)).await;
+    let after = (cpu_of(&server_pids), cpu_of(&load_pids), Instant::now());
+    let cpu_seconds = after.2.duration_since(before.2).as_secs_f64().max(0.001);
+    let server_ms = after.0.zip(before.0).map(|(a, b)| a.saturating_sub(b)).filter(|_| !server_pids.is_empty());
+    let load_ms = after.1.zip(before.1).map(|(a, b)| a.saturating_sub(b));
+    // The room quiet again after the chat, everyone still in: weigh the servers again (what
     // connections keep of the traffic they carried).
-    let server_pid = load.server_pid;
-    let rss_after_chat = tokio::spawn(async move {
-        tokio::time::sleep_until((end - Duration::from_millis(800)).into()).await;
-        server_pid.and_then(rss_bytes)
-    });
-    for t in tasks {
-        let _ = t.await;
-    }
-    let rss_after_chat = rss_after_chat.await.ok().flatten();
-    let cpu = cpu.await.unwrap_or_default();
+    tokio::time::sleep_until(at(plan.end - 800)).await;
+    let rss_after_chat = servers_rss();
+
+    let reports = match running {
+        Running::Here(task) => vec![task.await?],
+        Running::Children(children) => {
+            let mut reports = Vec::with_capacity(children.len());
+            for child in children {
+                let out = child.wait_with_output().await?;
+                if !out.status.success() {
+                    bail!("a listeners' process failed: {}", out.status);
+                }
+                reports.push(serde_json::from_slice(&out.stdout).context("a listeners' process's report")?);
+            }
+            reports
+        }
+    };
     for s in senders {
         s.abort();
     }
-    let mut delays = std::mem::take(&mut *delays.lock().await);
-    delays.sort_unstable();
-    let mut joins = std::mem::take(&mut *joins.lock().await);
-    joins.sort_unstable();
+    let sum = |key: &str| reports.iter().filter_map(|r| r[key].as_u64()).sum::<u64>();
+    let (mut delays, mut joins) = (Histogram::default(), Histogram::default());
+    for r in &reports {
+        delays.merge(&r["delays"]);
+        joins.merge(&r["joins"]);
+    }
+    let frames_in_window = sum("frames_in_window").max(1);
     let n = load.viewers.max(1) as u64;
+    let per_conn = |after: Option<u64>| rss_before.zip(after).map(|(a, b)| b.saturating_sub(a) / n);
     Ok(json!({
         "viewers": load.viewers,
-        "connected": connected.load(Ordering::Relaxed),
-        "disconnects": disconnects.load(Ordering::Relaxed),
+        "nodes": load.urls.len(),
+        "load_processes": shards,
+        "connected": sum("connected"),
+        "disconnects": sum("disconnects"),
         "seconds": load.seconds,
         "chat_rate": load.chat_rate,
         "like_rate": load.like_rate,
-        "frames_received": frames.load(Ordering::Relaxed),
+        "frames_received": sum("frames"),
         "measuring_listeners": load.viewers.div_ceil(50),
-        "resyncs": resyncs.load(Ordering::Relaxed),
-        "delivery_samples": delays.len(),
-        "p50_ms": percentile(&delays, 0.5).map(|us| us as f64 / 1000.0),
-        "p99_ms": percentile(&delays, 0.99).map(|us| us as f64 / 1000.0),
-        "join_median_ms": percentile(&joins, 0.5).map(|us| us as f64 / 1000.0),
-        "join_p99_ms": percentile(&joins, 0.99).map(|us| us as f64 / 1000.0),
+        "viewers_seen_max": reports.iter().filter_map(|r| r["viewers_max"].as_u64()).max(),
+        "resyncs": sum("resyncs"),
+        "delivery_samples": delays.count(),
+        "p50_ms": delays.percentile_ms(0.5),
+        "p99_ms": delays.percentile_ms(0.99),
+        "join_median_ms": joins.percentile_ms(0.5),
+        "join_p99_ms": joins.percentile_ms(0.99),
         "server_rss_before_bytes": rss_before,
         "server_rss_idle_room_bytes": rss_idle,
-        "rss_per_conn_bytes": match (rss_before, rss_idle) { (Some(a), Some(b)) => Some(b.saturating_sub(a) / n), _ => None },
+        "rss_per_conn_bytes": per_conn(rss_idle),
         "server_rss_after_chat_bytes": rss_after_chat,
-        "rss_per_conn_after_chat_bytes": match (rss_before, rss_after_chat) { (Some(a), Some(b)) => Some(b.saturating_sub(a) / n), _ => None },
-        "server_cores": cpu["server_cores"],
-        "load_cores": cpu["load_cores"],
-        "server_cpu_us_per_frame": cpu["server_cpu_us_per_frame"],
+        "rss_per_conn_after_chat_bytes": per_conn(rss_after_chat),
+        "server_cores": server_ms.map(|ms| ms as f64 / 1000.0 / cpu_seconds),
+        "load_cores": load_ms.map(|ms| ms as f64 / 1000.0 / cpu_seconds),
+        "server_cpu_us_per_frame": server_ms.map(|ms| ms as f64 * 1000.0 / frames_in_window as f64),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Histogram;
+
+    #[test]
+    fn histograms_merge_and_give_percentiles() {
+        let mut a = Histogram::default();
+        for us in [1_000, 2_000, 3_000] {
+            a.add(us);
+        }
+        let mut b = Histogram::default();
+        b.merge(&a.to_json());
+        b.add(150_000);
+        assert_eq!(b.count(), 4);
+        assert_eq!(b.percentile_ms(0.0), Some(1.05));
+        assert_eq!(b.percentile_ms(0.5), Some(3.05));
+        assert_eq!(b.percentile_ms(1.0), Some(150.05));
+        assert_eq!(Histogram::default().percentile_ms(0.5), None);
+    }
 }
