@@ -4,7 +4,9 @@
 //! The WebSocket driver (`vetrina-web`) serialises nothing itself: frames come out as JSON text,
 //! made once and shared by every connection.
 
+pub mod pace;
 pub mod room;
 pub mod websocket;
 
+pub use pace::Pace;
 pub use room::{Ban, Change, ClientMessage, Conn, Event, Frame, Member, Refusal, Role, Room, RoomConfig, Saved, StockLine};

@@ -1,12 +1,14 @@
 //! The live room over WebSocket: `GET /api/v1/shows/{slug}/live` (protocol in `docs/live.md`).
 //!
-//! One actor task per show owns its [`Room`] and ticks it every 100 ms; each tick's frame is
-//! serialised once and shared by every connection through a bounded broadcast channel (64 frames).
-//! A connection that falls further behind gets a fresh snapshot instead of the backlog, so no
-//! client can make the server hold more for it. Rooms with nobody in them for a minute stop.
+//! One actor task per show owns its [`Room`] and ticks it every 100 ms; each frame is serialised
+//! once and shared by every connection through a bounded broadcast channel (64 frames). The next
+//! frame waits until most connections have written the last one out ([`Pace`]): a node that cannot
+//! write ten frames a second to all its viewers makes fewer, fuller frames instead of a queue of
+//! old ones. A connection that falls further behind gets a fresh snapshot instead of the backlog,
+//! so no client can make the server hold more for it. Rooms with nobody in them for a minute stop.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -20,7 +22,7 @@ use vetrina_domain::account::Action;
 use vetrina_domain::ids::ShowId;
 use vetrina_domain::show::ShowStatus;
 use vetrina_live::room::{ChatLine, Snapshot, TimelineEvent};
-use vetrina_live::{Change, ClientMessage, Conn, Member, Refusal, Role, Room, RoomConfig};
+use vetrina_live::{Change, ClientMessage, Conn, Member, Pace, Refusal, Role, Room, RoomConfig};
 use vetrina_store::{Store, now_ms};
 
 use crate::AppState;
@@ -30,6 +32,10 @@ use crate::error::{ApiError, ApiResult, Path};
 use crate::websocket::{Ended, GOING_AWAY, OP_PONG, Received, Refused, Socket, Upgrade};
 
 const TICK: Duration = Duration::from_millis(100);
+/// How often a frame held back for the last one's delivery looks again.
+const PACE_CHECK: Duration = Duration::from_millis(5);
+/// The longest a frame waits for most connections to have written the last one.
+const PACE_WAIT_AT_MOST: Duration = Duration::from_secs(1);
 const FRAMES_QUEUED: usize = 64;
 const IDLE_STOP: Duration = Duration::from_secs(60);
 /// The longest message a client may send (a chat line is at most a few hundred bytes).
@@ -67,10 +73,18 @@ enum Joined {
     Snapshot(Box<Snapshot>),
 }
 
+/// A frame on its way to every connection of a room: its text, made once, and how many
+/// connections have written it out (the room paces its frames by it).
+#[derive(Clone)]
+struct RoomFrame {
+    text: Bytes,
+    written: Arc<AtomicUsize>,
+}
+
 #[derive(Clone)]
 struct RoomHandle {
     commands: mpsc::Sender<Command>,
-    frames: broadcast::Sender<Bytes>,
+    frames: broadcast::Sender<RoomFrame>,
 }
 
 /// Every live room of this node.
@@ -381,6 +395,14 @@ const PRESENCE_FRESH: Duration = Duration::from_secs(3);
 /// A decided event that has not come back from the bus in this time is answered "busy".
 const EVENT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// A room's [`Pace`], on the runtime's clock, and its last frame: how many connections have
+/// written it out, of how many it went to.
+struct Paced {
+    pace: Pace,
+    origin: tokio::time::Instant,
+    last: (Arc<AtomicUsize>, usize),
+}
+
 /// One show's room actor and what it talks to.
 struct RoomTask {
     store: Store,
@@ -390,7 +412,7 @@ struct RoomTask {
     stock: broadcast::Receiver<vetrina_store::shop::StockLevel>,
     plan: Vec<vetrina_live::room::Segment>,
     commands: mpsc::Receiver<Command>,
-    frames: broadcast::Sender<Bytes>,
+    frames: broadcast::Sender<RoomFrame>,
     timeline: TimelineQueue,
     facts: watch::Receiver<ShowFacts>,
     rooms: Arc<Mutex<HashMap<ShowId, RoomHandle>>>,
@@ -485,8 +507,23 @@ impl RoomTask {
         type Owed = (oneshot::Sender<Result<Option<ChatLine>, Refusal>>, tokio::time::Instant);
         let mut owed: HashMap<u64, Owed> = HashMap::new();
         let mut next_token: u64 = 1;
+        let mut pace = Paced {
+            pace: Pace::new(TICK.as_millis() as i64, PACE_WAIT_AT_MOST.as_millis() as i64),
+            origin: tokio::time::Instant::now(),
+            last: (Arc::new(AtomicUsize::new(0)), 0),
+        };
+        // A frame held back for the last one's delivery: look again soon.
+        let mut held = false;
+        let retry = tokio::time::sleep(PACE_CHECK);
+        tokio::pin!(retry);
         loop {
             tokio::select! {
+                () = &mut retry, if held => {
+                    held = !self.frame(&mut room, &mut pace, media_origin);
+                    if held {
+                        retry.as_mut().reset(tokio::time::Instant::now() + PACE_CHECK);
+                    }
+                }
                 command = self.commands.recv() => {
                     let Some(command) = command else { break };
                     match command {
@@ -587,11 +624,9 @@ impl RoomTask {
                         }
                     }
                     owed.retain(|_, (_, since)| since.elapsed() < EVENT_TIMEOUT);
-                    let now = now_ms();
-                    let media_ms = media_origin.map(|origin| (now - origin).max(0));
-                    if let Some(frame) = room.tick_at(now, media_ms) {
-                        // No receiver is fine: nobody is listening right now.
-                        let _ = self.frames.send(Bytes::from(frame.to_string()));
+                    held = !self.frame(&mut room, &mut pace, media_origin);
+                    if held {
+                        retry.as_mut().reset(tokio::time::Instant::now() + PACE_CHECK);
                     }
                     let events = room.drain_timeline();
                     if !events.is_empty() && self.timeline.try_send(Write::Timeline(show.clone(), events)).is_err() {
@@ -661,6 +696,24 @@ impl RoomTask {
         if let Some(done) = closing {
             let _ = done.send(());
         }
+    }
+
+    /// Makes the room's next frame, if any, when its pace allows; false when it is held back.
+    fn frame(&self, room: &mut Room, paced: &mut Paced, media_origin: Option<i64>) -> bool {
+        let since_start = paced.origin.elapsed().as_millis() as i64;
+        if !paced.pace.due(since_start, paced.last.0.load(Ordering::Relaxed), paced.last.1) {
+            return false;
+        }
+        let now = now_ms();
+        let media_ms = media_origin.map(|origin| (now - origin).max(0));
+        if let Some(frame) = room.tick_at(now, media_ms) {
+            let written = Arc::new(AtomicUsize::new(0));
+            // No receiver is fine: nobody is listening right now.
+            let receivers = self.frames.send(RoomFrame { text: Bytes::from(frame.to_string()), written: written.clone() }).unwrap_or(0);
+            paced.last = (written, receivers);
+            paced.pace.made(since_start);
+        }
+        true
     }
 
     /// Takes this room out of the node's rooms (whatever made it stop): the next viewer starts
@@ -835,8 +888,8 @@ fn error(code: &str, message: &str) -> Bytes {
 
 /// Frames already waiting for this connection (at most 16), and whether it fell so far behind
 /// that some were lost (it needs a snapshot).
-fn waiting_frames(frames: &mut broadcast::Receiver<Bytes>) -> (Option<Vec<Bytes>>, bool) {
-    let mut more: Option<Vec<Bytes>> = None;
+fn waiting_frames(frames: &mut broadcast::Receiver<RoomFrame>) -> (Option<Vec<RoomFrame>>, bool) {
+    let mut more: Option<Vec<RoomFrame>> = None;
     loop {
         match frames.try_recv() {
             Ok(frame) => {
@@ -856,7 +909,7 @@ fn waiting_frames(frames: &mut broadcast::Receiver<Bytes>) -> (Option<Vec<Bytes>
 async fn connection(
     mut socket: Socket,
     commands: mpsc::Sender<Command>,
-    mut frames: broadcast::Receiver<Bytes>,
+    mut frames: broadcast::Receiver<RoomFrame>,
     conn: Conn,
     member: Member,
     since: Option<u64>,
@@ -942,20 +995,23 @@ async fn connection(
                         // Frames that piled up while this connection waited its turn go out
                         // together, in one write.
                         let (more, lagged) = waiting_frames(&mut frames);
-                        let sent = match more {
-                            None => socket.send_text(frame).await,
-                            Some(mut more) => {
-                                more.insert(0, frame);
-                                socket.send_texts(&more).await
+                        let sent = match &more {
+                            None => socket.send_text(frame.text.clone()).await,
+                            Some(more) => {
+                                let texts: Vec<Bytes> = std::iter::once(&frame).chain(more).map(|f| f.text.clone()).collect();
+                                socket.send_texts(&texts).await
                             }
                         };
                         if sent.is_err() {
                             break;
                         }
+                        for f in std::iter::once(&frame).chain(more.iter().flatten()) {
+                            f.written.fetch_add(1, Ordering::Relaxed);
+                        }
                         lagged
                     }
                     Err(broadcast::error::RecvError::Lagged(_)) => true,
-                        Err(broadcast::error::RecvError::Closed) => {
+                    Err(broadcast::error::RecvError::Closed) => {
                         // The room stopped (the node stops, or lost its bus): "going away", and the
                         // client comes back to a room that runs.
                         socket.close(Some(GOING_AWAY), "the room moved: reconnect").await;
