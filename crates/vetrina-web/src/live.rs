@@ -390,8 +390,11 @@ fn room_name() -> String {
     format!("rm_{}", vetrina_domain::text::hex(&bytes))
 }
 
-/// Presence older than this no longer counts (nodes announce theirs every second).
-const PRESENCE_FRESH: Duration = Duration::from_secs(3);
+/// How often a node announces its viewers of a room to the others.
+const PRESENCE_EVERY: Duration = Duration::from_secs(1);
+/// Presence older than this no longer counts: a node gone (a node busy with a big room may
+/// announce a second or two late, and still counts).
+const PRESENCE_FRESH: Duration = Duration::from_secs(5);
 /// A decided event that has not come back from the bus in this time is answered "busy".
 const EVENT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -497,7 +500,7 @@ impl RoomTask {
 
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        let mut ticks: u64 = 0;
+        let mut announced_at: Option<tokio::time::Instant> = None;
         // What the last saved state held: events applied, likes.
         let mut saved = (room.applied(), room.likes_total());
         let mut saved_at = tokio::time::Instant::now();
@@ -591,7 +594,6 @@ impl RoomTask {
                     }
                 },
                 _ = tick.tick() => {
-                    ticks += 1;
                     if self.facts.has_changed().unwrap_or(false) {
                         let facts = self.facts.borrow_and_update().clone();
                         media_origin = facts.media_origin;
@@ -615,7 +617,9 @@ impl RoomTask {
                             let media_ms = media_origin.map(|origin| (now - origin).max(0));
                             link.publish(room.event(Change::Likes { count: likes }, 0, now, media_ms)).await;
                         }
-                        if ticks.is_multiple_of(10) {
+                        // On the clock, not by ticks: a busy node misses ticks.
+                        if announced_at.is_none_or(|at| at.elapsed() >= PRESENCE_EVERY) {
+                            announced_at = Some(tokio::time::Instant::now());
                             link.announce(&node, room.local_viewers()).await;
                             presence.retain(|_, (_, at)| at.elapsed() < PRESENCE_FRESH);
                             // The node with the smallest name records the total on the timeline.
