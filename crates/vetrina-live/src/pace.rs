@@ -6,10 +6,13 @@
 //! only pile up in each connection's queue: every viewer would get every frame, later and later,
 //! until their queues overflowed. Paced by delivery instead, the room makes fewer and fuller
 //! frames, and a chat line waits for the next frame rather than behind a queue of old ones. A few
-//! slow clients do not hold the room back: it waits for most (`MOST`), and at most `wait_at_most`.
+//! slow clients do not hold the room back: it waits for most (`MOST`), never for the last
+//! `STRAGGLERS` (a stalled phone in a small room), and at most `wait_at_most`.
 
 /// The share of connections (in percent) that must have written the last frame out.
 pub const MOST: usize = 95;
+/// Connections that may still be writing the last frame whatever the room's size.
+pub const STRAGGLERS: usize = 8;
 
 #[derive(Debug)]
 pub struct Pace {
@@ -28,7 +31,9 @@ impl Pace {
     pub fn due(&self, now_ms: i64, written: usize, receivers: usize) -> bool {
         let Some(last) = self.last_ms else { return true };
         let since = now_ms - last;
-        since >= self.every_ms - self.every_ms / 10 && (written * 100 >= receivers * MOST || since >= self.wait_at_most_ms)
+        let behind = receivers.saturating_sub(written);
+        since >= self.every_ms - self.every_ms / 10
+            && (behind * 100 <= receivers * (100 - MOST) || behind <= STRAGGLERS || since >= self.wait_at_most_ms)
     }
 
     /// A frame was made at `now`.
@@ -61,8 +66,13 @@ mod tests {
         assert!(!pace.due(1_990, 9_400, 10_000));
         assert!(pace.due(1_250, 9_500, 10_000), "as soon as most have it");
         assert!(pace.due(2_000, 0, 10_000), "and never more than a second apart");
+        // However small the room, a few stalled connections do not hold the others back.
+        pace.made(3_000);
+        assert!(pace.due(3_100, 2, 10));
+        assert!(pace.due(3_100, 0, 8));
+        assert!(!pace.due(3_100, 1, 10));
         // A frame nobody was listening to holds nothing back.
-        pace.made(2_000);
-        assert!(pace.due(2_100, 0, 0));
+        pace.made(4_000);
+        assert!(pace.due(4_100, 0, 0));
     }
 }
