@@ -20,6 +20,21 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::Sleep;
 
+/// Connections the kernel may hold for us until we accept them (it caps this at
+/// `net.core.somaxconn`). When a show starts, its viewers arrive together: with the usual 128,
+/// a node busy with its room dropped the rest, and their connections waited a second, then three,
+/// then seven for the retried handshake.
+const BACKLOG: u32 = 4096;
+
+/// Listens on `addr` with room for a crowd arriving at once.
+pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4()? } else { tokio::net::TcpSocket::new_v6()? };
+    // As the standard library's listeners do: a restarted node binds while old connections linger.
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)
+}
+
 /// A TCP listener whose connections must send their first request's headers within `within`.
 pub struct Listener {
     inner: TcpListener,

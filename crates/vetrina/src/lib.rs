@@ -12,7 +12,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
-use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use vetrina_store::Store;
@@ -73,7 +72,7 @@ pub async fn start(config: &Config, password_cost: PasswordCost) -> anyhow::Resu
     let started = Instant::now();
     let store = open_store(config).await?;
     let blobs = DirBlobs::new(config.data_dir.join("blobs")).context("cannot create the blob directory")?;
-    let listener = TcpListener::bind(config.listen_addr()?).await.with_context(|| format!("cannot listen on {}", config.listen))?;
+    let listener = vetrina_web::net::bind(config.listen_addr()?).with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     let public_url = config.public_url(addr);
     let web = WebConfig {
