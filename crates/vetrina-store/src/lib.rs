@@ -173,6 +173,11 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+
+    /// Whether the node closed the store (it is stopping): background work ends quietly.
+    pub fn is_closed(&self) -> bool {
+        self.pool.is_closed()
+    }
 }
 
 /// Unix milliseconds now. The store stamps rows with it; rules that depend on time take `now`

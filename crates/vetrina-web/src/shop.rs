@@ -295,6 +295,8 @@ async fn sweep(store: Store, stock: broadcast::Sender<StockLevel>, sold_out: Sol
                         break;
                     }
                 }
+                // The node is stopping.
+                Err(_) if store.is_closed() => return,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot return expired holds to stock (will try again)");
                     break;
