@@ -5,10 +5,11 @@
 //! for viewers), so `chat_rate` needs that many senders. Each chat line carries its send time;
 //! a sample of listening connections (1 in 50) parses frames to measure delivery delay, the rest
 //! only count what arrives from the frame headers (`light_ws`: so the load generator's own
-//! parsing does not take the cores the server is measured on). Prints one
-//! JSON line: viewers, connected, disconnects, p50/p99 delivery of chat lines, frames received,
-//! the server's memory per connection (RSS with the room idle, over its RSS before), and the CPU
-//! both processes used while the chat ran (the server's also per message delivered).
+//! parsing does not take the cores the server is measured on). Prints one JSON line: viewers,
+//! connected, joined (got the room's snapshot before the end), disconnects, p50/p99 delivery of
+//! chat lines, frames received, the server's memory per connection (RSS with the room idle, over
+//! its RSS before), and the CPU both processes used while the chat ran (the server's also per
+//! message delivered).
 //!
 //! Several nodes: the room's URL on each (`--url` again), viewers and senders spread over them in
 //! turn, the servers' pids summed. A process may hold only so many sockets (its open-file limit):
@@ -132,6 +133,8 @@ async fn guest_cookie(http: &reqwest::Client, base: &str, i: usize) -> anyhow::R
 #[derive(Default)]
 struct Seen {
     connected: AtomicU64,
+    /// Still connecting when the run ended (the server admits joins slower than they come).
+    unconnected: AtomicU64,
     disconnects: AtomicU64,
     frames: AtomicU64,
     /// Snapshots after the first: the room resynchronised a measuring listener that fell behind.
@@ -143,15 +146,26 @@ struct Seen {
     joins: Mutex<Histogram>,
 }
 
+/// The connection `connect` makes before `end`, counted: connected, failed (a disconnect), or
+/// still connecting at the end.
+async fn connected_by<T, E>(end: tokio::time::Instant, seen: &Seen, connect: impl Future<Output = Result<T, E>>) -> Option<T> {
+    let counter = match tokio::time::timeout_at(end, connect).await {
+        Ok(Ok(connection)) => {
+            seen.connected.fetch_add(1, Ordering::Relaxed);
+            return Some(connection);
+        }
+        Ok(Err(_)) => &seen.disconnects,
+        Err(_) => &seen.unconnected,
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+    None
+}
+
 /// A listener that counts what arrives from the frame headers (`light_ws`), until `end`.
 async fn listen_lightly(url: String, nonce: u64, end: tokio::time::Instant, seen: Arc<Seen>) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let asked = Instant::now();
-    let Ok((mut stream, first)) = crate::light_ws::connect(&url, nonce).await else {
-        seen.disconnects.fetch_add(1, Ordering::Relaxed);
-        return;
-    };
-    seen.connected.fetch_add(1, Ordering::Relaxed);
+    let Some((mut stream, first)) = connected_by(end, &seen, crate::light_ws::connect(&url, nonce)).await else { return };
     let mut counter = crate::light_ws::Counter::default();
     let mut n = counter.feed(&first);
     let mut joined = false;
@@ -189,11 +203,7 @@ async fn listen_lightly(url: String, nonce: u64, end: tokio::time::Instant, seen
 async fn listen_fully(url: String, measure: bool, end: tokio::time::Instant, seen: Arc<Seen>) {
     let asked = Instant::now();
     let Ok(request) = url.into_client_request() else { return };
-    let Ok((mut socket, _)) = tokio_tungstenite::connect_async(request).await else {
-        seen.disconnects.fetch_add(1, Ordering::Relaxed);
-        return;
-    };
-    seen.connected.fetch_add(1, Ordering::Relaxed);
+    let Some((mut socket, _)) = connected_by(end, &seen, tokio_tungstenite::connect_async(request)).await else { return };
     let mut local = Vec::new();
     let mut joined = false;
     let mut frames_seen = 0u64;
@@ -277,6 +287,8 @@ pub async fn listen(l: Listeners) -> serde_json::Value {
     let load = |n: &AtomicU64| n.load(Ordering::Relaxed);
     json!({
         "connected": load(&seen.connected),
+        "joined": seen.joins.lock().await.count(),
+        "unconnected": load(&seen.unconnected),
         "disconnects": load(&seen.disconnects),
         "frames": load(&seen.frames),
         "frames_in_window": frames_in_window,
@@ -449,6 +461,9 @@ pub async fn run(load: RoomLoad) -> anyhow::Result<serde_json::Value> {
         "nodes": load.urls.len(),
         "load_processes": shards,
         "connected": sum("connected"),
+        // Connected listeners that got the room's snapshot.
+        "joined": sum("joined"),
+        "unconnected": sum("unconnected"),
         "disconnects": sum("disconnects"),
         "seconds": load.seconds,
         "chat_rate": load.chat_rate,
