@@ -667,6 +667,11 @@ impl Room {
     }
 
     /// Connections to this room.
+    /// The number of the last frame made.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
     pub fn local_viewers(&self) -> u64 {
         self.conns.len() as u64
     }

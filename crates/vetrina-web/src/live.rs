@@ -1,11 +1,13 @@
 //! The live room over WebSocket: `GET /api/v1/shows/{slug}/live` (protocol in `docs/live.md`).
 //!
 //! One actor task per show owns its [`Room`] and ticks it every 100 ms; each frame is serialised
-//! once and shared by every connection through a bounded broadcast channel (64 frames). The next
-//! frame waits until most connections have written the last one out ([`Pace`]): a node that cannot
-//! write ten frames a second to all its viewers makes fewer, fuller frames instead of a queue of
-//! old ones. A connection that falls further behind gets a fresh snapshot instead of the backlog,
-//! so no client can make the server hold more for it. Rooms with nobody in them for a minute stop.
+//! once and shared by every connection. The room's writers ([`Writers`], a few tasks per room)
+//! write each frame straight to their share of the sockets: no task is woken per connection; a
+//! connection's own task only writes what its socket did not take at once. The next frame waits
+//! until most connections have written the last one out ([`Pace`]): a node that cannot write ten
+//! frames a second to all its viewers makes fewer, fuller frames instead of a queue of old ones.
+//! A connection with 64 frames waiting gets a fresh snapshot instead of the backlog, so no client
+//! can make the server hold more for it. Rooms with nobody in them for a minute stop.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -28,14 +30,17 @@ use crate::AppState;
 use crate::auth::{Caller, ClientIp, GuestViewer};
 use crate::bus::{Bus, Incoming};
 use crate::error::{ApiError, ApiResult, Path};
-use crate::websocket::{Ended, GOING_AWAY, OP_PONG, Received, Refused, Socket, Upgrade};
+use crate::websocket::{Broadcast, Ended, Event, GOING_AWAY, OP_PONG, Offered, Outbox, Received, Refused, Socket, Upgrade};
 
 const TICK: Duration = Duration::from_millis(100);
 /// How often a frame held back for the last one's delivery looks again.
 const PACE_CHECK: Duration = Duration::from_millis(5);
 /// The longest a frame waits for most connections to have written the last one.
 const PACE_WAIT_AT_MOST: Duration = Duration::from_secs(1);
+/// Frames a connection may have waiting before it is dropped behind (and gets a snapshot).
 const FRAMES_QUEUED: usize = 64;
+/// Sockets a room's writer writes to before it lets other tasks run.
+const WRITES_BETWEEN_YIELDS: usize = 64;
 const IDLE_STOP: Duration = Duration::from_secs(60);
 /// The longest message a client may send (a chat line is at most a few hundred bytes).
 const MAX_MESSAGE: usize = 16 * 1024;
@@ -46,6 +51,7 @@ enum Command {
         member: Member,
         since: Option<u64>,
         room: Option<String>,
+        outbox: Outbox,
         reply: oneshot::Sender<Joined>,
     },
     Leave {
@@ -56,8 +62,10 @@ enum Command {
         message: ClientMessage,
         reply: oneshot::Sender<Result<Option<ChatLine>, Refusal>>,
     },
+    /// A connection fell behind: a fresh snapshot, and its frames from there.
     Snapshot {
         conn: Conn,
+        outbox: Outbox,
         reply: oneshot::Sender<Snapshot>,
     },
     /// The node stops: save and close; `done` once the state is with the writer.
@@ -72,19 +80,110 @@ enum Joined {
     Snapshot(Box<Snapshot>),
 }
 
-/// A frame on its way to every connection of a room: its text, made once, and how many
-/// connections have written it out (the room paces its frames by it).
-#[derive(Clone)]
-struct RoomFrame {
-    text: Bytes,
-    written: Arc<AtomicUsize>,
-}
-
 #[derive(Clone)]
 struct RoomHandle {
     commands: mpsc::Sender<Command>,
-    frames: broadcast::Sender<RoomFrame>,
+    /// Which of the show's rooms on this node (one stops, the next starts).
+    id: u64,
 }
+
+/// What a room tells its writers.
+enum ToWriter {
+    Add(Conn, Outbox),
+    Remove(Conn),
+    Frame(Broadcast),
+}
+
+/// A room's writers: each writes the room's frames to its share of the connections, straight to
+/// their sockets, one socket after another. When the room stops (its writers dropped), every
+/// connection is told once its frames are out.
+struct Writers {
+    shards: Vec<mpsc::UnboundedSender<ToWriter>>,
+}
+
+impl Writers {
+    /// Two writers a core: a big room's frames go out on every core, and a writer that took a
+    /// core for a while leaves the others' share to the other writers.
+    fn start() -> Writers {
+        let n = std::thread::available_parallelism().map_or(2, |n| n.get()) * 2;
+        let shards = (0..n)
+            .map(|_| {
+                let (tx, rx) = mpsc::unbounded_channel();
+                // A writer yields on its own (`WRITES_BETWEEN_YIELDS`): the runtime's budget would
+                // have its sockets answer "not now" when they are ready.
+                tokio::spawn(tokio::task::unconstrained(write_frames(rx)));
+                tx
+            })
+            .collect();
+        Writers { shards }
+    }
+
+    fn shard(&self, conn: Conn) -> &mpsc::UnboundedSender<ToWriter> {
+        &self.shards[(conn % self.shards.len() as u64) as usize]
+    }
+
+    fn add(&self, conn: Conn, outbox: Outbox) {
+        let _ = self.shard(conn).send(ToWriter::Add(conn, outbox));
+    }
+
+    fn remove(&self, conn: Conn) {
+        let _ = self.shard(conn).send(ToWriter::Remove(conn));
+    }
+
+    fn frame(&self, frame: &Broadcast) {
+        for shard in &self.shards {
+            let _ = shard.send(ToWriter::Frame(frame.clone()));
+        }
+    }
+}
+
+/// Frames a writer sends together when several wait (a connection gets them in one write).
+const FRAMES_AT_ONCE: usize = 16;
+
+/// One of a room's writers: its connections, and the frames to write to each.
+async fn write_frames(mut jobs: mpsc::UnboundedReceiver<ToWriter>) {
+    let mut conns: HashMap<Conn, Outbox> = HashMap::new();
+    let mut frames: Vec<Broadcast> = Vec::new();
+    let mut gone: Vec<Conn> = Vec::new();
+    while let Some(job) = jobs.recv().await {
+        let mut next = Some(job);
+        while let Some(job) = next.take() {
+            match job {
+                ToWriter::Add(conn, outbox) => {
+                    conns.insert(conn, outbox);
+                }
+                ToWriter::Remove(conn) => {
+                    conns.remove(&conn);
+                }
+                ToWriter::Frame(frame) => frames.push(frame),
+            }
+            if frames.len() < FRAMES_AT_ONCE {
+                next = jobs.try_recv().ok();
+            }
+        }
+        if frames.is_empty() {
+            continue;
+        }
+        for (i, (conn, outbox)) in conns.iter().enumerate() {
+            if outbox.offer(&frames, FRAMES_QUEUED) == Offered::Gone {
+                gone.push(*conn);
+            }
+            if i % WRITES_BETWEEN_YIELDS == WRITES_BETWEEN_YIELDS - 1 {
+                tokio::task::yield_now().await;
+            }
+        }
+        for conn in gone.drain(..) {
+            conns.remove(&conn);
+        }
+        frames.clear();
+    }
+    for outbox in conns.values() {
+        outbox.finish();
+    }
+}
+
+/// Tells rooms apart.
+static ROOM_IDS: AtomicU64 = AtomicU64::new(1);
 
 /// Every live room of this node.
 #[derive(Clone, Default)]
@@ -276,8 +375,7 @@ impl Rooms {
             return handle.clone();
         }
         let (commands, command_rx) = mpsc::channel(1024);
-        let (frames, _) = broadcast::channel(FRAMES_QUEUED);
-        let handle = RoomHandle { commands, frames: frames.clone() };
+        let handle = RoomHandle { commands, id: ROOM_IDS.fetch_add(1, Ordering::Relaxed) };
         rooms.insert(show.clone(), handle.clone());
         let timeline = self
             .timeline
@@ -297,7 +395,8 @@ impl Rooms {
             stock: ledger.stock.subscribe(),
             plan,
             commands: command_rx,
-            frames,
+            id: handle.id,
+            writers: Writers::start(),
             timeline,
             facts,
             rooms: self.rooms.clone(),
@@ -414,7 +513,8 @@ struct RoomTask {
     stock: broadcast::Receiver<vetrina_store::shop::StockLevel>,
     plan: Vec<vetrina_live::room::Segment>,
     commands: mpsc::Receiver<Command>,
-    frames: broadcast::Sender<RoomFrame>,
+    id: u64,
+    writers: Writers,
     timeline: TimelineQueue,
     facts: watch::Receiver<ShowFacts>,
     rooms: Arc<Mutex<HashMap<ShowId, RoomHandle>>>,
@@ -529,15 +629,22 @@ impl RoomTask {
                 command = self.commands.recv() => {
                     let Some(command) = command else { break };
                     match command {
-                        Command::Join { conn, member, since, room: resume_in, reply } => {
+                        Command::Join { conn, member, since, room: resume_in, outbox, reply } => {
                             let snapshot = room.join(conn, member);
+                            // What the connection is sent first holds everything up to here; the
+                            // frames after wait for it.
+                            outbox.hold_after(snapshot.seq);
+                            self.writers.add(conn, outbox);
                             let joined = match since.filter(|_| resume_in.as_ref().is_none_or(|r| *r == node)).and_then(|s| room.since(s)) {
                                 Some(missed) => Joined::Missed(missed),
                                 None => Joined::Snapshot(Box::new(snapshot)),
                             };
                             let _ = reply.send(joined);
                         }
-                        Command::Leave { conn } => room.leave(conn),
+                        Command::Leave { conn } => {
+                            room.leave(conn);
+                            self.writers.remove(conn);
+                        }
                         Command::Message { conn, message, reply } => {
                             let now = now_ms();
                             match room.decide(conn, message, now) {
@@ -559,8 +666,10 @@ impl RoomTask {
                                 }
                             }
                         }
-                        Command::Snapshot { conn, reply } => {
-                            let _ = reply.send(room.snapshot(conn));
+                        Command::Snapshot { conn, outbox, reply } => {
+                            let snapshot = room.snapshot(conn);
+                            outbox.hold_after(snapshot.seq);
+                            let _ = reply.send(snapshot);
                         }
                         Command::Close { done } => {
                             closing = Some(done);
@@ -695,8 +804,8 @@ impl RoomTask {
             self.save(&room, position);
         }
         self.forget();
-        // No sender of frames is left: every connection of the room sees it end.
-        drop(self.frames);
+        // The writers stop: every connection of the room sees it end.
+        drop(self.writers);
         if let Some(done) = closing {
             let _ = done.send(());
         }
@@ -712,9 +821,8 @@ impl RoomTask {
         let media_ms = media_origin.map(|origin| (now - origin).max(0));
         if let Some(frame) = room.tick_at(now, media_ms) {
             let written = Arc::new(AtomicUsize::new(0));
-            // No receiver is fine: nobody is listening right now.
-            let receivers = self.frames.send(RoomFrame { text: Bytes::from(frame.to_string()), written: written.clone() }).unwrap_or(0);
-            paced.last = (written, receivers);
+            self.writers.frame(&Broadcast::new(room.seq(), frame.as_bytes(), written.clone()));
+            paced.last = (written, room.local_viewers() as usize);
             paced.pace.made(since_start);
         }
         true
@@ -724,7 +832,7 @@ impl RoomTask {
     /// a new one, and connections still here see it end once it drops its frames.
     fn forget(&self) {
         let mut rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
-        if rooms.get(&self.show).is_some_and(|h| h.frames.same_channel(&self.frames)) {
+        if rooms.get(&self.show).is_some_and(|h| h.id == self.id) {
             rooms.remove(&self.show);
         }
     }
@@ -825,14 +933,12 @@ pub async fn live(
     };
     let handle = state.rooms.get(&show, &state.store, &state.ledger, state.config.room_state_every);
     let conn = state.rooms.next_conn.fetch_add(1, Ordering::Relaxed);
-    // Subscribed before joining so no frame falls between the snapshot and the stream; only the
-    // room holds the sender, so a connection sees the room end.
-    let (commands, frames) = (handle.commands.clone(), handle.frames.subscribe());
+    let commands = handle.commands.clone();
     drop(handle);
     let open = Open::new(&state.rooms.open);
     // A quiet connection holds no buffer (`websocket`): a room may hold tens of thousands.
     Ok(ws.on_upgrade(MAX_MESSAGE, move |socket| async move {
-        connection(socket, commands, frames, conn, member, q.since, q.room, slot).await;
+        connection(socket, commands, conn, member, q.since, q.room, slot).await;
         drop(open);
     }))
 }
@@ -889,38 +995,21 @@ fn error(code: &str, message: &str) -> Bytes {
     text(&serde_json::json!({"v": vetrina_live::room::PROTOCOL, "type": "error", "code": code, "message": message}))
 }
 
-/// Frames already waiting for this connection (at most 16), and whether it fell so far behind
-/// that some were lost (it needs a snapshot).
-fn waiting_frames(frames: &mut broadcast::Receiver<RoomFrame>) -> (Option<Vec<RoomFrame>>, bool) {
-    let mut more: Option<Vec<RoomFrame>> = None;
-    loop {
-        match frames.try_recv() {
-            Ok(frame) => {
-                let more = more.get_or_insert_with(Vec::new);
-                more.push(frame);
-                if more.len() == 16 {
-                    return (Some(std::mem::take(more)), false);
-                }
-            }
-            Err(broadcast::error::TryRecvError::Lagged(_)) => return (more, true),
-            Err(_) => return (more, false),
-        }
-    }
-}
-
 #[allow(clippy::too_many_arguments)] // what a connection is made of
 async fn connection(
     mut socket: Socket,
     commands: mpsc::Sender<Command>,
-    mut frames: broadcast::Receiver<RoomFrame>,
     conn: Conn,
     member: Member,
     since: Option<u64>,
     room: Option<String>,
     address: AddressSlot,
 ) {
+    // The room's writers write its frames to this socket; this task reads the client, answers
+    // it, and writes what the socket did not take at once.
+    let outbox = socket.outbox();
     let (reply, joined) = oneshot::channel();
-    if commands.send(Command::Join { conn, member, since, room, reply }).await.is_err() {
+    if commands.send(Command::Join { conn, member, since, room, outbox: outbox.clone(), reply }).await.is_err() {
         return;
     }
     let first = match joined.await {
@@ -928,11 +1017,9 @@ async fn connection(
         Ok(Joined::Missed(missed)) => missed.into_iter().map(|f| Bytes::from(f.to_string())).collect(),
         Err(_) => return,
     };
-    for message in first {
-        if socket.send_text(message).await.is_err() {
-            let _ = commands.send(Command::Leave { conn }).await;
-            return;
-        }
+    if socket.start(&first).await.is_err() {
+        let _ = commands.send(Command::Leave { conn }).await;
+        return;
     }
     // Every message costs the room's actor: a connection may send 20 a second (40 in a burst)
     // before it is told to slow down, whatever the room's own rules.
@@ -992,46 +1079,25 @@ async fn connection(
                     break;
                 }
             }
-            frame = frames.recv() => {
-                let lagged = match frame {
-                    Ok(frame) => {
-                        // Frames that piled up while this connection waited its turn go out
-                        // together, in one write.
-                        let (more, lagged) = waiting_frames(&mut frames);
-                        let sent = match &more {
-                            None => socket.send_text(frame.text.clone()).await,
-                            Some(more) => {
-                                let texts: Vec<Bytes> = std::iter::once(&frame).chain(more).map(|f| f.text.clone()).collect();
-                                socket.send_texts(&texts).await
-                            }
-                        };
-                        if sent.is_err() {
-                            break;
-                        }
-                        for f in std::iter::once(&frame).chain(more.iter().flatten()) {
-                            f.written.fetch_add(1, Ordering::Relaxed);
-                        }
-                        lagged
-                    }
-                    Err(broadcast::error::RecvError::Lagged(_)) => true,
-                    Err(broadcast::error::RecvError::Closed) => {
-                        // The room stopped (the node stops, or lost its bus): "going away", and the
-                        // client comes back to a room that runs.
-                        socket.close(Some(GOING_AWAY), "the room moved: reconnect").await;
-                        break;
-                    }
-                };
-                if lagged {
+            event = outbox.event() => match event {
+                Event::Lagged => {
                     // Behind: a fresh picture instead of the backlog.
                     let (reply, snapshot) = oneshot::channel();
-                    if commands.send(Command::Snapshot { conn, reply }).await.is_err() {
+                    if commands.send(Command::Snapshot { conn, outbox: outbox.clone(), reply }).await.is_err() {
                         break;
                     }
                     let Ok(snapshot) = snapshot.await else { break };
-                    if socket.send_text(text(&snapshot)).await.is_err() {
+                    if socket.start(&[text(&snapshot)]).await.is_err() {
                         break;
                     }
                 }
+                Event::Finished => {
+                    // The room stopped (the node stops, or lost its bus): "going away", and the
+                    // client comes back to a room that runs.
+                    socket.close(Some(GOING_AWAY), "the room moved: reconnect").await;
+                    break;
+                }
+                Event::Broken => break,
             }
         }
     }

@@ -17,7 +17,9 @@ use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::io;
 use std::pin::Pin;
-use std::task::{Context, Poll, ready};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll, Waker, ready};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
@@ -28,7 +30,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use hyper_util::rt::TokioIo;
 use sha1::{Digest, Sha1};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 pub use vetrina_live::websocket::{
     GOING_AWAY, INVALID_DATA, MAX_CONTROL, NORMAL, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, PROTOCOL_ERROR, Reader, Received,
@@ -61,27 +63,397 @@ pub enum Ended {
     Violation(Violation),
 }
 
-/// A frame on its way out: header and payload, and how much of the two went.
+/// A text message that many connections send (a room's frame): made into a WebSocket frame once
+/// for all of them (a server's frames are the same on every connection: not masked); its number
+/// (such messages are numbered in the order they are made); and how many connections have
+/// written it out.
+#[derive(Clone, Debug)]
+pub struct Broadcast {
+    seq: u64,
+    frame: Bytes,
+    written: Arc<AtomicUsize>,
+}
+
+impl Broadcast {
+    pub fn new(seq: u64, text: &[u8], written: Arc<AtomicUsize>) -> Broadcast {
+        let (head, head_len) = header(OP_TEXT, text.len());
+        let mut frame = Vec::with_capacity(head_len + text.len());
+        frame.extend_from_slice(&head[..head_len]);
+        frame.extend_from_slice(text);
+        Broadcast { seq, frame: frame.into(), written }
+    }
+
+    /// Waiting to be written, whole.
+    fn outgoing(&self) -> Outgoing {
+        Outgoing { head: [0; 10], head_len: 0, payload: self.frame.clone(), written: 0, shared: Some(self.written.clone()) }
+    }
+}
+
+/// What became of shared messages offered to a connection ([`Outbox::offer`]).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Offered {
+    /// Written out (or none was for this connection).
+    Sent,
+    /// Queued behind what the connection has not taken yet; its task writes them.
+    Queued,
+    /// Dropped: the connection is too far behind, and its task is told ([`Event::Lagged`]).
+    Dropped,
+    /// The connection is closing or gone: offer it nothing more.
+    Gone,
+}
+
+/// What a connection's task must act on ([`Outbox::event`]).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Event {
+    /// Broadcast messages were dropped: the connection needs a fresh start ([`Outbox::hold_after`],
+    /// then [`Socket::start`]).
+    Lagged,
+    /// Everything offered is written, and no more will come ([`Outbox::finish`]).
+    Finished,
+    /// Writing failed, or the client took nothing for 30 s.
+    Broken,
+}
+
+/// A frame on its way out: header and payload, how much of the two went, and for a shared
+/// message its count of connections that wrote it out.
 struct Outgoing {
     head: [u8; 10],
     head_len: u8,
     payload: Bytes,
     written: usize,
+    shared: Option<Arc<AtomicUsize>>,
+}
+
+impl Outgoing {
+    fn new(opcode: u8, payload: Bytes, shared: Option<Arc<AtomicUsize>>) -> Outgoing {
+        let (head, head_len) = header(opcode, payload.len());
+        Outgoing { head, head_len: head_len as u8, payload, written: 0, shared }
+    }
+
+    fn len(&self) -> usize {
+        self.head_len as usize + self.payload.len()
+    }
+
+    /// What is left to write, as two slices (one may be empty).
+    fn rest(&self) -> [io::IoSlice<'_>; 2] {
+        let head_len = self.head_len as usize;
+        if self.written < head_len {
+            [io::IoSlice::new(&self.head[self.written..head_len]), io::IoSlice::new(&self.payload)]
+        } else {
+            [io::IoSlice::new(&[]), io::IoSlice::new(&self.payload[self.written - head_len..])]
+        }
+    }
+
+    /// Whether the frame waits untouched (it may still be dropped without cutting the stream).
+    fn waits_shared(&self) -> bool {
+        self.shared.is_some() && self.written == 0
+    }
+}
+
+/// Frames put together in one write.
+const WRITE_AT_ONCE: usize = 16;
+
+/// Writes `slices` in one system call: a plain write for one (on a socket, `send`: cheaper in the
+/// kernel than `writev`, and most writes are one frame), a vectored one for several.
+fn write_slices<S: AsyncWrite + Unpin>(io: Pin<&mut S>, cx: &mut Context<'_>, slices: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+    match slices {
+        [one] => io.poll_write(cx, one),
+        _ => io.poll_write_vectored(cx, slices),
+    }
+}
+
+/// A connection's way out, shared by its own task (answers, pongs, the close) and whoever sends
+/// it shared messages: frames are written whole, one after another, in the order they came.
+struct Wire<S> {
+    io: S,
+    queue: VecDeque<Outgoing>,
+    /// Broadcast messages numbered at or below this are not for this connection (what it was sent
+    /// first holds them).
+    after: u64,
+    /// Broadcast messages wait in the queue until the connection's first messages are in
+    /// ([`Socket::start`]).
+    held: bool,
+    /// Broadcast messages were dropped; more are dropped until [`Outbox::hold_after`].
+    lagged: bool,
+    /// No more shared messages will come.
+    finished: bool,
+    /// A close frame is on its way: nothing shared follows it.
+    closing: bool,
+    /// Writing failed: nothing more is written.
+    broken: bool,
+    /// Since when the queue waits for a client that takes nothing, and the timer that ends the
+    /// wait (made only for a connection that stalls).
+    stalled_since: Option<tokio::time::Instant>,
+    stall_timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// The task's own frames queued so far, and written out so far.
+    own: (u64, u64),
+    /// The connection's task, waiting in [`Outbox::event`].
+    waker: Option<Waker>,
+}
+
+impl<S: AsyncWrite + Unpin> Wire<S> {
+    /// Takes `n` written bytes off the front of the queue.
+    fn advance(&mut self, mut n: usize) {
+        if n > 0 {
+            self.stalled_since = None;
+        }
+        while n > 0 {
+            let Some(front) = self.queue.front_mut() else { break };
+            let left = front.len() - front.written;
+            if n < left {
+                front.written += n;
+                break;
+            }
+            n -= left;
+            if let Some(front) = self.queue.pop_front() {
+                match front.shared {
+                    Some(count) => {
+                        count.fetch_add(1, Ordering::Relaxed);
+                    }
+                    None => self.own.1 += 1,
+                }
+            }
+        }
+        if self.queue.is_empty() {
+            self.stall_timer = None;
+            if self.queue.capacity() > WRITE_AT_ONCE {
+                self.queue = VecDeque::new();
+            }
+        }
+    }
+
+    /// Writes the queue out, several frames a write.
+    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        loop {
+            // Held shared messages wait for the connection's start.
+            let ready =
+                if self.held { self.queue.iter().position(Outgoing::waits_shared).unwrap_or(self.queue.len()) } else { self.queue.len() };
+            if ready == 0 {
+                break;
+            }
+            let mut slices = [io::IoSlice::new(&[]); 2 * WRITE_AT_ONCE];
+            let mut k = 0;
+            for out in self.queue.iter().take(ready.min(WRITE_AT_ONCE)) {
+                for slice in out.rest() {
+                    if !slice.is_empty() {
+                        slices[k] = slice;
+                        k += 1;
+                    }
+                }
+            }
+            let written = match write_slices(Pin::new(&mut self.io), cx, &slices[..k]) {
+                Poll::Ready(Ok(0)) => Err(io::ErrorKind::WriteZero.into()),
+                Poll::Ready(written) => written,
+                Poll::Pending => {
+                    self.stalled_since.get_or_insert_with(tokio::time::Instant::now);
+                    return Poll::Pending;
+                }
+            };
+            match written {
+                Ok(n) => self.advance(n),
+                Err(e) => {
+                    self.broken = true;
+                    return Poll::Ready(Err(e));
+                }
+            }
+        }
+        Pin::new(&mut self.io).poll_flush(cx)
+    }
+
+    /// Queues one of the task's own frames: before shared messages held for the connection's
+    /// start, after everything else. Its ticket: done once `own.1` reaches it.
+    fn push_own(&mut self, out: Outgoing) -> u64 {
+        let at = if self.held { self.queue.iter().position(Outgoing::waits_shared).unwrap_or(self.queue.len()) } else { self.queue.len() };
+        self.queue.insert(at, out);
+        self.own.0 += 1;
+        self.own.0
+    }
+
+    fn wake(&mut self) {
+        if let Some(waker) = self.waker.take() {
+            waker.wake();
+        }
+    }
+}
+
+/// The writing side of a connection, for whoever sends it shared messages ([`Socket::outbox`]).
+pub struct Outbox<S = TokioIo<hyper::upgrade::Upgraded>>(Arc<Mutex<Wire<S>>>);
+
+impl<S> Clone for Outbox<S> {
+    fn clone(&self) -> Self {
+        Outbox(self.0.clone())
+    }
+}
+
+impl<S: AsyncWrite + Unpin> Outbox<S> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Wire<S>> {
+        // Nothing panics under this lock; if something did, the wire is still whole frames.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Offers shared messages, in the order they were made: written at once when nothing waits
+    /// and the socket takes them (no task is woken for it), otherwise queued for the connection's
+    /// task, or dropped when more than `limit` would wait.
+    pub fn offer(&self, messages: &[Broadcast], limit: usize) -> Offered {
+        let mut wire = self.lock();
+        if wire.broken || wire.closing {
+            return Offered::Gone;
+        }
+        if wire.lagged {
+            return Offered::Dropped;
+        }
+        let after = wire.after;
+        let fresh = &messages[messages.partition_point(|m| m.seq <= after)..];
+        if fresh.is_empty() {
+            return Offered::Sent;
+        }
+        if wire.held || !wire.queue.is_empty() {
+            let stalled = wire.stalled_since.is_some_and(|since| since.elapsed() > WRITE_WITHIN);
+            let waiting = wire.queue.iter().filter(|o| o.waits_shared()).count();
+            if stalled {
+                wire.broken = true;
+                wire.wake();
+                return Offered::Gone;
+            }
+            if waiting + fresh.len() > limit {
+                wire.lagged = true;
+                wire.queue.retain(|o| !o.waits_shared());
+                wire.wake();
+                return Offered::Dropped;
+            }
+            wire.queue.extend(fresh.iter().map(Broadcast::outgoing));
+            return Offered::Queued;
+        }
+        // Straight to the socket, as one write. Not waiting: "not now" is the task's to wait for.
+        let mut slices = [io::IoSlice::new(&[]); WRITE_AT_ONCE];
+        for (slice, m) in slices.iter_mut().zip(fresh) {
+            *slice = io::IoSlice::new(&m.frame);
+        }
+        let mut cx = Context::from_waker(Waker::noop());
+        let written = match write_slices(Pin::new(&mut wire.io), &mut cx, &slices[..fresh.len().min(WRITE_AT_ONCE)]) {
+            Poll::Ready(Ok(0)) | Poll::Ready(Err(_)) => {
+                wire.broken = true;
+                wire.wake();
+                return Offered::Gone;
+            }
+            Poll::Ready(Ok(n)) => n,
+            Poll::Pending => 0,
+        };
+        let mut left = written;
+        let mut unwritten = Vec::new();
+        for m in fresh {
+            let mut out = m.outgoing();
+            if left >= out.len() {
+                left -= out.len();
+                m.written.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            out.written = left;
+            left = 0;
+            unwritten.push(out);
+        }
+        if unwritten.is_empty() {
+            return Offered::Sent;
+        }
+        wire.queue.extend(unwritten);
+        wire.stalled_since = Some(tokio::time::Instant::now());
+        wire.wake();
+        Offered::Queued
+    }
+
+    /// From now on, shared messages numbered above `seq` wait for the connection's first
+    /// messages ([`Socket::start`]); those at or below are not for it. Ends a lag.
+    pub fn hold_after(&self, seq: u64) {
+        let mut wire = self.lock();
+        wire.after = seq;
+        wire.held = true;
+        wire.lagged = false;
+        wire.queue.retain(|o| !o.waits_shared());
+    }
+
+    /// No more shared messages will come: the task learns it once those queued are out.
+    pub fn finish(&self) {
+        let mut wire = self.lock();
+        wire.finished = true;
+        wire.wake();
+    }
+
+    /// Writes what waits, and answers what the connection's task must act on. Cancel-safe.
+    pub async fn event(&self) -> Event {
+        poll_fn(|cx| {
+            let mut wire = self.lock();
+            if wire.broken {
+                return Poll::Ready(Event::Broken);
+            }
+            if wire.lagged {
+                return Poll::Ready(Event::Lagged);
+            }
+            if !wire.held {
+                match wire.poll_drain(cx) {
+                    Poll::Ready(Err(_)) => return Poll::Ready(Event::Broken),
+                    Poll::Ready(Ok(())) if wire.finished => return Poll::Ready(Event::Finished),
+                    Poll::Ready(Ok(())) | Poll::Pending => {}
+                }
+            }
+            // A client that takes nothing for 30 s is gone, shared messages coming or not.
+            if let Some(since) = wire.stalled_since {
+                let due = since + WRITE_WITHIN;
+                let timer = wire.stall_timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(due)));
+                if timer.deadline() != due {
+                    timer.as_mut().reset(due);
+                }
+                if timer.as_mut().poll(cx).is_ready() {
+                    wire.broken = true;
+                    return Poll::Ready(Event::Broken);
+                }
+            }
+            if !wire.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                wire.waker = Some(cx.waker().clone());
+            }
+            Poll::Pending
+        })
+        .await
+    }
 }
 
 /// A server-side WebSocket over an upgraded connection.
 pub struct Socket<S = TokioIo<hyper::upgrade::Upgraded>> {
-    io: S,
+    wire: Outbox<S>,
     reader: Reader,
     received: VecDeque<Received>,
     failed: Option<Violation>,
     gone: bool,
-    out: Option<Outgoing>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
+    /// A socket that writes shared messages only once it has [`start`](Socket::start)ed.
     pub fn new(io: S, max_message: usize) -> Socket<S> {
-        Socket { io, reader: Reader::new(max_message), received: VecDeque::new(), failed: None, gone: false, out: None }
+        let wire = Wire {
+            io,
+            queue: VecDeque::new(),
+            after: 0,
+            held: true,
+            lagged: false,
+            finished: false,
+            closing: false,
+            broken: false,
+            stalled_since: None,
+            stall_timer: None,
+            own: (0, 0),
+            waker: None,
+        };
+        Socket {
+            wire: Outbox(Arc::new(Mutex::new(wire))),
+            reader: Reader::new(max_message),
+            received: VecDeque::new(),
+            failed: None,
+            gone: false,
+        }
+    }
+
+    /// The writing side, for whoever sends this connection shared messages.
+    pub fn outbox(&self) -> Outbox<S> {
+        self.wire.clone()
     }
 
     /// The client's next message. Cancel-safe: what was read stays for the next call.
@@ -106,7 +478,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
             }
             let mut chunk = [0u8; READ_CHUNK];
             let mut buf = ReadBuf::new(&mut chunk);
-            match ready!(Pin::new(&mut self.io).poll_read(cx, &mut buf)) {
+            let read = Pin::new(&mut self.wire.lock().io).poll_read(cx, &mut buf);
+            match ready!(read) {
                 Ok(()) if !buf.filled().is_empty() => {
                     if let Err(v) = self.reader.feed(buf.filled(), &mut self.received) {
                         self.failed = Some(v);
@@ -119,66 +492,50 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
 
     /// Sends one message as one frame.
     pub async fn send(&mut self, opcode: u8, payload: Bytes) -> io::Result<()> {
-        let (head, head_len) = header(opcode, payload.len());
-        self.write(Outgoing { head, head_len: head_len as u8, payload, written: 0 }).await
-    }
-
-    /// Sends bytes that are whole frames already.
-    async fn send_raw(&mut self, frames: Bytes) -> io::Result<()> {
-        self.write(Outgoing { head: [0; 10], head_len: 0, payload: frames, written: 0 }).await
-    }
-
-    /// Writes `out` after what is left of the last one. Cancel-safe: a frame cut off is finished
-    /// by the next write, so the stream stays whole. A client that takes more than 30 s to take
-    /// one write is gone.
-    async fn write(&mut self, out: Outgoing) -> io::Result<()> {
-        let sent = async {
-            poll_fn(|cx| self.poll_out(cx)).await?;
-            self.out = Some(out);
-            poll_fn(|cx| self.poll_out(cx)).await
-        };
-        match tokio::time::timeout(WRITE_WITHIN, sent).await {
-            Ok(sent) => sent,
-            Err(_) => Err(io::Error::new(io::ErrorKind::TimedOut, "the client takes nothing")),
-        }
+        let ticket = self.wire.lock().push_own(Outgoing::new(opcode, payload, None));
+        self.written(ticket).await
     }
 
     pub async fn send_text(&mut self, text: Bytes) -> io::Result<()> {
         self.send(OP_TEXT, text).await
     }
 
-    /// Sends text messages, one frame each, in one write: one system call where each message
-    /// alone would take one (a connection that waited its turn while several piled up).
-    pub async fn send_texts(&mut self, texts: &[Bytes]) -> io::Result<()> {
-        let mut frames = Vec::with_capacity(texts.iter().map(|t| t.len() + 10).sum());
-        for text in texts {
-            let (head, head_len) = header(OP_TEXT, text.len());
-            frames.extend_from_slice(&head[..head_len]);
-            frames.extend_from_slice(text);
-        }
-        self.send_raw(Bytes::from(frames)).await
+    /// Sends the connection's first text messages (a snapshot, or the frames a reconnecting
+    /// client missed), then the shared messages held for it.
+    pub async fn start(&mut self, first: &[Bytes]) -> io::Result<()> {
+        let ticket = {
+            let mut wire = self.wire.lock();
+            let mut ticket = wire.own.0;
+            for text in first {
+                ticket = wire.push_own(Outgoing::new(OP_TEXT, text.clone(), None));
+            }
+            wire.held = false;
+            ticket
+        };
+        self.written(ticket).await
     }
 
-    /// Writes what is left of the frame on its way out.
-    fn poll_out(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        while let Some(out) = self.out.as_mut() {
-            let head_len = out.head_len as usize;
-            if out.written == head_len + out.payload.len() {
-                self.out = None;
-                break;
+    /// Writes until the task's own frame `ticket` is out. A client that takes nothing for 30 s
+    /// is gone.
+    async fn written(&mut self, ticket: u64) -> io::Result<()> {
+        let sent = poll_fn(|cx| {
+            let mut wire = self.wire.lock();
+            if wire.own.1 >= ticket {
+                return Poll::Ready(Ok(()));
             }
-            let written = if out.written < head_len {
-                let parts = [io::IoSlice::new(&out.head[out.written..head_len]), io::IoSlice::new(&out.payload)];
-                ready!(Pin::new(&mut self.io).poll_write_vectored(cx, &parts))?
-            } else {
-                ready!(Pin::new(&mut self.io).poll_write(cx, &out.payload[out.written - head_len..]))?
-            };
-            if written == 0 {
-                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            if wire.broken {
+                return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
             }
-            out.written += written;
+            ready!(wire.poll_drain(cx))?;
+            Poll::Ready(Ok(()))
+        });
+        match tokio::time::timeout(WRITE_WITHIN, sent).await {
+            Ok(sent) => sent,
+            Err(_) => {
+                self.wire.lock().broken = true;
+                Err(io::Error::new(io::ErrorKind::TimedOut, "the client takes nothing"))
+            }
         }
-        Pin::new(&mut self.io).poll_flush(cx)
     }
 
     /// Ends the connection with a close frame: `code` (and `reason`), or an empty one when the
@@ -193,8 +550,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
             }
             payload.extend_from_slice(&reason.as_bytes()[..end]);
         }
+        {
+            // Nothing shared goes after the close frame, and nothing held will go at all.
+            let mut wire = self.wire.lock();
+            wire.closing = true;
+            wire.held = false;
+            wire.queue.retain(|o| !o.waits_shared());
+        }
         if self.send(OP_CLOSE, payload.into()).await.is_ok() {
-            let _ = tokio::time::timeout(WRITE_WITHIN, self.io.shutdown()).await;
+            let _ = tokio::time::timeout(WRITE_WITHIN, poll_fn(|cx| Pin::new(&mut self.wire.lock().io).poll_shutdown(cx))).await;
             // Read what the client still sends until it closes too (at most 2 s, 64 KiB):
             // closing with unread bytes would reset the connection, and the client would
             // never see the close frame and its code.
@@ -204,7 +568,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Socket<S> {
                     match poll_fn(|cx| {
                         let mut chunk = [0u8; 1024];
                         let mut buf = ReadBuf::new(&mut chunk);
-                        Pin::new(&mut self.io).poll_read(cx, &mut buf).map_ok(|()| buf.filled().len())
+                        Pin::new(&mut self.wire.lock().io).poll_read(cx, &mut buf).map_ok(|()| buf.filled().len())
                     })
                     .await
                     {
@@ -336,33 +700,94 @@ mod tests {
         out
     }
 
+    /// Server frames in `bytes` (unmasked, short): their opcodes and payloads.
+    fn frames_in(mut bytes: &[u8]) -> Vec<(u8, Vec<u8>)> {
+        let mut frames = Vec::new();
+        while !bytes.is_empty() {
+            let (len, at) = match bytes[1] {
+                126 => (u16::from_be_bytes([bytes[2], bytes[3]]) as usize, 4),
+                n => (n as usize, 2),
+            };
+            frames.push((bytes[0] & 0x0f, bytes[at..at + len].to_vec()));
+            bytes = &bytes[at + len..];
+        }
+        frames
+    }
+
+    fn shared(seq: u64, text: &str, written: &Arc<AtomicUsize>) -> Broadcast {
+        Broadcast::new(seq, text.as_bytes(), written.clone())
+    }
+
     #[tokio::test]
     async fn a_socket_reads_and_writes_frames() {
         let (client, server) = tokio::io::duplex(64);
         let mut socket = Socket::new(server, 1024);
+        let outbox = socket.outbox();
         let (mut client_read, mut client_write) = tokio::io::split(client);
         let writer = tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
             client_write.write_all(&frame(0x81, b"hello", [7, 7, 7, 7])).await.unwrap();
             client_write.write_all(&frame(0x88, &[0x03, 0xe9], [1, 1, 1, 1])).await.unwrap();
         });
         assert_eq!(socket.recv().await, Ok(Received::Text("hello".into())));
-        let payload = Bytes::from(vec![b'x'; 200]);
-        // The duplex holds 64 bytes: the frame goes out in pieces while the client reads.
+        // Broadcast messages offered before the start wait for the first message; those it holds
+        // (numbered up to 1) are not sent at all.
+        let written = Arc::new(AtomicUsize::new(0));
+        outbox.hold_after(1);
+        assert_eq!(outbox.offer(&[shared(1, "old", &written), shared(2, "a", &written)], 64), Offered::Queued);
         let reader = tokio::spawn(async move {
             let mut got = Vec::new();
             tokio::io::AsyncReadExt::read_to_end(&mut client_read, &mut got).await.unwrap();
             got
         });
-        socket.send_text(payload.clone()).await.unwrap();
-        socket.send_texts(&[Bytes::from_static(b"a"), Bytes::from_static(b"bc")]).await.unwrap();
+        // The duplex holds 64 bytes: the first message goes out in pieces while the client reads.
+        let first = Bytes::from(vec![b'x'; 200]);
+        socket.start(std::slice::from_ref(&first)).await.unwrap();
+        socket.send_text(Bytes::from_static(b"bc")).await.unwrap();
+        assert_eq!(written.load(Ordering::Relaxed), 1, "the held message went out before the answer");
         assert_eq!(socket.recv().await, Ok(Received::Close(Some(1001))));
         socket.close(Some(1001), "").await;
+        assert_eq!(outbox.offer(&[shared(3, "late", &written)], 64), Offered::Gone, "nothing after the close");
         writer.await.unwrap();
-        drop(socket);
-        let got = reader.await.unwrap();
-        assert_eq!(&got[..4], &[0x81, 0x7e, 0x00, 200]);
-        assert_eq!(&got[4..204], &payload[..]);
-        assert_eq!(&got[204..211], &[0x81, 1, b'a', 0x81, 2, b'b', b'c'], "two frames in one write");
-        assert_eq!(&got[211..], &[0x88, 0x02, 0x03, 0xe9], "the client's code echoed");
+        drop((socket, outbox));
+        let got = frames_in(&reader.await.unwrap());
+        let expected: Vec<(u8, Vec<u8>)> =
+            vec![(OP_TEXT, first.to_vec()), (OP_TEXT, b"a".to_vec()), (OP_TEXT, b"bc".to_vec()), (OP_CLOSE, vec![0x03, 0xe9])];
+        assert_eq!(got, expected, "whole frames in order; the client's code echoed");
+    }
+
+    #[tokio::test]
+    async fn shared_messages_go_straight_out_or_wait_and_a_slow_client_is_dropped_behind() {
+        let (client, server) = tokio::io::duplex(32);
+        let mut socket = Socket::new(server, 1024);
+        let outbox = socket.outbox();
+        socket.start(&[]).await.unwrap();
+        let written = Arc::new(AtomicUsize::new(0));
+        let text = "y".repeat(20);
+        assert_eq!(outbox.offer(&[shared(1, &text, &written)], 3), Offered::Sent, "written without a task");
+        assert_eq!(written.load(Ordering::Relaxed), 1);
+        // Nobody reads: the second goes in part, then they wait, until more than 3 would.
+        assert_eq!(outbox.offer(&[shared(2, &text, &written)], 3), Offered::Queued);
+        assert_eq!(outbox.offer(&[shared(3, &text, &written), shared(4, &text, &written)], 3), Offered::Queued);
+        assert_eq!(outbox.offer(&[shared(5, &text, &written)], 3), Offered::Queued);
+        assert_eq!(outbox.offer(&[shared(6, &text, &written)], 3), Offered::Dropped);
+        assert_eq!(outbox.offer(&[shared(7, &text, &written)], 3), Offered::Dropped, "dropped until a fresh start");
+        assert_eq!(outbox.event().await, Event::Lagged);
+        // A fresh start after 7: the frame cut off is finished first, then the snapshot, then 8.
+        outbox.hold_after(7);
+        assert_eq!(outbox.offer(&[shared(7, &text, &written), shared(8, "z", &written)], 3), Offered::Queued);
+        let reader = tokio::spawn(async move {
+            let mut got = Vec::new();
+            tokio::io::AsyncReadExt::read_to_end(&mut tokio::io::BufReader::new(client), &mut got).await.unwrap();
+            got
+        });
+        socket.start(&[Bytes::from_static(b"snapshot")]).await.unwrap();
+        outbox.finish();
+        assert_eq!(outbox.event().await, Event::Finished, "once what waits is out");
+        assert_eq!(written.load(Ordering::Relaxed), 3, "frames 1, 2 and 8 written out");
+        drop((socket, outbox));
+        let got = frames_in(&reader.await.unwrap());
+        let texts: Vec<String> = got.into_iter().map(|(_, p)| String::from_utf8(p).unwrap()).collect();
+        assert_eq!(texts, [text.as_str(), &text, "snapshot", "z"]);
     }
 }
