@@ -182,7 +182,7 @@ fn main() -> anyhow::Result<()> {
             Command::RoomListeners { url, viewers, shard, shards, start, join_ms, window_from, window_until, end, full_listeners } => {
                 let plan = vetrina_load::room::Plan { start, join_ms, window: (window_from, window_until), end };
                 let listeners = vetrina_load::room::Listeners { urls: url, viewers, shard, shards, full: full_listeners, plan };
-                println!("{}", vetrina_load::room::listen(listeners).await);
+                println!("{}", vetrina_load::room::listen(listeners).await?);
             }
             Command::Timeline { url, limit, rounds } => {
                 let report = vetrina_load::timeline::run(vetrina_load::timeline::TimelineLoad { url, limit, rounds }).await?;

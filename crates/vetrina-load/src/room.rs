@@ -161,49 +161,176 @@ async fn connected_by<T, E>(end: tokio::time::Instant, seen: &Seen, connect: imp
     None
 }
 
-/// A listener that counts what arrives from the frame headers (`light_ws`), until `end`.
-async fn listen_lightly(url: String, nonce: u64, end: tokio::time::Instant, seen: Arc<Seen>) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let asked = Instant::now();
-    let Some((mut stream, first)) = connected_by(end, &seen, crate::light_ws::connect(&url, nonce)).await else { return };
-    let mut counter = crate::light_ws::Counter::default();
-    let mut n = counter.feed(&first);
-    let mut joined = false;
-    let mut buf = vec![0u8; 4096];
-    let deadline = tokio::time::sleep_until(end);
-    tokio::pin!(deadline);
-    loop {
+/// A light listener once connected: its socket and what it has seen so far.
+struct Quiet {
+    counter: crate::light_ws::Counter,
+    asked: Instant,
+    joined: bool,
+}
+
+/// What a listener made of bytes that arrived.
+struct Took {
+    /// The server closed.
+    closed: bool,
+    /// The room's snapshot (the first message) came now: the microseconds it took since asking.
+    joined_after: Option<u64>,
+}
+
+impl Quiet {
+    fn took(&mut self, data: &[u8], seen: &Seen) -> Took {
+        let n = self.counter.feed(data);
+        let mut joined_after = None;
         if n > 0 {
-            // The first message is the room's snapshot.
-            if !joined {
-                joined = true;
-                seen.joins.lock().await.add(asked.elapsed().as_micros() as u64);
+            if !self.joined {
+                self.joined = true;
+                joined_after = Some(self.asked.elapsed().as_micros() as u64);
             }
             seen.frames.fetch_add(n, Ordering::Relaxed);
         }
-        if counter.closed {
-            seen.disconnects.fetch_add(1, Ordering::Relaxed);
-            return;
-        }
-        tokio::select! {
-            () = &mut deadline => break,
-            read = stream.read(&mut buf) => match read {
-                Ok(0) | Err(_) => {
-                    seen.disconnects.fetch_add(1, Ordering::Relaxed);
-                    return;
+        Took { closed: self.counter.closed, joined_after }
+    }
+}
+
+/// The light listeners of a process, read by one thread (`mio`): a frame costs this process one
+/// `recv` on a socket that is ready, and no task woken, so the load generator's own work takes as
+/// little as it can of the cores the server is measured on. Until `end`, then each sends a close.
+struct QuietReader {
+    handover: std::sync::mpsc::Sender<(std::net::TcpStream, Quiet)>,
+    waker: Arc<mio::Waker>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+const HANDOVER: mio::Token = mio::Token(usize::MAX);
+
+impl QuietReader {
+    fn start(end: Instant, seen: Arc<Seen>) -> std::io::Result<QuietReader> {
+        let mut poll = mio::Poll::new()?;
+        let waker = Arc::new(mio::Waker::new(poll.registry(), HANDOVER)?);
+        let (handover, arrivals) = std::sync::mpsc::channel::<(std::net::TcpStream, Quiet)>();
+        let thread = std::thread::Builder::new().name("quiet-listeners".into()).spawn(move || {
+            let mut listeners: Vec<Option<(mio::net::TcpStream, Quiet)>> = Vec::new();
+            let mut free: Vec<usize> = Vec::new();
+            let mut events = mio::Events::with_capacity(1024);
+            let mut buf = vec![0u8; 16 * 1024];
+            // Reads what is there; false when the listener is done (closed, or the server closed).
+            let mut read = |stream: &mut mio::net::TcpStream, quiet: &mut Quiet| -> bool {
+                loop {
+                    match std::io::Read::read(stream, &mut buf) {
+                        Ok(0) => return false,
+                        Ok(n) => {
+                            let took = quiet.took(&buf[..n], &seen);
+                            if let Some(micros) = took.joined_after {
+                                seen.joins.blocking_lock().add(micros);
+                            }
+                            if took.closed {
+                                return false;
+                            }
+                            // Less than asked for: the socket is drained (the next byte is a new edge).
+                            if n < buf.len() {
+                                return true;
+                            }
+                        }
+                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(_) => return false,
+                    }
                 }
-                Ok(len) => n = counter.feed(&buf[..len]),
-            },
+            };
+            while Instant::now() < end {
+                let _ = poll.poll(&mut events, Some(end.saturating_duration_since(Instant::now())));
+                let mut done = Vec::new();
+                for event in &events {
+                    if event.token() == HANDOVER {
+                        continue;
+                    }
+                    let i = event.token().0;
+                    if let Some(Some((stream, quiet))) = listeners.get_mut(i)
+                        && !read(stream, quiet)
+                    {
+                        done.push(i);
+                    }
+                }
+                // Listeners that connected since: register, then read what already came.
+                while let Ok((stream, quiet)) = arrivals.try_recv() {
+                    let mut stream = mio::net::TcpStream::from_std(stream);
+                    let i = free.pop().unwrap_or_else(|| {
+                        listeners.push(None);
+                        listeners.len() - 1
+                    });
+                    if poll.registry().register(&mut stream, mio::Token(i), mio::Interest::READABLE).is_err() {
+                        seen.disconnects.fetch_add(1, Ordering::Relaxed);
+                        free.push(i);
+                        continue;
+                    }
+                    let mut entry = (stream, quiet);
+                    if !read(&mut entry.0, &mut entry.1) {
+                        done.push(i);
+                    }
+                    listeners[i] = Some(entry);
+                }
+                for i in done {
+                    if let Some((mut stream, _)) = listeners[i].take() {
+                        let _ = poll.registry().deregister(&mut stream);
+                        seen.disconnects.fetch_add(1, Ordering::Relaxed);
+                        free.push(i);
+                    }
+                }
+            }
+            // The end: each says goodbye (a masked close, which a socket at rest takes at once).
+            for (stream, _) in listeners.iter_mut().flatten() {
+                let _ = std::io::Write::write(stream, &crate::light_ws::CLOSE);
+            }
+        })?;
+        Ok(QuietReader { handover, waker, thread })
+    }
+
+    /// Hands a connected listener over; `first` is what came with the handshake's response.
+    async fn take(&self, stream: tokio::net::TcpStream, first: &[u8], asked: Instant, seen: &Seen) {
+        let mut quiet = Quiet { counter: crate::light_ws::Counter::default(), asked, joined: false };
+        let took = quiet.took(first, seen);
+        if let Some(micros) = took.joined_after {
+            seen.joins.lock().await.add(micros);
+        }
+        let stream = match stream.into_std() {
+            Ok(stream) if !took.closed => stream,
+            _ => {
+                seen.disconnects.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        };
+        // After the end the thread is gone: the listener connected too late to count.
+        if self.handover.send((stream, quiet)).is_ok() {
+            let _ = self.waker.wake();
         }
     }
-    let _ = stream.write_all(&crate::light_ws::CLOSE).await;
+}
+
+/// A listener that counts what arrives from the frame headers (`light_ws`): connects, then hands
+/// its socket to the process's reader.
+async fn listen_lightly(url: String, nonce: u64, end: tokio::time::Instant, seen: Arc<Seen>, reader: Arc<QuietReader>) {
+    let asked = Instant::now();
+    let Some((stream, first)) = connected_by(end, &seen, crate::light_ws::connect(&url, nonce)).await else { return };
+    reader.take(stream, &first, asked, &seen).await;
+}
+
+/// A full WebSocket client's connection (tungstenite), reading into 4 KiB: its default buffer,
+/// 128 KiB, is zeroed at every read, and that was most of what the load generator's measuring
+/// listeners and senders cost it.
+async fn connect_fully(
+    request: tokio_tungstenite::tungstenite::handshake::client::Request,
+) -> tokio_tungstenite::tungstenite::Result<(
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+    tokio_tungstenite::tungstenite::handshake::client::Response,
+)> {
+    let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default().read_buffer_size(4096);
+    tokio_tungstenite::connect_async_with_config(request, Some(config), true).await
 }
 
 /// A full WebSocket client; the one that `measure`s parses every frame and times its chat lines.
 async fn listen_fully(url: String, measure: bool, end: tokio::time::Instant, seen: Arc<Seen>) {
     let asked = Instant::now();
     let Ok(request) = url.into_client_request() else { return };
-    let Some((mut socket, _)) = connected_by(end, &seen, tokio_tungstenite::connect_async(request)).await else { return };
+    let Some((mut socket, _)) = connected_by(end, &seen, connect_fully(request)).await else { return };
     let mut local = Vec::new();
     let mut joined = false;
     let mut frames_seen = 0u64;
@@ -255,7 +382,7 @@ async fn listen_fully(url: String, measure: bool, end: tokio::time::Instant, see
 
 /// Runs this process's share of the listeners to the plan's end; what they saw as JSON (the
 /// histograms as `[bucket, count]` pairs).
-pub async fn listen(l: Listeners) -> serde_json::Value {
+pub async fn listen(l: Listeners) -> anyhow::Result<serde_json::Value> {
     let seen = Arc::new(Seen::default());
     let plan = l.plan;
     let end = at(plan.end);
@@ -269,13 +396,15 @@ pub async fn listen(l: Listeners) -> serde_json::Value {
             seen.frames.load(Ordering::Relaxed).saturating_sub(before)
         })
     };
+    let reader_end = Instant::now() + at(plan.end).saturating_duration_since(tokio::time::Instant::now());
+    let reader = Arc::new(QuietReader::start(reader_end, seen.clone()).context("starting the listeners' reader")?);
     let mut tasks = Vec::with_capacity(l.viewers / l.shards.max(1) + 1);
     for i in (l.shard..l.viewers).step_by(l.shards.max(1)) {
         tokio::time::sleep_until(at(plan.start + plan.join_ms * i as u64 / l.viewers.max(1) as u64)).await;
         let url = l.urls[i % l.urls.len()].clone();
         let measure = i % 50 == 0;
         tasks.push(if !measure && !l.full {
-            tokio::spawn(listen_lightly(url, i as u64, end, seen.clone()))
+            tokio::spawn(listen_lightly(url, i as u64, end, seen.clone(), reader.clone()))
         } else {
             tokio::spawn(listen_fully(url, measure, end, seen.clone()))
         });
@@ -283,9 +412,14 @@ pub async fn listen(l: Listeners) -> serde_json::Value {
     for t in tasks {
         let _ = t.await;
     }
+    // Every light listener is with the reader, which stops at the end.
+    if let Ok(reader) = Arc::try_unwrap(reader) {
+        drop(reader.handover);
+        let _ = tokio::task::spawn_blocking(move || reader.thread.join()).await;
+    }
     let frames_in_window = window.await.unwrap_or(0);
     let load = |n: &AtomicU64| n.load(Ordering::Relaxed);
-    json!({
+    Ok(json!({
         "connected": load(&seen.connected),
         "joined": seen.joins.lock().await.count(),
         "unconnected": load(&seen.unconnected),
@@ -296,7 +430,7 @@ pub async fn listen(l: Listeners) -> serde_json::Value {
         "viewers_max": load(&seen.viewers_max),
         "delays": seen.delays.lock().await.to_json(),
         "joins": seen.joins.lock().await.to_json(),
-    })
+    }))
 }
 
 /// The soft limit on this process's open files, from `/proc/self/limits`.
@@ -344,7 +478,7 @@ pub async fn run(load: RoomLoad) -> anyhow::Result<serde_json::Value> {
     let listeners = Listeners { urls: load.urls.clone(), viewers: load.viewers, shard: 0, shards, full: load.full_listeners, plan };
 
     enum Running {
-        Here(tokio::task::JoinHandle<serde_json::Value>),
+        Here(tokio::task::JoinHandle<anyhow::Result<serde_json::Value>>),
         Children(Vec<tokio::process::Child>),
     }
     let running = if shards == 1 {
@@ -392,7 +526,7 @@ pub async fn run(load: RoomLoad) -> anyhow::Result<serde_json::Value> {
             let Ok(mut request) = url.into_client_request() else { return };
             let Ok(value) = cookie.parse() else { return };
             request.headers_mut().insert("cookie", value);
-            let Ok((socket, _)) = tokio_tungstenite::connect_async(request).await else { return };
+            let Ok((socket, _)) = connect_fully(request).await else { return };
             let (mut sink, mut stream) = socket.split();
             // Drain what the room sends the sender, so its queue never fills.
             tokio::spawn(async move { while stream.next().await.is_some() {} });
@@ -431,7 +565,7 @@ pub async fn run(load: RoomLoad) -> anyhow::Result<serde_json::Value> {
     let rss_after_chat = servers_rss();
 
     let reports = match running {
-        Running::Here(task) => vec![task.await?],
+        Running::Here(task) => vec![task.await??],
         Running::Children(children) => {
             let mut reports = Vec::with_capacity(children.len());
             for child in children {
