@@ -7,6 +7,11 @@ use serde::{Deserialize, Serialize};
 
 /// The protocol version every frame and snapshot carries.
 pub const PROTOCOL: u32 = 1;
+/// How often a frame may go whose only news is the viewer count. When a show starts its audience
+/// arrives over a minute or two: a frame every tick to everyone already in, for a count, would be
+/// most of what a node writes, and would slow the joins of the rest. Frames with anything else
+/// carry the count at once.
+pub const VIEWERS_ONLY_EVERY_MS: i64 = 1_000;
 
 /// A connection's id, given by the driver.
 pub type Conn = u64;
@@ -485,6 +490,8 @@ pub struct Room {
     pin_changed: bool,
     /// The viewer count the last frame carried.
     sent_viewers: u64,
+    /// When the last frame was made (`tick_at`).
+    frame_at: i64,
     recent_chat: VecDeque<ChatLine>,
     history: VecDeque<(u64, Arc<str>)>,
     /// Who wrote the recent messages (identities stay in the room, never in frames).
@@ -549,6 +556,7 @@ impl Room {
             pinned: None,
             pin_changed: false,
             sent_viewers: 0,
+            frame_at: i64::MIN / 2,
             recent_chat: VecDeque::new(),
             history: VecDeque::new(),
             authors: VecDeque::new(),
@@ -1127,13 +1135,33 @@ impl Room {
         std::mem::take(&mut self.timeline)
     }
 
+    /// Whether anything but the viewer count changed since the last frame.
+    fn news_besides_viewers(&self) -> bool {
+        !(self.pending_chat.is_empty()
+            && self.pending_likes == 0
+            && !self.pin_changed
+            && self.pending_deleted.is_empty()
+            && !self.slow_mode_changed
+            && self.pending_questions.is_empty()
+            && !self.poll_changed
+            && !self.segment_changed
+            && !self.announcement_changed
+            && self.stock_changed.is_empty())
+    }
+
     /// Everything since the previous tick as one frame (JSON text, made once), or `None` when
-    /// nothing changed. `now` and `media_ms` stamp what the tick puts on the timeline.
+    /// nothing changed, or when only the viewer count did and the last frame is less than
+    /// [`VIEWERS_ONLY_EVERY_MS`] old. `now` and `media_ms` stamp what the tick puts on the
+    /// timeline.
     pub fn tick_at(&mut self, now: i64, media_ms: Option<i64>) -> Option<Arc<str>> {
+        let viewers_changed = self.viewers() != self.sent_viewers;
+        if viewers_changed && !self.news_besides_viewers() && now - self.frame_at < VIEWERS_ONLY_EVERY_MS {
+            return None;
+        }
         // Other nodes put their own likes on the timeline.
         let likes = self.pending_likes.saturating_sub(std::mem::take(&mut self.pending_remote_likes));
-        let viewers_changed = self.viewers() != self.sent_viewers;
         let frame = self.tick()?;
+        self.frame_at = now;
         let event = |kind: &'static str, data: String| TimelineEvent { at: now, media_ms, kind, data };
         if likes > 0 {
             self.timeline.push(event("likes", format!("{{\"count\":{likes}}}")));
@@ -1148,18 +1176,7 @@ impl Room {
     /// nothing changed.
     pub fn tick(&mut self) -> Option<Arc<str>> {
         let viewers = self.viewers();
-        if self.pending_chat.is_empty()
-            && self.pending_likes == 0
-            && !self.pin_changed
-            && viewers == self.sent_viewers
-            && self.pending_deleted.is_empty()
-            && !self.slow_mode_changed
-            && self.pending_questions.is_empty()
-            && !self.poll_changed
-            && !self.segment_changed
-            && !self.announcement_changed
-            && self.stock_changed.is_empty()
-        {
+        if !self.news_besides_viewers() && viewers == self.sent_viewers {
             return None;
         }
         self.seq += 1;
@@ -1299,6 +1316,27 @@ mod tests {
         let f = frame(&room.tick().unwrap());
         assert_eq!((f["viewers"].as_u64(), f["peak_viewers"].as_u64()), (Some(1), Some(2)));
         assert!(f.get("pinned").is_none(), "the pin did not change");
+    }
+
+    #[test]
+    fn a_frame_for_the_viewer_count_alone_goes_once_a_second() {
+        let mut room = Room::new(RoomConfig::default());
+        room.join(1, member("anna", Role::Viewer));
+        assert_eq!(frame(&room.tick_at(0, None).unwrap())["viewers"], 1, "the first goes at once");
+        room.join(2, member("bruno", Role::Viewer));
+        assert!(room.tick_at(100, None).is_none(), "a newcomer alone waits");
+        room.join(3, member("carla", Role::Viewer));
+        assert!(room.tick_at(900, None).is_none());
+        assert_eq!(frame(&room.tick_at(1_000, None).unwrap())["viewers"], 3, "a second after the last frame");
+        // Anything else goes on the next tick, with the count.
+        room.join(4, member("dario", Role::Viewer));
+        room.handle(1, ClientMessage::Chat { text: "ciao".into(), reply_to: None }, 1_050, None).unwrap();
+        let f = frame(&room.tick_at(1_100, None).unwrap());
+        assert_eq!((f["viewers"].as_u64(), f["chat"][0]["text"].as_str()), (Some(4), Some("ciao")));
+        room.leave(4);
+        assert!(room.tick_at(1_200, None).is_none());
+        assert!(room.tick_at(2_099, None).is_none());
+        assert_eq!(frame(&room.tick_at(2_100, None).unwrap())["viewers"], 3);
     }
 
     #[test]
