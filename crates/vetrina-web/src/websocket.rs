@@ -325,6 +325,10 @@ impl<S: AsyncWrite + Unpin> Outbox<S> {
             return Offered::Queued;
         }
         // Straight to the socket, as one write. Not waiting: "not now" is the task's to wait for.
+        // The no-op waker never takes the place of one the task waits with: the task waits for
+        // the socket only while its queue holds something, and then nothing comes here. That
+        // holds while flushing the transport finishes at once (TCP); a buffering layer under the
+        // upgrade (TLS in the process) would need this to write only after a finished flush.
         let mut slices = [io::IoSlice::new(&[]); WRITE_AT_ONCE];
         for (slice, m) in slices.iter_mut().zip(fresh) {
             *slice = io::IoSlice::new(&m.frame);
