@@ -161,7 +161,7 @@ async fn connected_by<T, E>(end: tokio::time::Instant, seen: &Seen, connect: imp
     None
 }
 
-/// A light listener once connected: its socket and what it has seen so far.
+/// What a light listener has seen so far (its socket goes beside it, to the reader).
 struct Quiet {
     counter: crate::light_ws::Counter,
     asked: Instant,

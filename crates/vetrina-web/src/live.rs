@@ -137,9 +137,6 @@ impl Writers {
     }
 }
 
-/// Frames a writer sends together when several wait (a connection gets them in one write).
-const FRAMES_AT_ONCE: usize = 16;
-
 /// One of a room's writers: its connections, and the frames to write to each.
 async fn write_frames(mut jobs: mpsc::UnboundedReceiver<ToWriter>) {
     let mut conns: HashMap<Conn, Outbox> = HashMap::new();
@@ -157,7 +154,8 @@ async fn write_frames(mut jobs: mpsc::UnboundedReceiver<ToWriter>) {
                 }
                 ToWriter::Frame(frame) => frames.push(frame),
             }
-            if frames.len() < FRAMES_AT_ONCE {
+            // Frames that piled up go together, in one write to each connection.
+            if frames.len() < crate::websocket::WRITE_AT_ONCE {
                 next = jobs.try_recv().ok();
             }
         }

@@ -150,8 +150,8 @@ impl Outgoing {
     }
 }
 
-/// Frames put together in one write.
-const WRITE_AT_ONCE: usize = 16;
+/// Frames put together in one write (a writer offers at most this many at once).
+pub const WRITE_AT_ONCE: usize = 16;
 
 /// Writes `slices` in one system call: a plain write for one (on a socket, `send`: cheaper in the
 /// kernel than `writev`, and most writes are one frame), a vectored one for several.
