@@ -187,7 +187,7 @@ pub fn password(value: &str) -> Result<&str, Invalid> {
 
 /// A guest viewer's chosen display name: 1 to 40 characters, no control characters.
 pub fn display_name(value: &str) -> Result<String, Invalid> {
-    crate::text::required("display_name", value, 40)
+    crate::text::name("display_name", value, 40)
 }
 
 #[cfg(test)]

@@ -22,6 +22,16 @@ pub fn required(field: &str, value: &str, max: usize) -> Result<String, Invalid>
     limit(field, value, max)
 }
 
+/// A name shown beside what its owner writes (a person, a guest, a shop): [`required`], on one
+/// line (no line breaks or tabs).
+pub fn name(field: &str, value: &str, max: usize) -> Result<String, Invalid> {
+    let value = required(field, value, max)?;
+    if value.chars().any(char::is_control) {
+        return Err(Invalid::new(field, "must be one line, without line breaks or tabs"));
+    }
+    Ok(value)
+}
+
 /// Trims `value` and checks it is at most `max` characters (empty is allowed).
 pub fn limit(field: &str, value: &str, max: usize) -> Result<String, Invalid> {
     let value = value.trim();
@@ -80,6 +90,16 @@ pub fn slugify(title: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_one_line() {
+        assert_eq!(name("name", "  Anna Rossi ", 40).unwrap(), "Anna Rossi");
+        let err = name("name", "Anna\nHOST", 40).unwrap_err();
+        assert!(err.to_string().contains("one line"), "{err}");
+        assert!(name("name", "a\tb", 40).is_err());
+        assert!(name("name", "   ", 40).is_err());
+        assert!(limit("bio", "two\nlines", 40).is_ok(), "longer texts may have lines");
+    }
 
     #[test]
     fn slugs() {

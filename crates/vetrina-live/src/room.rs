@@ -429,6 +429,9 @@ pub struct ModerationAction {
     pub action: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message_id: Option<u64>,
+    /// The display name of the person acted on (whose message was deleted, who was muted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub seconds: Option<u32>,
 }
@@ -460,6 +463,8 @@ pub struct Saved {
     /// (message id, identity, name) of the latest messages, so moderators can still mute them.
     authors: Vec<(u64, String, String)>,
     muted: Vec<(String, i64)>,
+    /// Identities that wrote as hosts or moderators (never muted or banned).
+    staff: Vec<String>,
     slow_mode_ms: Option<i64>,
     questions: Vec<Question>,
     question_authors: Vec<(u64, String)>,
@@ -471,6 +476,14 @@ pub struct Saved {
     segment: Option<Segment>,
     announcement: Option<Announcement>,
 }
+
+/// Questions a room keeps (the timeline keeps them all): a question asked when this many are
+/// kept pushes out the oldest answered one, or else the oldest.
+const QUESTIONS_KEPT: usize = 1_000;
+/// Open questions a snapshot carries: the host's queue.
+const SNAPSHOT_OPEN_QUESTIONS: usize = 200;
+/// Answered questions a snapshot carries.
+const SNAPSHOT_ANSWERED_QUESTIONS: usize = 20;
 
 /// Authors kept in a [`Saved`] state: the messages a moderator may still act on.
 const SAVED_AUTHORS: usize = 1_000;
@@ -498,6 +511,9 @@ pub struct Room {
     authors: VecDeque<(u64, String, String)>,
     /// Silenced identities and until when (Unix ms; `i64::MAX` for a ban).
     muted: HashMap<String, i64>,
+    /// Identities whose messages went out as a host's or a moderator's: they are never muted
+    /// or banned (known from the events, so every node's room agrees).
+    staff: std::collections::HashSet<String>,
     /// Identities banned from the organisation's chats: the stored list, and bans made here.
     banned: std::collections::HashSet<String>,
     /// Bans applied here lately (identity, when), kept while the stored list may not show them yet.
@@ -518,6 +534,8 @@ pub struct Room {
     poll_changed: bool,
     next_poll_id: u64,
     plan: Vec<Segment>,
+    /// The show's line-up: the products a host may pin, with the run of show's.
+    lineup: std::collections::HashSet<String>,
     /// The segment the host moved to last, as it started.
     segment: Option<Segment>,
     segment_changed: bool,
@@ -561,6 +579,7 @@ impl Room {
             history: VecDeque::new(),
             authors: VecDeque::new(),
             muted: HashMap::new(),
+            staff: std::collections::HashSet::new(),
             banned: std::collections::HashSet::new(),
             recent_bans: Vec::new(),
             new_bans: Vec::new(),
@@ -577,6 +596,7 @@ impl Room {
             poll_changed: false,
             next_poll_id: 1,
             plan: Vec::new(),
+            lineup: std::collections::HashSet::new(),
             segment: None,
             segment_changed: false,
             announcement: None,
@@ -618,6 +638,7 @@ impl Room {
             recent_chat: self.recent_chat.iter().chain(&self.pending_chat).cloned().collect(),
             authors: self.authors.iter().rev().take(SAVED_AUTHORS).rev().cloned().collect(),
             muted: self.muted.iter().filter(|(_, until)| **until > now).map(|(who, until)| (who.clone(), *until)).collect(),
+            staff: self.staff.iter().cloned().collect(),
             slow_mode_ms: self.slow_mode_ms,
             questions: self.questions.clone(),
             question_authors: self.question_authors.iter().map(|(id, who)| (*id, who.clone())).collect(),
@@ -643,6 +664,7 @@ impl Room {
         self.recent_chat = saved.recent_chat.into_iter().skip(keep).collect();
         self.authors = saved.authors.into();
         self.muted = saved.muted.into_iter().collect();
+        self.staff = saved.staff.into_iter().collect();
         self.slow_mode_ms = saved.slow_mode_ms;
         self.questions = saved.questions;
         self.question_authors = saved.question_authors.into_iter().collect();
@@ -662,6 +684,11 @@ impl Room {
     fn blocked(&self, text: &str) -> bool {
         let lower = text.to_lowercase();
         self.config.blocked_words.iter().any(|w| lower.contains(w.as_str()))
+    }
+
+    /// The show's line-up (product ids): the products a host may pin, besides the run of show's.
+    pub fn set_lineup(&mut self, products: Vec<String>) {
+        self.lineup = products.into_iter().collect();
     }
 
     /// The run of show the host advances through.
@@ -711,7 +738,7 @@ impl Room {
             viewers: self.viewers(),
             peak_viewers: self.peak,
             pinned: self.pinned.clone(),
-            questions: self.questions.iter().rev().take(self.config.snapshot_chat).rev().cloned().collect(),
+            questions: self.snapshot_questions(),
             poll: self.poll.clone(),
             segment: self.segment.clone(),
             announcement: self.announcement.clone(),
@@ -774,6 +801,9 @@ impl Room {
                 if !staff && has_link(text) {
                     return Err(Refusal::new("link", "links are not allowed in the chat"));
                 }
+                if reply_to.is_some_and(|id| !self.authors.iter().any(|(known, _, _)| *known == id)) {
+                    return Err(Refusal::new("unknown_message", "the message replied to is not in this room"));
+                }
                 if !staff && self.blocked(text) {
                     return Err(Refusal::new("blocked_word", "the message contains a word this shop does not allow"));
                 }
@@ -791,8 +821,8 @@ impl Room {
             }
             ClientMessage::Pin { product_id } => {
                 staff_only("pin products")?;
-                if product_id.is_empty() || product_id.len() > 64 {
-                    return Err(Refusal::new("invalid", "product_id is not a product id"));
+                if !self.lineup.contains(&product_id) && !self.plan.iter().any(|s| s.product_ids.contains(&product_id)) {
+                    return Err(Refusal::new("not_in_lineup", "pin a product of the show's line-up or run of show"));
                 }
                 Change::Pin { product_id: Some(product_id) }
             }
@@ -806,9 +836,7 @@ impl Room {
             }
             ClientMessage::Mute { message_id, seconds } => {
                 staff_only("mute people")?;
-                if !self.authors.iter().any(|(id, _, _)| *id == message_id) {
-                    return Err(Refusal::new("unknown_message", "that message is not in this room"));
-                }
+                self.mutable_author(message_id)?;
                 Change::Mute { message_id, seconds, by: name }
             }
             ClientMessage::SlowMode { seconds } => {
@@ -823,6 +851,9 @@ impl Room {
                 let text = text.trim();
                 if text.is_empty() || text.chars().count() > 300 {
                     return Err(Refusal::new("invalid", "a question is 1 to 300 characters"));
+                }
+                if !staff && has_link(text) {
+                    return Err(Refusal::new("link", "links are not allowed in questions"));
                 }
                 if !staff && self.blocked(text) {
                     return Err(Refusal::new("blocked_word", "the question contains a word this shop does not allow"));
@@ -882,6 +913,37 @@ impl Room {
         Ok(Some(change))
     }
 
+    /// The questions a snapshot carries: the latest open ones (the host's queue) and the latest
+    /// answered, in the order they were asked.
+    fn snapshot_questions(&self) -> Vec<Question> {
+        let latest = |answered: bool, n: usize| self.questions.iter().rev().filter(move |q| q.answered == answered).take(n);
+        let mut questions: Vec<Question> =
+            latest(false, SNAPSHOT_OPEN_QUESTIONS).chain(latest(true, SNAPSHOT_ANSWERED_QUESTIONS)).cloned().collect();
+        questions.sort_by_key(|q| q.id);
+        questions
+    }
+
+    /// Keeps at most [`QUESTIONS_KEPT`]: the oldest answered go first, then the oldest open ones
+    /// (the timeline keeps them all).
+    fn forget_old_questions(&mut self) {
+        while self.questions.len() > QUESTIONS_KEPT {
+            let oldest = self.questions.iter().position(|q| q.answered).unwrap_or(0);
+            let gone = self.questions.remove(oldest);
+            self.question_authors.remove(&gone.id);
+        }
+    }
+
+    /// Who wrote `message_id` (identity, name), when a moderator may silence them: a viewer.
+    fn mutable_author(&self, message_id: u64) -> Result<(String, String), Refusal> {
+        let Some((_, author, name)) = self.authors.iter().find(|(id, _, _)| *id == message_id) else {
+            return Err(Refusal::new("unknown_message", "that message is not in this room"));
+        };
+        if self.staff.contains(author) {
+            return Err(Refusal::new("forbidden", "hosts and moderators cannot be muted or banned"));
+        }
+        Ok((author.clone(), name.clone()))
+    }
+
     /// Refuses banned and muted people.
     fn may_speak(&self, identity: &str, now: i64) -> Result<(), Refusal> {
         if self.banned.contains(identity) {
@@ -938,6 +1000,9 @@ impl Room {
                     media_ms,
                 };
                 self.next_chat_id += 1;
+                if *role != Role::Viewer {
+                    self.staff.insert(author.clone());
+                }
                 self.authors.push_back((line.id, author.clone(), name.clone()));
                 if self.authors.len() > 10_000 {
                     self.authors.pop_front();
@@ -964,14 +1029,12 @@ impl Room {
                 self.recent_chat.retain(|l| l.id != *message_id);
                 self.pending_chat.retain(|l| l.id != *message_id);
                 self.pending_deleted.push(*message_id);
-                let action = ModerationAction { by: by.clone(), action: "delete", message_id: Some(*message_id), seconds: None };
+                let target = self.authors.iter().find(|(id, _, _)| id == message_id).map(|(_, _, name)| name.clone());
+                let action = ModerationAction { by: by.clone(), action: "delete", message_id: Some(*message_id), target, seconds: None };
                 record(self, "moderation", serde_json::to_string(&action).unwrap_or_default());
             }
             Change::Mute { message_id, seconds, by } => {
-                let Some((author, name)) = self.authors.iter().find(|(id, _, _)| id == message_id).map(|(_, a, n)| (a.clone(), n.clone()))
-                else {
-                    return Err(Refusal::new("unknown_message", "that message is not in this room"));
-                };
+                let (author, name) = self.mutable_author(*message_id)?;
                 match seconds {
                     Some(s) => {
                         self.muted.insert(author, now + i64::from(*s) * 1000);
@@ -980,18 +1043,20 @@ impl Room {
                         self.banned.insert(author.clone());
                         self.recent_bans.push((author.clone(), now));
                         if mine {
-                            self.new_bans.push(Ban { identity: author, name, by: by.clone(), at: now });
+                            self.new_bans.push(Ban { identity: author, name: name.clone(), by: by.clone(), at: now });
                         }
                     }
                 }
                 let action = if seconds.is_some() { "mute" } else { "ban" };
-                let action = ModerationAction { by: by.clone(), action, message_id: Some(*message_id), seconds: *seconds };
+                let action =
+                    ModerationAction { by: by.clone(), action, message_id: Some(*message_id), target: Some(name), seconds: *seconds };
                 record(self, "moderation", serde_json::to_string(&action).unwrap_or_default());
             }
             Change::SlowMode { seconds, by } => {
                 self.slow_mode_ms = (*seconds > 0).then(|| i64::from(*seconds) * 1000);
                 self.slow_mode_changed = true;
-                let action = ModerationAction { by: by.clone(), action: "slow_mode", message_id: None, seconds: Some(*seconds) };
+                let action =
+                    ModerationAction { by: by.clone(), action: "slow_mode", message_id: None, target: None, seconds: Some(*seconds) };
                 record(self, "moderation", serde_json::to_string(&action).unwrap_or_default());
             }
             Change::Ask { author, name, text } => {
@@ -1010,6 +1075,7 @@ impl Room {
                 record(self, "question", serde_json::to_string(&question).unwrap_or_default());
                 self.questions.push(question.clone());
                 self.pending_questions.push(question);
+                self.forget_old_questions();
             }
             Change::Answer { question_id, text } => {
                 let Some(q) = self.questions.iter_mut().find(|q| q.id == *question_id) else {
@@ -1022,8 +1088,9 @@ impl Room {
                 self.pending_questions.push(q);
             }
             Change::Poll { question, options } => {
-                let data = self.open_poll(question.clone(), options.clone());
-                record(self, "poll", data);
+                for (kind, data) in self.open_poll(question.clone(), options.clone()) {
+                    record(self, kind, data);
+                }
             }
             Change::Vote { poll_id, option, voter } => {
                 self.may_vote(*poll_id, *option, voter)?;
@@ -1032,6 +1099,8 @@ impl Room {
                     poll.votes[*option] += 1;
                 }
                 self.poll_changed = true;
+                // Who voted stays in the room: the timeline is the show's public record.
+                record(self, "vote", serde_json::json!({"poll_id": poll_id, "option": option}).to_string());
             }
             Change::ClosePoll { poll_id } => {
                 let Some(poll) = self.poll.as_mut().filter(|p| p.id == *poll_id) else {
@@ -1062,8 +1131,9 @@ impl Room {
                     record(self, "pin", serde_json::to_string(&self.pinned).unwrap_or_default());
                 }
                 if let Some((question, options)) = segment.poll.clone() {
-                    let data = self.open_poll(question, options);
-                    record(self, "poll", data);
+                    for (kind, data) in self.open_poll(question, options) {
+                        record(self, kind, data);
+                    }
                 }
                 record(self, "segment", serde_json::to_string(&segment).unwrap_or_default());
             }
@@ -1119,14 +1189,21 @@ impl Room {
 
     /// Opens a poll (checked by [`poll_input`]) in place of the current one; the answer is the
     /// poll as the timeline keeps it.
-    fn open_poll(&mut self, question: String, options: Vec<String>) -> String {
+    /// Opens a poll in place of the last one; what the timeline records: the poll it closed, if
+    /// one was open (with its final results), and the new one.
+    fn open_poll(&mut self, question: String, options: Vec<String>) -> Vec<(&'static str, String)> {
         let poll = PollState { id: self.next_poll_id, question, votes: vec![0; options.len()], options, open: true };
         self.next_poll_id += 1;
         self.voters.clear();
-        let data = serde_json::to_string(&poll).unwrap_or_default();
+        let mut records = Vec::with_capacity(2);
+        if let Some(mut replaced) = self.poll.take().filter(|p| p.open) {
+            replaced.open = false;
+            records.push(("poll_closed", serde_json::to_string(&replaced).unwrap_or_default()));
+        }
+        records.push(("poll", serde_json::to_string(&poll).unwrap_or_default()));
         self.poll = Some(poll);
         self.poll_changed = true;
-        data
+        records
     }
 
     /// The timeline events gathered since the last call (chat lines, likes per tick, pins, the
@@ -1244,9 +1321,11 @@ impl Room {
     }
 
     /// The frames after `seq`, for a client resuming after a reconnect; `None` when they are no
-    /// longer kept (or `seq` is in the future): send a snapshot instead.
-    pub fn since(&self, seq: u64) -> Option<Vec<Arc<str>>> {
-        if seq > self.seq {
+    /// longer kept, when there are more than `at_most` of them (a connection's queue holds no
+    /// more: a snapshot is smaller than a long backlog), or when `seq` is in the future: send a
+    /// snapshot instead.
+    pub fn since(&self, seq: u64, at_most: usize) -> Option<Vec<Arc<str>>> {
+        if seq > self.seq || self.seq - seq > at_most as u64 {
             return None;
         }
         if seq == self.seq {
@@ -1275,11 +1354,33 @@ fn poll_input(question: &str, options: &[String]) -> Result<(String, Vec<String>
     Ok((question, options))
 }
 
-/// Whether a message holds a link (an URL scheme or a `www.` address).
+/// Whether a message holds a link: an URL with a scheme, a `www.` address, or a bare address
+/// (`shop.example.com/x`, `bit.ly/x`, `t.me/x`) whose last label is a top-level domain spammers use. A
+/// word with a dot that ends in no such domain (`e.g.`, `3.50`, `ok.ciao`) is not a link.
 fn has_link(text: &str) -> bool {
     let lower = text.to_lowercase();
-    lower.contains("http://") || lower.contains("https://") || lower.contains("www.")
+    if lower.contains("://") || lower.contains("www.") {
+        return true;
+    }
+    lower.split(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | '<' | '>' | '"' | '\'' | '[' | ']' | ',' | ';')).any(|word| {
+        let host = word.split(['/', '?', '#']).next().unwrap_or("");
+        let host = host.split(':').next().unwrap_or("").trim_end_matches(['.', '!', '?']);
+        let labels: Vec<&str> = host.split('.').collect();
+        let [.., name, tld] = labels[..] else { return false };
+        labels.iter().all(|l| !l.is_empty() && l.chars().all(|c| c.is_alphanumeric() || c == '-'))
+            && LINK_TLDS.contains(&tld)
+            // `p.es.` is Italian for "for example"; `t.co/x` is a link.
+            && (name.chars().count() > 1 || word.contains('/'))
+    })
 }
+
+/// Top-level domains a bare address in a message ends with: the generic ones, the newer ones
+/// seen in spam, and the country codes of the shops' markets and of link shorteners.
+const LINK_TLDS: &[&str] = &[
+    "com", "net", "org", "info", "biz", "io", "co", "me", "tv", "ly", "gg", "to", "app", "dev", "xyz", "top", "site", "online", "shop",
+    "store", "link", "click", "club", "live", "vip", "win", "bid", "icu", "buzz", "fun", "cc", "ws", "it", "eu", "uk", "de", "fr", "es",
+    "nl", "be", "ch", "at", "pt", "pl", "ru", "cn", "us", "ca", "au", "in", "br",
+];
 
 #[cfg(test)]
 mod tests {
@@ -1289,13 +1390,20 @@ mod tests {
         Member { identity: Some(format!("gst_{name}")), name: name.into(), role }
     }
 
+    /// A room whose line-up holds the products the tests pin.
+    fn room() -> Room {
+        let mut room = Room::new(RoomConfig::default());
+        room.set_lineup(vec!["prd_1".into(), "prd_9".into()]);
+        room
+    }
+
     fn frame(text: &Arc<str>) -> serde_json::Value {
         serde_json::from_str(text).unwrap()
     }
 
     #[test]
     fn ticks_coalesce_chat_likes_and_pins() {
-        let mut room = Room::new(RoomConfig::default());
+        let mut room = room();
         let snap = room.join(1, member("anna", Role::Viewer));
         assert_eq!(snap.viewers, 1);
         room.join(2, member("host", Role::Host));
@@ -1320,7 +1428,7 @@ mod tests {
 
     #[test]
     fn a_frame_for_the_viewer_count_alone_goes_once_a_second() {
-        let mut room = Room::new(RoomConfig::default());
+        let mut room = room();
         room.join(1, member("anna", Role::Viewer));
         assert_eq!(frame(&room.tick_at(0, None).unwrap())["viewers"], 1, "the first goes at once");
         room.join(2, member("bruno", Role::Viewer));
@@ -1341,7 +1449,7 @@ mod tests {
 
     #[test]
     fn a_saved_room_comes_back_as_it_was() {
-        let mut room = Room::new(RoomConfig::default());
+        let mut room = room();
         room.join(1, member("anna", Role::Viewer));
         room.join(2, member("host", Role::Host));
         room.join(3, member("bruno", Role::Viewer));
@@ -1407,7 +1515,7 @@ mod tests {
 
     #[test]
     fn rules_under_virtual_time() {
-        let mut room = Room::new(RoomConfig::default());
+        let mut room = room();
         room.join(1, member("anna", Role::Viewer));
         room.join(3, Member { identity: None, name: "Guest".into(), role: Role::Viewer });
         let chat = |t: &str| ClientMessage::Chat { text: t.into(), reply_to: None };
@@ -1423,7 +1531,7 @@ mod tests {
 
     #[test]
     fn the_timeline_gets_every_event_with_its_moment() {
-        let mut room = Room::new(RoomConfig::default());
+        let mut room = room();
         room.join(1, member("host", Role::Host));
         room.handle(1, ClientMessage::Chat { text: "ciao".into(), reply_to: None }, 1_000, Some(100)).unwrap();
         room.handle(1, ClientMessage::Like { count: 5 }, 1_010, Some(110)).unwrap();
@@ -1441,7 +1549,7 @@ mod tests {
 
     #[test]
     fn moderation() {
-        let mut room = Room::new(RoomConfig::default());
+        let mut room = room();
         room.join(1, member("troll", Role::Viewer));
         room.join(2, member("mod", Role::Moderator));
         let chat = |t: &str| ClientMessage::Chat { text: t.into(), reply_to: None };
@@ -1482,7 +1590,7 @@ mod tests {
 
     #[test]
     fn questions_polls_and_the_run_of_show() {
-        let mut room = Room::new(RoomConfig::default());
+        let mut room = room();
         room.set_plan(vec![
             Segment { index: 0, title: "Apertura".into(), product_ids: vec!["prd_a".into()], deal: None, deal_ends_at: None, poll: None },
             Segment {
@@ -1573,6 +1681,24 @@ mod tests {
     }
 
     #[test]
+    fn links_are_found_in_what_people_write() {
+        for link in [
+            "see https://spam.example",
+            "www.outlet-moda.it",
+            "spam.shop/offerta",
+            "vai su bit.ly/x2",
+            "(saldi.com)",
+            "t.me/canale",
+            "OUTLET.IT!",
+        ] {
+            assert!(has_link(link), "{link}");
+        }
+        for text in ["e.g. the blue one", "p.es. la taglia M", "costa 3.50 euro", "ok.ciao", "S.p.A.", "aspetta...it's here", "3 p.m."] {
+            assert!(!has_link(text), "{text}");
+        }
+    }
+
+    #[test]
     fn resume_from_history_or_snapshot() {
         let mut room = Room::new(RoomConfig { history: 3, ..RoomConfig::default() });
         room.join(1, member("anna", Role::Host));
@@ -1580,12 +1706,14 @@ mod tests {
             room.handle(1, ClientMessage::Chat { text: format!("m{i}"), reply_to: None }, i * 10, None).unwrap();
             room.tick().unwrap();
         }
-        assert_eq!(room.since(5).unwrap().len(), 0);
-        let missed = room.since(3).unwrap();
+        assert_eq!(room.since(5, 64).unwrap().len(), 0);
+        let missed = room.since(3, 64).unwrap();
         assert_eq!(missed.len(), 2);
         assert_eq!(frame(&missed[0])["seq"], 4);
-        assert!(room.since(1).is_none(), "too old: snapshot");
-        assert!(room.since(9).is_none(), "from the future: snapshot");
+        assert!(room.since(1, 64).is_none(), "too old: snapshot");
+        assert!(room.since(9, 64).is_none(), "from the future: snapshot");
+        assert!(room.since(3, 1).is_none(), "more than a connection's queue holds: snapshot");
+        assert_eq!(room.since(4, 1).unwrap().len(), 1);
         assert_eq!(room.snapshot(1).chat.len(), 5);
     }
 

@@ -322,13 +322,33 @@ impl Store {
     }
 
     /// Lifts a ban; `NotFound` when there is none.
-    pub async fn unban(&self, org: &OrgId, identity: &str) -> Result<()> {
+    pub async fn unban(&self, org: &OrgId, identity: &str, by: &str, now: i64) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query("SELECT name, show_id FROM room_bans WHERE org_id = $1 AND identity = $2")
+            .bind(org.as_str())
+            .bind(identity)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let (name, show): (String, Option<String>) = (row.try_get("name")?, row.try_get("show_id")?);
         let done = sqlx::query("DELETE FROM room_bans WHERE org_id = $1 AND identity = $2")
             .bind(org.as_str())
             .bind(identity)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
-        found(done)
+        found(done)?;
+        // The show's moderation log, where the ban was made, says who lifted it.
+        if let Some(show) = show {
+            let action = serde_json::json!({"by": by, "action": "unban", "target": name});
+            sqlx::query("INSERT INTO timeline_events (show_id, at, media_ms, kind, data) VALUES ($1, $2, NULL, 'moderation', $3)")
+                .bind(show)
+                .bind(now)
+                .bind(action.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// A page of the show's timeline in media-time order (events without media time, from before
@@ -365,6 +385,26 @@ impl Store {
             }
         }
         Ok(events)
+    }
+
+    /// The chat lines moderators deleted in the show (their ids, from the timeline's moderation
+    /// log): the public timeline leaves them out.
+    pub async fn deleted_messages(&self, show: &ShowId) -> Result<std::collections::HashSet<u64>> {
+        let rows = sqlx::query("SELECT data FROM timeline_events WHERE show_id = $1 AND kind = 'moderation'")
+            .bind(show.as_str())
+            .fetch_all(&self.pool)
+            .await?;
+        let mut deleted = std::collections::HashSet::new();
+        for r in &rows {
+            let data: String = r.try_get("data")?;
+            let action: serde_json::Value = serde_json::from_str(&data).unwrap_or_default();
+            if action["action"] == "delete"
+                && let Some(id) = action["message_id"].as_u64()
+            {
+                deleted.insert(id);
+            }
+        }
+        Ok(deleted)
     }
 
     /// The ids of every show (any organisation) in `status`.

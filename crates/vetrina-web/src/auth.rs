@@ -183,6 +183,15 @@ pub struct Access {
 }
 
 impl Caller {
+    /// Who acted, for logs people read: a person's name, or an API token's.
+    pub fn display_name(&self) -> String {
+        match self {
+            Caller::Person { user, .. } => user.name.clone(),
+            Caller::Token(t) => format!("API token {}", t.name),
+            Caller::Anonymous => "anonymous".into(),
+        }
+    }
+
     pub fn user(&self) -> Result<&User, ApiError> {
         match self {
             Caller::Person { user, .. } => Ok(user),

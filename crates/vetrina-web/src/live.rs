@@ -384,6 +384,7 @@ impl Rooms {
             })
             .clone();
         let plan = plan_of(show_row);
+        let lineup = lineup_of(show_row);
         let (facts_tx, facts) = watch::channel(ShowFacts::default());
         tokio::spawn(watch_show(store.clone(), show.clone(), org.clone(), show_row.lineup.clone(), facts_tx));
         let room = RoomTask {
@@ -392,6 +393,7 @@ impl Rooms {
             org: org.clone(),
             stock: ledger.stock.subscribe(),
             plan,
+            lineup,
             commands: command_rx,
             id: handle.id,
             writers: Writers::start(),
@@ -416,6 +418,8 @@ struct ShowFacts {
     banned: Option<Vec<String>>,
     /// The show's run of show (a host may edit it during the show).
     plan: Option<Vec<vetrina_live::room::Segment>>,
+    /// The show's line-up (product ids), which may change with it.
+    lineup: Option<Vec<String>>,
     /// Stock of the line-up's variants (other nodes' sales show here within 2 s).
     stock: Option<Vec<vetrina_store::shop::StockLevel>>,
 }
@@ -423,6 +427,11 @@ struct ShowFacts {
 /// The run of show as rooms use it.
 fn plan_of(show: &vetrina_domain::show::Show) -> Vec<vetrina_live::room::Segment> {
     show.run_of_show.segments.iter().enumerate().map(|(i, s)| vetrina_live::room::Segment::from_plan(i, s)).collect()
+}
+
+/// The products of the show's line-up, as rooms use them.
+fn lineup_of(show: &vetrina_domain::show::Show) -> Vec<String> {
+    show.lineup.iter().map(|p| p.0.clone()).collect()
 }
 
 /// Reads the show's media clock (every 2 s until the recording starts), its run of show and its
@@ -457,6 +466,7 @@ async fn watch_show(
             && let Ok(show) = store.show(&org, &show).await
         {
             next.plan = Some(plan_of(&show));
+            next.lineup = Some(lineup_of(&show));
             lineup = show.lineup;
         }
         if let Ok(levels) = store.stock_levels(&org, &lineup).await {
@@ -494,6 +504,11 @@ const PRESENCE_FRESH: Duration = Duration::from_secs(5);
 /// A decided event that has not come back from the bus in this time is answered "busy".
 const EVENT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// The answer to a message the room could not take now.
+fn busy() -> Refusal {
+    Refusal::new("busy", "the room is busy: try again")
+}
+
 /// A room's [`Pace`], on the runtime's clock, and its last frame: how many connections have
 /// written it out, of how many it went to.
 struct Paced {
@@ -510,6 +525,7 @@ struct RoomTask {
     /// This node's stock changes, as they happen.
     stock: broadcast::Receiver<vetrina_store::shop::StockLevel>,
     plan: Vec<vetrina_live::room::Segment>,
+    lineup: Vec<String>,
     commands: mpsc::Receiver<Command>,
     id: u64,
     writers: Writers,
@@ -526,6 +542,7 @@ impl RoomTask {
         let show = self.show.clone();
         let mut room = Room::new(RoomConfig { node: node.clone(), ..RoomConfig::default() });
         room.set_plan(std::mem::take(&mut self.plan));
+        room.set_lineup(std::mem::take(&mut self.lineup));
         // Take up where the show's room was (this node before a restart, or other nodes), then
         // the bus's events after that.
         let saved = self.store.room_state(&show).await.unwrap_or_else(|e| {
@@ -633,7 +650,7 @@ impl RoomTask {
                             // frames after wait for it.
                             outbox.hold_after(snapshot.seq);
                             self.writers.add(conn, outbox);
-                            let joined = match since.filter(|_| resume_in.as_ref().is_none_or(|r| *r == node)).and_then(|s| room.since(s)) {
+                            let joined = match since.filter(|_| resume_in.as_ref().is_none_or(|r| *r == node)).and_then(|s| room.since(s, FRAMES_QUEUED)) {
                                 Some(missed) => Joined::Missed(missed),
                                 None => Joined::Snapshot(Box::new(snapshot)),
                             };
@@ -659,7 +676,7 @@ impl RoomTask {
                                     if link.publish(room.event(change, token, now, media_ms)).await {
                                         owed.insert(token, (reply, tokio::time::Instant::now()));
                                     } else {
-                                        let _ = reply.send(Err(Refusal::new("busy", "the room is busy: try again")));
+                                        let _ = reply.send(Err(busy()));
                                     }
                                 }
                             }
@@ -712,6 +729,9 @@ impl RoomTask {
                         if let Some(plan) = facts.plan {
                             room.set_plan(plan);
                         }
+                        if let Some(lineup) = facts.lineup {
+                            room.set_lineup(lineup);
+                        }
                         for level in facts.stock.unwrap_or_default() {
                             room.set_stock(stock_line(level));
                         }
@@ -734,7 +754,11 @@ impl RoomTask {
                             tracing::debug!(show_id = %show, here = room.local_viewers(), nodes = presence.len() + 1, viewers = room.viewers(), "viewers counted");
                         }
                     }
-                    owed.retain(|_, (_, since)| since.elapsed() < EVENT_TIMEOUT);
+                    // An event lost on its way round the bus: its sender hears "busy", and may
+                    // send it again.
+                    for (_, (reply, _)) in owed.extract_if(|_, (_, since)| since.elapsed() >= EVENT_TIMEOUT) {
+                        let _ = reply.send(Err(busy()));
+                    }
                     held = !self.frame(&mut room, &mut pace, media_origin);
                     if held {
                         retry.as_mut().reset(tokio::time::Instant::now() + PACE_CHECK);
@@ -853,8 +877,9 @@ impl RoomTask {
     }
 }
 
+/// Other parameters (a cache-buster, say) are left alone: a WebSocket URL is often built by
+/// code the shop does not control.
 #[derive(Deserialize, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
 pub struct LiveQuery {
     /// The last frame's `seq` a reconnecting client saw: it gets the frames after it (or a
     /// snapshot when they are no longer kept).
@@ -984,6 +1009,15 @@ impl MessageBudget {
     }
 }
 
+/// A frame the room keeps, lent to a connection's queue without a copy.
+struct SharedText(Arc<str>);
+
+impl AsRef<[u8]> for SharedText {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
 fn text(value: &impl serde::Serialize) -> Bytes {
     // Plain data structs serialise.
     Bytes::from(serde_json::to_string(value).unwrap_or_default())
@@ -1012,7 +1046,8 @@ async fn connection(
     }
     let first = match joined.await {
         Ok(Joined::Snapshot(s)) => vec![text(&*s)],
-        Ok(Joined::Missed(missed)) => missed.into_iter().map(|f| Bytes::from(f.to_string())).collect(),
+        // The room's own copies, shared (at most a queue's worth: more is a snapshot).
+        Ok(Joined::Missed(missed)) => missed.into_iter().map(|f| Bytes::from_owner(SharedText(f))).collect(),
         Err(_) => return,
     };
     if socket.start(&first).await.is_err() {

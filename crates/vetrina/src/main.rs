@@ -145,7 +145,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let config = load(cli.config.as_ref(), &server)?;
             init_logging(&config.log);
             let email = account::email(&email)?;
-            let name = vetrina_domain::text::required("name", &name, 100)?;
+            let name = vetrina_domain::text::name("name", &name, 100)?;
             account::password(&password)?;
             let currency = Currency::parse(&currency)?;
             let time_zone = vetrina_domain::show::time_zone(&time_zone)?;

@@ -56,7 +56,9 @@ pub struct TimelinePage {
 pub struct TimelineEntry {
     pub at: i64,
     pub media_ms: Option<i64>,
-    /// `chat`, `likes`, `pin`, `viewers`.
+    /// What happened: `chat`, `likes`, `pin`, `viewers`, `question`, `answer`, `poll`, `vote`,
+    /// `poll_closed`, `segment`, `announcement`, `moderation` (see `docs/live.md`, "The
+    /// timeline").
     pub kind: String,
     /// As stored (the room wrote it as JSON): passed through, not parsed and written again.
     #[schema(value_type = Object)]
@@ -64,6 +66,8 @@ pub struct TimelineEntry {
 }
 
 /// The show's timeline in pages by media time: what happened in the room, at which moment of video.
+/// The organisation's members see all of it; everyone else sees it without the moderation log
+/// and without the chat lines moderators deleted.
 #[utoipa::path(get, path = "/api/v1/shows/{slug}/timeline", tag = "live",
     params(("slug" = String, Path), TimelineQuery),
     responses((status = 200, body = TimelinePage), (status = 404, body = crate::error::Problem)))]
@@ -71,6 +75,7 @@ async fn timeline(
     State(state): State<AppState>,
     Path(slug): Path<String>,
     Query(q): Query<TimelineQuery>,
+    caller: Caller,
 ) -> ApiResult<Json<TimelinePage>> {
     let show = show_by_slug(&state, &slug).await?;
     if show.status == ShowStatus::Draft {
@@ -94,6 +99,17 @@ async fn timeline(
             rows.truncate(kept);
         }
         next_after_ms = rows.last().map(|r| key(r.1));
+    }
+    if caller.role_in(&state, &show.org_id).await.is_err() {
+        let deleted = state.store.deleted_messages(&show.id).await?;
+        rows.retain(|(_, _, kind, data)| match kind.as_str() {
+            "moderation" => false,
+            "chat" => !serde_json::from_str::<serde_json::Value>(data)
+                .ok()
+                .and_then(|line| line["id"].as_u64())
+                .is_some_and(|id| deleted.contains(&id)),
+            _ => true,
+        });
     }
     let events: Vec<TimelineEntry> = rows
         .into_iter()

@@ -69,7 +69,7 @@ async fn update_org(
     caller.require(&state, &org_id, Action::ManageOrg).await?;
     let mut org = state.store.org(&org_id).await?;
     if let Some(n) = body.name {
-        org.name = text::required("name", &n, 120)?;
+        org.name = text::name("name", &n, 120)?;
     }
     if let Some(c) = body.currency {
         org.currency = Currency::parse(&c)?;
@@ -248,7 +248,7 @@ async fn create_token(
     if !access.role.is_some_and(|r| r.may_assign(body.role)) {
         return Err(ApiError::forbidden("you cannot create a token more powerful than yourself"));
     }
-    let name = text::required("name", &body.name, 100)?;
+    let name = text::name("name", &body.name, 100)?;
     let secret = format!("{TOKEN_PREFIX}{}", new_secret());
     let token = state.store.create_api_token(&org_id, &name, body.role, &hash_secret(&secret)).await?;
     Ok((StatusCode::CREATED, Json(IssuedToken { token, secret })))
@@ -276,13 +276,14 @@ async fn list_bans(State(state): State<AppState>, caller: Caller, Path(org_id): 
     Ok(Json(state.store.bans(&org_id).await?))
 }
 
-/// Lifts a ban: the viewer may chat again (running rooms learn it within 10 s).
+/// Lifts a ban: the viewer may chat again (running rooms learn it within 10 s). The show where
+/// the ban was made logs who lifted it (a `moderation` event of its timeline).
 #[utoipa::path(delete, path = "/api/v1/orgs/{org_id}/bans/{identity}", tag = "orgs",
     params(("org_id" = String, Path), ("identity" = String, Path, description = "usr_... or gst_...")),
     responses((status = 204), (status = 404, body = crate::error::Problem)))]
 async fn lift_ban(State(state): State<AppState>, caller: Caller, Path((org_id, identity)): Path<(OrgId, String)>) -> ApiResult<StatusCode> {
     caller.require(&state, &org_id, Action::Moderate).await?;
-    state.store.unban(&org_id, &identity).await?;
+    state.store.unban(&org_id, &identity, &caller.display_name(), now_ms()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

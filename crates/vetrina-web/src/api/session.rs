@@ -200,7 +200,7 @@ async fn accept_invitation(
             if state.store.user_by_email(&invitation.email).await?.is_some() {
                 return Err(ApiError::conflict(format!("{} already has an account: sign in, then accept", invitation.email)));
             }
-            let name = text::required("name", &name, 100)?;
+            let name = text::name("name", &name, 100)?;
             let password = account::password(&password)?.to_string();
             let cost = state.config.password_cost;
             let _slot = password_slot(&state).await?;
@@ -235,7 +235,7 @@ pub struct NewOrg {
     responses((status = 201, body = Org), (status = 422, body = crate::error::Problem)))]
 async fn create_org(State(state): State<AppState>, caller: Caller, Json(body): Json<NewOrg>) -> ApiResult<(StatusCode, Json<Org>)> {
     let user = caller.user()?;
-    let name = text::required("name", &body.name, 120)?;
+    let name = text::name("name", &body.name, 120)?;
     let currency = Currency::parse(body.currency.as_deref().unwrap_or("EUR"))?;
     let tz = time_zone(body.time_zone.as_deref().unwrap_or("Europe/Rome"))?;
     let org = state.store.create_org(&name, &currency, &tz, &user.id).await?;

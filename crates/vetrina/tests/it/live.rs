@@ -61,7 +61,10 @@ story!(chat_likes_pins_and_resume, |app| {
     let product = org.owner.post(&org.path("/products"), product_json("Giacca", 18900)).await.body["id"].as_str().unwrap().to_string();
     let show = org
         .owner
-        .post(&org.path("/shows"), json!({"title": "Room", "slug": "room-show", "starts_at": "2099-01-01T10:00", "status": "scheduled"}))
+        .post(
+            &org.path("/shows"),
+            json!({"title": "Room", "slug": "room-show", "starts_at": "2099-01-01T10:00", "status": "scheduled", "lineup": [product]}),
+        )
         .await;
     assert_eq!(show.status, 201);
     let words = org.owner.patch(&org.path(""), json!({"blocked_words": ["  Truffa ", "truffa", "scam"]})).await;

@@ -224,7 +224,10 @@ async fn a_room_spans_two_nodes_through_nats() {
     let product = org.owner.post(&org.path("/products"), product_json("Foulard", 4900)).await.body["id"].as_str().unwrap().to_string();
     let show = org
         .owner
-        .post(&org.path("/shows"), json!({"title": "Due nodi", "slug": "due-nodi", "starts_at": "2099-01-01T10:00", "status": "scheduled"}))
+        .post(
+            &org.path("/shows"),
+            json!({"title": "Due nodi", "slug": "due-nodi", "starts_at": "2099-01-01T10:00", "status": "scheduled", "lineup": [product]}),
+        )
         .await;
     assert_eq!(show.status, 201, "{}", show.text);
     let (a, b) = (start_node(&app.database_url), start_node(&app.database_url));
@@ -319,7 +322,10 @@ async fn room_show(app: &TestApp, slug: &str) -> (crate::harness::Org, String, S
     let product = org.owner.post(&org.path("/products"), product_json("Borsa", 9900)).await.body["id"].as_str().unwrap().to_string();
     let show = org
         .owner
-        .post(&org.path("/shows"), json!({"title": "Stanza", "slug": slug, "starts_at": "2099-01-01T10:00", "status": "scheduled"}))
+        .post(
+            &org.path("/shows"),
+            json!({"title": "Stanza", "slug": slug, "starts_at": "2099-01-01T10:00", "status": "scheduled", "lineup": [product]}),
+        )
         .await;
     assert_eq!(show.status, 201, "{}", show.text);
     (org, show.body["id"].as_str().unwrap().to_string(), product)
