@@ -1578,7 +1578,16 @@ mod tests {
         room.set_blocked_words(vec!["scemo".into()]);
         room.join(4, member("other", Role::Viewer));
         assert_eq!(room.handle(4, chat("Sei uno SCEMO"), 70_000, None).unwrap_err().code, "blocked_word");
-        assert!(room.handle(2, chat("scemo chi legge"), 70_000, None).is_ok(), "staff are not filtered");
+        let staff_line = room.handle(2, chat("scemo chi legge"), 70_000, None).unwrap().expect("staff are not filtered");
+        for action in [
+            ClientMessage::Mute { message_id: staff_line.id, seconds: Some(60) },
+            ClientMessage::Mute { message_id: staff_line.id, seconds: None },
+        ] {
+            assert_eq!(room.handle(2, action, 70_001, None).unwrap_err().code, "forbidden", "hosts and moderators are not silenced");
+        }
+        let reply = |to| ClientMessage::Chat { text: "sì".into(), reply_to: Some(to) };
+        assert_eq!(room.handle(4, reply(9_999), 70_002, None).unwrap_err().code, "unknown_message");
+        assert_eq!(room.handle(4, reply(staff_line.id), 70_003, None).unwrap().unwrap().reply_to, Some(staff_line.id));
         room.handle(2, ClientMessage::SlowMode { seconds: 10 }, 0, None).unwrap();
         room.join(3, member("fan", Role::Viewer));
         room.handle(3, chat("one"), 100_000, None).unwrap();
@@ -1644,9 +1653,10 @@ mod tests {
         let f: serde_json::Value = serde_json::from_str(&room.tick().unwrap()).unwrap();
         assert!(f["announcement"].is_null() && f.get("announcement").is_some(), "taken down: {f}");
         let kinds: Vec<&str> = room.drain_timeline().iter().map(|e| e.kind).collect();
-        for k in ["question", "answer", "segment", "poll", "poll_closed", "announcement"] {
+        for k in ["question", "answer", "segment", "poll", "vote", "poll_closed", "announcement"] {
             assert!(kinds.contains(&k), "{k} on the timeline: {kinds:?}");
         }
+        assert_eq!(room.handle(2, ClientMessage::Pin { product_id: "prd_zz".into() }, 800, None).unwrap_err().code, "not_in_lineup");
         // Stock reaches everyone once per change.
         let line = |n| StockLine { product_id: "prd_b".into(), variant_id: "var_1".into(), available: Some(n) };
         room.set_stock(line(3));
@@ -1656,6 +1666,49 @@ mod tests {
         room.set_stock(line(2));
         assert!(room.tick().is_none(), "no change, no frame");
         assert_eq!(room.snapshot(1).stock, [line(2)]);
+    }
+
+    #[test]
+    fn votes_are_on_the_timeline_without_the_voter_and_a_replaced_poll_closes_there() {
+        let mut room = room();
+        room.join(1, member("anna", Role::Viewer));
+        room.join(2, member("host", Role::Host));
+        let poll = |q: &str| ClientMessage::Poll { question: q.into(), options: vec!["Sì".into(), "No".into()] };
+        room.handle(2, poll("Prima?"), 0, None).unwrap();
+        room.handle(1, ClientMessage::Vote { poll_id: 1, option: 0 }, 10, Some(5)).unwrap();
+        room.handle(2, poll("Seconda?"), 20, None).unwrap();
+        let timeline = room.drain_timeline();
+        let vote = timeline.iter().find(|e| e.kind == "vote").unwrap();
+        assert_eq!(serde_json::from_str::<serde_json::Value>(&vote.data).unwrap(), serde_json::json!({"poll_id": 1, "option": 0}));
+        assert_eq!(vote.media_ms, Some(5));
+        let closed = timeline.iter().find(|e| e.kind == "poll_closed").expect("the replaced poll is closed on the timeline");
+        let closed: serde_json::Value = serde_json::from_str(&closed.data).unwrap();
+        assert_eq!((closed["id"].as_u64(), closed["votes"].clone()), (Some(1), serde_json::json!([1, 0])), "{closed}");
+    }
+
+    #[test]
+    fn the_question_queue_keeps_the_latest_thousand() {
+        let mut room = room();
+        room.join(0, member("host", Role::Host));
+        for conn in 1..=60 {
+            room.join(conn, member(&format!("v{conn}"), Role::Viewer));
+            for i in 0..20 {
+                room.handle(conn, ClientMessage::Ask { text: format!("domanda {i} da v{conn}") }, 0, None).unwrap();
+            }
+            if conn == 10 {
+                // The host answers the first fifty of 200.
+                for id in 1..=50 {
+                    room.handle(0, ClientMessage::Answer { question_id: id, text: None }, 10, None).unwrap();
+                }
+            }
+        }
+        let snapshot = room.snapshot(1);
+        assert_eq!(room.questions.len(), 1_000, "1,200 asked, 1,000 kept");
+        assert!(room.questions.iter().all(|q| !q.answered), "the answered ones went first");
+        assert_eq!(room.questions[0].id, 201, "then the oldest open ones");
+        assert_eq!(snapshot.questions.len(), 200, "a snapshot carries the latest open ones");
+        assert_eq!(snapshot.questions.last().unwrap().id, 1_200);
+        assert_eq!(room.handle(0, ClientMessage::Answer { question_id: 3, text: None }, 20, None).unwrap_err().code, "unknown_question");
     }
 
     #[test]

@@ -273,7 +273,24 @@ story!(a_ban_holds_in_every_show_until_lifted, |app| {
             break m;
         }
     };
+    send(&mut host, json!({"type": "delete", "message_id": sent["line"]["id"]})).await;
     send(&mut host, json!({"type": "mute", "message_id": sent["line"]["id"]})).await;
+    // Hosts and moderators are not silenced, by mistake or otherwise.
+    send(&mut host, json!({"type": "chat", "text": "Benvenuti"})).await;
+    let welcome = loop {
+        let m = next(&mut host).await;
+        if m["type"] == "sent" {
+            break m;
+        }
+    };
+    send(&mut host, json!({"type": "mute", "message_id": welcome["line"]["id"], "seconds": 60})).await;
+    let refused = loop {
+        let m = next(&mut host).await;
+        if m["type"] == "error" {
+            break m;
+        }
+    };
+    assert_eq!(refused["code"], "forbidden", "{refused}");
     // The ban reaches the store (the room's writer) and the console lists it.
     let deadline = Instant::now() + Duration::from_secs(5);
     let bans = loop {
@@ -309,6 +326,41 @@ story!(a_ban_holds_in_every_show_until_lifted, |app| {
     assert_eq!(other.delete(&org.path(&format!("/bans/{identity}"))).await.status, 204, "moderators lift bans");
     assert_eq!(other.delete(&org.path(&format!("/bans/{identity}"))).await.status, 404);
     assert_eq!(chat_in("ban-three").await["type"], "sent");
+
+    // The moderators' log is on the show's timeline for the shop (the lifted ban too); the
+    // public timeline, the replay's, has neither the log nor the deleted line.
+    let log = |t: &crate::harness::Resp| -> Vec<String> {
+        t.body["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "moderation")
+            .map(|e| e["data"]["action"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let texts = |t: &crate::harness::Resp| -> Vec<String> {
+        t.body["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"] == "chat")
+            .map(|e| e["data"]["text"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let staff = loop {
+        let t = org.owner.get("/api/v1/shows/ban-one/timeline").await;
+        assert_eq!(t.status, 200, "{}", t.text);
+        if log(&t).len() >= 3 || Instant::now() > deadline {
+            break t;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(log(&staff), ["delete", "ban", "unban"], "{}", staff.text);
+    assert_eq!(texts(&staff), ["spam spam", "Benvenuti"]);
+    let public = app.anonymous().get("/api/v1/shows/ban-one/timeline").await;
+    assert!(log(&public).is_empty(), "{}", public.text);
+    assert_eq!(texts(&public), ["Benvenuti"]);
 });
 
 /// The room's WebSocket at the byte level, against RFC 6455: the handshake, fragments with a
