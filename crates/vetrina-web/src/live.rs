@@ -30,7 +30,9 @@ use crate::AppState;
 use crate::auth::{Caller, ClientIp, GuestViewer};
 use crate::bus::{Bus, Incoming};
 use crate::error::{ApiError, ApiResult, Path};
-use crate::websocket::{Broadcast, Ended, Event, GOING_AWAY, OP_PONG, Offered, Outbox, Received, Refused, Socket, Upgrade};
+use crate::websocket::{
+    Broadcast, Ended, Event, GOING_AWAY, OP_PONG, Offered, Outbox, POLICY_VIOLATION, Received, Refused, Socket, Upgrade,
+};
 
 const TICK: Duration = Duration::from_millis(100);
 /// How often a frame held back for the last one's delivery looks again.
@@ -1057,6 +1059,8 @@ async fn connection(
     // Every message costs the room's actor: a connection may send 20 a second (40 in a burst)
     // before it is told to slow down, whatever the room's own rules.
     let mut budget = MessageBudget::new(20.0, 40.0);
+    // A client pings to learn that the connection lives, every few seconds at most.
+    let mut pings = MessageBudget::new(2.0, 20.0);
     loop {
         tokio::select! {
             incoming = socket.recv() => {
@@ -1070,9 +1074,14 @@ async fn connection(
                         socket.close(code, "").await;
                         break;
                     }
+                    Ok(Received::Ping(_)) if !pings.take(tokio::time::Instant::now()) => {
+                        // Every ping gets its pong (RFC 6455 §5.5.2), so a flood of them ends
+                        // the connection instead.
+                        socket.close(Some(POLICY_VIOLATION), "too many pings").await;
+                        break;
+                    }
                     Ok(Received::Ping(data)) => {
-                        // Pings count against the budget too; past it they go unanswered.
-                        if budget.take(tokio::time::Instant::now()) && socket.send(OP_PONG, Bytes::from(data)).await.is_err() {
+                        if socket.send(OP_PONG, Bytes::from(data)).await.is_err() {
                             break;
                         }
                         continue;
@@ -1159,6 +1168,8 @@ mod tests {
     fn message_budget_under_virtual_time() {
         let t0 = tokio::time::Instant::now();
         let mut budget = MessageBudget::new(20.0, 40.0);
+        // A client pings to learn that the connection lives, every few seconds at most.
+        let mut pings = MessageBudget::new(2.0, 20.0);
         assert_eq!((0..50).filter(|_| budget.take(t0)).count(), 40, "a burst of 40");
         assert!(!budget.take(t0 + std::time::Duration::from_millis(10)));
         assert!(budget.take(t0 + std::time::Duration::from_millis(60)), "one more after 50 ms");

@@ -35,6 +35,29 @@ pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
     socket.listen(BACKLOG)
 }
 
+/// How a peer that vanished (a phone that lost its signal, a laptop closed mid-show) is found
+/// on a connection nothing is sent on: the kernel probes after a minute of silence, every ten
+/// seconds, and gives up after three unanswered probes. A WebSocket of a quiet room only listens,
+/// so without probes its socket and its place in the room would stay until the show ends.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(60);
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+const KEEPALIVE_PROBES: u32 = 3;
+/// How long data sent may stay unacknowledged before the kernel gives up on the connection:
+/// probes are not sent while data is in flight, and retransmissions alone last some fifteen
+/// minutes.
+const UNACKNOWLEDGED_FOR: Duration = Duration::from_secs(90);
+
+/// Sets up an accepted connection: no Nagle delay (frames and answers go out at once) and the
+/// dead-peer checks above. A socket that refuses an option still serves.
+fn tune(io: &TcpStream) {
+    let _ = io.set_nodelay(true);
+    let socket = socket2::SockRef::from(io);
+    let keepalive = socket2::TcpKeepalive::new().with_time(KEEPALIVE_IDLE).with_interval(KEEPALIVE_INTERVAL).with_retries(KEEPALIVE_PROBES);
+    let _ = socket.set_tcp_keepalive(&keepalive);
+    #[cfg(target_os = "linux")]
+    let _ = socket.set_tcp_user_timeout(Some(UNACKNOWLEDGED_FOR));
+}
+
 /// A TCP listener whose connections must send their first request's headers within `within`.
 pub struct Listener {
     inner: TcpListener,
@@ -56,7 +79,7 @@ impl axum::serve::Listener for Listener {
         loop {
             match self.inner.accept().await {
                 Ok((io, addr)) => {
-                    let _ = io.set_nodelay(true);
+                    tune(&io);
                     let guarded = Guarded {
                         io,
                         deadline: Some(Box::pin(tokio::time::sleep(self.within))),
@@ -204,7 +227,22 @@ impl AsyncWrite for Guarded {
 
 #[cfg(test)]
 mod tests {
-    use super::ends_headers;
+    use super::*;
+
+    #[tokio::test]
+    async fn accepted_connections_find_vanished_peers() {
+        let mut listener = Listener::new(bind("127.0.0.1:0".parse().unwrap()).unwrap(), Duration::from_secs(5), Duration::from_secs(60));
+        let addr = axum::serve::Listener::local_addr(&listener).unwrap();
+        let _client = TcpStream::connect(addr).await.unwrap();
+        let (accepted, _) = axum::serve::Listener::accept(&mut listener).await;
+        let socket = socket2::SockRef::from(&accepted.io);
+        assert!(socket.keepalive().unwrap());
+        assert_eq!(socket.tcp_keepalive_time().unwrap(), KEEPALIVE_IDLE);
+        assert_eq!(socket.tcp_keepalive_interval().unwrap(), KEEPALIVE_INTERVAL);
+        assert_eq!(socket.tcp_keepalive_retries().unwrap(), KEEPALIVE_PROBES);
+        assert_eq!(socket.tcp_user_timeout().unwrap(), Some(UNACKNOWLEDGED_FOR));
+        assert!(socket.tcp_nodelay().unwrap());
+    }
 
     #[test]
     fn the_end_of_headers_is_found_across_reads() {

@@ -33,8 +33,8 @@ use sha1::{Digest, Sha1};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 pub use vetrina_live::websocket::{
-    GOING_AWAY, INVALID_DATA, MAX_CONTROL, NORMAL, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, PROTOCOL_ERROR, Reader, Received,
-    TOO_BIG, Violation, header,
+    GOING_AWAY, INVALID_DATA, MAX_CONTROL, NORMAL, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, POLICY_VIOLATION, PROTOCOL_ERROR,
+    Reader, Received, TOO_BIG, Violation, header,
 };
 
 use crate::error::ApiError;

@@ -474,6 +474,24 @@ async fn the_room_speaks_rfc_6455_on_the_wire() {
         assert_eq!(first, 0x88, "a close frame for {wire:?}");
         assert_eq!(u16::from_be_bytes([payload[0], payload[1]]), code, "{}", String::from_utf8_lossy(&payload[2..]));
     }
+    // Every ping gets its pong; a flood of them ends the connection with 1008.
+    let (mut socket, _) = handshake(format!("{UPGRADE}{key}")).await;
+    frame_from(&mut socket).await;
+    for i in 0..10u8 {
+        socket.write_all(&masked(0x89, &[i])).await.unwrap();
+    }
+    for i in 0..10u8 {
+        assert_eq!(answer_from(&mut socket).await, (0x8A, vec![i]), "ten pings in a row, ten pongs in order");
+    }
+    let flood: Vec<u8> = (0..200u8).flat_map(|i| masked(0x89, &[i])).collect();
+    socket.write_all(&flood).await.unwrap();
+    let closed = loop {
+        let (first, payload) = answer_from(&mut socket).await;
+        if first != 0x8A {
+            break (first, u16::from_be_bytes([payload[0], payload[1]]));
+        }
+    };
+    assert_eq!(closed, (0x88, 1008), "a ping flood is a policy violation");
     // A message over the limit (16 KiB) is 1009, from its header alone; the close frame reaches
     // the client although the server never read the rest.
     let (mut socket, _) = handshake(format!("{UPGRADE}{key}")).await;
