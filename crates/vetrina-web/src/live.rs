@@ -1168,8 +1168,6 @@ mod tests {
     fn message_budget_under_virtual_time() {
         let t0 = tokio::time::Instant::now();
         let mut budget = MessageBudget::new(20.0, 40.0);
-        // A client pings to learn that the connection lives, every few seconds at most.
-        let mut pings = MessageBudget::new(2.0, 20.0);
         assert_eq!((0..50).filter(|_| budget.take(t0)).count(), 40, "a burst of 40");
         assert!(!budget.take(t0 + std::time::Duration::from_millis(10)));
         assert!(budget.take(t0 + std::time::Duration::from_millis(60)), "one more after 50 ms");
