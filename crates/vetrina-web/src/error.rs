@@ -44,13 +44,15 @@ pub struct ApiError {
     errors: Vec<ImportProblem>,
     code: Option<&'static str>,
     available: Option<i64>,
+    /// Seconds to wait before trying again (`Retry-After`).
+    retry_after: Option<u32>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     pub fn new(status: StatusCode, detail: impl Into<String>) -> ApiError {
-        ApiError { status, detail: detail.into(), field: None, errors: Vec::new(), code: None, available: None }
+        ApiError { status, detail: detail.into(), field: None, errors: Vec::new(), code: None, available: None, retry_after: None }
     }
 
     pub fn unprocessable(detail: impl Into<String>) -> ApiError {
@@ -73,6 +75,11 @@ impl ApiError {
     pub fn with_available(mut self, available: i64) -> ApiError {
         self.available = Some(available);
         self
+    }
+
+    /// 429 Too Many Requests, with how many seconds to wait.
+    pub fn too_many(detail: impl Into<String>, retry_after: u32) -> ApiError {
+        ApiError { retry_after: Some(retry_after), ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, detail) }
     }
 
     pub fn bad_request(detail: impl Into<String>) -> ApiError {
@@ -149,6 +156,9 @@ impl IntoResponse for ApiError {
         };
         let mut response = (self.status, axum::Json(problem)).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         response
     }
 }

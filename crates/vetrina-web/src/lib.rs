@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod auth;
+mod budget;
 pub mod bus;
 pub mod cache;
 pub mod error;
@@ -179,6 +180,10 @@ pub struct Shared {
     /// Password hashing is memory-hungry (Argon2id, ~19 MiB each): at most this many at once, so
     /// a flood of sign-ins cannot exhaust the server.
     pub(crate) password_slots: Arc<tokio::sync::Semaphore>,
+    /// Sign-ins per remote address: password guessing is slow work (Argon2id) and a risk.
+    pub(crate) sign_ins: Arc<budget::PerAddress>,
+    /// Guest names picked per remote address: each is a row, and cheap to ask for.
+    pub(crate) guests: Arc<budget::PerAddress>,
 }
 
 impl AppState {
@@ -202,6 +207,9 @@ impl AppState {
             ledger,
             mailer: mail::Mailer::off(),
             password_slots: Arc::new(tokio::sync::Semaphore::new(4)),
+            // Bursts for a household or an office behind one address; then one every few seconds.
+            sign_ins: Arc::new(budget::PerAddress::new(0.2, 30.0)),
+            guests: Arc::new(budget::PerAddress::new(0.5, 60.0)),
         }))
     }
 }

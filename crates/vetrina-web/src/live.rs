@@ -28,6 +28,7 @@ use vetrina_store::{Store, now_ms};
 
 use crate::AppState;
 use crate::auth::{Caller, ClientIp, GuestViewer};
+use crate::budget::Budget;
 use crate::bus::{Bus, Incoming};
 use crate::error::{ApiError, ApiResult, Path};
 use crate::websocket::{
@@ -212,7 +213,7 @@ struct Addresses {
 
 struct AddressUse {
     connections: u32,
-    budget: MessageBudget,
+    budget: Budget,
 }
 
 /// One connection counted against its address; uncounted when dropped.
@@ -225,10 +226,9 @@ impl Addresses {
     fn open(self: &Arc<Self>, ip: Option<std::net::IpAddr>) -> Option<AddressSlot> {
         if let Some(ip) = ip {
             let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
-            let entry = used.entry(ip).or_insert_with(|| AddressUse {
-                connections: 0,
-                budget: MessageBudget::new(MESSAGES_PER_ADDRESS.0, MESSAGES_PER_ADDRESS.1),
-            });
+            let entry = used
+                .entry(ip)
+                .or_insert_with(|| AddressUse { connections: 0, budget: Budget::new(MESSAGES_PER_ADDRESS.0, MESSAGES_PER_ADDRESS.1) });
             if entry.connections >= CONNECTIONS_PER_ADDRESS {
                 return None;
             }
@@ -984,33 +984,6 @@ impl Drop for Open {
     }
 }
 
-/// A token bucket: `rate` tokens a second, at most `burst` saved.
-struct MessageBudget {
-    rate: f64,
-    burst: f64,
-    tokens: f64,
-    at: Option<tokio::time::Instant>,
-}
-
-impl MessageBudget {
-    fn new(rate: f64, burst: f64) -> MessageBudget {
-        MessageBudget { rate, burst, tokens: burst, at: None }
-    }
-
-    fn take(&mut self, now: tokio::time::Instant) -> bool {
-        if let Some(at) = self.at {
-            self.tokens = (self.tokens + now.duration_since(at).as_secs_f64() * self.rate).min(self.burst);
-        }
-        self.at = Some(now);
-        if self.tokens >= 1.0 {
-            self.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
-
 /// A frame the room keeps, lent to a connection's queue without a copy.
 struct SharedText(Arc<str>);
 
@@ -1058,9 +1031,9 @@ async fn connection(
     }
     // Every message costs the room's actor: a connection may send 20 a second (40 in a burst)
     // before it is told to slow down, whatever the room's own rules.
-    let mut budget = MessageBudget::new(20.0, 40.0);
+    let mut budget = Budget::new(20.0, 40.0);
     // A client pings to learn that the connection lives, every few seconds at most.
-    let mut pings = MessageBudget::new(2.0, 20.0);
+    let mut pings = Budget::new(2.0, 20.0);
     loop {
         tokio::select! {
             incoming = socket.recv() => {
@@ -1148,7 +1121,7 @@ async fn connection(
 
 #[cfg(test)]
 mod tests {
-    use super::{Addresses, CONNECTIONS_PER_ADDRESS, MessageBudget};
+    use super::{Addresses, CONNECTIONS_PER_ADDRESS};
 
     #[test]
     fn connections_per_address() {
@@ -1162,19 +1135,5 @@ mod tests {
         assert!(addresses.open(ip).is_some(), "a closed connection frees its place");
         drop(slots);
         assert!(addresses.used.lock().unwrap().is_empty(), "nothing kept for addresses that left");
-    }
-
-    #[test]
-    fn message_budget_under_virtual_time() {
-        let t0 = tokio::time::Instant::now();
-        let mut budget = MessageBudget::new(20.0, 40.0);
-        assert_eq!((0..50).filter(|_| budget.take(t0)).count(), 40, "a burst of 40");
-        assert!(!budget.take(t0 + std::time::Duration::from_millis(10)));
-        assert!(budget.take(t0 + std::time::Duration::from_millis(60)), "one more after 50 ms");
-        assert_eq!(
-            (0..100).filter(|_| budget.take(t0 + std::time::Duration::from_secs(10))).count(),
-            40,
-            "never more than the burst saved"
-        );
     }
 }

@@ -14,7 +14,7 @@ use vetrina_domain::text;
 use vetrina_store::now_ms;
 
 use crate::AppState;
-use crate::auth::{self, Caller, GUEST_COOKIE, GuestViewer, SESSION_COOKIE, hash_secret, new_secret, set_cookie};
+use crate::auth::{self, Caller, ClientIp, GUEST_COOKIE, GuestViewer, SESSION_COOKIE, hash_secret, new_secret, set_cookie};
 use crate::error::{ApiError, ApiResult, Json};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -93,8 +93,17 @@ async fn password_slot(state: &AppState) -> ApiResult<tokio::sync::SemaphorePerm
 /// Sign in with email and password.
 #[utoipa::path(post, path = "/api/v1/session", tag = "session", request_body = SignIn,
     responses((status = 200, body = SessionInfo, description = "Signed in; the session cookie is set"),
-              (status = 401, body = crate::error::Problem)))]
-async fn sign_in(State(state): State<AppState>, headers: HeaderMap, Json(body): Json<SignIn>) -> ApiResult<Response> {
+              (status = 401, body = crate::error::Problem), (status = 429, body = crate::error::Problem)))]
+async fn sign_in(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Json(body): Json<SignIn>,
+) -> ApiResult<Response> {
+    state
+        .sign_ins
+        .take(ip, tokio::time::Instant::now())
+        .map_err(|wait| ApiError::too_many(format!("too many sign-ins from your address: try again in {wait} s"), wait))?;
     let email = body.email.trim().to_lowercase();
     let found = state.store.user_by_email(&email).await?;
     let (user, hash) = match found {
@@ -148,14 +157,19 @@ pub struct GuestInfo {
 
 /// A viewer picks a display name without an account; a guest cookie remembers it.
 #[utoipa::path(post, path = "/api/v1/guests", tag = "session", request_body = NewGuest,
-    responses((status = 201, body = GuestInfo), (status = 422, body = crate::error::Problem)))]
+    responses((status = 201, body = GuestInfo), (status = 422, body = crate::error::Problem), (status = 429, body = crate::error::Problem)))]
 async fn create_guest(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     _existing: GuestViewer,
     Json(body): Json<NewGuest>,
 ) -> ApiResult<Response> {
     let name = account::display_name(&body.display_name)?;
+    state
+        .guests
+        .take(ip, tokio::time::Instant::now())
+        .map_err(|wait| ApiError::too_many(format!("too many guest names from your address: try again in {wait} s"), wait))?;
     let secret = new_secret();
     let guest = state.store.create_guest(&name, &hash_secret(&secret)).await?;
     let cookie = set_cookie(GUEST_COOKIE, &secret, 365 * 86_400, auth::secure_request(&headers, state.config.secure_cookies()));

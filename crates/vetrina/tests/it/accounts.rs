@@ -3,7 +3,7 @@
 use serde_json::json;
 use vetrina_domain::account::Role;
 
-use crate::harness::{PASSWORD, story};
+use crate::harness::{Agent, PASSWORD, story};
 
 story!(sign_in_and_out, |app| {
     app.user("anna@boutique.example", "Anna").await;
@@ -161,4 +161,32 @@ story!(members_see_their_role, |app| {
     let me = host.get("/api/v1/session").await;
     assert_eq!(me.body["memberships"][0]["role"], "host");
     assert_eq!(me.body["memberships"][0]["org"]["id"], org.id.as_str());
+});
+
+story!(one_address_cannot_flood_sign_ins_or_guest_names, |app| {
+    app.user("crowd@example.com", "Crowd").await;
+    // Behind this machine's reverse proxy, as production runs: the address is the proxy's last.
+    let from = |ip: &str| {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert("x-forwarded-for", format!("10.0.0.1, {ip}").parse().unwrap());
+        Agent { http: reqwest::Client::builder().default_headers(headers).build().unwrap(), ..app.anonymous() }
+    };
+    let office = from("198.51.100.20");
+    for i in 0..60 {
+        let guest = office.post("/api/v1/guests", json!({"display_name": format!("Ospite {i}")})).await;
+        assert_eq!(guest.status, 201, "a crowd behind one address picks names at once: {}", guest.text);
+    }
+    let refused = office.post("/api/v1/guests", json!({"display_name": "Uno di troppo"})).await;
+    refused.problem(429, "guest names");
+    assert!(refused.header("retry-after").parse::<u64>().is_ok_and(|s| s >= 1), "{:?}", refused.headers);
+    assert_eq!(from("198.51.100.21").post("/api/v1/guests", json!({"display_name": "Vicino"})).await.status, 201, "another address");
+
+    let guess = json!({"email": "crowd@example.com", "password": "not the password"});
+    for _ in 0..30 {
+        office.post("/api/v1/session", guess.clone()).await.problem(401, "wrong");
+    }
+    let refused = office.post("/api/v1/session", guess.clone()).await;
+    refused.problem(429, "sign-ins");
+    assert!(refused.header("retry-after").parse::<u64>().is_ok_and(|s| s >= 1));
+    from("198.51.100.21").post("/api/v1/session", guess).await.problem(401, "wrong");
 });
