@@ -10,6 +10,14 @@ const errors = [];
 await withBrowser("room", { media: true }, async (browser) => {
   const viewer = await (await browser.newContext()).newPage();
   watch(viewer, errors);
+  // What the viewer's page sends: likes go as counts, not one message per tap.
+  const likeMessages = [];
+  viewer.on("websocket", (ws) => ws.on("framesent", (f) => {
+    try {
+      const m = JSON.parse(f.payload);
+      if (m.type === "like") likeMessages.push(m.count);
+    } catch {}
+  }));
   await viewer.goto(`${base}/shows/${slug}`);
   await viewer.getByRole("heading", { name: "Chat" }).waitFor();
   await viewer.getByLabel("Your name in the chat").fill("Giulia <b>V</b>");
@@ -34,7 +42,23 @@ await withBrowser("room", { media: true }, async (browser) => {
   await host.locator("#studio-chat-input").press("Enter");
 
   await viewer.locator("#pinned-title", { hasText: product }).waitFor();
-  await viewer.locator("#chat li.host", { hasText: "Sì, certo!" }).waitFor();
+  const answer = viewer.locator("#chat li.host", { hasText: "Sì, certo!" });
+  await answer.waitFor();
+  check((await answer.locator(".role-badge").textContent()) === "Host", "the host's line has a Host badge");
+  // The viewer answers the host's line; both see which line it answers.
+  await viewer.waitForTimeout(1050);
+  await answer.locator("button.reply").click();
+  await viewer.locator("#replying", { hasText: "Replying to" }).waitFor();
+  await viewer.locator("#chat-input").fill("Grazie mille");
+  await viewer.getByRole("button", { name: "Send" }).click();
+  await viewer.locator("#chat li", { hasText: "Grazie mille" }).locator(".reply-quote", { hasText: "Sì, certo!" }).waitFor();
+  await host.locator("#studio-chat li", { hasText: "Grazie mille" }).locator(".reply-quote", { hasText: "Sì, certo!" }).waitFor();
+  check(await viewer.locator("#replying").isHidden(), "the reply note goes once sent");
+  // Taps on the heart: counted on the page, sent a few times a second.
+  for (let i = 0; i < 12; i++) await viewer.locator("#like").click();
+  await viewer.locator("#likes", { hasText: "13 likes" }).waitFor();
+  check(likeMessages.reduce((a, b) => a + b, 0) === 13, `13 likes sent: ${likeMessages}`);
+  check(likeMessages.length < 13, `taps are batched: ${likeMessages.length} like messages`);
   // Late joiners see what was shown already, and when.
   await viewer.locator(".shown-earlier summary").click();
   await viewer.locator("#chapters li", { hasText: product }).waitFor({ timeout: 5000 });
@@ -56,6 +80,15 @@ await withBrowser("room", { media: true }, async (browser) => {
   await viewer.getByRole("button", { name: "Sabbia · 0" }).click();
   await viewer.getByRole("button", { name: "Sabbia · 1" }).waitFor();
   await host.locator("#studio-poll", { hasText: "Sabbia: 1" }).waitFor();
+  // A poll of the host's own, from the studio's form.
+  await host.getByText("New poll").click();
+  await host.locator("#poll-question").fill("Che taglia portate?");
+  await host.locator("#poll-options").fill("S\nM\nL");
+  await host.locator("#open-poll").click();
+  await viewer.locator("#poll", { hasText: "Che taglia portate?" }).waitFor();
+  await viewer.getByRole("button", { name: "M · 0" }).click();
+  await host.locator("#studio-poll", { hasText: "M: 1" }).waitFor();
+  check((await host.locator("#poll-question").inputValue()) === "", "the form is ready for the next poll");
 
   // A question, answered with one click from the prepared answers.
   await viewer.getByText("Questions").click();
@@ -87,7 +120,7 @@ await withBrowser("room", { media: true }, async (browser) => {
 
   // The deal's countdown runs on the viewer's page; the studio counts viewers and likes.
   await viewer.locator("#deal-countdown", { hasText: /ends in \d+:\d\d/ }).waitFor();
-  await host.locator("#studio-counters", { hasText: /\d+ watching \(peak \d+\) · 1 likes/ }).waitFor();
+  await host.locator("#studio-counters", { hasText: /\d+ watching \(peak \d+\) · 13 likes/ }).waitFor();
   // An announcement reaches the viewer above the chat, and comes down.
   await host.locator("#announce-input").fill("Spedizione gratuita stasera <b>!</b>");
   await host.locator("#announce").click();
@@ -109,6 +142,13 @@ await withBrowser("room", { media: true }, async (browser) => {
   await viewer.getByRole("button", { name: "Send" }).click();
   await viewer.locator("#chat li.error", { hasText: "muted you" }).waitFor();
   await host.locator("#slow-mode").selectOption("10");
+  await viewer.locator("#slow-note", { hasText: "one message every 10 s" }).waitFor();
+  // In Italian: the page, and the room's refusals, by their code.
+  await viewer.locator("#lang").click();
+  await viewer.locator("#slow-note", { hasText: "Modalità lenta: un messaggio ogni 10 s" }).waitFor();
+  await viewer.locator("#chat-input").fill("ci sono ancora");
+  await viewer.getByRole("button", { name: "Invia" }).click();
+  await viewer.locator("#chat li.error", { hasText: "Un moderatore ti ha silenziato" }).waitFor();
   check(errors.length === 0, errors.join("\n"));
   console.log("room flow: ok");
 });

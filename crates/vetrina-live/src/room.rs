@@ -383,6 +383,8 @@ pub struct Snapshot {
     pub announcement: Option<Announcement>,
     /// Stock of the variants the room knows of.
     pub stock: Vec<StockLine>,
+    /// Seconds between a viewer's messages (0: slow mode is off, one a second).
+    pub slow_mode: u32,
     /// Which room instance the `seq` numbers belong to: resume with `?since=SEQ&room=ROOM`.
     pub room: String,
     /// What the receiving connection is.
@@ -743,6 +745,7 @@ impl Room {
             segment: self.segment.clone(),
             announcement: self.announcement.clone(),
             stock: self.stock.values().cloned().collect(),
+            slow_mode: self.slow_mode_ms.map_or(0, |ms| u32::try_from(ms / 1000).unwrap_or(u32::MAX)),
             room: self.config.node.clone(),
             you,
         }
@@ -866,7 +869,10 @@ impl Room {
                 if !self.questions.iter().any(|q| q.id == question_id) {
                     return Err(Refusal::new("unknown_question", "that question is not in this room"));
                 }
-                let text = text.map(|t| t.trim().chars().take(2_000).collect::<String>()).filter(|t| !t.is_empty());
+                let text = text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
+                if text.as_ref().is_some_and(|t| t.chars().count() > 2_000) {
+                    return Err(Refusal::new("too_long", "an answer is at most 2,000 characters"));
+                }
                 Change::Answer { question_id, text }
             }
             ClientMessage::Poll { question, options } => {
@@ -1590,6 +1596,7 @@ mod tests {
         assert_eq!(room.handle(4, reply(staff_line.id), 70_003, None).unwrap().unwrap().reply_to, Some(staff_line.id));
         room.handle(2, ClientMessage::SlowMode { seconds: 10 }, 0, None).unwrap();
         room.join(3, member("fan", Role::Viewer));
+        assert_eq!(room.snapshot(3).slow_mode, 10, "newcomers learn of slow mode");
         room.handle(3, chat("one"), 100_000, None).unwrap();
         assert_eq!(room.handle(3, chat("two"), 105_000, None).unwrap_err().code, "rate_limited");
         let logged: Vec<String> = room.drain_timeline().into_iter().filter(|e| e.kind == "moderation").map(|e| e.data).collect();
@@ -1616,6 +1623,8 @@ mod tests {
         room.join(3, member("bea", Role::Viewer));
         room.handle(1, ClientMessage::Ask { text: "Spedite in Svizzera?".into() }, 0, None).unwrap();
         assert_eq!(room.handle(1, ClientMessage::Answer { question_id: 1, text: None }, 0, None).unwrap_err().code, "forbidden");
+        let long = Some("x".repeat(2_001));
+        assert_eq!(room.handle(2, ClientMessage::Answer { question_id: 1, text: long }, 10, None).unwrap_err().code, "too_long");
         room.handle(2, ClientMessage::Answer { question_id: 1, text: Some("Sì, in 5 giorni.".into()) }, 10, None).unwrap();
         let f: serde_json::Value = serde_json::from_str(&room.tick().unwrap()).unwrap();
         assert_eq!(f["questions"][1]["answer"], "Sì, in 5 giorni.");

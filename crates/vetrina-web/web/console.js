@@ -4,7 +4,7 @@
 
 import { api, setCsrf } from "./api.js";
 import { publish, HttpError } from "./live.js";
-import { joinRoom } from "./room.js";
+import { joinRoom, chatLine, refusalText } from "./room.js";
 import { h, fill, t, lang, setLang, otherLang, money } from "./i18n.js";
 
 const main = document.getElementById("main");
@@ -693,6 +693,19 @@ async function studioRoom(show) {
   const pub = await fetch(`/api/v1/shows/${encodeURIComponent(show.slug)}`).then((r) => (r.ok ? r.json() : null)).catch(() => null);
   const lines = h("ol", { class: "chat-lines", id: "studio-chat" });
   const input = h("input", { id: "studio-chat-input", maxlength: 500, "aria-label": t("room.say"), placeholder: t("room.say") });
+  // The line the next message answers, if any.
+  let replyingTo = null;
+  const replying = h("p", { class: "replying muted", id: "studio-replying", hidden: true });
+  const replyTo = (line) => {
+    replyingTo = line ? line.id : null;
+    replying.hidden = !line;
+    fill(replying, line
+      ? [t("room.replying", { name: line.name }), " ", h("button", { type: "button", class: "link", "aria-label": t("room.cancel_reply"), onclick: () => replyTo(null) }, "✕")]
+      : null);
+    if (line) input.focus();
+  };
+  const pollQuestion = h("input", { id: "poll-question", maxlength: 300 });
+  const pollOptions = h("textarea", { id: "poll-options", rows: 3 });
   const pinned = h("p", { id: "studio-pinned", class: "muted" });
   const questions = h("ol", { class: "questions", id: "studio-questions" });
   const pollBox = h("div", { id: "studio-poll" });
@@ -734,7 +747,8 @@ async function studioRoom(show) {
           h("button", { type: "button", class: "link", "data-action": "mute", onclick: () => send({ type: "mute", message_id: line.id, seconds: 300 }) }, t("room.mute")),
           h("button", { type: "button", class: "link", "data-action": "ban", onclick: () => { if (confirm(t("room.ban_confirm", { name: line.name }))) { send({ type: "mute", message_id: line.id }); send({ type: "delete", message_id: line.id }); } } }, t("room.ban")))
         : null;
-      lines.append(h("li", { class: `line ${line.role}`, "data-id": line.id }, h("strong", {}, line.name), " ", line.text, " ", tools));
+      const reply = h("button", { type: "button", class: "link reply", "aria-label": t("room.reply_to", { name: line.name }), onclick: () => replyTo(line) }, t("room.reply"));
+      lines.append(chatLine(line, lines, reply, tools));
     };
     const counters = (m) => fill(counterLine, t("room.counters", { viewers: m.viewers, peak: m.peak_viewers, likes: m.likes_total }));
     if (m.type === "snapshot") {
@@ -747,22 +761,29 @@ async function studioRoom(show) {
       fill(segmentLine, m.segment ? t("room.segment", { title: m.segment.title }) : null);
       fill(pinned, m.pinned ? `${t("room.pinned")}: ${nameOf(m.pinned.product_id)}` : null);
       fill(announcementLine, m.announcement ? m.announcement.text : null);
+      slowMode.value = String(m.slow_mode ?? 0);
       counters(m);
     } else if (m.type === "frame") {
       for (const id of m.deleted || []) lines.querySelector(`[data-id="${Number(id)}"]`)?.remove();
       (m.chat || []).forEach(add);
       if ("announcement" in m) fill(announcementLine, m.announcement ? m.announcement.text : null);
       if ("slow_mode" in m) slowMode.value = String(m.slow_mode);
+      lines.scrollTop = lines.scrollHeight;
       counters(m);
       (m.questions || []).forEach(drawQuestion);
       if (m.poll) drawPoll(m.poll);
+      // The poll the form asked for is open: the form is ready for the next (kept when refused).
+      if (m.poll?.open && m.poll.question === pollQuestion.value.trim()) {
+        pollQuestion.value = "";
+        pollOptions.value = "";
+      }
       if (m.segment) fill(segmentLine, t("room.segment", { title: m.segment.title }));
       lines.scrollTop = lines.scrollHeight;
       if ("pinned" in m) fill(pinned, m.pinned ? `${t("room.pinned")}: ${nameOf(m.pinned.product_id)}` : null);
     } else if (m.type === "sent") {
       add(m.line);
     } else if (m.type === "error") {
-      flash(m.message, "error");
+      flash(refusalText(m), "error");
     }
   });
   main.append(h("section", { class: "card room-panel" },
@@ -772,15 +793,26 @@ async function studioRoom(show) {
     h("button", { type: "button", id: "next-segment", onclick: () => studioConnection.send({ type: "advance" }) }, t("room.next")),
     pinned,
     pollBox,
+    h("details", { class: "new-poll" }, h("summary", {}, t("room.new_poll")),
+      h("form", { onsubmit: (e) => {
+        e.preventDefault();
+        const options = pollOptions.value.split("\n").map((o) => o.trim()).filter(Boolean);
+        studioConnection.send({ type: "poll", question: pollQuestion.value.trim(), options });
+      } },
+      field(t("room.poll_question"), pollQuestion),
+      field(t("room.poll_options"), pollOptions),
+      h("button", { type: "submit", id: "open-poll" }, t("room.poll_open")))),
     h("div", { class: "pin-list" },
       products.map((p) => h("button", { type: "button", class: "secondary", onclick: () => studioConnection.send({ type: "pin", product_id: p.id }) }, `${t("room.pin")}: ${p.title}`)),
       h("button", { type: "button", class: "link", onclick: () => studioConnection.send({ type: "unpin" }) }, t("room.unpin"))),
     lines,
     h("form", { class: "chat-form", onsubmit: (e) => {
       e.preventDefault();
-      if (input.value.trim()) studioConnection.send({ type: "chat", text: input.value.trim() });
+      if (input.value.trim()) studioConnection.send({ type: "chat", text: input.value.trim(), ...(replyingTo !== null ? { reply_to: replyingTo } : {}) });
       input.value = "";
+      replyTo(null);
     } }, input, h("button", { type: "submit" }, t("room.send"))),
+    replying,
     h("label", { class: "field inline" }, h("span", {}, t("room.slow_mode")), slowMode),
     announcementLine,
     h("form", { class: "chat-form", onsubmit: (e) => {

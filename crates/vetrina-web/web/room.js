@@ -1,6 +1,36 @@
 // The live room over WebSocket (protocol v1, docs/live.md): one connection per page, resuming
 // with ?since=<seq>&room=<room> after a drop. `onMessage` gets every snapshot, frame and error,
-// each frame once.
+// each frame once. Also what the viewer page and the studio draw alike: chat lines and refusals.
+
+import { h, t, lang } from "./i18n.js";
+
+/** A chat line, all of it text (names and messages are never markup): a Host or Mod badge, the
+ * author, the line it answers (looked up in `list`, the lines on screen), the text, then `extras`
+ * (reply and moderation buttons). */
+export function chatLine(line, list, ...extras) {
+  const badge = line.role === "host" ? t("room.badge.host") : line.role === "moderator" ? t("room.badge.mod") : null;
+  let quote = null;
+  if (line.reply_to !== null && line.reply_to !== undefined) {
+    const answered = list.querySelector(`[data-id="${Number(line.reply_to)}"]`);
+    const text = answered?.dataset.text ?? "";
+    quote = h("span", { class: "reply-quote" }, "↪ ", answered
+      ? [h("strong", {}, answered.dataset.name), " ", text.length > 80 ? `${text.slice(0, 80)}…` : text]
+      : t("room.reply_gone"));
+  }
+  return h("li", { class: `line ${line.role}`, "data-id": line.id, "data-name": line.name, "data-text": line.text },
+    quote,
+    badge ? h("span", { class: `role-badge ${line.role}` }, badge) : null,
+    h("strong", {}, line.name), " ", line.text,
+    extras.length ? [" ", ...extras] : null);
+}
+
+/** What a refusal says, in the page's language: the server's own words in English (they may
+ * name a number of seconds), a translation by its code otherwise. */
+export function refusalText(m) {
+  const key = `room.error.${m.code}`;
+  const translated = t(key);
+  return lang === "en" || translated === key ? m.message : translated;
+}
 
 export function joinRoom(slug, onMessage) {
   let socket = null;

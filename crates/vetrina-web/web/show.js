@@ -3,7 +3,7 @@
 
 import { h, fill, t, setLang, otherLang, money, dateTime } from "./i18n.js";
 import { watch } from "./live.js";
-import { joinRoom } from "./room.js";
+import { joinRoom, chatLine, refusalText } from "./room.js";
 import { buyBox, loadCart, stockChanged, setMoment, addFromLink } from "./cart.js";
 import { replay, clock, chapterAt } from "./replay.js";
 
@@ -129,6 +129,7 @@ function replayReset(moment) {
   fill(room.chat);
   fill(room.questions);
   room.questionItems.clear();
+  room.replayPoll = null;
   drawPoll(null);
   drawAnnouncement(null);
   const current = chapterAt(rewind.chapters, moment);
@@ -149,12 +150,7 @@ function replayEvent(e, catchingUp) {
       room.chat.scrollTop = room.chat.scrollHeight;
       break;
     case "likes":
-      if (!catchingUp && d?.count) {
-        fill(rewind.likes, `+${d.count} ❤`);
-        rewind.likes.classList.remove("burst");
-        void rewind.likes.offsetWidth;
-        rewind.likes.classList.add("burst");
-      }
+      if (!catchingUp && d?.count) burst(rewind.likes, d.count);
       break;
     case "pin":
       room.pinnedId = d?.product_id ?? null;
@@ -165,7 +161,15 @@ function replayEvent(e, catchingUp) {
       break;
     case "poll":
     case "poll_closed":
-      drawPoll({ ...d, open: false });
+      room.replayPoll = { ...d, votes: [...d.votes], open: false };
+      drawPoll(room.replayPoll);
+      break;
+    case "vote":
+      // The results grow as they did live.
+      if (room.replayPoll?.id === d?.poll_id && d.option in room.replayPoll.votes) {
+        room.replayPoll.votes[d.option] += 1;
+        drawPoll(room.replayPoll);
+      }
       break;
     case "question":
     case "answer":
@@ -312,18 +316,68 @@ const room = {
   questionItems: new Map(),
   you: null,
   likesTotal: 0,
+  // Taps not yet sent, and the burst the page draws for them at once.
+  pendingLikes: 0,
+  likeTimer: null,
+  myLikes: h("span", { class: "like-burst mine", "aria-hidden": "true" }),
+  othersLikes: h("span", { class: "like-burst", "aria-hidden": "true" }),
+  replyTo: null,
+  replying: h("p", { class: "replying muted", id: "replying", hidden: true }),
+  slowMode: 0,
+  slowNote: h("p", { class: "muted", id: "slow-note", hidden: true }),
+  replayPoll: null,
   pinnedId: null,
   connection: null,
   box: null,
 };
 
-function chatLine(line) {
-  return h("li", { class: `line ${line.role}`, "data-id": line.id }, h("strong", {}, line.name), " ", line.text);
+/** "+12 ❤" floating up by `el`, for a burst of likes. */
+function burst(el, count) {
+  fill(el, `+${count} ❤`);
+  el.classList.remove("burst");
+  void el.offsetWidth; // restarts the animation
+  el.classList.add("burst");
+}
+
+/** A line of the live chat, with a reply button for those who may chat (not in the replay). */
+function viewerLine(line) {
+  const reply = room.mode === "live" && room.you?.can_chat
+    ? h("button", { type: "button", class: "link reply", "aria-label": t("room.reply_to", { name: line.name }), onclick: () => replyTo(line) }, t("room.reply"))
+    : null;
+  return chatLine(line, room.chat, reply);
 }
 
 /** Adds a line unless it is there already (your own line comes back twice: at once, and in a frame). */
 function addLine(line) {
-  if (!room.chat.querySelector(`[data-id="${Number(line.id)}"]`)) room.chat.append(chatLine(line));
+  if (!room.chat.querySelector(`[data-id="${Number(line.id)}"]`)) room.chat.append(viewerLine(line));
+}
+
+function replyTo(line) {
+  room.replyTo = line ? { id: line.id, name: line.name } : null;
+  room.replying.hidden = !line;
+  fill(room.replying, line
+    ? [t("room.replying", { name: line.name }), " ", h("button", { type: "button", class: "link", "aria-label": t("room.cancel_reply"), onclick: () => replyTo(null) }, "✕")]
+    : null);
+  if (line) room.input.focus();
+}
+
+function drawSlowMode(seconds) {
+  room.slowMode = seconds || 0;
+  room.slowNote.hidden = !room.slowMode;
+  fill(room.slowNote, room.slowMode ? t("room.slow_note", { s: room.slowMode }) : null);
+}
+
+/** Likes are sent as counts, a few times a second at most, however fast the taps. */
+function like() {
+  room.pendingLikes += 1;
+  burst(room.myLikes, room.pendingLikes);
+  if (room.likeTimer) return;
+  room.likeTimer = setTimeout(() => {
+    room.likeTimer = null;
+    const count = Math.min(room.pendingLikes, 50);
+    room.pendingLikes = 0;
+    if (count) room.connection?.send({ type: "like", count });
+  }, 300);
 }
 
 function drawPinned() {
@@ -345,6 +399,7 @@ function drawRoomControls() {
     : [h("label", { class: "field" }, h("span", {}, t("room.name")), room.nameInput), h("button", { type: "submit" }, t("room.join"))]);
   room.input.placeholder = t("room.say");
   fill(room.likes, t("room.likes", { n: room.likesTotal }));
+  drawSlowMode(room.slowMode);
 }
 
 function drawPoll(poll) {
@@ -408,7 +463,9 @@ function drawAnnouncement(a) {
 function onRoom(m) {
   if (m.type === "snapshot") {
     room.you = m.you;
-    fill(room.chat, m.chat.map(chatLine));
+    fill(room.chat);
+    m.chat.forEach(addLine);
+    drawSlowMode(m.slow_mode);
     room.likesTotal = m.likes_total;
     room.pinnedId = m.pinned?.product_id ?? null;
     drawRoomControls();
@@ -432,6 +489,8 @@ function onRoom(m) {
     room.chat.scrollTop = room.chat.scrollHeight;
     room.likesTotal = m.likes_total;
     fill(room.likes, t("room.likes", { n: room.likesTotal }));
+    if (m.likes > 0) burst(room.othersLikes, m.likes);
+    if ("slow_mode" in m) drawSlowMode(m.slow_mode);
     if ("pinned" in m) {
       room.pinnedId = m.pinned?.product_id ?? null;
       drawPinned();
@@ -447,7 +506,8 @@ function onRoom(m) {
     addLine(m.line);
     room.chat.scrollTop = room.chat.scrollHeight;
   } else if (m.type === "error") {
-    room.chat.append(h("li", { class: "line error", role: "alert" }, m.message));
+    room.chat.append(h("li", { class: "line error", role: "alert" }, refusalText(m)));
+    room.chat.scrollTop = room.chat.scrollHeight;
   }
 }
 
@@ -477,8 +537,9 @@ function roomBox() {
     e.preventDefault();
     if (room.you?.can_chat) {
       const text = room.input.value.trim();
-      if (text) room.connection.send({ type: "chat", text });
+      if (text) room.connection.send({ type: "chat", text, ...(room.replyTo ? { reply_to: room.replyTo.id } : {}) });
       room.input.value = "";
+      replyTo(null);
     } else if (room.nameInput.value.trim()) {
       const r = await fetch("/api/v1/guests", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ display_name: room.nameInput.value }) });
       if (r.ok) room.connection.restart();
@@ -497,11 +558,13 @@ function roomBox() {
     room.poll,
     h("h2", {}, t("room.chat")),
     room.chat,
+    room.replying,
     form,
+    room.slowNote,
     h("details", {}, h("summary", {}, t("room.questions")), room.questions, ask),
     h("p", { class: "like-row" },
-      h("button", { type: "button", class: "like", id: "like", "aria-label": t("room.like"), onclick: () => room.connection.send({ type: "like" }) }, "❤"),
-      " ", room.likes),
+      h("button", { type: "button", class: "like", id: "like", "aria-label": t("room.like"), onclick: like }, "❤"),
+      " ", room.likes, " ", room.myLikes, room.othersLikes),
     h("details", { class: "shown-earlier" }, h("summary", {}, t("replay.shown_earlier")), rewind.list));
   room.connection = joinRoom(slug, onRoom);
   return room.box;
