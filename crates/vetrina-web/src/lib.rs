@@ -66,6 +66,8 @@ pub struct WebConfig {
     pub idle_timeout: Duration,
     /// How often a live room's state is saved (and when the room closes).
     pub room_state_every: Duration,
+    /// Viewers' chat lines a second a room's frames carry at most (a fair sample above it).
+    pub chat_lines_per_second: usize,
     /// Where clips cut from recordings are written.
     pub clips_dir: std::path::PathBuf,
     /// Webhooks may call private and local addresses (see `webhooks::is_public`).

@@ -367,7 +367,13 @@ impl Rooms {
     }
 
     /// The show's room, started with its run of show when it is not running.
-    fn get(&self, show_row: &vetrina_domain::show::Show, store: &Store, ledger: &crate::shop::Ledger, save_every: Duration) -> RoomHandle {
+    fn get(
+        &self,
+        show_row: &vetrina_domain::show::Show,
+        store: &Store,
+        ledger: &crate::shop::Ledger,
+        config: &crate::WebConfig,
+    ) -> RoomHandle {
         let (org, show) = (&show_row.org_id, &show_row.id);
         // No await is held under this lock, and nothing in it panics.
         let mut rooms = self.rooms.lock().unwrap_or_else(|e| e.into_inner());
@@ -402,7 +408,9 @@ impl Rooms {
             timeline,
             facts,
             rooms: self.rooms.clone(),
-            save_every,
+            save_every: config.room_state_every,
+            // A frame every tick (100 ms) at most: a tenth of the second's lines in each.
+            chat_per_frame: config.chat_lines_per_second.div_ceil(10),
         };
         tokio::spawn(room.run(self.bus.clone()));
         handle
@@ -536,13 +544,15 @@ struct RoomTask {
     rooms: Arc<Mutex<HashMap<ShowId, RoomHandle>>>,
     /// How often the room's state is saved.
     save_every: Duration,
+    /// Viewers' chat lines a frame carries at most.
+    chat_per_frame: usize,
 }
 
 impl RoomTask {
     async fn run(mut self, bus: Bus) {
         let node = room_name();
         let show = self.show.clone();
-        let mut room = Room::new(RoomConfig { node: node.clone(), ..RoomConfig::default() });
+        let mut room = Room::new(RoomConfig { node: node.clone(), max_chat_per_frame: self.chat_per_frame, ..RoomConfig::default() });
         room.set_plan(std::mem::take(&mut self.plan));
         room.set_lineup(std::mem::take(&mut self.lineup));
         // Take up where the show's room was (this node before a restart, or other nodes), then
@@ -956,7 +966,7 @@ pub async fn live(
             format!("too many live connections from your address (at most {CONNECTIONS_PER_ADDRESS})"),
         ));
     };
-    let handle = state.rooms.get(&show, &state.store, &state.ledger, state.config.room_state_every);
+    let handle = state.rooms.get(&show, &state.store, &state.ledger, &state.config);
     let conn = state.rooms.next_conn.fetch_add(1, Ordering::Relaxed);
     let commands = handle.commands.clone();
     drop(handle);

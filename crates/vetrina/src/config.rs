@@ -44,6 +44,9 @@ pub struct Config {
     /// mutes) is saved, in seconds; also when a room closes. A restarted node, or a node that
     /// joins a show later, takes it up.
     pub room_state_seconds: u64,
+    /// Viewers' chat lines a second each viewer of a live room sees at most: above it, a fair
+    /// sample (hosts' and moderators' lines, and one's own, always arrive).
+    pub chat_lines_per_second: usize,
     /// Log filter, such as `info` or `vetrina_web=debug,info`.
     pub log: String,
     /// `nats://host:4222` when several nodes serve the same shows (with one PostgreSQL): their
@@ -148,6 +151,7 @@ impl Default for Config {
             hold_minutes: 10,
             ledger_batch: 400,
             room_state_seconds: 10,
+            chat_lines_per_second: 150,
             header_timeout_seconds: 30,
             idle_timeout_seconds: 120,
             nats_url: String::new(),
@@ -186,6 +190,7 @@ impl std::fmt::Debug for Config {
             .field("hold_minutes", &self.hold_minutes)
             .field("ledger_batch", &self.ledger_batch)
             .field("room_state_seconds", &self.room_state_seconds)
+            .field("chat_lines_per_second", &self.chat_lines_per_second)
             .field("header_timeout_seconds", &self.header_timeout_seconds)
             .field("idle_timeout_seconds", &self.idle_timeout_seconds)
             .field("log", &self.log)
@@ -274,6 +279,10 @@ impl Config {
             config.room_state_seconds =
                 v.parse().with_context(|| format!("VETRINA_ROOM_STATE_SECONDS={v:?} is not a number of seconds"))?;
         }
+        if let Some(v) = var("CHAT_LINES_PER_SECOND") {
+            config.chat_lines_per_second =
+                v.parse().with_context(|| format!("VETRINA_CHAT_LINES_PER_SECOND={v:?} is not a number of lines"))?;
+        }
         if let Some(v) = var("SMTP_URL") {
             config.smtp.url = v;
         }
@@ -332,6 +341,9 @@ impl Config {
         }
         if !(1..=3600).contains(&self.room_state_seconds) {
             bail!("room_state_seconds {} must be between 1 and 3600", self.room_state_seconds);
+        }
+        if !(10..=2_000).contains(&self.chat_lines_per_second) {
+            bail!("chat_lines_per_second {} must be between 10 and 2000", self.chat_lines_per_second);
         }
         if !(1..=400).contains(&self.ledger_batch) {
             bail!("ledger_batch {} must be between 1 and 400", self.ledger_batch);
@@ -431,6 +443,11 @@ mod tests {
         std::fs::write(&file, "listen = \"nowhere\"\n").unwrap();
         let err = Config::load(Some(&file), |_| None, &Flags::default()).unwrap_err();
         assert!(format!("{err:#}").contains("\"nowhere\" is not an address"), "{err:#}");
+        std::fs::write(&file, "chat_lines_per_second = 300\n").unwrap();
+        assert_eq!(Config::load(Some(&file), |_| None, &Flags::default()).unwrap().chat_lines_per_second, 300);
+        let many = |k: &str| (k == "VETRINA_CHAT_LINES_PER_SECOND").then(|| "5000".to_string());
+        let err = Config::load(Some(&file), many, &Flags::default()).unwrap_err();
+        assert!(format!("{err:#}").contains("chat_lines_per_second 5000 must be between 10 and 2000"), "{err:#}");
         std::fs::write(&file, "lisen = \"typo\"\n").unwrap();
         let err = Config::load(Some(&file), |_| None, &Flags::default()).unwrap_err();
         assert!(format!("{err:#}").contains("unknown field"), "{err:#}");

@@ -85,6 +85,7 @@ pub async fn start(config: &Config, password_cost: PasswordCost) -> anyhow::Resu
         hold_minutes: config.hold_minutes,
         ledger_batch: config.ledger_batch,
         room_state_every: std::time::Duration::from_secs(config.room_state_seconds),
+        chat_lines_per_second: config.chat_lines_per_second,
         header_timeout: std::time::Duration::from_secs(config.header_timeout_seconds),
         idle_timeout: std::time::Duration::from_secs(config.idle_timeout_seconds),
         clips_dir: config.data_dir.join("clips"),
