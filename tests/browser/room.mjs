@@ -113,10 +113,44 @@ await withBrowser("room", { media: true }, async (browser) => {
     await viewer.locator("#chat li").filter({ hasText: payload }).first().waitFor();
   }
   await host.locator("#studio-chat li").filter({ hasText: corpus[corpus.length - 1] }).first().waitFor();
-  for (const page of [viewer, host]) {
-    check((await page.evaluate(() => window.__xss)) === undefined, "a payload ran");
-    check((await page.locator("#chat img, #chat svg, #chat iframe, #chat script, #studio-chat img, #studio-chat svg, #studio-chat iframe, #studio-chat script").count()) === 0, "a payload became markup");
+  // In questions, both ways.
+  for (const payload of corpus.slice(0, 3)) {
+    await viewer.locator("#ask-input").fill(payload);
+    await viewer.getByRole("button", { name: "Ask", exact: true }).click();
+    await host.locator("#studio-questions li").filter({ hasText: payload }).first().waitFor();
+    await viewer.locator("#questions li").filter({ hasText: payload }).first().waitFor();
   }
+  // In a display name: another viewer's line, seen by the host and the first viewer (with a
+  // reply quoting it).
+  const sly = await (await browser.newContext()).newPage();
+  watch(sly, errors);
+  await sly.goto(`${base}/shows/${slug}`);
+  await sly.getByLabel("Your name in the chat").fill("<img src=x onerror=window.__xss=7>");
+  await sly.getByRole("button", { name: "Join the chat" }).click();
+  await sly.locator("#chat-input").fill("<svg onload=window.__xss=8>");
+  await sly.getByRole("button", { name: "Send" }).click();
+  const slyLine = viewer.locator("#chat li", { hasText: "<img src=x onerror=window.__xss=7>" });
+  await slyLine.waitFor();
+  await host.locator("#studio-chat li", { hasText: "<img src=x onerror=window.__xss=7>" }).waitFor();
+  await viewer.waitForTimeout(1050);
+  await slyLine.locator("button.reply").click();
+  await viewer.locator("#chat-input").fill("no");
+  await viewer.getByRole("button", { name: "Send" }).click();
+  await viewer.locator("#chat li .reply-quote", { hasText: "<svg onload=window.__xss=8>" }).waitFor();
+  // In poll questions and options, opened by the host.
+  await host.locator("#poll-question").fill("<img src=x onerror=window.__xss=9>?");
+  await host.locator("#poll-options").fill("<script>window.__xss=10</script>\n<b onmouseover=window.__xss=11>B</b>");
+  await host.locator("#open-poll").click();
+  await viewer.locator("#poll", { hasText: "<img src=x onerror=window.__xss=9>?" }).waitFor();
+  await viewer.getByRole("button", { name: "<script>window.__xss=10</script> · 0" }).waitFor();
+  await host.locator("#studio-poll", { hasText: "<b onmouseover=window.__xss=11>B</b>: 0" }).waitFor();
+  const markup = ["img", "svg", "iframe", "script", "b"].flatMap((tag) =>
+    ["#chat", "#studio-chat", "#questions", "#studio-questions", "#poll", "#studio-poll"].map((box) => `${box} ${tag}`)).join(", ");
+  for (const page of [viewer, host, sly]) {
+    check((await page.evaluate(() => window.__xss)) === undefined, "a payload ran");
+    check((await page.locator(markup).count()) === 0, "a payload became markup");
+  }
+  await sly.close();
 
   // The deal's countdown runs on the viewer's page; the studio counts viewers and likes.
   await viewer.locator("#deal-countdown", { hasText: /ends in \d+:\d\d/ }).waitFor();

@@ -142,7 +142,13 @@ story!(chat_likes_pins_and_resume, |app| {
     drop(viewer);
     send(&mut host, json!({"type": "chat", "text": "Bentornati"})).await;
     frames_until(&mut anon, |f| f.iter().any(|m| m["chat"][0]["text"] == "Bentornati")).await;
-    let mut back = connect(app, &format!("/api/v1/shows/room-show/live?since={last_seq}"), Some(&guest_cookie)).await;
+    let room_name = viewer_snapshot["room"].as_str().unwrap().to_string();
+    assert!(room_name.starts_with("rm_"), "{viewer_snapshot}");
+    let mut elsewhere =
+        connect(app, &format!("/api/v1/shows/room-show/live?since={last_seq}&room=rm_0000000000000000"), Some(&guest_cookie)).await;
+    assert_eq!(next(&mut elsewhere).await["type"], "snapshot", "seq numbers of another room instance mean nothing here");
+    drop(elsewhere);
+    let mut back = connect(app, &format!("/api/v1/shows/room-show/live?since={last_seq}&room={room_name}"), Some(&guest_cookie)).await;
     let mut missed = Vec::new();
     while !missed.iter().any(|m: &Value| m["chat"][0]["text"] == "Bentornati") {
         let m = next(&mut back).await;
