@@ -28,7 +28,7 @@ await withBrowser("room", { media: true }, async (browser) => {
   await viewer.locator("#chat li", { hasText: "Avete la taglia M?" }).waitFor();
   check((await viewer.locator("#chat b").count()) === 0, "a name became markup");
   await viewer.locator("#like").click();
-  await viewer.locator("#likes", { hasText: "1 likes" }).waitFor();
+  await viewer.locator("#likes", { hasText: /^1 like$/ }).waitFor();
 
   const host = await (await browser.newContext({ permissions: ["camera", "microphone"] })).newPage();
   watch(host, errors);

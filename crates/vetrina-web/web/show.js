@@ -398,7 +398,7 @@ function drawRoomControls() {
     ? [room.input, h("button", { type: "submit" }, t("room.send"))]
     : [h("label", { class: "field" }, h("span", {}, t("room.name")), room.nameInput), h("button", { type: "submit" }, t("room.join"))]);
   room.input.placeholder = t("room.say");
-  fill(room.likes, t("room.likes", { n: room.likesTotal }));
+  fill(room.likes, t(room.likesTotal === 1 ? "room.likes_one" : "room.likes", { n: room.likesTotal }));
   drawSlowMode(room.slowMode);
 }
 
@@ -488,7 +488,7 @@ function onRoom(m) {
     while (room.chat.children.length > 200) room.chat.firstChild.remove();
     room.chat.scrollTop = room.chat.scrollHeight;
     room.likesTotal = m.likes_total;
-    fill(room.likes, t("room.likes", { n: room.likesTotal }));
+    fill(room.likes, t(room.likesTotal === 1 ? "room.likes_one" : "room.likes", { n: room.likesTotal }));
     if (m.likes > 0) burst(room.othersLikes, m.likes);
     if ("slow_mode" in m) drawSlowMode(m.slow_mode);
     if ("pinned" in m) {
