@@ -337,15 +337,20 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         found(done)?;
-        // The show's moderation log, where the ban was made, says who lifted it.
+        // The show's moderation log, where the ban was made, says who lifted it (at the moment of
+        // its media clock, once it was recorded), unless the show was deleted since.
         if let Some(show) = show {
             let action = serde_json::json!({"by": by, "action": "unban", "target": name});
-            sqlx::query("INSERT INTO timeline_events (show_id, at, media_ms, kind, data) VALUES ($1, $2, NULL, 'moderation', $3)")
-                .bind(show)
-                .bind(now)
-                .bind(action.to_string())
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT INTO timeline_events (show_id, at, media_ms, kind, data) \
+                 SELECT $1, $2, (SELECT $2 - MIN(started_at) FROM recordings WHERE show_id = $1), 'moderation', $3 \
+                 WHERE EXISTS (SELECT 1 FROM shows WHERE id = $1)",
+            )
+            .bind(show)
+            .bind(now)
+            .bind(action.to_string())
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(())

@@ -259,12 +259,14 @@ story!(one_address_cannot_flood_a_room, |app| {
 
 story!(a_ban_holds_in_every_show_until_lifted, |app| {
     let org = app.org("bans").await;
+    let mut show_ids = Vec::new();
     for slug in ["ban-one", "ban-two", "ban-three"] {
         let show = org
             .owner
             .post(&org.path("/shows"), json!({"title": slug, "slug": slug, "starts_at": "2099-01-01T10:00", "status": "scheduled"}))
             .await;
         assert_eq!(show.status, 201);
+        show_ids.push(show.body["id"].as_str().unwrap().to_string());
     }
     let guest = app.anonymous().post("/api/v1/guests", json!({"display_name": "Troll"})).await;
     let troll = guest.header("set-cookie").split(';').next().unwrap().to_string();
@@ -367,6 +369,29 @@ story!(a_ban_holds_in_every_show_until_lifted, |app| {
     let public = app.anonymous().get("/api/v1/shows/ban-one/timeline").await;
     assert!(log(&public).is_empty(), "{}", public.text);
     assert_eq!(texts(&public), ["Benvenuti"]);
+
+    // A ban made in a show that was deleted since is still lifted.
+    let mut host = connect(app, "/api/v1/shows/ban-three/live", org.owner.cookie.as_deref()).await;
+    let mut viewer = connect(app, "/api/v1/shows/ban-three/live", Some(&troll)).await;
+    next(&mut host).await;
+    next(&mut viewer).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    send(&mut viewer, json!({"type": "chat", "text": "ancora spam"})).await;
+    let sent = loop {
+        let m = next(&mut viewer).await;
+        if m["type"] == "sent" || m["type"] == "error" {
+            break m;
+        }
+    };
+    send(&mut host, json!({"type": "mute", "message_id": sent["line"]["id"]})).await;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while org.owner.get(&org.path("/bans")).await.body.as_array().is_none_or(|b| b.is_empty()) {
+        assert!(Instant::now() < deadline, "the second ban never reached the store");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    drop((host, viewer));
+    assert_eq!(org.owner.delete(&org.path(&format!("/shows/{}", show_ids[2]))).await.status, 204);
+    assert_eq!(org.owner.delete(&org.path(&format!("/bans/{identity}"))).await.status, 204, "lifted without its show");
 });
 
 /// The room's WebSocket at the byte level, against RFC 6455: the handshake, fragments with a
