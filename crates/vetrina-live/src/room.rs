@@ -1361,24 +1361,37 @@ fn poll_input(question: &str, options: &[String]) -> Result<(String, Vec<String>
 }
 
 /// Whether a message holds a link: an URL with a scheme, a `www.` address, or a bare address
-/// (`shop.example.com/x`, `bit.ly/x`, `t.me/x`) whose last label is a top-level domain spammers use. A
-/// word with a dot that ends in no such domain (`e.g.`, `3.50`, `ok.ciao`) is not a link.
+/// (`shop.example.com/x`, `bit.ly/x`, `t.me/x`, `outlet.it`) whose last label is a top-level
+/// domain spammers use. A word with a dot that ends in no such domain (`e.g.`, `3.50`,
+/// `ok.ciao`) is not a link, nor a sentence typed without a space after its full stop
+/// (`Bello.In che taglia?`, `Sì.io lo prendo`): a domain written `In` is the start of a sentence,
+/// and domains that are also everyday words count only with a path or a subdomain.
 fn has_link(text: &str) -> bool {
     let lower = text.to_lowercase();
     if lower.contains("://") || lower.contains("www.") {
         return true;
     }
-    lower.split(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | '<' | '>' | '"' | '\'' | '[' | ']' | ',' | ';')).any(|word| {
+    text.split(|c: char| c.is_whitespace() || matches!(c, '(' | ')' | '<' | '>' | '"' | '\'' | '[' | ']' | ',' | ';')).any(|word| {
         let host = word.split(['/', '?', '#']).next().unwrap_or("");
         let host = host.split(':').next().unwrap_or("").trim_end_matches(['.', '!', '?']);
         let labels: Vec<&str> = host.split('.').collect();
-        let [.., name, tld] = labels[..] else { return false };
+        let [.., name, written] = labels[..] else { return false };
+        let tld = written.to_lowercase();
+        let path = word.contains('/');
+        let mut letters = written.chars();
+        let sentence = letters.next().is_some_and(char::is_uppercase) && letters.clone().count() > 0 && letters.all(char::is_lowercase);
         labels.iter().all(|l| !l.is_empty() && l.chars().all(|c| c.is_alphanumeric() || c == '-'))
-            && LINK_TLDS.contains(&tld)
+            && LINK_TLDS.contains(&tld.as_str())
             // `p.es.` is Italian for "for example"; `t.co/x` is a link.
-            && (name.chars().count() > 1 || word.contains('/'))
+            && (name.chars().count() > 1 || path)
+            && !sentence
+            && (!WORD_TLDS.contains(&tld.as_str()) || path || labels.len() > 2)
     })
 }
+
+/// Top-level domains that are also everyday words in the shops' languages (`in`, `io`, `me`,
+/// `to`, `es`, ...): a bare address ending in one is a link only with a path or a subdomain.
+const WORD_TLDS: &[&str] = &["in", "io", "me", "to", "at", "be", "us", "es", "de"];
 
 /// Top-level domains a bare address in a message ends with: the generic ones, the newer ones
 /// seen in spam, and the country codes of the shops' markets and of link shorteners.
@@ -1755,7 +1768,25 @@ mod tests {
         ] {
             assert!(has_link(link), "{link}");
         }
-        for text in ["e.g. the blue one", "p.es. la taglia M", "costa 3.50 euro", "ok.ciao", "S.p.A.", "aspetta...it's here", "3 p.m."] {
+        for link in ["outlet.it", "zalando.it/saldi", "negozio.shop.de", "vai su sito.io/x", "t.me/canale"] {
+            assert!(has_link(link), "{link}");
+        }
+        for text in [
+            "e.g. the blue one",
+            "p.es. la taglia M",
+            "costa 3.50 euro",
+            "ok.ciao",
+            "S.p.A.",
+            "aspetta...it's here",
+            "3 p.m.",
+            "Bello.In che taglia?",
+            "Nice.It fits",
+            "Sì.Io lo prendo",
+            "Perfetto.Me lo mandi",
+            "ok.io lo prendo",
+            "grazie.me lo mandi?",
+            "Wow.Live stasera?",
+        ] {
             assert!(!has_link(text), "{text}");
         }
     }
