@@ -267,14 +267,16 @@ impl FromRequestParts<AppState> for GuestViewer {
 /// The address a request comes from, for limits per address: the peer, or, when the peer is this
 /// machine (a reverse proxy in front), the address the proxy saw (the last `X-Forwarded-For`
 /// entry). `None` for requests from this machine itself without a proxy header (the operator's
-/// own tools and load tests), which no per-address limit applies to.
+/// own tools and load tests), which no per-address limit applies to. An IPv4 address seen
+/// through an IPv6 socket (`::ffff:a.b.c.d`) is that IPv4 address; an IPv6 address stands for its
+/// /64, the network one subscriber is given, so rotating addresses within it gains nothing.
 pub struct ClientIp(pub Option<std::net::IpAddr>);
 
 impl ClientIp {
     pub fn of(peer: Option<std::net::IpAddr>, headers: &HeaderMap) -> ClientIp {
-        let Some(peer) = peer else { return ClientIp(None) };
+        let Some(peer) = peer.map(|p| p.to_canonical()) else { return ClientIp(None) };
         if !peer.is_loopback() {
-            return ClientIp(Some(peer));
+            return ClientIp(Some(network(peer)));
         }
         let forwarded = headers
             .get_all("x-forwarded-for")
@@ -283,7 +285,15 @@ impl ClientIp {
             .flat_map(|v| v.split(','))
             .filter_map(|a| a.trim().parse::<std::net::IpAddr>().ok())
             .next_back();
-        ClientIp(forwarded)
+        ClientIp(forwarded.map(|a| network(a.to_canonical())))
+    }
+}
+
+/// An IPv6 address's /64; an IPv4 address itself.
+fn network(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip {
+        std::net::IpAddr::V6(v6) => std::net::IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+        v4 => v4,
     }
 }
 
@@ -310,6 +320,17 @@ mod tests {
         assert_eq!(ClientIp::of(Some(local), &proxied).0, Some("198.51.100.4".parse().unwrap()), "the address our proxy saw");
         assert_eq!(ClientIp::of(Some(local), &HeaderMap::new()).0, None, "this machine itself");
         assert_eq!(ClientIp::of(None, &proxied).0, None);
+        // A dual-stack listener sees a local proxy as ::ffff:127.0.0.1.
+        let mapped: std::net::IpAddr = "::ffff:127.0.0.1".parse().unwrap();
+        assert_eq!(ClientIp::of(Some(mapped), &proxied).0, Some("198.51.100.4".parse().unwrap()), "a mapped local proxy is local");
+        let mapped_remote: std::net::IpAddr = "::ffff:203.0.113.7".parse().unwrap();
+        assert_eq!(ClientIp::of(Some(mapped_remote), &HeaderMap::new()).0, Some(remote));
+        // One subscriber's /64 is one address.
+        let a: std::net::IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: std::net::IpAddr = "2001:db8:1:2:bbbb::2".parse().unwrap();
+        assert_eq!(ClientIp::of(Some(a), &HeaderMap::new()).0, ClientIp::of(Some(b), &HeaderMap::new()).0);
+        assert_eq!(ClientIp::of(Some(a), &HeaderMap::new()).0, Some("2001:db8:1:2::".parse().unwrap()));
+        assert_ne!(ClientIp::of(Some("2001:db8:1:3::1".parse().unwrap()), &HeaderMap::new()).0, ClientIp::of(Some(a), &HeaderMap::new()).0);
     }
 
     #[test]

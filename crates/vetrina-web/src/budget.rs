@@ -49,15 +49,25 @@ impl Budget {
 pub(crate) struct PerAddress {
     rate: f64,
     burst: f64,
-    used: Mutex<HashMap<IpAddr, Budget>>,
+    used: Mutex<Used>,
 }
 
-/// Addresses remembered before the ones whose budget is full again are forgotten.
+struct Used {
+    budgets: HashMap<IpAddr, Budget>,
+    /// When the addresses whose budget is full again were last forgotten.
+    swept: Option<Instant>,
+}
+
+/// Addresses remembered before the ones whose budget is full again are forgotten (at most once
+/// a second: a sweep reads them all).
 const REMEMBERED: usize = 10_000;
+/// Addresses remembered at most: past it (a flood from many addresses), all are forgotten, and
+/// memory stays bounded at the cost of fresh budgets for everyone.
+const REMEMBERED_AT_MOST: usize = 200_000;
 
 impl PerAddress {
     pub(crate) fn new(rate: f64, burst: f64) -> PerAddress {
-        PerAddress { rate, burst, used: Mutex::new(HashMap::new()) }
+        PerAddress { rate, burst, used: Mutex::new(Used { budgets: HashMap::new(), swept: None }) }
     }
 
     /// Takes one from `ip`'s budget; when it is spent, the seconds to wait. Requests without a
@@ -65,13 +75,18 @@ impl PerAddress {
     pub(crate) fn take(&self, ip: Option<IpAddr>, now: Instant) -> Result<(), u32> {
         let Some(ip) = ip else { return Ok(()) };
         let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
-        if used.len() >= REMEMBERED && !used.contains_key(&ip) {
-            used.retain(|_, b| {
+        let Used { budgets, swept } = &mut *used;
+        if budgets.len() >= REMEMBERED && !budgets.contains_key(&ip) && swept.is_none_or(|at| now.duration_since(at).as_secs() >= 1) {
+            *swept = Some(now);
+            budgets.retain(|_, b| {
                 b.refill(now);
                 b.tokens < b.burst
             });
         }
-        let budget = used.entry(ip).or_insert_with(|| Budget::new(self.rate, self.burst));
+        if budgets.len() >= REMEMBERED_AT_MOST {
+            budgets.clear();
+        }
+        let budget = budgets.entry(ip).or_insert_with(|| Budget::new(self.rate, self.burst));
         if budget.take(now) { Ok(()) } else { Err(budget.wait_secs().max(1)) }
     }
 }
@@ -107,6 +122,17 @@ mod tests {
             let _ = limits.take(Some(IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i))), t0);
         }
         let _ = limits.take(Some("198.51.100.7".parse().unwrap()), t0 + Duration::from_secs(60));
-        assert_eq!(limits.used.lock().unwrap().len(), 1, "only the newcomer is remembered");
+        assert_eq!(limits.used.lock().unwrap().budgets.len(), 1, "only the newcomer is remembered");
+    }
+
+    #[test]
+    fn a_flood_from_many_addresses_stays_bounded() {
+        let t0 = Instant::now();
+        let limits = PerAddress::new(0.5, 3.0);
+        // Every address still refilling: a sweep a second at most, then everything is forgotten.
+        for i in 0..REMEMBERED_AT_MOST as u32 + 10 {
+            let _ = limits.take(Some(IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i))), t0);
+        }
+        assert!(limits.used.lock().unwrap().budgets.len() < REMEMBERED_AT_MOST);
     }
 }
