@@ -165,11 +165,18 @@ await withBrowser("room", { media: true }, async (browser) => {
   await viewer.waitForTimeout(1050);
   await viewer.locator("#chat-input").fill("compra su spam punto com");
   await viewer.getByRole("button", { name: "Send" }).click();
-  const spam = host.locator("#studio-chat li", { hasText: "compra su spam punto com" });
+  const spam = host.locator("#studio-chat li", { hasText: "compra su spam punto com" }).first();
   await spam.waitFor();
+  // The host answers it first: the answer quotes it.
+  await spam.locator("button.reply").click();
+  await host.locator("#studio-chat-input").fill("Niente pubblicità, grazie");
+  await host.locator("#studio-chat-input").press("Enter");
+  const reply = viewer.locator("#chat li", { hasText: "Niente pubblicità" });
+  await reply.locator(".reply-quote", { hasText: "compra su spam" }).waitFor();
   await spam.locator('[data-action="mute"]').click();
   await spam.locator('[data-action="delete"]').click();
-  await viewer.locator("#chat li", { hasText: "compra su spam punto com" }).waitFor({ state: "detached" });
+  await reply.locator(".reply-quote", { hasText: "a message no longer shown" }).waitFor();
+  check(!(await viewer.locator("#chat").textContent()).includes("compra su spam"), "a deleted line lives on in a quote");
   await host.locator("#studio-chat li", { hasText: "compra su spam punto com" }).waitFor({ state: "detached" });
   await viewer.waitForTimeout(1050);
   await viewer.locator("#chat-input").fill("ancora io");

@@ -4,7 +4,7 @@
 
 import { api, setCsrf } from "./api.js";
 import { publish, HttpError } from "./live.js";
-import { joinRoom, chatLine, refusalText } from "./room.js";
+import { joinRoom, chatLine, refusalText, removeLine } from "./room.js";
 import { h, fill, t, lang, setLang, otherLang, money } from "./i18n.js";
 
 const main = document.getElementById("main");
@@ -715,6 +715,11 @@ async function studioRoom(show) {
   const announceInput = h("input", { id: "announce-input", maxlength: 300, "aria-label": t("room.announce"), placeholder: t("room.announce") });
   const slowMode = h("select", { id: "slow-mode", "aria-label": t("room.slow_mode"), onchange: () => studioConnection.send({ type: "slow_mode", seconds: Number(slowMode.value) }) },
     [0, 5, 10, 30, 60].map((s) => h("option", { value: String(s) }, s ? t("room.slow_every", { s }) : t("room.slow_off"))));
+  // A value set elsewhere (another moderator's tool, the API) gets its own option.
+  const showSlowMode = (seconds) => {
+    if (![...slowMode.options].some((o) => o.value === String(seconds))) slowMode.append(h("option", { value: String(seconds) }, t("room.slow_every", { s: seconds })));
+    slowMode.value = String(seconds);
+  };
   const prepared = show.run_of_show.segments.flatMap((seg) => seg.prepared_answers);
   const questionItems = new Map();
   const drawQuestion = (q) => {
@@ -761,13 +766,13 @@ async function studioRoom(show) {
       fill(segmentLine, m.segment ? t("room.segment", { title: m.segment.title }) : null);
       fill(pinned, m.pinned ? `${t("room.pinned")}: ${nameOf(m.pinned.product_id)}` : null);
       fill(announcementLine, m.announcement ? m.announcement.text : null);
-      slowMode.value = String(m.slow_mode ?? 0);
+      showSlowMode(m.slow_mode ?? 0);
       counters(m);
     } else if (m.type === "frame") {
-      for (const id of m.deleted || []) lines.querySelector(`[data-id="${Number(id)}"]`)?.remove();
+      for (const id of m.deleted || []) removeLine(lines, id);
       (m.chat || []).forEach(add);
       if ("announcement" in m) fill(announcementLine, m.announcement ? m.announcement.text : null);
-      if ("slow_mode" in m) slowMode.value = String(m.slow_mode);
+      if ("slow_mode" in m) showSlowMode(m.slow_mode);
       lines.scrollTop = lines.scrollHeight;
       counters(m);
       (m.questions || []).forEach(drawQuestion);

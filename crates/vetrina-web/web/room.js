@@ -2,7 +2,7 @@
 // with ?since=<seq>&room=<room> after a drop. `onMessage` gets every snapshot, frame and error,
 // each frame once. Also what the viewer page and the studio draw alike: chat lines and refusals.
 
-import { h, t, lang } from "./i18n.js";
+import { h, fill, t, lang } from "./i18n.js";
 
 /** A chat line, all of it text (names and messages are never markup): a Host or Mod badge, the
  * author, the line it answers (looked up in `list`, the lines on screen), the text, then `extras`
@@ -13,7 +13,7 @@ export function chatLine(line, list, ...extras) {
   if (line.reply_to !== null && line.reply_to !== undefined) {
     const answered = list.querySelector(`[data-id="${Number(line.reply_to)}"]`);
     const text = answered?.dataset.text ?? "";
-    quote = h("span", { class: "reply-quote" }, "↪ ", answered
+    quote = h("span", { class: "reply-quote", "data-quote-of": line.reply_to }, "↪ ", answered
       ? [h("strong", {}, answered.dataset.name), " ", text.length > 80 ? `${text.slice(0, 80)}…` : text]
       : t("room.reply_gone"));
   }
@@ -22,6 +22,12 @@ export function chatLine(line, list, ...extras) {
     badge ? h("span", { class: `role-badge ${line.role}` }, badge) : null,
     h("strong", {}, line.name), " ", line.text,
     extras.length ? [" ", ...extras] : null);
+}
+
+/** Takes a line moderators deleted off `list`, and its words out of the replies that quote it. */
+export function removeLine(list, id) {
+  list.querySelector(`[data-id="${Number(id)}"]`)?.remove();
+  for (const quote of list.querySelectorAll(`.reply-quote[data-quote-of="${Number(id)}"]`)) fill(quote, "↪ ", t("room.reply_gone"));
 }
 
 /** What a refusal says, in the page's language: the server's own words in English (they may

@@ -3,7 +3,7 @@
 
 import { h, fill, t, setLang, otherLang, money, dateTime } from "./i18n.js";
 import { watch } from "./live.js";
-import { joinRoom, chatLine, refusalText } from "./room.js";
+import { joinRoom, chatLine, refusalText, removeLine } from "./room.js";
 import { buyBox, loadCart, stockChanged, setMoment, addFromLink } from "./cart.js";
 import { replay, clock, chapterAt } from "./replay.js";
 
@@ -179,7 +179,7 @@ function replayEvent(e, catchingUp) {
       drawAnnouncement(d);
       break;
     case "moderation":
-      if (d?.action === "delete") room.chat.querySelector(`[data-id="${Number(d.message_id)}"]`)?.remove();
+      if (d?.action === "delete") removeLine(room.chat, d.message_id);
       break;
   }
 }
@@ -318,6 +318,8 @@ const room = {
   likesTotal: 0,
   // Taps not yet sent, and the burst the page draws for them at once.
   pendingLikes: 0,
+  // Likes sent that no frame has counted yet.
+  likesUnseen: 0,
   likeTimer: null,
   myLikes: h("span", { class: "like-burst mine", "aria-hidden": "true" }),
   othersLikes: h("span", { class: "like-burst", "aria-hidden": "true" }),
@@ -376,7 +378,10 @@ function like() {
     room.likeTimer = null;
     const count = Math.min(room.pendingLikes, 50);
     room.pendingLikes = 0;
-    if (count) room.connection?.send({ type: "like", count });
+    if (count) {
+      room.connection?.send({ type: "like", count });
+      room.likesUnseen += count;
+    }
   }, 300);
 }
 
@@ -483,13 +488,16 @@ function onRoom(m) {
     (m.questions || []).forEach(drawQuestion);
     if (m.poll) drawPoll(m.poll);
     if (m.segment) drawSegment(m.segment);
-    for (const id of m.deleted || []) room.chat.querySelector(`[data-id="${Number(id)}"]`)?.remove();
+    for (const id of m.deleted || []) removeLine(room.chat, id);
     for (const line of m.chat || []) addLine(line);
     while (room.chat.children.length > 200) room.chat.firstChild.remove();
     room.chat.scrollTop = room.chat.scrollHeight;
     room.likesTotal = m.likes_total;
     fill(room.likes, t(room.likesTotal === 1 ? "room.likes_one" : "room.likes", { n: room.likesTotal }));
-    if (m.likes > 0) burst(room.othersLikes, m.likes);
+    // Others' likes: a frame's burst counts this page's own too, drawn when tapped.
+    const own = Math.min(room.likesUnseen, m.likes || 0);
+    room.likesUnseen -= own;
+    if (m.likes - own > 0) burst(room.othersLikes, m.likes - own);
     if ("slow_mode" in m) drawSlowMode(m.slow_mode);
     if ("pinned" in m) {
       room.pinnedId = m.pinned?.product_id ?? null;
