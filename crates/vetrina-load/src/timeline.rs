@@ -31,12 +31,16 @@ pub async fn run(load: TimelineLoad) -> anyhow::Result<String> {
     let mut last_ms = None;
     for _ in 0..load.rounds.max(1) {
         let mut after: Option<i64> = None;
+        let mut after_at: Option<i64> = None;
         events = 0;
         pages = 0;
         loop {
             let mut url = format!("{base}/api/v1/shows/{slug}/timeline?limit={}", load.limit);
             if let Some(a) = after {
                 url.push_str(&format!("&after_ms={a}"));
+            }
+            if let Some(a) = after_at {
+                url.push_str(&format!("&after_at={a}"));
             }
             let started = Instant::now();
             let response = client.get(&url).send().await?;
@@ -47,6 +51,7 @@ pub async fn run(load: TimelineLoad) -> anyhow::Result<String> {
             events += n;
             pages += 1;
             last_ms = page["events"].as_array().and_then(|e| e.last()).and_then(|e| e["media_ms"].as_i64()).or(last_ms);
+            after_at = page["next_after_at"].as_i64();
             match page["next_after_ms"].as_i64() {
                 Some(next) => after = Some(next),
                 None => break,

@@ -357,19 +357,34 @@ impl Store {
     }
 
     /// A page of the show's timeline in media-time order (events without media time, from before
-    /// the recording started, count as -1 and come first), starting after `after_ms`. Each part
-    /// is a range of the index on (show, media time, wall time): a page costs the same at the end
-    /// of a long show as at its start.
-    pub async fn timeline(&self, show: &ShowId, after_ms: i64, limit: i64) -> Result<Vec<(i64, Option<i64>, String, String)>> {
+    /// the recording started, count as -1 and come first, in wall-time order), starting after
+    /// `after_ms`, or, with `after_at`, after the events of moment `after_ms` up to wall time
+    /// `after_at` (a page that ended inside one moment). Each part is a range of the index on
+    /// (show, media time, wall time): a page costs the same at the end of a long show as at its
+    /// start.
+    pub async fn timeline(
+        &self,
+        show: &ShowId,
+        after_ms: i64,
+        after_at: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<(i64, Option<i64>, String, String)>> {
         let row = |r: &AnyRow| -> Result<(i64, Option<i64>, String, String)> {
             Ok((r.try_get("at")?, r.try_get("media_ms")?, r.try_get("kind")?, r.try_get("data")?))
         };
         let mut events = Vec::new();
-        if after_ms < -1 {
+        // Before the recording: all of it, or the rest of it after `after_at`.
+        let before_recording = match (after_ms, after_at) {
+            (..-1, _) => Some(i64::MIN),
+            (-1, Some(at)) => Some(at),
+            _ => None,
+        };
+        if let Some(after_at) = before_recording {
             let rows = sqlx::query(
-                "SELECT at, media_ms, kind, data FROM timeline_events WHERE show_id = $1 AND media_ms IS NULL ORDER BY at LIMIT $2",
+                "SELECT at, media_ms, kind, data FROM timeline_events WHERE show_id = $1 AND media_ms IS NULL AND at > $2 ORDER BY at LIMIT $3",
             )
             .bind(show.as_str())
+            .bind(after_at)
             .bind(limit)
             .fetch_all(&self.pool)
             .await?;
@@ -377,11 +392,15 @@ impl Store {
         }
         let left = limit - events.len() as i64;
         if left > 0 {
+            // The moment `after_ms` from `after_at` on (none of it without `after_at`), then later ones.
+            let (from, rest_after) = if after_ms >= 0 { (after_ms, after_at.unwrap_or(i64::MAX)) } else { (-1, i64::MAX) };
             let rows = sqlx::query(
-                "SELECT at, media_ms, kind, data FROM timeline_events WHERE show_id = $1 AND media_ms > $2 ORDER BY media_ms, at LIMIT $3",
+                "SELECT at, media_ms, kind, data FROM timeline_events \
+                 WHERE show_id = $1 AND media_ms >= $2 AND (media_ms > $2 OR at > $3) ORDER BY media_ms, at LIMIT $4",
             )
             .bind(show.as_str())
-            .bind(after_ms.max(-1))
+            .bind(from)
+            .bind(rest_after)
             .bind(left)
             .fetch_all(&self.pool)
             .await?;

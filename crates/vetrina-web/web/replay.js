@@ -17,10 +17,12 @@ const AHEAD_MS = 20000;
  * Returns { moment(), stop() }: moment() is the show's media time being watched, in ms.
  */
 export function replay({ video, slug, base = "", offsetMs = 0, onReset, onEvent }) {
-  const url = (after) => `${base}/api/v1/shows/${encodeURIComponent(slug)}/timeline?limit=1000${after === null ? "" : `&after_ms=${after}`}`;
+  const url = (after, at) => `${base}/api/v1/shows/${encodeURIComponent(slug)}/timeline?limit=1000${after === null ? "" : `&after_ms=${after}`}${at === null ? "" : `&after_at=${at}`}`;
   let events = [];
   let loadedFrom = null;
+  // Every event up to this moment is loaded; the next page starts after `next`.
   let loadedTo = -Infinity;
+  let next = { ms: null, at: null };
   let applied = 0;
   let lastMoment = null;
   let loading = null;
@@ -28,10 +30,17 @@ export function replay({ video, slug, base = "", offsetMs = 0, onReset, onEvent 
   let stopped = false;
   const key = (e) => (e.media_ms === null || e.media_ms === undefined ? -1 : e.media_ms);
 
-  async function fetchPage(after) {
-    const r = await fetch(url(after));
+  async function fetchPage(after, at = null) {
+    const r = await fetch(url(after, at));
     if (!r.ok) throw new Error(`timeline: ${r.status}`);
     return r.json();
+  }
+
+  /** Where a page leaves off: a page that ended inside a moment (`next_after_at`) has that
+   * moment only in part. */
+  function reached(page) {
+    next = { ms: page.next_after_ms ?? null, at: page.next_after_at ?? null };
+    loadedTo = next.ms === null ? Infinity : next.at === null ? next.ms : next.ms - 1;
   }
 
   /** Loads the window around `moment` afresh (after a seek far away). */
@@ -46,18 +55,17 @@ export function replay({ video, slug, base = "", offsetMs = 0, onReset, onEvent 
     loading = fetchPage(from <= -2 ? null : from).then((page) => {
       if (mine !== generation) return;
       events = page.events;
-      loadedTo = page.next_after_ms ?? Infinity;
+      reached(page);
     }).catch((e) => console.warn(e.message)).finally(() => { if (mine === generation) loading = null; });
   }
 
   /** Loads the next page when the video gets near the end of what is loaded. */
   function extend() {
     const mine = generation;
-    const after = loadedTo;
-    loading = fetchPage(after).then((page) => {
+    loading = fetchPage(next.ms, next.at).then((page) => {
       if (mine !== generation) return;
       events.push(...page.events);
-      loadedTo = page.next_after_ms ?? Infinity;
+      reached(page);
     }).catch((e) => console.warn(e.message)).finally(() => { if (mine === generation) loading = null; });
   }
 

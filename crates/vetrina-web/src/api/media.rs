@@ -39,8 +39,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct TimelineQuery {
     /// Events after this moment of video (ms); absent: from the start, including events from
     /// before the recording began (which count as -1). A page never splits one moment, unless a
-    /// single moment has more events than `limit`.
+    /// single moment has more events than `limit`: then see `after_at`.
     pub after_ms: Option<i64>,
+    /// With `after_ms`: the page before ended inside that moment, at this wall time (Unix ms):
+    /// the rest of the moment comes first. Pass the last page's `next_after_at`.
+    pub after_at: Option<i64>,
     /// 1 to 1000, default 500.
     pub limit: Option<i64>,
 }
@@ -50,6 +53,11 @@ pub struct TimelinePage {
     pub events: Vec<TimelineEntry>,
     /// Pass as `after_ms` for the next page; absent at the end.
     pub next_after_ms: Option<i64>,
+    /// Present when this page ended inside the moment `next_after_ms` (a single moment held more
+    /// events than `limit`): pass it as `after_at` too. Events of that moment are then complete
+    /// only up to this wall time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_after_at: Option<i64>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -87,18 +95,30 @@ async fn timeline(
     }
     // Events from before the recording (no media time) sort first, as media time -1.
     let after = q.after_ms.map_or(-2, |a| a.max(-2));
-    let mut rows = state.store.timeline(&show.id, after, limit).await?;
+    let after_at = q.after_at.filter(|_| after >= -1);
+    let mut rows = state.store.timeline(&show.id, after, after_at, limit).await?;
     let key = |media_ms: Option<i64>| media_ms.unwrap_or(-1);
-    let mut next_after_ms = None;
+    let (mut next_after_ms, mut next_after_at) = (None, None);
     if rows.len() as i64 == limit {
         // A full page: hold back the events sharing the last moment, so the next page (after the
-        // moment before it) starts with all of them; pages never split a moment.
+        // moment before it) starts with all of them; pages never split a moment...
         let last = key(rows[rows.len() - 1].1);
         let kept = rows.iter().filter(|r| key(r.1) < last).count();
         if kept > 0 {
             rows.truncate(kept);
+            next_after_ms = rows.last().map(|r| key(r.1));
+        } else {
+            // ...unless one moment fills the page: it is split by wall time, and the events
+            // sharing the page's last wall time are held back for the next page (all of them
+            // share one wall time too: a page cannot hold them, the next starts after it).
+            let last_at = rows[rows.len() - 1].0;
+            let kept = rows.iter().filter(|r| r.0 < last_at).count();
+            if kept > 0 {
+                rows.truncate(kept);
+            }
+            next_after_ms = Some(last);
+            next_after_at = rows.last().map(|r| r.0);
         }
-        next_after_ms = rows.last().map(|r| key(r.1));
     }
     if caller.role_in(&state, &show.org_id).await.is_err() {
         let deleted = state.store.deleted_messages(&show.id).await?;
@@ -120,7 +140,7 @@ async fn timeline(
             data: serde_json::value::RawValue::from_string(data).unwrap_or_else(|_| null_value()),
         })
         .collect();
-    Ok(Json(TimelinePage { events, next_after_ms }))
+    Ok(Json(TimelinePage { events, next_after_ms, next_after_at }))
 }
 
 fn null_value() -> Box<serde_json::value::RawValue> {

@@ -346,15 +346,6 @@ story!(a_ban_holds_in_every_show_until_lifted, |app| {
             .map(|e| e["data"]["action"].as_str().unwrap().to_string())
             .collect()
     };
-    let texts = |t: &crate::harness::Resp| -> Vec<String> {
-        t.body["events"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["kind"] == "chat")
-            .map(|e| e["data"]["text"].as_str().unwrap().to_string())
-            .collect()
-    };
     let deadline = Instant::now() + Duration::from_secs(5);
     let staff = loop {
         let t = org.owner.get("/api/v1/shows/ban-one/timeline").await;
@@ -365,10 +356,10 @@ story!(a_ban_holds_in_every_show_until_lifted, |app| {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert_eq!(log(&staff), ["delete", "ban", "unban"], "{}", staff.text);
-    assert_eq!(texts(&staff), ["spam spam", "Benvenuti"]);
+    assert_eq!(chat_texts(&staff), ["spam spam", "Benvenuti"]);
     let public = app.anonymous().get("/api/v1/shows/ban-one/timeline").await;
     assert!(log(&public).is_empty(), "{}", public.text);
-    assert_eq!(texts(&public), ["Benvenuti"]);
+    assert_eq!(chat_texts(&public), ["Benvenuti"]);
 
     // A ban made in a show that was deleted since is still lifted.
     let mut host = connect(app, "/api/v1/shows/ban-three/live", org.owner.cookie.as_deref()).await;
@@ -551,4 +542,53 @@ async fn the_room_speaks_rfc_6455_on_the_wire() {
     let (_, head) = handshake(format!("{UPGRADE}Sec-WebSocket-Key: AQIDBAUGBwgJCgsMDQ4PEB==\r\n")).await;
     assert!(head.starts_with("http/1.1 101 "), "{head}");
     app.stop().await;
+}
+
+story!(the_timeline_pages_through_a_crowded_moment, |app| {
+    // Before the recording starts every event counts as one moment (-1): more of them than a
+    // page holds are split by wall time, and paging skips none.
+    let org = app.org("crowded").await;
+    let show = org
+        .owner
+        .post(&org.path("/shows"), json!({"title": "Pre-show", "slug": "pre-show", "starts_at": "2099-01-01T10:00", "status": "scheduled"}))
+        .await;
+    assert_eq!(show.status, 201);
+    let mut host = connect(app, "/api/v1/shows/pre-show/live", org.owner.cookie.as_deref()).await;
+    next(&mut host).await;
+    for i in 0..12 {
+        send(&mut host, json!({"type": "chat", "text": format!("riga {i}")})).await;
+        tokio::time::sleep(Duration::from_millis(3)).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while chat_texts(&app.anonymous().get("/api/v1/shows/pre-show/timeline").await).len() < 12 {
+        assert!(Instant::now() < deadline, "the lines never reached the timeline");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut seen = Vec::new();
+    let mut query = String::new();
+    for pages in 1.. {
+        let page = app.anonymous().get(&format!("/api/v1/shows/pre-show/timeline?limit=5{query}")).await;
+        assert_eq!(page.status, 200, "{}", page.text);
+        assert!(page.body["events"].as_array().unwrap().len() <= 5);
+        assert!(page.body["events"].as_array().unwrap().iter().all(|e| e["media_ms"].is_null()));
+        seen.extend(chat_texts(&page));
+        let Some(after) = page.body["next_after_ms"].as_i64() else { break };
+        assert_eq!(after, -1, "{}", page.text);
+        let at = page.body["next_after_at"].as_i64().expect("a page ending inside a moment says where");
+        query = format!("&after_ms={after}&after_at={at}");
+        assert!(pages < 20, "paging never ends: {seen:?}");
+    }
+    let expected: Vec<String> = (0..12).map(|i| format!("riga {i}")).collect();
+    assert_eq!(seen, expected, "every line once, in order");
+});
+
+/// The chat lines' texts on a page of a show's timeline.
+fn chat_texts(page: &crate::harness::Resp) -> Vec<String> {
+    page.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "chat")
+        .map(|e| e["data"]["text"].as_str().unwrap().to_string())
+        .collect()
 }

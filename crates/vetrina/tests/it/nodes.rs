@@ -285,7 +285,7 @@ async fn a_room_spans_two_nodes_through_nats() {
     // Each event is stored once, by the node that took it.
     tokio::time::sleep(Duration::from_millis(600)).await;
     let show_id = show.body["id"].as_str().unwrap().to_string();
-    let timeline = app.store().timeline(&vetrina_domain::ids::ShowId(show_id), -2, 10_000).await.unwrap();
+    let timeline = app.store().timeline(&vetrina_domain::ids::ShowId(show_id), -2, None, 10_000).await.unwrap();
     let kinds: Vec<&str> = timeline.iter().map(|e| e.2.as_str()).collect();
     assert_eq!(kinds.iter().filter(|k| **k == "chat").count(), 1, "{kinds:?}");
     assert_eq!(kinds.iter().filter(|k| **k == "pin").count(), 1, "{kinds:?}");
