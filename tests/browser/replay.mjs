@@ -88,6 +88,9 @@ await withBrowser("replay", { media: true }, async (browser) => {
   await waitFor(page, "the 5 s chat line", () => window.chatSeen.some((l) => l.text.includes("che bella borsa")), null, 10000);
   const later = await page.evaluate(() => window.chatSeen.find((l) => l.text.includes("che bella borsa")));
   check(Math.abs(later.at - 5.0) <= 0.1, `after a seek, the chat line said at 5.000 s appears at ${later.at.toFixed(3)} s of video`);
+  // The poll of 3 s with the vote of 3.5 s (caught up after the jump), then the vote of 6 s.
+  check((await page.locator("#poll").textContent()).includes("Blu · 1"), `the poll at 5 s: ${await page.locator("#poll").textContent()}`);
+  await waitFor(page, "the 6 s vote", () => document.getElementById("poll").textContent.includes("Blu · 2"), null, 10000);
   await page.evaluate(() => document.getElementById("replay").pause());
 
   // Buying in the replay: the replay price (80.00), not the live deal's.

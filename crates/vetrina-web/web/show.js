@@ -168,7 +168,12 @@ function replayEvent(e, catchingUp) {
       // The results grow as they did live.
       if (room.replayPoll?.id === d?.poll_id && d.option in room.replayPoll.votes) {
         room.replayPoll.votes[d.option] += 1;
-        drawPoll(room.replayPoll);
+        // Drawn once per animation frame, however many votes it brought (a seek catches up on
+        // hundreds at once).
+        room.pollDrawn ||= requestAnimationFrame(() => {
+          room.pollDrawn = 0;
+          drawPoll(room.replayPoll);
+        });
       }
       break;
     case "question":
@@ -328,6 +333,7 @@ const room = {
   slowMode: 0,
   slowNote: h("p", { class: "muted", id: "slow-note", hidden: true }),
   replayPoll: null,
+  pollDrawn: 0,
   pinnedId: null,
   connection: null,
   box: null,

@@ -47,6 +47,15 @@ pub async fn ended_show(app: &TestApp, org: &Org, slug: &str) -> (String, Vec<St
     let events = vec![
         (started - 5_000, None, "pin".to_string(), json!({"product_id": products[0], "at": started - 5_000}).to_string()),
         chat("ciao a tutti", 2_000),
+        // A poll at 3 s, a vote at 3.5 s and another at 6 s: the replay's results grow with the video.
+        (
+            started + 3_000,
+            Some(3_000),
+            "poll".to_string(),
+            json!({"id": 1, "question": "Rosso o blu?", "options": ["Rosso", "Blu"], "votes": [0, 0], "open": true}).to_string(),
+        ),
+        (started + 3_500, Some(3_500), "vote".to_string(), json!({"poll_id": 1, "option": 1}).to_string()),
+        (started + 6_000, Some(6_000), "vote".to_string(), json!({"poll_id": 1, "option": 1}).to_string()),
         pin(&products[1], 4_000),
         (started + 4_000, Some(4_000), "segment".to_string(), segment),
         chat("che bella borsa", 5_000),
@@ -126,7 +135,7 @@ story!(chapters_and_the_replay_shop, |app| {
     // The timeline pages by media time for the replay.
     let t = anon.get("/api/v1/shows/replay-show/timeline?after_ms=3000").await;
     let kinds: Vec<&str> = t.body["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["pin", "segment", "chat", "pin"]);
+    assert_eq!(kinds, ["vote", "pin", "segment", "chat", "vote", "pin"], "after 3 s, in media-time order");
 
     // In the replay the live deal is over, the replay price holds, and a purchase is attributed
     // to the replay and to the chapter being watched.
