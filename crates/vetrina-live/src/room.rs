@@ -273,11 +273,20 @@ fn one() -> u32 {
 pub struct Refusal {
     pub code: &'static str,
     pub message: String,
+    /// Seconds until the same message would be taken, where that is known (a mute, slow mode).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<i64>,
 }
 
 impl Refusal {
     pub fn new(code: &'static str, message: impl Into<String>) -> Refusal {
-        Refusal { code, message: message.into() }
+        Refusal { code, message: message.into(), retry_after: None }
+    }
+
+    /// The refusal lifts in `ms` milliseconds: said in whole seconds, rounded up.
+    fn lifting_in(mut self, ms: i64) -> Refusal {
+        self.retry_after = Some((ms.max(1) + 999) / 1000);
+        self
     }
 }
 
@@ -799,7 +808,8 @@ impl Room {
                 self.may_speak(&identity, now)?;
                 let interval = self.slow_mode_ms.unwrap_or(self.config.chat_interval_ms);
                 if !staff && c.last_chat_at.is_some_and(|last| now - last < interval) {
-                    return Err(Refusal::new("rate_limited", format!("one message every {interval} ms")));
+                    let wait = interval - (now - c.last_chat_at.unwrap_or(now));
+                    return Err(Refusal::new("rate_limited", format!("one message every {interval} ms")).lifting_in(wait));
                 }
                 if !staff && has_link(text) {
                     return Err(Refusal::new("link", "links are not allowed in the chat"));
@@ -956,7 +966,8 @@ impl Room {
             return Err(Refusal::new("banned", "a moderator removed you from this shop's live chats"));
         }
         if let Some(until) = self.muted.get(identity).copied().filter(|until| *until > now) {
-            return Err(Refusal::new("muted", format!("a moderator muted you for {} more seconds", (until - now + 999) / 1000)));
+            let seconds = (until - now + 999) / 1000;
+            return Err(Refusal::new("muted", format!("a moderator muted you for {seconds} more seconds")).lifting_in(until - now));
         }
         Ok(())
     }
@@ -1539,7 +1550,8 @@ mod tests {
         room.join(3, Member { identity: None, name: "Guest".into(), role: Role::Viewer });
         let chat = |t: &str| ClientMessage::Chat { text: t.into(), reply_to: None };
         assert!(room.handle(1, chat("uno"), 0, None).is_ok());
-        assert_eq!(room.handle(1, chat("due"), 999, None).unwrap_err().code, "rate_limited");
+        let early = room.handle(1, chat("due"), 999, None).unwrap_err();
+        assert_eq!((early.code, early.retry_after), ("rate_limited", Some(1)), "a millisecond still says a second");
         assert!(room.handle(1, chat("tre"), 1_000, None).is_ok());
         assert_eq!(room.handle(1, chat("   "), 5_000, None).unwrap_err().code, "empty");
         assert_eq!(room.handle(1, chat(&"x".repeat(501)), 5_000, None).unwrap_err().code, "too_long");
@@ -1581,7 +1593,8 @@ mod tests {
         let f: serde_json::Value = serde_json::from_str(&room.tick().unwrap()).unwrap();
         assert_eq!(f["deleted"], serde_json::json!([1]));
         assert!(room.snapshot(1).chat.is_empty(), "gone for latecomers too");
-        assert_eq!(room.handle(1, chat("again"), 5_000, None).unwrap_err().code, "muted");
+        let muted = room.handle(1, chat("again"), 5_000, None).unwrap_err();
+        assert_eq!((muted.code, muted.retry_after), ("muted", Some(56)), "muted at 30 ms for 60 s: 55.03 s left at 5 s, said as 56");
         assert!(room.handle(1, chat("later"), 61_000, None).is_ok(), "the mute ends");
         room.handle(2, ClientMessage::Mute { message_id: 2, seconds: None }, 62_000, None).unwrap();
         assert_eq!(room.handle(1, chat("x"), 999_999_999, None).unwrap_err().code, "banned");

@@ -1008,8 +1008,18 @@ fn text(value: &impl serde::Serialize) -> Bytes {
     Bytes::from(serde_json::to_string(value).unwrap_or_default())
 }
 
-fn error(code: &str, message: &str) -> Bytes {
-    text(&serde_json::json!({"v": vetrina_live::room::PROTOCOL, "type": "error", "code": code, "message": message}))
+fn error(code: &'static str, message: &str) -> Bytes {
+    refused(&Refusal::new(code, message))
+}
+
+/// The `error` frame a refusal is sent back as.
+fn refused(refusal: &Refusal) -> Bytes {
+    let mut frame =
+        serde_json::json!({"v": vetrina_live::room::PROTOCOL, "type": "error", "code": refusal.code, "message": refusal.message});
+    if let Some(seconds) = refusal.retry_after {
+        frame["retry_after"] = seconds.into();
+    }
+    text(&frame)
 }
 
 #[allow(clippy::too_many_arguments)] // what a connection is made of
@@ -1086,7 +1096,7 @@ async fn connection(
                                 Some(error("busy", "the room is busy: try again"))
                             } else {
                                 match answer.await {
-                                    Ok(Err(refusal)) => Some(error(refusal.code, &refusal.message)),
+                                    Ok(Err(refusal)) => Some(refused(&refusal)),
                                     // The sender sees their own line at once, sampled or not.
                                     Ok(Ok(Some(line))) => Some(text(&serde_json::json!({"v": vetrina_live::room::PROTOCOL, "type": "sent", "line": line}))),
                                     Ok(Ok(None)) => None,

@@ -33,8 +33,10 @@ export function removeLine(list, id) {
 /** What a refusal says, in the page's language: the server's own words in English (they may
  * name a number of seconds), a translation by its code otherwise. */
 export function refusalText(m) {
-  const key = `room.error.${m.code}`;
-  const translated = t(key);
+  // With the seconds until it lifts, where the room said them (a mute, slow mode).
+  const timed = Number.isInteger(m.retry_after) && t(`room.error.${m.code}_for`) !== `room.error.${m.code}_for`;
+  const key = timed ? `room.error.${m.code}_for` : `room.error.${m.code}`;
+  const translated = t(key, { seconds: m.retry_after });
   return lang === "en" || translated === key ? m.message : translated;
 }
 
