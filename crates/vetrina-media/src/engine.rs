@@ -81,6 +81,9 @@ pub enum MediaError {
     BadOffer(String),
     #[error("the offer has no media Vetrina can take (offered: {0}); send H.264 or VP8 video, or Opus audio")]
     NoSupportedMedia(String),
+    /// Well-formed, but not an offer this session can take (RFC 9725 section 4.4: 422).
+    #[error("{0}")]
+    Unusable(String),
     #[error("someone is already publishing this show; to replace them, publish with ?takeover=true")]
     PublisherActive,
     #[error("no such media session")]
@@ -299,7 +302,24 @@ impl Media {
         if !summary.has_supported_media() {
             return Err(MediaError::NoSupportedMedia(if summary.codecs.is_empty() { "nothing".into() } else { summary.codecs.join(", ") }));
         }
-        let offer = SdpOffer::from_sdp_string(offer).map_err(|e| MediaError::BadOffer(e.to_string()))?;
+        // One stream of at most one audio and one video track (RFC 9725 section 4.4.2, WHEP's
+        // single MediaStream): a second would be answered and never carry anything.
+        for (n, kind) in [(summary.n_audio, "audio"), (summary.n_video, "video")] {
+            if n > 1 {
+                return Err(MediaError::Unusable(format!("the offer has {n} {kind} sections: send one {kind} track at most")));
+            }
+        }
+        // A publisher's track we could not take would be lost without a word: refuse the offer
+        // rather than turn the section down (RFC 9725 section 4.4.3).
+        if let (true, Some(kind)) = (publisher, summary.unusable.first()) {
+            let wanted = if *kind == "video" { "H.264 or VP8" } else { "Opus" };
+            return Err(MediaError::Unusable(format!(
+                "the offer's {kind} has no codec Vetrina takes (offered: {}); send {wanted}, or leave the {kind} out",
+                summary.codecs.join(", ")
+            )));
+        }
+        let offer = crate::sdp::one_way(offer, publisher).map_err(|e| MediaError::Unusable(e.to_string()))?;
+        let offer = SdpOffer::from_sdp_string(&offer).map_err(|e| MediaError::BadOffer(e.to_string()))?;
         let (reply, answer) = oneshot::channel();
         let command = Command::Open { show: show.to_string(), offer: Box::new(offer), summary, publisher, takeover, reply };
         // A show's publishers always open on its home shard; viewers take turns.
@@ -801,6 +821,15 @@ impl Engine {
             }
         }
         let answer = rtc.sdp_api().accept_offer(offer).map_err(|e| MediaError::BadOffer(e.to_string()))?;
+        let answer = crate::sdp::finish_answer(&answer.to_sdp_string(), !publisher);
+        // As many sections as offered, in order (RFC 3264 section 6), or the client cannot use it.
+        let sections = answer.lines().filter(|l| l.starts_with("m=")).count();
+        if sections != summary.n_media {
+            return Err(MediaError::Unusable(format!(
+                "the offer has {} sections and only {sections} could be answered: send audio, video and data channels only",
+                summary.n_media
+            )));
+        }
         // The new offer is good: only now does a takeover end the current publisher.
         if let Some(current) = current {
             if let Some(old) = self.sessions.get_mut(&current) {
@@ -818,7 +847,6 @@ impl Engine {
         };
         let key = self.next_key;
         self.next_key += 1;
-        let answer = answer.to_sdp_string();
         let ufrag = crate::stun::sdp_ufrag(&answer).unwrap_or_default().to_string();
         let session = Session {
             key,

@@ -204,7 +204,7 @@ fn sdp_offer(headers: &HeaderMap, body: &[u8]) -> ApiResult<String> {
 fn media_error(e: MediaError) -> ApiError {
     match e {
         MediaError::BadOffer(_) => ApiError::bad_request(e.to_string()),
-        MediaError::NoSupportedMedia(_) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
+        MediaError::NoSupportedMedia(_) | MediaError::Unusable(_) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
         MediaError::PublisherActive => ApiError::conflict(e.to_string()),
         MediaError::UnknownSession => ApiError::not_found("media session"),
         MediaError::Stopped | MediaError::Busy => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
@@ -219,8 +219,9 @@ fn allow_cross_origin(headers: &mut HeaderMap) {
 }
 
 /// The answer to `OPTIONS` on a media URL: what it takes, the ICE servers, CORS preflight.
-fn options_answer(state: &AppState, methods: &'static str) -> ApiResult<Response> {
-    let mut response = StatusCode::NO_CONTENT.into_response();
+fn options_answer(state: &AppState, request: &HeaderMap, methods: &'static str) -> ApiResult<Response> {
+    // "200 OK" with no content (RFC 9725 section 4.1).
+    let mut response = (StatusCode::OK, [(header::CONTENT_LENGTH, HeaderValue::from_static("0"))]).into_response();
     let headers = response.headers_mut();
     headers.insert(header::ALLOW, HeaderValue::from_static(methods));
     if methods.contains("POST") {
@@ -230,39 +231,47 @@ fn options_answer(state: &AppState, methods: &'static str) -> ApiResult<Response
     headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static(methods));
     headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("Authorization, Content-Type, If-Match"));
     headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
-    for link in state.config.ice_servers_now().iter().flat_map(|s| s.link_headers()) {
-        headers.append(header::LINK, HeaderValue::from_str(&link).map_err(ApiError::internal)?);
+    // Not to a CORS preflight: TURN credentials only to whoever asks for them (RFC 9725 section 4.6).
+    if !request.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD) {
+        for link in state.config.ice_servers_now().iter().flat_map(|s| s.link_headers()) {
+            headers.append(header::LINK, HeaderValue::from_str(&link).map_err(ApiError::internal)?);
+        }
     }
     Ok(response)
 }
 
 /// WHIP endpoint options: the ICE servers (`Link`) and CORS preflight.
-#[utoipa::path(options, path = "/api/v1/shows/{slug}/whip", tag = "media", params(("slug" = String, Path)), responses((status = 204)))]
-async fn publish_options(State(state): State<AppState>) -> ApiResult<Response> {
-    options_answer(&state, "OPTIONS, POST")
+#[utoipa::path(options, path = "/api/v1/shows/{slug}/whip", tag = "media", params(("slug" = String, Path)), responses((status = 200)))]
+async fn publish_options(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+    options_answer(&state, &headers, "OPTIONS, POST")
 }
 
 /// WHEP endpoint options: the ICE servers (`Link`) and CORS preflight.
-#[utoipa::path(options, path = "/api/v1/shows/{slug}/whep", tag = "media", params(("slug" = String, Path)), responses((status = 204)))]
-async fn watch_options(State(state): State<AppState>) -> ApiResult<Response> {
-    options_answer(&state, "OPTIONS, POST")
+#[utoipa::path(options, path = "/api/v1/shows/{slug}/whep", tag = "media", params(("slug" = String, Path)), responses((status = 200)))]
+async fn watch_options(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+    options_answer(&state, &headers, "OPTIONS, POST")
 }
 
 /// Session resource options: CORS preflight for `DELETE`.
-#[utoipa::path(options, path = "/api/v1/media/sessions/{session_id}", tag = "media", params(("session_id" = String, Path)), responses((status = 204)))]
-async fn session_options(State(state): State<AppState>) -> ApiResult<Response> {
-    options_answer(&state, "OPTIONS, DELETE")
+#[utoipa::path(options, path = "/api/v1/media/sessions/{session_id}", tag = "media", params(("session_id" = String, Path)), responses((status = 200)))]
+async fn session_options(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+    options_answer(&state, &headers, "OPTIONS, DELETE")
 }
 
 /// The 201 answer of WHIP and WHEP: the SDP answer, the session's resource URL, and the ICE
 /// servers the client may use (`Link` headers, RFC 9725 section 4.6).
 fn created(state: &AppState, opened: Opened) -> ApiResult<Response> {
     let location = format!("/api/v1/media/sessions/{}", opened.id);
+    let etag = vetrina_media::stun::sdp_ufrag(&opened.answer).map(|ufrag| format!("\"{ufrag}\""));
     let mut response = (StatusCode::CREATED, opened.answer).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/sdp"));
     headers.insert(header::LOCATION, HeaderValue::from_str(&location).map_err(ApiError::internal)?);
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // The session's ICE credentials are its version (RFC 9725 section 4.3.1).
+    if let Some(etag) = etag {
+        headers.insert(header::ETAG, HeaderValue::from_str(&etag).map_err(ApiError::internal)?);
+    }
     allow_cross_origin(headers);
     for link in state.config.ice_servers_now().iter().flat_map(|s| s.link_headers()) {
         headers.append(header::LINK, HeaderValue::from_str(&link).map_err(ApiError::internal)?);
@@ -302,21 +311,22 @@ async fn publish(
     let key = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
-        .map(str::trim);
-    let unauthorized = |detail: &str| {
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, key)| key.trim());
+    let unauthorized = |detail: &str, challenge: &'static str| {
         let mut r = ApiError::new(StatusCode::UNAUTHORIZED, detail).into_response();
-        r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
         r
     };
     let Some(key) = key else {
-        return Ok(unauthorized("send the show's stream key as \"Authorization: Bearer <stream key>\""));
+        return Ok(unauthorized("send the show's stream key as \"Authorization: Bearer <stream key>\"", "Bearer realm=\"vetrina\""));
     };
     let show = show_by_slug(&state, &slug).await?;
     let expected = state.store.stream_key(&show.id).await?;
     if !same_secret(key, &expected) {
         tracing::warn!(show_id = %show.id, "publish refused: wrong stream key");
-        return Ok(unauthorized("the stream key is wrong (it may have been rotated)"));
+        return Ok(unauthorized("the stream key is wrong (it may have been rotated)", "Bearer realm=\"vetrina\", error=\"invalid_token\""));
     }
     if show.status == ShowStatus::Ended {
         return Err(ApiError::conflict("the show has ended: schedule a new show to go live again"));

@@ -145,9 +145,10 @@ story!(bad_offers_and_keys, |app| {
     let (_, offer) = Peer::new(true, &["h264", "opus"]).await;
     let r = anon.raw(Method::POST, whip, Some("application/sdp"), offer.clone().into_bytes()).await;
     r.problem(401, "stream key");
-    assert_eq!(r.header("www-authenticate"), "Bearer");
+    assert_eq!(r.header("www-authenticate"), "Bearer realm=\"vetrina\"");
     let wrong = sdp_post(&anon, whip, Some("sk_wrong"), &offer).await;
     wrong.problem(401, "wrong");
+    assert!(wrong.header("www-authenticate").contains("error=\"invalid_token\""), "RFC 6750 section 3.1");
     assert_eq!(wrong.header("access-control-allow-origin"), "*", "errors are readable by other origins too");
     sdp_post(&anon, "/api/v1/shows/no-such-show/whip", Some(&key), &offer).await.problem(404, "show");
     sdp_post(&anon, "/api/v1/shows/no-such-show/whep", None, &offer).await.problem(404, "show");
@@ -155,6 +156,22 @@ story!(bad_offers_and_keys, |app| {
     sdp_post(&anon, whip, Some(&key), "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n").await.problem(400, "no media");
     let av1 = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 45\r\na=mid:0\r\na=sendonly\r\na=rtpmap:45 AV1/90000\r\n";
     sdp_post(&anon, whip, Some(&key), av1).await.problem(422, "H.264 or VP8");
+    // One-way sessions (RFC 9725 section 4.4.1): a publisher that would only receive is refused.
+    assert!(offer.contains("a=sendonly\r\n"), "{offer}");
+    sdp_post(&anon, whip, Some(&key), &offer.replace("a=sendonly", "a=recvonly")).await.problem(422, "a WHIP offer sends media");
+    sdp_post(&anon, whip, Some(&key), &offer.replace("a=sendonly", "a=inactive")).await.problem(422, "is inactive");
+    // One track of each kind, and every track taken or the offer refused (RFC 9725 section 4.4).
+    let video = "m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\na=sendonly\r\na=rtpmap:96 H264/90000\r\n";
+    let two = format!("{}{video}", av1.replace("AV1/90000", "H264/90000").replace("45", "96"));
+    sdp_post(&anon, whip, Some(&key), &two).await.problem(422, "2 video sections");
+    let audio_at = offer.find("m=audio").unwrap();
+    let audio_end = offer[audio_at + 1..].find("m=").map_or(offer.len(), |i| audio_at + 1 + i);
+    let session = &offer[..offer.find("m=").unwrap()];
+    let opus_and_av1 = format!("{session}{}{}", &offer[audio_at..audio_end], &av1[av1.find("m=video").unwrap()..]);
+    sdp_post(&anon, whip, Some(&key), &opus_and_av1).await.problem(422, "leave the video out");
+    let whep = "/api/v1/shows/bad-media/whep";
+    let (_, watching) = Peer::new(false, &["h264", "opus"]).await;
+    sdp_post(&anon, whep, None, &watching.replace("a=recvonly", "a=sendonly")).await.problem(422, "a WHEP offer receives media");
     // Valid-looking lines that are not a usable offer (no ICE credentials, no fingerprint).
     let broken = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\na=rtpmap:96 H264/90000\r\n";
     sdp_post(&anon, whip, Some(&key), broken).await.problem(400, "not valid");
@@ -195,8 +212,18 @@ async fn turn_servers_are_offered_to_clients() {
     assert!(live.body["ice_servers"][1]["credential"].as_str().unwrap().len() == 28, "base64 of a SHA-1 HMAC");
     assert!(!live.text.contains("north") && live.body["ice_servers"][1].get("secret").is_none(), "the secret stays home");
     let (_, offer) = Peer::new(false, &["h264", "opus"]).await;
-    let r = sdp_post(&anon, "/api/v1/shows/turn-show/whep", None, &offer).await;
+    // A browser's transceivers are sendrecv unless told otherwise: the answer is one-way.
+    let r = sdp_post(&anon, "/api/v1/shows/turn-show/whep", None, &offer.replace("a=recvonly", "a=sendrecv")).await;
     assert_eq!(r.status, 201, "{}", r.text);
+    assert!(r.text.matches("a=sendonly\r\n").count() == 2 && !r.text.contains("sendrecv"), "WHEP answers sendonly: {}", r.text);
+    let lines: Vec<&str> = r.text.lines().collect();
+    let end = lines.iter().position(|l| *l == "a=end-of-candidates").expect("the answer's candidates are complete (RFC 8840)");
+    assert!(lines[end - 1].starts_with("a=candidate:") && !r.text.contains("ice-options:trickle"), "{}", r.text);
+    let ufrag = r.text.lines().find_map(|l| l.strip_prefix("a=ice-ufrag:")).unwrap().trim();
+    assert_eq!(r.header("etag"), format!("\"{ufrag}\""));
+    let streams: std::collections::HashSet<&str> =
+        r.text.lines().filter_map(|l| l.strip_prefix("a=msid:")).map(|v| v.split(' ').next().unwrap()).collect();
+    assert_eq!(streams.len(), 1, "one MediaStream for the viewer: {}", r.text);
     let link = r.headers.get_all("link").iter().map(|v| v.to_str().unwrap().to_string()).collect::<Vec<_>>().join(", ");
     assert!(link.contains("<turns:relay.example.com:443>; rel=\"ice-server\"; username=\"") && !link.contains("north"), "{link}");
     assert!(link.starts_with("<turn:turn.example.com:443?transport=tcp>; rel=\"ice-server\""), "{link}");
@@ -205,10 +232,20 @@ async fn turn_servers_are_offered_to_clients() {
     assert!(r.header("access-control-expose-headers").contains("Location"));
     // OPTIONS on the endpoint: ICE servers before the offer, and a CORS preflight.
     let options = anon.raw(Method::OPTIONS, "/api/v1/shows/turn-show/whip", None, Vec::new()).await;
-    assert_eq!(options.status, 204, "{}", options.text);
+    assert_eq!(options.status, 200, "{}", options.text);
     assert_eq!(options.header("accept-post"), "application/sdp");
     assert!(options.header("link").contains("rel=\"ice-server\""));
     assert!(options.header("access-control-allow-headers").contains("Authorization"));
+    // A browser's preflight gets no TURN credentials (RFC 9725 section 4.6).
+    let preflight = reqwest::Client::new()
+        .request(Method::OPTIONS, format!("{}/api/v1/shows/turn-show/whip", app.base))
+        .header("origin", "https://elsewhere.example")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), 200);
+    assert!(preflight.headers().get("link").is_none() && preflight.headers().get("access-control-allow-methods").is_some());
     app.stop().await;
 }
 
