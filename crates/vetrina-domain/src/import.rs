@@ -34,6 +34,34 @@ pub struct Parsed {
     pub warnings: Vec<String>,
 }
 
+/// Windows-1252's characters for bytes 0x80 to 0x9F (the rest are ISO-8859-1's, which are
+/// Unicode's first 256); the five bytes it leaves undefined read as their C1 controls.
+const WINDOWS_1252_HIGH: [char; 32] = [
+    '€', '\u{81}', '‚', 'ƒ', '„', '…', '†', '‡', 'ˆ', '‰', 'Š', '‹', 'Œ', '\u{8d}', 'Ž', '\u{8f}', '\u{90}', '‘', '’', '“', '”', '•', '–',
+    '—', '˜', '™', 'š', '›', 'œ', '\u{9d}', 'ž', 'Ÿ',
+];
+
+/// An upload's bytes as UTF-8, from the `charset` its `Content-Type` named (lower case): UTF-8
+/// (or none, or US-ASCII) as it is; ISO-8859-1 and Windows-1252, which older spreadsheet
+/// programs write, decoded. `None` for a charset not read here.
+pub fn to_utf8<'a>(data: &'a [u8], charset: Option<&str>) -> Option<std::borrow::Cow<'a, [u8]>> {
+    match charset {
+        None | Some("utf-8" | "utf8" | "us-ascii") => Some(data.into()),
+        Some("iso-8859-1" | "latin1" | "iso_8859-1" | "latin-1" | "windows-1252" | "cp1252") => {
+            let windows = charset.is_some_and(|c| c.contains("1252"));
+            let text: String = data
+                .iter()
+                .map(|&b| match b {
+                    0x80..=0x9f if windows => WINDOWS_1252_HIGH[usize::from(b - 0x80)],
+                    b => char::from(b),
+                })
+                .collect();
+            Some(text.into_bytes().into())
+        }
+        Some(_) => None,
+    }
+}
+
 /// The columns of a Shopify product CSV we read (the 2025 layout; older exports name them alike).
 struct Columns {
     index: HashMap<String, usize>,
@@ -41,7 +69,8 @@ struct Columns {
 
 impl Columns {
     fn get<'r>(&self, record: &'r csv::StringRecord, name: &str) -> &'r str {
-        self.index.get(name).and_then(|&i| record.get(i)).map(str::trim).unwrap_or("")
+        // Our export quotes cells that would read as formulas (`'=...`): read them as written.
+        self.index.get(name).and_then(|&i| record.get(i)).map(|cell| crate::text::from_spreadsheet_cell(cell.trim()).trim()).unwrap_or("")
     }
 
     fn has(&self, name: &str) -> bool {
@@ -760,7 +789,8 @@ pub fn export_csv(products: &[Product]) -> Vec<u8> {
                 r[22] = (row + 1).to_string();
                 r[23] = img.alt.clone();
             }
-            w.write_record(&r).expect("writing to a Vec");
+            // No cell a spreadsheet would run as a formula (a title "=HYPERLINK(...)").
+            w.write_record(r.iter().map(|c| crate::text::spreadsheet_cell(c).into_owned())).expect("writing to a Vec");
         }
     }
     w.into_inner().unwrap_or_default()
@@ -811,6 +841,19 @@ mod tests {
         assert!(lines[1].1.contains("Handle is empty"));
         assert_eq!(lines[2].0, 5);
         assert!(lines[2].1.contains("at least one variant"), "{lines:?}");
+    }
+
+    #[test]
+    fn legacy_charsets_are_read() {
+        let latin1 = b"Handle,Title\ncaff\xe8,Caff\xe8 \x80\n";
+        assert_eq!(to_utf8(latin1, Some("iso-8859-1")).unwrap().as_ref(), "Handle,Title\ncaffè,Caffè \u{80}\n".as_bytes());
+        assert_eq!(to_utf8(latin1, Some("windows-1252")).unwrap().as_ref(), "Handle,Title\ncaffè,Caffè €\n".as_bytes());
+        assert_eq!(to_utf8("già".as_bytes(), None).unwrap().as_ref(), "già".as_bytes());
+        assert!(to_utf8(b"x", Some("shift_jis")).is_none());
+        // Our export's quoted formulas read back as written.
+        assert_eq!(crate::text::from_spreadsheet_cell("'=1+1"), "=1+1");
+        assert_eq!(crate::text::from_spreadsheet_cell("'quoted"), "'quoted");
+        assert_eq!(crate::text::spreadsheet_cell("-5 off"), "'-5 off");
     }
 
     #[test]

@@ -13,6 +13,23 @@ pub fn hex(bytes: &[u8]) -> String {
     out
 }
 
+/// The characters a spreadsheet reads a cell starting with as a formula (OWASP "CSV Injection").
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A CSV cell a spreadsheet will not run as a formula: such a start is quoted with `'`, as
+/// spreadsheets themselves do. [`from_spreadsheet_cell`] takes it off again.
+pub fn spreadsheet_cell(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.starts_with(FORMULA_STARTS) { format!("'{text}").into() } else { text.into() }
+}
+
+/// A cell as [`spreadsheet_cell`] wrote it, back to its text.
+pub fn from_spreadsheet_cell(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(FORMULA_STARTS) => rest,
+        _ => cell,
+    }
+}
+
 /// Trims `value` and checks it is between 1 and `max` characters.
 pub fn required(field: &str, value: &str, max: usize) -> Result<String, Invalid> {
     let value = value.trim();

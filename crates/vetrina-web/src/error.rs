@@ -143,7 +143,12 @@ impl From<StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let title = self.status.canonical_reason().unwrap_or("Error");
+        // RFC 9457 section 4.2.1: the status's phrase, as RFC 9110 names it now.
+        let title = match self.status {
+            StatusCode::PAYLOAD_TOO_LARGE => "Content Too Large",
+            StatusCode::UNPROCESSABLE_ENTITY => "Unprocessable Content",
+            status => status.canonical_reason().unwrap_or("Error"),
+        };
         let problem = Problem {
             type_: "about:blank",
             title,
@@ -156,6 +161,11 @@ impl IntoResponse for ApiError {
         };
         let mut response = (self.status, axum::Json(problem)).into_response();
         response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        // A 401 names how to authenticate (RFC 9110 section 15.5.2): an API token as a Bearer
+        // token (RFC 6750); pages sign in with a cookie. Handlers may set a narrower challenge.
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"vetrina\""));
+        }
         if let Some(seconds) = self.retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -30,7 +30,7 @@ use crate::AppState;
 use crate::auth::{Caller, ClientIp, GuestViewer};
 use crate::budget::Budget;
 use crate::bus::{Bus, Incoming};
-use crate::error::{ApiError, ApiResult, Path};
+use crate::error::{ApiError, ApiResult, Path, Query};
 use crate::websocket::{
     Broadcast, Ended, Event, GOING_AWAY, OP_PONG, Offered, Outbox, POLICY_VIOLATION, Received, Refused, Socket, Upgrade,
 };

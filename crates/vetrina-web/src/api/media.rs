@@ -370,7 +370,9 @@ async fn end_session(State(state): State<AppState>, Path(session_id): Path<Strin
 /// A byte range of a file of `len` bytes from a `Range` header (RFC 9110 14.2): `None` to send
 /// the whole file (no header, another unit, several ranges, bad syntax), `Err` when unsatisfiable.
 pub fn byte_range(header: Option<&str>, len: u64) -> Option<Result<(u64, u64), ()>> {
-    let spec = header?.trim().strip_prefix("bytes=")?;
+    let header = header?.trim();
+    // Range units are case-insensitive (RFC 9110 section 14.1).
+    let spec = header.get(..6).filter(|unit| unit.eq_ignore_ascii_case("bytes=")).map(|_| &header[6..])?;
     if spec.contains(',') {
         return None;
     }
@@ -523,6 +525,8 @@ mod tests {
     fn ranges() {
         assert_eq!(byte_range(None, 100), None);
         assert_eq!(byte_range(Some("bytes=0-9"), 100), Some(Ok((0, 9))));
+        assert_eq!(byte_range(Some("Bytes=0-9"), 100), Some(Ok((0, 9))), "units in any case");
+        assert_eq!(byte_range(Some("items=0-9"), 100), None);
         assert_eq!(byte_range(Some("bytes=90-"), 100), Some(Ok((90, 99))));
         assert_eq!(byte_range(Some("bytes=-10"), 100), Some(Ok((90, 99))));
         assert_eq!(byte_range(Some("bytes=50-500"), 100), Some(Ok((50, 99))));

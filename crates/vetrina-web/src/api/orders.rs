@@ -103,11 +103,6 @@ async fn update_order(
     }
 }
 
-/// A cell a spreadsheet will not run as a formula.
-fn cell(text: &str) -> String {
-    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}") } else { text.to_string() }
-}
-
 /// Every order as CSV, a row per line (the order's fields repeated), for the merchant's books.
 #[utoipa::path(get, path = "/api/v1/orgs/{org_id}/orders.csv", tag = "orders",
     params(("org_id" = String, Path)), responses((status = 200, content_type = "text/csv", body = String)))]
@@ -187,7 +182,7 @@ async fn export_orders(State(state): State<AppState>, caller: Caller, Path(org_i
                     l.deal_id.as_ref().map(|d| d.0.clone()).unwrap_or_default(),
                     o.refund_note.clone(),
                 ];
-                out.write_record(row.iter().map(|c| cell(c))).map_err(ApiError::internal)?;
+                out.write_record(row.iter().map(|c| vetrina_domain::text::spreadsheet_cell(c).into_owned())).map_err(ApiError::internal)?;
             }
         }
         offset += orders.len() as i64;

@@ -172,10 +172,28 @@ async fn import_products(
     caller.require(&state, &org_id, Action::EditCatalogue).await?;
     let org = state.store.org(&org_id).await?;
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    // Media types are case-insensitive (RFC 9110 section 8.3.1); Windows browsers send a .csv
+    // file as Excel's type.
+    let (media_type, params) = content_type.split_once(';').unwrap_or((content_type, ""));
+    let media_type = media_type.trim().to_ascii_lowercase();
+    let charset = params
+        .split(';')
+        .filter_map(|p| p.split_once('='))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case("charset"))
+        .map(|(_, value)| value.trim().trim_matches('"').to_ascii_lowercase());
+    let body = match import::to_utf8(&body, charset.as_deref()) {
+        Some(text) => text,
+        None => {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                format!("charset {} is not one this import reads: send UTF-8 (or ISO-8859-1, Windows-1252)", charset.unwrap_or_default()),
+            ));
+        }
+    };
     let format = match q.format.as_deref() {
         Some(f) => f.to_string(),
-        None if content_type.starts_with("application/json") => "shopify-json".into(),
-        None if content_type.starts_with("text/csv") || content_type.starts_with("text/plain") => "csv".into(),
+        None if media_type == "application/json" => "shopify-json".into(),
+        None if matches!(media_type.as_str(), "text/csv" | "text/plain" | "application/csv" | "application/vnd.ms-excel") => "csv".into(),
         None => {
             return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,

@@ -180,8 +180,16 @@ story!(imports_a_woocommerce_export, |app| {
 story!(export_round_trips, |app| {
     let org = app.org("export").await;
     org.owner.raw(Method::POST, &org.path("/products/import"), Some("text/csv"), REAL_EXPORT.to_vec()).await;
+    // A title a spreadsheet would run as a formula (OWASP CSV injection).
+    let formula = "=HYPERLINK(\"http://evil.example\",\"Sconto\")";
+    let r = org.owner.post(&org.path("/products"), product_json(formula, 1000)).await;
+    assert_eq!(r.status, 201, "{}", r.text);
     let before = org.owner.get(&org.path("/products?limit=200")).await;
     let csv = org.owner.get(&org.path("/products/export.csv")).await;
+    let mut cells = csv::ReaderBuilder::new().has_headers(false).from_reader(csv.text.as_bytes());
+    let cells: Vec<String> = cells.records().flat_map(|r| r.unwrap().iter().map(str::to_string).collect::<Vec<_>>()).collect();
+    assert!(cells.iter().any(|c| c == &format!("'{formula}")), "the formula is quoted for spreadsheets");
+    assert!(!cells.iter().any(|c| c.starts_with(['=', '+', '@'])), "no cell starts a formula");
     assert_eq!(csv.status, 200);
     assert!(csv.header("content-type").starts_with("text/csv"));
     assert!(csv.text.starts_with("Handle,Title,Body (HTML)"));
@@ -279,3 +287,18 @@ async fn an_edit_waits_for_another_writer_on_sqlite() {
     assert_eq!(edited.body["title"], "Borsa a tracolla");
     app.stop().await;
 }
+
+story!(imports_take_the_content_type_as_browsers_and_old_spreadsheets_send_it, |app| {
+    let org = app.org("charsets").await;
+    // Latin-1 bytes from an old spreadsheet, the type in capitals (types are case-insensitive).
+    let csv = b"Handle,Title,Variant Price\r\ncaffe,Caff\xe8 \x80 speciale,5.00\r\n".to_vec();
+    let r = org.owner.raw(Method::POST, &org.path("/products/import"), Some("Text/CSV; charset=windows-1252"), csv.clone()).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let products = org.owner.get(&org.path("/products")).await;
+    assert_eq!(products.body["items"][0]["title"], "Caffè € speciale");
+    // Windows browsers send a .csv file as Excel's type.
+    let utf8 = "Handle,Title,Variant Price\r\ntè,Tè verde,3.00\r\n".as_bytes().to_vec();
+    let r = org.owner.raw(Method::POST, &org.path("/products/import"), Some("application/vnd.ms-excel"), utf8).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    org.owner.raw(Method::POST, &org.path("/products/import"), Some("text/csv; charset=shift_jis"), csv).await.problem(415, "shift_jis");
+});
