@@ -218,6 +218,13 @@ impl<T: Serialize> IntoResponse for Json<T> {
     }
 }
 
+/// A `201 Created` with the new resource's address in `Location` (RFC 9110 section 15.3.2).
+pub type Created<T> = (StatusCode, [(header::HeaderName, String); 1], Json<T>);
+
+pub fn created<T>(location: String, body: T) -> Created<T> {
+    (StatusCode::CREATED, [(header::LOCATION, location)], Json(body))
+}
+
 /// The raw body, with a problem document when it is too large.
 pub struct Body(pub axum::body::Bytes);
 

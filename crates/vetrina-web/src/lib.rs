@@ -316,13 +316,17 @@ fn public_read(method: &Method, path: &str) -> bool {
 
 /// Media URLs answer other origins (the embedded player, browser tools), errors included: the
 /// stream key or the session URL is the credential, never a cookie. So do public reads.
+/// Every other API answer is someone's own (an order export, a cart, a session) and is not to be
+/// kept by any cache (RFC 9111 section 5.2.2.5) unless its handler said otherwise.
 async fn media_cors(request: Request, next: Next) -> Response {
     let path = request.uri().path();
-    let media = path.ends_with("/whip")
-        || path.ends_with("/whep")
-        || path.starts_with("/api/v1/media/sessions/")
-        || public_read(request.method(), path);
+    let public = public_read(request.method(), path);
+    let private = path.starts_with("/api/") && !public;
+    let media = path.ends_with("/whip") || path.ends_with("/whep") || path.starts_with("/api/v1/media/sessions/") || public;
     let mut response = next.run(request).await;
+    if private && !response.headers().contains_key(axum::http::header::CACHE_CONTROL) {
+        response.headers_mut().insert(axum::http::header::CACHE_CONTROL, axum::http::HeaderValue::from_static("no-store"));
+    }
     if media {
         let headers = response.headers_mut();
         headers.insert(axum::http::header::ACCESS_CONTROL_ALLOW_ORIGIN, axum::http::HeaderValue::from_static("*"));

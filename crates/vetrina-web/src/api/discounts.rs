@@ -35,10 +35,11 @@ async fn create_code(
     caller: Caller,
     Path(org_id): Path<OrgId>,
     Json(input): Json<DiscountInput>,
-) -> ApiResult<(StatusCode, Json<DiscountCode>)> {
+) -> ApiResult<crate::error::Created<DiscountCode>> {
     caller.require(&state, &org_id, Action::ManageOrders).await?;
     let code = input.validate()?;
-    Ok((StatusCode::CREATED, Json(state.store.create_discount_code(&org_id, &code, now_ms()).await?)))
+    let code = state.store.create_discount_code(&org_id, &code, now_ms()).await?;
+    Ok(crate::error::created(format!("/api/v1/orgs/{org_id}/discount-codes/{}", code.code), code))
 }
 
 /// Changes a code's terms (switch it off with `"active": false`); its uses so far stay.

@@ -240,7 +240,7 @@ async fn create_token(
     caller: Caller,
     Path(org_id): Path<OrgId>,
     Json(body): Json<NewToken>,
-) -> ApiResult<(StatusCode, Json<IssuedToken>)> {
+) -> ApiResult<crate::error::Created<IssuedToken>> {
     let access = caller.require(&state, &org_id, Action::ManageTokens).await?;
     if body.role == Role::Owner {
         return Err(vetrina_domain::Invalid::new("role", "a token cannot act as an owner: use admin, host or moderator").into());
@@ -251,7 +251,7 @@ async fn create_token(
     let name = text::name("name", &body.name, 100)?;
     let secret = format!("{TOKEN_PREFIX}{}", new_secret());
     let token = state.store.create_api_token(&org_id, &name, body.role, &hash_secret(&secret)).await?;
-    Ok((StatusCode::CREATED, Json(IssuedToken { token, secret })))
+    Ok(crate::error::created(format!("/api/v1/orgs/{org_id}/tokens/{}", token.id), IssuedToken { token, secret }))
 }
 
 /// Revokes an API token.
@@ -317,7 +317,7 @@ async fn create_webhook(
     caller: Caller,
     Path(org_id): Path<OrgId>,
     Json(body): Json<NewWebhook>,
-) -> ApiResult<(StatusCode, Json<vetrina_store::webhooks::Webhook>)> {
+) -> ApiResult<crate::error::Created<vetrina_store::webhooks::Webhook>> {
     caller.require(&state, &org_id, Action::ManageOrg).await?;
     let url = body.url.trim();
     let parsed =
@@ -338,7 +338,8 @@ async fn create_webhook(
     let mut events = body.events.clone();
     events.sort();
     events.dedup();
-    Ok((StatusCode::CREATED, Json(state.store.create_webhook(&org_id, url, &events, now_ms()).await?)))
+    let webhook = state.store.create_webhook(&org_id, url, &events, now_ms()).await?;
+    Ok(crate::error::created(format!("/api/v1/orgs/{org_id}/webhooks/{}", webhook.id), webhook))
 }
 
 /// Removes an endpoint (and its delivery log).

@@ -18,7 +18,7 @@ use vetrina_store::random_token;
 use super::Page;
 use crate::AppState;
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult, Body, Json, Path, Query};
+use crate::error::{ApiError, ApiResult, Body, Created, Json, Path, Query, created};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -76,11 +76,12 @@ async fn create_product(
     caller: Caller,
     Path(org_id): Path<OrgId>,
     Json(body): Json<ProductInput>,
-) -> ApiResult<(StatusCode, Json<Product>)> {
+) -> ApiResult<Created<Product>> {
     caller.require(&state, &org_id, Action::EditCatalogue).await?;
     let org = state.store.org(&org_id).await?;
     let valid = body.validate(&org.currency)?;
-    Ok((StatusCode::CREATED, Json(state.store.create_product(&org_id, valid).await?)))
+    let product = state.store.create_product(&org_id, valid).await?;
+    Ok(created(format!("/api/v1/orgs/{org_id}/products/{}", product.id), product))
 }
 
 /// One product.
@@ -284,13 +285,13 @@ async fn upload_image(
     Path((org_id, id)): Path<(OrgId, ProductId)>,
     Query(q): Query<ImageQuery>,
     Body(body): Body,
-) -> ApiResult<(StatusCode, Json<Image>)> {
+) -> ApiResult<Created<Image>> {
     caller.require(&state, &org_id, Action::EditCatalogue).await?;
     let alt = text::limit("alt", q.alt.as_deref().unwrap_or(""), 512)?;
     state.store.product(&org_id, &id).await.map_err(|_| ApiError::not_found("product"))?;
     let (src, key) = store_image(&state, &org_id, body).await?;
     let image = state.store.add_image(&org_id, &id, &src, &key, &alt).await?;
-    Ok((StatusCode::CREATED, Json(image)))
+    Ok(created(format!("/api/v1/orgs/{org_id}/products/{id}/images/{}", image.id), image))
 }
 
 /// Removes an image from a product.

@@ -144,7 +144,7 @@ async fn cut_clip(
     caller: Caller,
     Path((org_id, show_id)): Path<(OrgId, ShowId)>,
     Json(request): Json<ClipRequest>,
-) -> ApiResult<(StatusCode, Json<PublishedClip>)> {
+) -> ApiResult<crate::error::Created<PublishedClip>> {
     caller.require_for_show(&state, &org_id, &show_id, Action::PresentShows).await?;
     let show = state.store.show(&org_id, &show_id).await.map_err(|_| ApiError::not_found("show"))?;
     let request = request.validate()?;
@@ -187,7 +187,7 @@ async fn cut_clip(
     match clip {
         Ok(clip) => {
             tracing::info!(clip = %clip.id, show = %show.id, from = cut.start_ms, to = cut.end_ms, "clip cut");
-            Ok((StatusCode::CREATED, Json(published(&state, clip))))
+            Ok(crate::error::created(format!("/api/v1/clips/{}", clip.id), published(&state, clip)))
         }
         Err(e) => {
             let _ = tokio::fs::remove_file(&target).await;

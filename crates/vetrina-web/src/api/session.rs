@@ -247,11 +247,11 @@ pub struct NewOrg {
 /// Creates an organisation with the caller as its owner.
 #[utoipa::path(post, path = "/api/v1/orgs", tag = "orgs", request_body = NewOrg,
     responses((status = 201, body = Org), (status = 422, body = crate::error::Problem)))]
-async fn create_org(State(state): State<AppState>, caller: Caller, Json(body): Json<NewOrg>) -> ApiResult<(StatusCode, Json<Org>)> {
+async fn create_org(State(state): State<AppState>, caller: Caller, Json(body): Json<NewOrg>) -> ApiResult<crate::error::Created<Org>> {
     let user = caller.user()?;
     let name = text::name("name", &body.name, 120)?;
     let currency = Currency::parse(body.currency.as_deref().unwrap_or("EUR"))?;
     let tz = time_zone(body.time_zone.as_deref().unwrap_or("Europe/Rome"))?;
     let org = state.store.create_org(&name, &currency, &tz, &user.id).await?;
-    Ok((StatusCode::CREATED, Json(org)))
+    Ok(crate::error::created(format!("/api/v1/orgs/{}", org.id), org))
 }

@@ -50,13 +50,14 @@ async fn create_show(
     caller: Caller,
     Path(org_id): Path<OrgId>,
     Json(patch): Json<ShowPatch>,
-) -> ApiResult<(StatusCode, Json<Show>)> {
+) -> ApiResult<crate::error::Created<Show>> {
     caller.require(&state, &org_id, Action::EditShows).await?;
     let plan = apply(&state, &org_id, None, patch).await?;
     if matches!(plan.status, ShowStatus::Live | ShowStatus::Ended) {
         return Err(vetrina_domain::Invalid::new("status", "a new show starts as a draft or scheduled").into());
     }
-    Ok((StatusCode::CREATED, Json(state.store.create_show(&org_id, &plan).await?)))
+    let show = state.store.create_show(&org_id, &plan).await?;
+    Ok(crate::error::created(format!("/api/v1/orgs/{org_id}/shows/{}", show.id), show))
 }
 
 /// One show, with its run of show.

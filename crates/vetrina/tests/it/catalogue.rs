@@ -184,6 +184,14 @@ story!(export_round_trips, |app| {
     let formula = "=HYPERLINK(\"http://evil.example\",\"Sconto\")";
     let r = org.owner.post(&org.path("/products"), product_json(formula, 1000)).await;
     assert_eq!(r.status, 201, "{}", r.text);
+    // The 201 names the new product (RFC 9110 section 15.3.2), and that address is the product.
+    let location = r.header("location").to_string();
+    assert_eq!(location, org.path(&format!("/products/{}", r.body["id"].as_str().unwrap())));
+    assert_eq!(org.owner.get(&location).await.body["title"], formula);
+    // Someone's own answers are kept by no cache; a 401 says how to authenticate.
+    let anonymous = app.anonymous().get(&location).await;
+    anonymous.problem(401, "sign in");
+    assert_eq!(anonymous.header("www-authenticate"), "Bearer realm=\"vetrina\"");
     let before = org.owner.get(&org.path("/products?limit=200")).await;
     let csv = org.owner.get(&org.path("/products/export.csv")).await;
     let mut cells = csv::ReaderBuilder::new().has_headers(false).from_reader(csv.text.as_bytes());
@@ -192,6 +200,7 @@ story!(export_round_trips, |app| {
     assert!(!cells.iter().any(|c| c.starts_with(['=', '+', '@'])), "no cell starts a formula");
     assert_eq!(csv.status, 200);
     assert!(csv.header("content-type").starts_with("text/csv"));
+    assert_eq!(csv.header("cache-control"), "no-store", "an export is the merchant's own");
     assert!(csv.text.starts_with("Handle,Title,Body (HTML)"));
     let header_ends = csv.text.find('\n').unwrap();
     assert!(csv.text[..header_ends].ends_with('\r') && csv.text.ends_with("\r\n"), "RFC 4180: records end with CRLF");
