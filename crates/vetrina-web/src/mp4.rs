@@ -170,10 +170,25 @@ fn join(parts: &[(String, i64)]) -> Option<Source> {
 /// Serves `source`: 200 whole, 206 a range, 416 past the end; `what` names it in errors.
 pub async fn serve(source: &Source, what: &str, headers: &HeaderMap) -> ApiResult<Response> {
     let mut files = Vec::with_capacity(source.files.len());
+    // A strong validator (RFC 9110 section 8.8.3): the files' sizes and times. A recording still
+    // growing gets a new one with every fragment.
+    let mut version = 0xcbf2_9ce4_8422_2325u64;
     for path in &source.files {
         let file = tokio::fs::File::open(path).await.map_err(|_| ApiError::not_found(what))?;
-        let len = file.metadata().await.map_err(ApiError::internal)?.len();
-        files.push((file, len));
+        let metadata = file.metadata().await.map_err(ApiError::internal)?;
+        let modified =
+            metadata.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos() as u64);
+        for n in [metadata.len(), modified] {
+            version = (version ^ n).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        files.push((file, metadata.len()));
+    }
+    let etag = format!("\"{version:016x}\"");
+    if crate::pages::not_modified(headers, &etag) {
+        let mut r = StatusCode::NOT_MODIFIED.into_response();
+        r.headers_mut().insert(header::ETAG, HeaderValue::from_str(&etag).map_err(ApiError::internal)?);
+        r.headers_mut().insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+        return Ok(r);
     }
     // Each piece's place: (where it starts in the response, its length).
     let mut places = Vec::with_capacity(source.body.len());
@@ -189,7 +204,10 @@ pub async fn serve(source: &Source, what: &str, headers: &HeaderMap) -> ApiResul
         places.push((len, n));
         len += n;
     }
-    let range = byte_range(headers.get(header::RANGE).and_then(|v| v.to_str().ok()), len);
+    // A range of the copy the client has, or the whole file if it has changed (RFC 9110 section
+    // 13.1.5: a date is no strong validator, so it never matches).
+    let same = headers.get(header::IF_RANGE).and_then(|v| v.to_str().ok()).is_none_or(|v| v.trim() == etag);
+    let range = byte_range(headers.get(header::RANGE).and_then(|v| v.to_str().ok()).filter(|_| same), len);
     let (status, start, end) = match range {
         None => (StatusCode::OK, 0, len.saturating_sub(1)),
         Some(Ok((a, b))) => (StatusCode::PARTIAL_CONTENT, a, b),
@@ -219,6 +237,7 @@ pub async fn serve(source: &Source, what: &str, headers: &HeaderMap) -> ApiResul
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(source.content_type));
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     h.insert(header::CONTENT_LENGTH, HeaderValue::from(n_bytes));
+    h.insert(header::ETAG, HeaderValue::from_str(&etag).map_err(ApiError::internal)?);
     if status == StatusCode::PARTIAL_CONTENT {
         h.insert(header::CONTENT_RANGE, HeaderValue::from_str(&format!("bytes {start}-{end}/{len}")).map_err(ApiError::internal)?);
     }

@@ -1,12 +1,17 @@
 //! Pages and files: the merchant console, the public show page, their assets (embedded in the
 //! binary), uploaded media, and the health checks.
 
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, Uri, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
+use sha2::{Digest, Sha256};
 use vetrina_domain::show::ShowStatus;
+use vetrina_domain::text;
 
 use crate::AppState;
 use crate::error::{ApiError, Path};
@@ -50,8 +55,53 @@ pub fn router() -> Router<AppState> {
         .route("/readyz", get(readyz))
 }
 
-fn page(html: &'static str, status: StatusCode) -> Response {
-    let mut response = (status, Html(html)).into_response();
+/// Strong validators of the files in the binary (RFC 9110 section 8.8.3), made once: they
+/// change only with the binary. Keyed by where the text is.
+static ETAGS: LazyLock<HashMap<usize, String>> = LazyLock::new(|| {
+    ASSETS
+        .iter()
+        .map(|(_, _, body)| *body)
+        .chain([EMBED_JS, CONSOLE_HTML, SHOW_HTML, CLIP_HTML])
+        .map(|body| (body.as_ptr() as usize, format!("\"{}\"", &text::hex(&Sha256::digest(body.as_bytes()))[..20])))
+        .collect()
+});
+
+fn etag(body: &'static str) -> HeaderValue {
+    ETAGS.get(&(body.as_ptr() as usize)).and_then(|tag| HeaderValue::from_str(tag).ok()).unwrap_or(HeaderValue::from_static("\"\""))
+}
+
+/// Whether the copy the client names in `If-None-Match` is `etag` (weak comparison, RFC 9110
+/// section 13.1.2), so a `304 Not Modified` answers.
+pub(crate) fn not_modified(request: &HeaderMap, etag: &str) -> bool {
+    request
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag.strip_prefix("W/").unwrap_or(etag))
+}
+
+/// An embedded file: `304` when the client has it, else the file, both with its validator.
+fn embedded(request: &HeaderMap, body: &'static str, status: StatusCode, headers: &[(HeaderName, HeaderValue)]) -> Response {
+    let tag = etag(body);
+    let mut response = if status == StatusCode::OK && not_modified(request, tag.to_str().unwrap_or("")) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (status, body).into_response()
+    };
+    let h = response.headers_mut();
+    for (name, value) in headers {
+        h.insert(name.clone(), value.clone());
+    }
+    if status == StatusCode::OK {
+        h.insert(header::ETAG, tag);
+    }
+    response
+}
+
+fn page(request: &HeaderMap, html: &'static str, status: StatusCode) -> Response {
+    let mut response = embedded(request, html, status, &[(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"))]);
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
@@ -60,39 +110,42 @@ fn page(html: &'static str, status: StatusCode) -> Response {
     response
 }
 
-async fn console() -> Response {
-    page(CONSOLE_HTML, StatusCode::OK)
+async fn console(request: HeaderMap) -> Response {
+    page(&request, CONSOLE_HTML, StatusCode::OK)
 }
 
-async fn show_page(State(state): State<AppState>, Path(slug): Path<String>) -> Response {
+async fn show_page(State(state): State<AppState>, Path(slug): Path<String>, request: HeaderMap) -> Response {
     let visible = state.store.show_by_slug(&slug).await.is_ok_and(|s| s.status != ShowStatus::Draft);
-    page(SHOW_HTML, if visible { StatusCode::OK } else { StatusCode::NOT_FOUND })
+    page(&request, SHOW_HTML, if visible { StatusCode::OK } else { StatusCode::NOT_FOUND })
 }
 
-async fn clip_page(State(state): State<AppState>, Path(clip_id): Path<String>) -> Response {
+async fn clip_page(State(state): State<AppState>, Path(clip_id): Path<String>, request: HeaderMap) -> Response {
     let found = state.store.clip(&clip_id).await.is_ok();
-    page(CLIP_HTML, if found { StatusCode::OK } else { StatusCode::NOT_FOUND })
+    page(&request, CLIP_HTML, if found { StatusCode::OK } else { StatusCode::NOT_FOUND })
 }
 
-async fn embed() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "no-cache"),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+/// Scripts and styles: checked with the server at each use (`no-cache`), sent again only when
+/// they changed (`ETag`, `304`).
+fn script_or_style(request: &HeaderMap, content_type: &'static str, body: &'static str) -> Response {
+    embedded(
+        request,
+        body,
+        StatusCode::OK,
+        &[
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
         ],
-        EMBED_JS,
     )
-        .into_response()
 }
 
-async fn asset(Path(file): Path<String>) -> Response {
+async fn embed(request: HeaderMap) -> Response {
+    script_or_style(&request, "text/javascript; charset=utf-8", EMBED_JS)
+}
+
+async fn asset(Path(file): Path<String>, request: HeaderMap) -> Response {
     match ASSETS.iter().find(|(name, _, _)| *name == file) {
-        Some((_, content_type, body)) => (
-            [(header::CONTENT_TYPE, *content_type), (header::CACHE_CONTROL, "no-cache"), (header::X_CONTENT_TYPE_OPTIONS, "nosniff")],
-            *body,
-        )
-            .into_response(),
+        Some((_, content_type, body)) => script_or_style(&request, content_type, body),
         None => ApiError::not_found("asset").into_response(),
     }
 }

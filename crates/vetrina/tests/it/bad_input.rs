@@ -192,3 +192,25 @@ async fn slow_clients_are_cut_off_before_their_headers_not_after() {
     assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
     app.stop().await;
 }
+
+/// Pages and their scripts are checked with the server at each use and sent again only when they
+/// changed (RFC 9110 section 13.1.2: `ETag`, `If-None-Match`, `304`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_and_scripts_are_sent_again_only_when_they_change() {
+    let app = crate::harness::TestApp::spawn(crate::harness::Db::Sqlite).await;
+    let http = reqwest::Client::new();
+    for path in ["/assets/room.js", "/embed.js", "/console"] {
+        let first = http.get(format!("{}{path}", app.base)).send().await.unwrap();
+        assert_eq!(first.status(), 200, "{path}");
+        let etag = first.headers()["etag"].to_str().unwrap().to_string();
+        assert!(etag.starts_with('"') && etag.ends_with('"') && etag.len() > 10, "a strong validator: {etag}");
+        let body = first.bytes().await.unwrap();
+        let again = http.get(format!("{}{path}", app.base)).header("if-none-match", format!("\"x\", W/{etag}")).send().await.unwrap();
+        assert_eq!(again.status(), 304, "{path}");
+        assert_eq!(again.headers()["etag"], etag.as_str());
+        assert!(again.bytes().await.unwrap().is_empty(), "a 304 has no body");
+        let changed = http.get(format!("{}{path}", app.base)).header("if-none-match", "\"other\"").send().await.unwrap();
+        assert_eq!((changed.status().as_u16(), changed.bytes().await.unwrap()), (200, body), "{path}");
+    }
+    app.stop().await;
+}

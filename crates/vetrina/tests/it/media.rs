@@ -658,9 +658,22 @@ async fn a_vp8_host_is_recorded_as_webm() {
     // The recording on disk is the live stream (no size, no duration); served, it has both.
     let stored: Vec<_> = std::fs::read_dir(app.data_dir().join("recordings")).unwrap().map(|e| e.unwrap().path()).collect();
     assert!(stored.iter().any(|p| p.extension().is_some_and(|e| e == "webm")), "{stored:?}");
-    let ranged = anon.http.get(format!("{}/api/v1/shows/otto/recording", app.base)).header("range", "bytes=0-3").send().await.unwrap();
+    let recording = format!("{}/api/v1/shows/otto/recording", app.base);
+    let ranged = anon.http.get(&recording).header("range", "bytes=0-3").send().await.unwrap();
     assert_eq!(ranged.status().as_u16(), 206);
+    let etag = ranged.headers()["etag"].to_str().unwrap().to_string();
     assert_eq!(ranged.bytes().await.unwrap().as_ref(), [0x1A, 0x45, 0xDF, 0xA3], "an EBML header");
+    // A player resuming a download: the rest if its copy is this one (If-Range), else all of it
+    // (RFC 9110 section 13.1.5); nothing again if it has it all (If-None-Match).
+    let resumed = anon.http.get(&recording).header("range", "bytes=4-").header("if-range", &etag).send().await.unwrap();
+    assert_eq!(resumed.status().as_u16(), 206);
+    let stale = anon.http.get(&recording).header("range", "bytes=4-").header("if-range", "\"old\"").send().await.unwrap();
+    assert_eq!(stale.status().as_u16(), 200, "a changed file comes whole");
+    let by_date =
+        anon.http.get(&recording).header("range", "bytes=4-").header("if-range", "Fri, 04 Dec 2026 10:00:00 GMT").send().await.unwrap();
+    assert_eq!(by_date.status().as_u16(), 200, "a date is no strong validator");
+    let kept = anon.http.get(&recording).header("if-none-match", &etag).send().await.unwrap();
+    assert_eq!(kept.status().as_u16(), 304);
 
     // Clips are cut from MP4 only: a clear refusal, and no suggestions.
     let clips = org.path(&format!("/shows/{show_id}/clips"));
