@@ -479,6 +479,8 @@ pub struct Saved {
     slow_mode_ms: Option<i64>,
     questions: Vec<Question>,
     question_authors: Vec<(u64, String)>,
+    /// How many questions each identity asked in the show, forgotten ones too.
+    questions_asked: Vec<(String, u32)>,
     next_question_id: u64,
     poll: Option<PollState>,
     /// Who voted in the open poll (one vote each).
@@ -491,6 +493,9 @@ pub struct Saved {
 /// Questions a room keeps (the timeline keeps them all): a question asked when this many are
 /// kept pushes out the oldest answered one, or else the oldest.
 const QUESTIONS_KEPT: usize = 1_000;
+
+/// Questions one person may ask in a show.
+const QUESTIONS_PER_PERSON: u32 = 20;
 /// Open questions a snapshot carries: the host's queue.
 const SNAPSHOT_OPEN_QUESTIONS: usize = 200;
 /// Answered questions a snapshot carries.
@@ -538,6 +543,8 @@ pub struct Room {
     slow_mode_changed: bool,
     questions: Vec<Question>,
     question_authors: HashMap<u64, String>,
+    /// How many questions each identity asked in the show (the cap counts the forgotten ones).
+    questions_asked: HashMap<String, u32>,
     pending_questions: Vec<Question>,
     next_question_id: u64,
     poll: Option<PollState>,
@@ -600,6 +607,7 @@ impl Room {
             slow_mode_changed: false,
             questions: Vec::new(),
             question_authors: HashMap::new(),
+            questions_asked: HashMap::new(),
             pending_questions: Vec::new(),
             next_question_id: 1,
             poll: None,
@@ -653,6 +661,7 @@ impl Room {
             slow_mode_ms: self.slow_mode_ms,
             questions: self.questions.clone(),
             question_authors: self.question_authors.iter().map(|(id, who)| (*id, who.clone())).collect(),
+            questions_asked: self.questions_asked.iter().map(|(who, n)| (who.clone(), *n)).collect(),
             next_question_id: self.next_question_id,
             poll: self.poll.clone(),
             voters: if poll_open { self.voters.iter().cloned().collect() } else { Vec::new() },
@@ -679,6 +688,13 @@ impl Room {
         self.slow_mode_ms = saved.slow_mode_ms;
         self.questions = saved.questions;
         self.question_authors = saved.question_authors.into_iter().collect();
+        self.questions_asked = saved.questions_asked.into_iter().collect();
+        // A state saved before the count was kept: count what it has.
+        if self.questions_asked.is_empty() {
+            for who in self.question_authors.values() {
+                *self.questions_asked.entry(who.clone()).or_default() += 1;
+            }
+        }
         self.next_question_id = saved.next_question_id.max(1);
         self.poll = saved.poll;
         self.voters = saved.voters.into_iter().collect();
@@ -973,8 +989,8 @@ impl Room {
     }
 
     fn may_ask(&self, identity: &str) -> Result<(), Refusal> {
-        if self.question_authors.values().filter(|a| *a == identity).count() >= 20 {
-            return Err(Refusal::new("rate_limited", "at most 20 questions per person and show"));
+        if self.questions_asked.get(identity).copied().unwrap_or(0) >= QUESTIONS_PER_PERSON {
+            return Err(Refusal::new("rate_limited", format!("at most {QUESTIONS_PER_PERSON} questions per person and show")));
         }
         Ok(())
     }
@@ -1089,6 +1105,7 @@ impl Room {
                 };
                 self.next_question_id += 1;
                 self.question_authors.insert(question.id, author.clone());
+                *self.questions_asked.entry(author.clone()).or_default() += 1;
                 record(self, "question", serde_json::to_string(&question).unwrap_or_default());
                 self.questions.push(question.clone());
                 self.pending_questions.push(question);
@@ -1744,6 +1761,14 @@ mod tests {
         assert_eq!(snapshot.questions.len(), 200, "a snapshot carries the latest open ones");
         assert_eq!(snapshot.questions.last().unwrap().id, 1_200);
         assert_eq!(room.handle(0, ClientMessage::Answer { question_id: 3, text: None }, 20, None).unwrap_err().code, "unknown_question");
+        // v1's twenty are all forgotten: they still count, here and after a restart.
+        assert!(room.questions.iter().all(|q| !q.name.ends_with("v1")));
+        let ask = ClientMessage::Ask { text: "e la ventunesima?".into() };
+        assert_eq!(room.handle(1, ask.clone(), 30, None).unwrap_err().code, "rate_limited");
+        let mut again = Room::new(RoomConfig::default());
+        again.restore(room.save(40, false));
+        again.join(1, member("v1", Role::Viewer));
+        assert_eq!(again.handle(1, ask, 50, None).unwrap_err().code, "rate_limited");
     }
 
     #[test]
