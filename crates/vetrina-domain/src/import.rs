@@ -13,7 +13,7 @@ use crate::catalogue::{ImageInput, Product, ProductInput, ProductStatus, Variant
 use crate::money::Currency;
 
 /// Import stops collecting problems after this many; the first ones are what a person fixes first.
-const MAX_PROBLEMS: usize = 50;
+pub const MAX_PROBLEMS: usize = 50;
 
 /// One thing wrong with the input.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -89,6 +89,9 @@ struct Building {
 /// columns `required` are there (`layout` names the export in the message when one is missing).
 fn open_csv<'d>(data: &'d [u8], required: &[&str], layout: &str) -> Result<(csv::Reader<&'d [u8]>, Columns), Vec<ImportProblem>> {
     let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
+    if data.iter().all(u8::is_ascii_whitespace) {
+        return Err(vec![at_line(1, "the file is empty".into())]);
+    }
     let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(data);
     let headers = match reader.headers() {
         Ok(h) => h.clone(),

@@ -820,7 +820,16 @@ impl Engine {
                 Err(e) => tracing::warn!(%addr, error = %e, "cannot use address as ICE candidate"),
             }
         }
-        let answer = rtc.sdp_api().accept_offer(offer).map_err(|e| MediaError::BadOffer(e.to_string()))?;
+        // The WebRTC stack reads what a stranger sent: should it panic on an offer, that offer
+        // fails, not the engine thread and every session on it.
+        let accepted = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| rtc.sdp_api().accept_offer(offer)));
+        let answer = match accepted {
+            Ok(answer) => answer.map_err(|e| MediaError::BadOffer(e.to_string()))?,
+            Err(_) => {
+                tracing::warn!(show, "an SDP offer made the WebRTC stack panic; refused");
+                return Err(MediaError::BadOffer("the offer could not be negotiated".into()));
+            }
+        };
         let answer = crate::sdp::finish_answer(&answer.to_sdp_string(), !publisher);
         // As many sections as offered, in order (RFC 3264 section 6), or the client cannot use it.
         let sections = answer.lines().filter(|l| l.starts_with("m=")).count();

@@ -109,8 +109,13 @@ impl ApiError {
             (None, Some(path)) => format!("{path}: {}", p.reason),
             (None, None) => p.reason.clone(),
         });
-        let detail =
-            format!("nothing was imported: {n} problem{} found; the first is {}", if n == 1 { "" } else { "s" }, first.unwrap_or_default());
+        // Problems are collected up to a cap: past it, there may be more.
+        let at_least = if n >= vetrina_domain::import::MAX_PROBLEMS { "at least " } else { "" };
+        let detail = format!(
+            "nothing was imported: {at_least}{n} problem{} found; the first is {}",
+            if n == 1 { "" } else { "s" },
+            first.unwrap_or_default()
+        );
         ApiError { errors: problems, ..ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, detail) }
     }
 

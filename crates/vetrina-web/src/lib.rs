@@ -287,7 +287,8 @@ async fn explain_method_not_allowed(response: Response) -> Response {
         return response;
     }
     let allow = response.headers().get(header::ALLOW).cloned();
-    let allowed = allow.as_ref().and_then(|a| a.to_str().ok()).unwrap_or("other methods").to_string();
+    // The router may add `Allow` after this runs: then the header, not the text, names them.
+    let allowed = allow.as_ref().and_then(|a| a.to_str().ok()).map_or("the methods in the Allow header".to_string(), str::to_string);
     let mut problem =
         error::ApiError::new(StatusCode::METHOD_NOT_ALLOWED, format!("this address does not take that method; it takes {allowed}"))
             .into_response();

@@ -184,8 +184,10 @@ async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 /// Unknown addresses: a problem document for the API, a page otherwise.
-pub async fn not_found(uri: Uri) -> Response {
-    if uri.path().starts_with("/api/") {
+pub async fn not_found(uri: Uri, request: HeaderMap) -> Response {
+    // A client that does not take HTML (a script, an API client) gets a problem document too.
+    let wants_html = request.get_all(header::ACCEPT).iter().filter_map(|v| v.to_str().ok()).any(|v| v.contains("text/html"));
+    if uri.path().starts_with("/api/") || (!wants_html && request.contains_key(header::ACCEPT)) {
         ApiError::new(StatusCode::NOT_FOUND, format!("no API route at {}", uri.path())).into_response()
     } else {
         (

@@ -212,5 +212,11 @@ async fn pages_and_scripts_are_sent_again_only_when_they_change() {
         let changed = http.get(format!("{}{path}", app.base)).header("if-none-match", "\"other\"").send().await.unwrap();
         assert_eq!((changed.status().as_u16(), changed.bytes().await.unwrap()), (200, body), "{path}");
     }
+    // An unknown address asked for by a client that takes no HTML: a problem document.
+    let missing = http.get(format!("{}/no-such-page", app.base)).header("accept", "application/json").send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    assert_eq!(missing.headers()["content-type"], "application/problem+json");
+    let page = http.get(format!("{}/no-such-page", app.base)).header("accept", "text/html,*/*").send().await.unwrap();
+    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
     app.stop().await;
 }

@@ -310,4 +310,15 @@ story!(imports_take_the_content_type_as_browsers_and_old_spreadsheets_send_it, |
     let r = org.owner.raw(Method::POST, &org.path("/products/import"), Some("application/vnd.ms-excel"), utf8).await;
     assert_eq!(r.status, 200, "{}", r.text);
     org.owner.raw(Method::POST, &org.path("/products/import"), Some("text/csv; charset=shift_jis"), csv).await.problem(415, "shift_jis");
+    org.owner
+        .raw(Method::POST, &org.path("/products/import"), Some("text/csv"), b"\xEF\xBB\xBF\r\n".to_vec())
+        .await
+        .problem(422, "the file is empty");
+    // Past the cap of problems collected, the count says there may be more.
+    let mut bad = b"Handle,Title,Variant Price\r\n".to_vec();
+    for i in 0..80 {
+        bad.extend(format!("p{i},Prodotto {i},gratis\r\n").as_bytes());
+    }
+    let many = org.owner.raw(Method::POST, &org.path("/products/import"), Some("text/csv"), bad).await;
+    many.problem(422, "at least 50 problems");
 });
