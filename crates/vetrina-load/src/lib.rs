@@ -2,6 +2,7 @@
 //! measure is the server as clients see it.
 
 pub mod flash;
+pub mod floor;
 pub mod light_ws;
 pub mod peer;
 pub mod room;

@@ -118,6 +118,28 @@ enum Command {
         #[arg(long)]
         full_listeners: bool,
     },
+    /// The machine's floor for the room's fan-out: one small frame written to each of N bare
+    /// loopback TCP connections per tick, read by another process (no WebSocket, no room).
+    Floor {
+        #[arg(long, default_value_t = 10_000)]
+        connections: usize,
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        #[arg(long, default_value_t = 300)]
+        bytes: usize,
+        #[arg(long, default_value_t = 10)]
+        frames_per_second: u32,
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+    },
+    /// The readers of `floor` (started by `floor` itself).
+    #[command(hide = true)]
+    FloorReaders {
+        #[arg(long)]
+        addr: std::net::SocketAddr,
+        #[arg(long)]
+        connections: usize,
+    },
     /// Reads a show's whole timeline in pages by media time, as replays do.
     Timeline {
         /// The show's URL (http://host/shows/SLUG).
@@ -183,6 +205,13 @@ fn main() -> anyhow::Result<()> {
                 let plan = vetrina_load::room::Plan { start, join_ms, window: (window_from, window_until), end };
                 let listeners = vetrina_load::room::Listeners { urls: url, viewers, shard, shards, full: full_listeners, plan };
                 println!("{}", vetrina_load::room::listen(listeners).await?);
+            }
+            Command::Floor { connections, seconds, bytes, frames_per_second, threads } => {
+                let floor = vetrina_load::floor::Floor { connections, seconds, bytes, frames_per_second, threads };
+                println!("{}", vetrina_load::floor::run(floor)?);
+            }
+            Command::FloorReaders { addr, connections } => {
+                println!("{}", vetrina_load::floor::read_all(addr, connections)?);
             }
             Command::Timeline { url, limit, rounds } => {
                 let report = vetrina_load::timeline::run(vetrina_load::timeline::TimelineLoad { url, limit, rounds }).await?;
