@@ -116,7 +116,24 @@ pub fn inspect(offer: &str) -> Result<OfferSummary, SdpProblem> {
 /// same stream (WHEP: a viewer gets one MediaStream).
 pub fn finish_answer(answer: &str, one_stream: bool) -> String {
     let eol = if answer.contains("\r\n") { "\r\n" } else { "\n" };
-    let lines: Vec<&str> = answer.lines().map(|l| l.trim_end_matches('\r')).collect();
+    let mut lines: Vec<&str> = answer.lines().map(|l| l.trim_end_matches('\r')).collect();
+    // The candidates go with the first section; when that one is turned down (port 0: a viewer's
+    // video in a codec we lack) they must move to the first section in use, or the client finds
+    // none where the bundle is carried.
+    let sections: Vec<usize> = lines.iter().enumerate().filter(|(_, l)| l.starts_with("m=")).map(|(i, _)| i).collect();
+    let section_of = |at: usize| sections.iter().rposition(|&start| start <= at);
+    let turned_down = |section: usize| lines[sections[section]].split(' ').nth(1) == Some("0");
+    if let Some(first) = lines.iter().position(|l| l.starts_with("a=candidate:"))
+        && let Some(with_candidates) = section_of(first)
+        && turned_down(with_candidates)
+        && let Some(live) = (0..sections.len()).find(|&s| !turned_down(s))
+    {
+        let candidates: Vec<&str> = lines.iter().copied().filter(|l| l.starts_with("a=candidate:")).collect();
+        lines.retain(|l| !l.starts_with("a=candidate:"));
+        let sections: Vec<usize> = lines.iter().enumerate().filter(|(_, l)| l.starts_with("m=")).map(|(i, _)| i).collect();
+        let end = sections.get(live + 1).copied().unwrap_or(lines.len());
+        lines.splice(end..end, candidates);
+    }
     let stream = lines.iter().find_map(|l| l.strip_prefix("a=msid:")).and_then(|v| v.split(' ').next()).map(str::to_string);
     let mut out = String::with_capacity(answer.len() + 64);
     for (i, line) in lines.iter().enumerate() {
@@ -266,6 +283,13 @@ mod tests {
         assert!(!whep.contains("s2 ") && whep.contains("a=ssrc:1 cname:x\r\n"), "{whep}");
         let whip = finish_answer(answer, false);
         assert!(whip.contains("a=msid:s2 t2") && whip.contains("a=end-of-candidates"));
+        // The first section turned down: the candidates move to the first one in use.
+        let rejected = answer.replace("m=audio 9", "m=audio 0");
+        let moved = finish_answer(&rejected, true);
+        let video_at = moved.find("m=video").unwrap();
+        assert_eq!(moved[..video_at].matches("a=candidate:").count(), 0, "{moved}");
+        assert!(moved[video_at..].ends_with("typ host\r\na=end-of-candidates\r\n"), "{moved}");
+        assert_eq!(moved.matches("a=candidate:").count(), 2);
     }
 
     #[test]
