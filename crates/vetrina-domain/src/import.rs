@@ -47,12 +47,13 @@ const WINDOWS_1252_HIGH: [char; 32] = [
 pub fn to_utf8<'a>(data: &'a [u8], charset: Option<&str>) -> Option<std::borrow::Cow<'a, [u8]>> {
     match charset {
         None | Some("utf-8" | "utf8" | "us-ascii") => Some(data.into()),
-        Some("iso-8859-1" | "latin1" | "iso_8859-1" | "latin-1" | "windows-1252" | "cp1252") => {
-            let windows = charset.is_some_and(|c| c.contains("1252"));
+        // Labels of Latin-1 are read as Windows-1252, as the WHATWG Encoding Standard and every
+        // browser do: files so labelled are written by Windows programs.
+        Some("iso-8859-1" | "latin1" | "iso_8859-1" | "latin-1" | "l1" | "windows-1252" | "cp1252") => {
             let text: String = data
                 .iter()
                 .map(|&b| match b {
-                    0x80..=0x9f if windows => WINDOWS_1252_HIGH[usize::from(b - 0x80)],
+                    0x80..=0x9f => WINDOWS_1252_HIGH[usize::from(b - 0x80)],
                     b => char::from(b),
                 })
                 .collect();
@@ -849,7 +850,11 @@ mod tests {
     #[test]
     fn legacy_charsets_are_read() {
         let latin1 = b"Handle,Title\ncaff\xe8,Caff\xe8 \x80\n";
-        assert_eq!(to_utf8(latin1, Some("iso-8859-1")).unwrap().as_ref(), "Handle,Title\ncaffè,Caffè \u{80}\n".as_bytes());
+        assert_eq!(
+            to_utf8(latin1, Some("iso-8859-1")).unwrap().as_ref(),
+            "Handle,Title\ncaffè,Caffè €\n".as_bytes(),
+            "as browsers read it"
+        );
         assert_eq!(to_utf8(latin1, Some("windows-1252")).unwrap().as_ref(), "Handle,Title\ncaffè,Caffè €\n".as_bytes());
         assert_eq!(to_utf8("già".as_bytes(), None).unwrap().as_ref(), "già".as_bytes());
         assert!(to_utf8(b"x", Some("shift_jis")).is_none());
@@ -857,6 +862,13 @@ mod tests {
         assert_eq!(crate::text::from_spreadsheet_cell("'=1+1"), "=1+1");
         assert_eq!(crate::text::from_spreadsheet_cell("'quoted"), "'quoted");
         assert_eq!(crate::text::spreadsheet_cell("-5 off"), "'-5 off");
+        assert_eq!(crate::text::spreadsheet_cell("-5"), "-5", "a number is no formula");
+        assert_eq!(crate::text::spreadsheet_cell("+39 333"), "'+39 333");
+        // A value that starts with a quote before such a character comes back as it was.
+        for value in ["'-123", "=SUM(A1)", "'quoted", "@home", "-3.5", "''=x"] {
+            let cell = crate::text::spreadsheet_cell(value);
+            assert_eq!(crate::text::from_spreadsheet_cell(&cell), value, "{cell}");
+        }
     }
 
     #[test]

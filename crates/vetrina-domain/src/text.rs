@@ -19,15 +19,20 @@ const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
 /// A CSV cell a spreadsheet will not run as a formula: such a start is quoted with `'`, as
 /// spreadsheets themselves do. [`from_spreadsheet_cell`] takes it off again.
 pub fn spreadsheet_cell(text: &str) -> std::borrow::Cow<'_, str> {
-    if text.starts_with(FORMULA_STARTS) { format!("'{text}").into() } else { text.into() }
+    // A plain number ("-3", "+39") is no formula; a text that already starts with a quote before
+    // such a character gets a second one, so that reading it back keeps the first.
+    let formula = text.starts_with(FORMULA_STARTS) && text.parse::<f64>().is_err();
+    if formula || quoted_formula(text) { format!("'{text}").into() } else { text.into() }
+}
+
+/// Whether `text` is quotes before a formula's start (`'=x`, `''-1`).
+fn quoted_formula(text: &str) -> bool {
+    text.starts_with('\'') && text.trim_start_matches('\'').starts_with(FORMULA_STARTS)
 }
 
 /// A cell as [`spreadsheet_cell`] wrote it, back to its text.
 pub fn from_spreadsheet_cell(cell: &str) -> &str {
-    match cell.strip_prefix('\'') {
-        Some(rest) if rest.starts_with(FORMULA_STARTS) => rest,
-        _ => cell,
-    }
+    if quoted_formula(cell) { &cell[1..] } else { cell }
 }
 
 /// Trims `value` and checks it is between 1 and `max` characters.

@@ -37,12 +37,30 @@ pub fn run(floor: Floor) -> anyhow::Result<serde_json::Value> {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .context("starting the readers' process")?;
+    let mut readers = readers;
     let mut sockets = Vec::with_capacity(floor.connections);
+    // The readers may fail (their open files limit): never wait for them for ever.
+    listener.set_nonblocking(true)?;
+    let deadline = Instant::now() + Duration::from_secs(120);
     while sockets.len() < floor.connections {
-        let (socket, _) = listener.accept().context("accepting (is the open files limit high enough? `ulimit -n`)")?;
-        socket.set_nodelay(true)?;
-        socket.set_nonblocking(true)?;
-        sockets.push(socket);
+        match listener.accept() {
+            Ok((socket, _)) => {
+                socket.set_nodelay(true)?;
+                socket.set_nonblocking(true)?;
+                sockets.push(socket);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                if readers.try_wait()?.is_some() || Instant::now() > deadline {
+                    let _ = readers.kill();
+                    bail!("the readers connected {} of {} (is `ulimit -n` high enough?)", sockets.len(), floor.connections);
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err(e) => {
+                let _ = readers.kill();
+                return Err(e).context("accepting (is the open files limit high enough? `ulimit -n`)");
+            }
+        }
     }
     let frame = vec![b'x'; floor.bytes];
     let tick = Duration::from_secs(1) / floor.frames_per_second;

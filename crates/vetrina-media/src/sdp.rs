@@ -7,6 +7,7 @@
 pub struct OfferSummary {
     /// Sections of every kind (`m=` lines), data channels included.
     pub n_media: usize,
+    /// Audio and video sections in use (not turned down with port 0).
     pub n_audio: usize,
     pub n_video: usize,
     pub has_h264: bool,
@@ -49,10 +50,21 @@ pub fn inspect(offer: &str) -> Result<OfferSummary, SdpProblem> {
     // The audio or video section being read: its kind, whether it has port 0, a codec we take,
     // `a=bundle-only`.
     let mut section: Option<(&'static str, bool, bool, bool)> = None;
-    let unusable = |section: Option<(&'static str, bool, bool, bool)>| match section {
-        // Port 0 turns a section down (RFC 3264 section 6), unless it is bundle-only (RFC 8843).
-        Some((kind, port_0, false, bundle_only)) if !port_0 || bundle_only => Some(kind),
-        _ => None,
+    // A section read to its end: counted when in use (port 0 turns a section down, RFC 3264
+    // section 6, unless it is bundle-only, RFC 8843), and noted when we take none of its codecs.
+    let finish = |summary: &mut OfferSummary, section: Option<(&'static str, bool, bool, bool)>| {
+        let Some((kind, port_0, taken, bundle_only)) = section else { return };
+        if port_0 && !bundle_only {
+            return;
+        }
+        if kind == "audio" {
+            summary.n_audio += 1;
+        } else {
+            summary.n_video += 1;
+        }
+        if !taken {
+            summary.unusable.push(kind);
+        }
     };
     for (i, line) in lines {
         let bytes = line.as_bytes();
@@ -63,17 +75,11 @@ pub fn inspect(offer: &str) -> Result<OfferSummary, SdpProblem> {
         match bytes[0] {
             b'm' => {
                 n_media += 1;
-                summary.unusable.extend(unusable(section.take()));
+                finish(&mut summary, section.take());
                 let mut fields = value.split(' ');
                 let kind = match fields.next() {
-                    Some("audio") => {
-                        summary.n_audio += 1;
-                        Some("audio")
-                    }
-                    Some("video") => {
-                        summary.n_video += 1;
-                        Some("video")
-                    }
+                    Some("audio") => Some("audio"),
+                    Some("video") => Some("video"),
                     _ => None,
                 };
                 section = kind.map(|k| (k, fields.next() == Some("0"), false, false));
@@ -101,7 +107,7 @@ pub fn inspect(offer: &str) -> Result<OfferSummary, SdpProblem> {
             _ => {}
         }
     }
-    summary.unusable.extend(unusable(section));
+    finish(&mut summary, section);
     summary.n_media = n_media;
     if n_media == 0 {
         return Err(SdpProblem::NoMedia);
@@ -187,8 +193,11 @@ pub fn one_way(offer: &str, publisher: bool) -> Result<String, SdpProblem> {
     let eol = if offer.contains("\r\n") { "\r\n" } else { "\n" };
     let mut session_direction = "sendrecv";
     let mut out = String::with_capacity(offer.len() + 64);
-    // The audio or video section being copied, and whether it has said its direction.
+    // The audio or video section being copied, and whether it has said its direction. Port 0
+    // turns a section down unless it is bundle-only (RFC 8843): a max-bundle offer's later
+    // sections are, and they are in use. A port-0 section is held until that is known.
     let mut open: Option<(&'static str, bool)> = None;
+    let mut port_0: Option<(&'static str, String)> = None;
     let close = |open: &mut Option<(&'static str, bool)>, out: &mut String, session: &str| -> Result<(), SdpProblem> {
         if let Some((kind, false)) = open.take() {
             let direction = if session == "sendrecv" { ours } else { session };
@@ -216,7 +225,44 @@ pub fn one_way(offer: &str, publisher: bool) -> Result<String, SdpProblem> {
                 Some("video") => Some("video"),
                 _ => None,
             };
-            open = kind.filter(|_| fields.next() != Some("0")).map(|k| (k, false));
+            if let Some((_, held)) = port_0.take() {
+                out.push_str(&held);
+            }
+            open = None;
+            match (kind, fields.next()) {
+                (Some(kind), Some("0")) => {
+                    out.push_str(piece);
+                    port_0 = Some((kind, String::new()));
+                    continue;
+                }
+                (Some(kind), _) => open = Some((kind, false)),
+                _ => {}
+            }
+        } else if let Some((kind, held)) = port_0.as_mut() {
+            held.push_str(piece);
+            if line.trim_end() == "a=bundle-only" {
+                // In use after all: its lines so far are copied as those of a section in use.
+                let (kind, held) = (*kind, std::mem::take(held));
+                port_0 = None;
+                let mut said = false;
+                for piece in held.split_inclusive('\n') {
+                    let line = piece.trim_end_matches(['\r', '\n']);
+                    match direction_of(line) {
+                        Some(direction) => {
+                            said = true;
+                            if direction != "sendrecv" && direction != ours {
+                                return Err(SdpProblem::Direction { kind, direction: direction.to_string(), expected });
+                            }
+                            out.push_str("a=");
+                            out.push_str(ours);
+                            out.push_str(&piece[line.len()..]);
+                        }
+                        None => out.push_str(piece),
+                    }
+                }
+                open = Some((kind, said));
+            }
+            continue;
         } else if let Some(direction) = direction_of(line) {
             if !in_media {
                 session_direction = direction;
@@ -232,6 +278,9 @@ pub fn one_way(offer: &str, publisher: bool) -> Result<String, SdpProblem> {
             }
         }
         out.push_str(piece);
+    }
+    if let Some((_, held)) = port_0.take() {
+        out.push_str(&held);
     }
     close(&mut open, &mut out, session_direction)?;
     Ok(out)
@@ -261,7 +310,8 @@ mod tests {
         assert!(s.unusable.is_empty());
         // A section turned down with port 0 is not one the offer wants; a bundle-only one is.
         let partial = "v=0\nm=audio 9 RTP 111\na=rtpmap:111 opus/48000/2\nm=video 0 RTP 45\na=rtpmap:45 AV1/90000\n";
-        assert!(inspect(partial).unwrap().unusable.is_empty());
+        let summary = inspect(partial).unwrap();
+        assert!(summary.unusable.is_empty() && (summary.n_audio, summary.n_video, summary.n_media) == (1, 0, 2));
         let bundled = partial.replace("AV1/90000\n", "AV1/90000\na=bundle-only\n");
         assert_eq!(inspect(&bundled).unwrap().unusable, ["video"]);
     }
@@ -317,6 +367,13 @@ mod tests {
         let session = "v=0\ns=-\na=recvonly\nm=video 9 RTP 96\na=rtpmap:96 VP8/90000\n";
         assert_eq!(one_way(session, false).unwrap(), format!("{session}a=recvonly\n"));
         assert!(one_way(session, true).is_err());
+        // Max-bundle: a later section with port 0 and bundle-only is in use, and made one-way.
+        let bundled =
+            "v=0\r\nm=audio 9 RTP 111\r\na=sendrecv\r\nm=video 0 RTP 96\r\na=sendrecv\r\na=bundle-only\r\na=rtpmap:96 VP8/90000\r\n";
+        let whep = one_way(bundled, false).unwrap();
+        assert_eq!(whep, bundled.replace("sendrecv", "recvonly"));
+        let silent = "v=0\nm=video 9 RTP 96\nm=video 0 RTP 96\na=bundle-only\n";
+        assert_eq!(one_way(silent, true).unwrap(), "v=0\nm=video 9 RTP 96\na=sendonly\nm=video 0 RTP 96\na=bundle-only\na=sendonly\n");
         // A section turned down and a data channel are left as they are.
         let other = "v=0\nm=video 0 RTP 45\na=inactive\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\n";
         assert_eq!(one_way(other, true).unwrap(), other);

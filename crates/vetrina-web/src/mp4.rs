@@ -170,17 +170,29 @@ fn join(parts: &[(String, i64)]) -> Option<Source> {
 /// Serves `source`: 200 whole, 206 a range, 416 past the end; `what` names it in errors.
 pub async fn serve(source: &Source, what: &str, headers: &HeaderMap) -> ApiResult<Response> {
     let mut files = Vec::with_capacity(source.files.len());
-    // A strong validator (RFC 9110 section 8.8.3): the files' sizes and times. A recording still
-    // growing gets a new one with every fragment.
+    // A strong validator (RFC 9110 section 8.8.3) of the bytes this answer is made of: the
+    // files' sizes and times, and how they are laid out (a show's recording is served raw while
+    // live and with an index once ended, from the same files). A recording still growing gets a
+    // new one with every fragment.
     let mut version = 0xcbf2_9ce4_8422_2325u64;
+    let mut mix = |n: u64| version = (version ^ n).wrapping_mul(0x0000_0100_0000_01b3);
+    source.content_type.bytes().for_each(|b| mix(u64::from(b)));
+    for span in &source.body {
+        match span {
+            Span::Bytes(bytes) => {
+                mix(bytes.len() as u64);
+                bytes.iter().for_each(|b| mix(u64::from(*b)));
+            }
+            Span::File { file, start, len } => [*file as u64, *start, len.unwrap_or(u64::MAX)].into_iter().for_each(&mut mix),
+        }
+    }
     for path in &source.files {
         let file = tokio::fs::File::open(path).await.map_err(|_| ApiError::not_found(what))?;
         let metadata = file.metadata().await.map_err(ApiError::internal)?;
         let modified =
             metadata.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map_or(0, |d| d.as_nanos() as u64);
-        for n in [metadata.len(), modified] {
-            version = (version ^ n).wrapping_mul(0x0000_0100_0000_01b3);
-        }
+        mix(metadata.len());
+        mix(modified);
         files.push((file, metadata.len()));
     }
     let etag = format!("\"{version:016x}\"");

@@ -55,20 +55,19 @@ pub fn router() -> Router<AppState> {
         .route("/readyz", get(readyz))
 }
 
-/// Strong validators of the files in the binary (RFC 9110 section 8.8.3), made once: they
-/// change only with the binary. Keyed by where the text is.
-static ETAGS: LazyLock<HashMap<usize, String>> = LazyLock::new(|| {
+/// Strong validators of the files in the binary (RFC 9110 section 8.8.3), by name, made once:
+/// they change only with the binary.
+static ETAGS: LazyLock<HashMap<&'static str, HeaderValue>> = LazyLock::new(|| {
     ASSETS
         .iter()
-        .map(|(_, _, body)| *body)
-        .chain([EMBED_JS, CONSOLE_HTML, SHOW_HTML, CLIP_HTML])
-        .map(|body| (body.as_ptr() as usize, format!("\"{}\"", &text::hex(&Sha256::digest(body.as_bytes()))[..20])))
+        .map(|(name, _, body)| (*name, *body))
+        .chain([("embed.js", EMBED_JS), ("console.html", CONSOLE_HTML), ("show.html", SHOW_HTML), ("clip.html", CLIP_HTML)])
+        .filter_map(|(name, body)| {
+            let tag = format!("\"{}\"", &text::hex(&Sha256::digest(body.as_bytes()))[..20]);
+            Some((name, HeaderValue::from_str(&tag).ok()?))
+        })
         .collect()
 });
-
-fn etag(body: &'static str) -> HeaderValue {
-    ETAGS.get(&(body.as_ptr() as usize)).and_then(|tag| HeaderValue::from_str(tag).ok()).unwrap_or(HeaderValue::from_static("\"\""))
-}
 
 /// Whether the copy the client names in `If-None-Match` is `etag` (weak comparison, RFC 9110
 /// section 13.1.2), so a `304 Not Modified` answers.
@@ -82,53 +81,65 @@ pub(crate) fn not_modified(request: &HeaderMap, etag: &str) -> bool {
         .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag.strip_prefix("W/").unwrap_or(etag))
 }
 
-/// An embedded file: `304` when the client has it, else the file, both with its validator.
-fn embedded(request: &HeaderMap, body: &'static str, status: StatusCode, headers: &[(HeaderName, HeaderValue)]) -> Response {
-    let tag = etag(body);
-    let mut response = if status == StatusCode::OK && not_modified(request, tag.to_str().unwrap_or("")) {
-        StatusCode::NOT_MODIFIED.into_response()
-    } else {
-        (status, body).into_response()
-    };
+/// The embedded file `name`: `304` when the client has it (with its validator and caching, no
+/// representation headers: RFC 9110 section 15.4.5), else the file with `headers`.
+fn embedded(request: &HeaderMap, name: &str, body: &'static str, status: StatusCode, headers: &[(HeaderName, HeaderValue)]) -> Response {
+    let tag = ETAGS.get(name).filter(|_| status == StatusCode::OK);
+    if let Some(tag) = tag.filter(|tag| not_modified(request, tag.to_str().unwrap_or(""))) {
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        response.headers_mut().insert(header::ETAG, tag.clone());
+        for (name, value) in headers.iter().filter(|(name, _)| *name == header::CACHE_CONTROL) {
+            response.headers_mut().insert(name.clone(), value.clone());
+        }
+        return response;
+    }
+    let mut response = (status, body).into_response();
     let h = response.headers_mut();
     for (name, value) in headers {
         h.insert(name.clone(), value.clone());
     }
-    if status == StatusCode::OK {
-        h.insert(header::ETAG, tag);
+    if let Some(tag) = tag {
+        h.insert(header::ETAG, tag.clone());
     }
     response
 }
 
-fn page(request: &HeaderMap, html: &'static str, status: StatusCode) -> Response {
-    let mut response = embedded(request, html, status, &[(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"))]);
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    response
+fn page(request: &HeaderMap, name: &str, html: &'static str, status: StatusCode) -> Response {
+    embedded(
+        request,
+        name,
+        html,
+        status,
+        &[
+            (header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")),
+            (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)),
+            (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+            (header::REFERRER_POLICY, HeaderValue::from_static("same-origin")),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+    )
 }
 
 async fn console(request: HeaderMap) -> Response {
-    page(&request, CONSOLE_HTML, StatusCode::OK)
+    page(&request, "console.html", CONSOLE_HTML, StatusCode::OK)
 }
 
 async fn show_page(State(state): State<AppState>, Path(slug): Path<String>, request: HeaderMap) -> Response {
     let visible = state.store.show_by_slug(&slug).await.is_ok_and(|s| s.status != ShowStatus::Draft);
-    page(&request, SHOW_HTML, if visible { StatusCode::OK } else { StatusCode::NOT_FOUND })
+    page(&request, "show.html", SHOW_HTML, if visible { StatusCode::OK } else { StatusCode::NOT_FOUND })
 }
 
 async fn clip_page(State(state): State<AppState>, Path(clip_id): Path<String>, request: HeaderMap) -> Response {
     let found = state.store.clip(&clip_id).await.is_ok();
-    page(&request, CLIP_HTML, if found { StatusCode::OK } else { StatusCode::NOT_FOUND })
+    page(&request, "clip.html", CLIP_HTML, if found { StatusCode::OK } else { StatusCode::NOT_FOUND })
 }
 
 /// Scripts and styles: checked with the server at each use (`no-cache`), sent again only when
 /// they changed (`ETag`, `304`).
-fn script_or_style(request: &HeaderMap, content_type: &'static str, body: &'static str) -> Response {
+fn script_or_style(request: &HeaderMap, name: &str, content_type: &'static str, body: &'static str) -> Response {
     embedded(
         request,
+        name,
         body,
         StatusCode::OK,
         &[
@@ -140,12 +151,12 @@ fn script_or_style(request: &HeaderMap, content_type: &'static str, body: &'stat
 }
 
 async fn embed(request: HeaderMap) -> Response {
-    script_or_style(&request, "text/javascript; charset=utf-8", EMBED_JS)
+    script_or_style(&request, "embed.js", "text/javascript; charset=utf-8", EMBED_JS)
 }
 
 async fn asset(Path(file): Path<String>, request: HeaderMap) -> Response {
     match ASSETS.iter().find(|(name, _, _)| *name == file) {
-        Some((_, content_type, body)) => script_or_style(&request, content_type, body),
+        Some((name, content_type, body)) => script_or_style(&request, name, content_type, body),
         None => ApiError::not_found("asset").into_response(),
     }
 }

@@ -15,7 +15,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult, Json, Path};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list_codes, create_code)).routes(routes!(update_code, delete_code))
+    OpenApiRouter::new().routes(routes!(list_codes, create_code)).routes(routes!(get_code, update_code, delete_code))
 }
 
 /// The shop's discount codes, with how often each was used.
@@ -40,6 +40,22 @@ async fn create_code(
     let code = input.validate()?;
     let code = state.store.create_discount_code(&org_id, &code, now_ms()).await?;
     Ok(crate::error::created(format!("/api/v1/orgs/{org_id}/discount-codes/{}", code.code), code))
+}
+
+/// One code, with how often it was used.
+#[utoipa::path(get, path = "/api/v1/orgs/{org_id}/discount-codes/{code}", tag = "orders",
+    params(("org_id" = String, Path), ("code" = String, Path)),
+    responses((status = 200, body = DiscountCode), (status = 404, body = crate::error::Problem)))]
+async fn get_code(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org_id, code)): Path<(OrgId, String)>,
+) -> ApiResult<Json<DiscountCode>> {
+    caller.require(&state, &org_id, Action::ManageOrders).await?;
+    Ok(Json(state.store.discount_code(&org_id, &normal_code(&code)).await.map_err(|e| match e {
+        vetrina_store::StoreError::NotFound => ApiError::not_found("discount code"),
+        e => e.into(),
+    })?))
 }
 
 /// Changes a code's terms (switch it off with `"active": false`); its uses so far stay.

@@ -27,7 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_tokens, create_token))
         .routes(routes!(delete_token))
         .routes(routes!(list_webhooks, create_webhook))
-        .routes(routes!(delete_webhook))
+        .routes(routes!(get_webhook, delete_webhook))
         .routes(routes!(list_deliveries))
         .routes(routes!(send_again))
         .routes(routes!(list_bans))
@@ -240,7 +240,7 @@ async fn create_token(
     caller: Caller,
     Path(org_id): Path<OrgId>,
     Json(body): Json<NewToken>,
-) -> ApiResult<crate::error::Created<IssuedToken>> {
+) -> ApiResult<(StatusCode, Json<IssuedToken>)> {
     let access = caller.require(&state, &org_id, Action::ManageTokens).await?;
     if body.role == Role::Owner {
         return Err(vetrina_domain::Invalid::new("role", "a token cannot act as an owner: use admin, host or moderator").into());
@@ -251,7 +251,8 @@ async fn create_token(
     let name = text::name("name", &body.name, 100)?;
     let secret = format!("{TOKEN_PREFIX}{}", new_secret());
     let token = state.store.create_api_token(&org_id, &name, body.role, &hash_secret(&secret)).await?;
-    Ok(crate::error::created(format!("/api/v1/orgs/{org_id}/tokens/{}", token.id), IssuedToken { token, secret }))
+    // No `Location`: a token is not read back (its secret is shown once, here).
+    Ok((StatusCode::CREATED, Json(IssuedToken { token, secret })))
 }
 
 /// Revokes an API token.
@@ -306,6 +307,21 @@ async fn list_webhooks(
 ) -> ApiResult<Json<Vec<vetrina_store::webhooks::Webhook>>> {
     caller.require(&state, &org_id, Action::ManageOrg).await?;
     Ok(Json(state.store.webhooks(&org_id).await?))
+}
+
+/// One endpoint (with its signing secret).
+#[utoipa::path(get, path = "/api/v1/orgs/{org_id}/webhooks/{webhook_id}", tag = "orgs",
+    params(("org_id" = String, Path), ("webhook_id" = String, Path)),
+    responses((status = 200, body = vetrina_store::webhooks::Webhook), (status = 404, body = crate::error::Problem)))]
+async fn get_webhook(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((org_id, id)): Path<(OrgId, String)>,
+) -> ApiResult<Json<vetrina_store::webhooks::Webhook>> {
+    caller.require(&state, &org_id, Action::ManageOrg).await?;
+    // An organisation has a handful of endpoints.
+    let webhook = state.store.webhooks(&org_id).await?.into_iter().find(|w| w.id == id);
+    Ok(Json(webhook.ok_or_else(|| ApiError::not_found("webhook"))?))
 }
 
 /// Registers an endpoint; the answer holds its signing secret (`whsec_...`, Standard Webhooks).

@@ -291,7 +291,8 @@ async fn upload_image(
     state.store.product(&org_id, &id).await.map_err(|_| ApiError::not_found("product"))?;
     let (src, key) = store_image(&state, &org_id, body).await?;
     let image = state.store.add_image(&org_id, &id, &src, &key, &alt).await?;
-    Ok(created(format!("/api/v1/orgs/{org_id}/products/{id}/images/{}", image.id), image))
+    // The image itself is where it can be read.
+    Ok(created(image.src.clone(), image))
 }
 
 /// Removes an image from a product.

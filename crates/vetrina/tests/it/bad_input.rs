@@ -91,6 +91,8 @@ story!(webhooks_never_call_into_private_networks, |app| {
         .post(&org.path("/webhooks"), serde_json::json!({"url": "https://hooks.example.com/x", "events": ["order.created"]}))
         .await;
     assert_eq!(ok.status, 201, "{}", ok.text);
+    let read = org.owner.get(ok.header("location")).await;
+    assert_eq!((read.status, &read.body), (200, &ok.body), "the 201's Location is the endpoint");
 });
 
 /// A connection on which nothing moves is closed after `idle_timeout_seconds` (a keep-alive

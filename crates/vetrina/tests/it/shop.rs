@@ -581,6 +581,10 @@ story!(discount_codes_at_checkout, |app| {
         (made.body["code"].as_str(), made.body["uses"].as_i64(), made.body["active"].as_bool()),
         (Some("LIVE10"), Some(0), Some(true))
     );
+    // The 201 names the code, and there it is.
+    assert_eq!(made.header("location"), format!("{codes}/LIVE10"));
+    assert_eq!(org.owner.get(made.header("location")).await.body, made.body);
+    org.owner.get(&format!("{codes}/NOPE")).await.problem(404, "discount code");
     org.owner.post(&codes, json!({"code": "LIVE10", "percent_off": 5})).await.problem(409, "LIVE10");
     org.owner.post(&codes, json!({"code": "a b", "percent_off": 5})).await.problem(422, "code");
     org.owner.post(&codes, json!({"code": "ZERO", "percent_off": 0})).await.problem(422, "percent_off");
