@@ -66,9 +66,17 @@ pub fn to_utf8<'a>(data: &'a [u8], charset: Option<&str>) -> Option<std::borrow:
 /// The columns of a Shopify product CSV we read (the 2025 layout; older exports name them alike).
 struct Columns {
     index: HashMap<String, usize>,
+    /// Numbers are written `1.234,50` (a file split by `;`, as spreadsheets in Italian save CSV).
+    decimal_comma: bool,
 }
 
 impl Columns {
+    /// A number cell, written as we read numbers (`1234.50`).
+    fn number<'r>(&self, record: &'r csv::StringRecord, name: &str) -> std::borrow::Cow<'r, str> {
+        let cell = self.get(record, name);
+        if self.decimal_comma && cell.contains(',') { cell.replace('.', "").replace(',', ".").into() } else { cell.into() }
+    }
+
     fn get<'r>(&self, record: &'r csv::StringRecord, name: &str) -> &'r str {
         // Our export quotes cells that would read as formulas (`'=...`): read them as written.
         self.index.get(name).and_then(|&i| record.get(i)).map(|cell| crate::text::from_spreadsheet_cell(cell.trim()).trim()).unwrap_or("")
@@ -93,18 +101,41 @@ fn open_csv<'d>(data: &'d [u8], required: &[&str], layout: &str) -> Result<(csv:
     if data.iter().all(u8::is_ascii_whitespace) {
         return Err(vec![at_line(1, "the file is empty".into())]);
     }
-    let mut reader = csv::ReaderBuilder::new().flexible(false).from_reader(data);
+    let delimiter = delimiter(data);
+    let mut reader = csv::ReaderBuilder::new().flexible(false).delimiter(delimiter).from_reader(data);
     let headers = match reader.headers() {
         Ok(h) => h.clone(),
         Err(e) => return Err(vec![at_line(1, format!("the header row cannot be read: {}", csv_reason(&e)))]),
     };
-    let columns = Columns { index: headers.iter().enumerate().map(|(i, h)| (h.trim().to_string(), i)).collect() };
+    let columns =
+        Columns { index: headers.iter().enumerate().map(|(i, h)| (h.trim().to_string(), i)).collect(), decimal_comma: delimiter == b';' };
     for name in required {
         if !columns.has(name) {
             return Err(vec![at_line(1, format!("the header row has no {name:?} column: is this a {layout} product export?"))]);
         }
     }
     Ok((reader, columns))
+}
+
+/// How a CSV file splits its fields, from its header row: `,` (RFC 4180, Shopify, WooCommerce),
+/// `;` (a spreadsheet saving CSV in a language whose decimal mark is a comma) or a tab.
+fn delimiter(data: &[u8]) -> u8 {
+    let header = data.split(|&b| b == b'\n').next().unwrap_or(data);
+    let (mut quoted, mut counts) = (false, [0usize; 3]);
+    for &b in header {
+        match b {
+            b'"' => quoted = !quoted,
+            b',' if !quoted => counts[0] += 1,
+            b';' if !quoted => counts[1] += 1,
+            b'\t' if !quoted => counts[2] += 1,
+            _ => {}
+        }
+    }
+    match counts {
+        [c, s, t] if s > c && s >= t => b';',
+        [c, s, t] if t > c && t > s => b'\t',
+        _ => b',',
+    }
 }
 
 fn at_line(line: u64, reason: String) -> ImportProblem {
@@ -244,7 +275,7 @@ pub fn shopify_csv(data: &[u8], currency: &Currency) -> Result<Parsed, Vec<Impor
             problems.push(at_line(line, format!("the variant has no value for option {:?}", building.product.options[missing])));
             continue;
         }
-        let price_minor = match col("Variant Price") {
+        let price_minor = match columns.number(&record, "Variant Price").as_ref() {
             "" => {
                 problems.push(at_line(line, "Variant Price is empty: every variant needs a price".into()));
                 continue;
@@ -257,7 +288,7 @@ pub fn shopify_csv(data: &[u8], currency: &Currency) -> Result<Parsed, Vec<Impor
                 }
             },
         };
-        let compare_at_minor = match col("Variant Compare At Price") {
+        let compare_at_minor = match columns.number(&record, "Variant Compare At Price").as_ref() {
             "" => None,
             p => match currency.parse_amount("Variant Compare At Price", p) {
                 Ok(p) => Some(p),
@@ -284,7 +315,7 @@ pub fn shopify_csv(data: &[u8], currency: &Currency) -> Result<Parsed, Vec<Impor
                 }
             },
         };
-        let grams = match col("Variant Grams") {
+        let grams = match columns.number(&record, "Variant Grams").as_ref() {
             "" => None,
             g => match g.parse::<f64>() {
                 Ok(g) if (0.0..=10_000_000.0).contains(&g) => Some(g.round() as i64),
@@ -336,7 +367,9 @@ fn csv_reason(e: &csv::Error) -> String {
         csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
             format!("the row has {len} fields but the header has {expected_len}")
         }
-        csv::ErrorKind::Utf8 { .. } => "the row is not valid UTF-8 text".to_string(),
+        csv::ErrorKind::Utf8 { .. } => {
+            "the row is not UTF-8 text: save the file as \"CSV UTF-8\", or send it as \"text/csv; charset=windows-1252\"".to_string()
+        }
         _ => format!("the row cannot be read as CSV: {e}"),
     }
 }
@@ -491,7 +524,7 @@ pub enum CsvLayout {
 /// `Regular price`). `None` when it is neither.
 pub fn csv_layout(data: &[u8]) -> Option<CsvLayout> {
     let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
-    let mut reader = csv::ReaderBuilder::new().from_reader(data);
+    let mut reader = csv::ReaderBuilder::new().delimiter(delimiter(data)).from_reader(data);
     let headers = reader.headers().ok()?;
     let has = |name: &str| headers.iter().any(|h| h.trim() == name);
     if has("Handle") {
@@ -525,10 +558,10 @@ pub fn woocommerce_csv(data: &[u8], currency: &Currency) -> Result<Parsed, Vec<I
     let mut handles: HashMap<String, usize> = HashMap::new();
     let mut n_unknown_stock = 0;
     let price = |record: &csv::StringRecord, line: u64, problems: &mut Vec<ImportProblem>| -> Option<(i64, Option<i64>)> {
-        let regular = columns.get(record, "Regular price");
-        let sale = columns.get(record, "Sale price");
+        let regular = columns.number(record, "Regular price");
+        let sale = columns.number(record, "Sale price");
         let parse = |field: &str, text: &str| currency.parse_amount(field, text);
-        match (regular, sale) {
+        match (regular.as_ref(), sale.as_ref()) {
             ("", "") => {
                 problems.push(at_line(line, "Regular price is empty: every product needs a price".into()));
                 None
@@ -845,6 +878,27 @@ mod tests {
         assert!(lines[1].1.contains("Handle is empty"));
         assert_eq!(lines[2].0, 5);
         assert!(lines[2].1.contains("at least one variant"), "{lines:?}");
+    }
+
+    #[test]
+    fn a_spreadsheet_in_italian_saves_csv_with_semicolons_and_decimal_commas() {
+        let eur = Currency::parse("EUR").unwrap();
+        let saved = "Handle;Title;Tags;Variant Price;Variant Compare At Price;Variant Grams\r\n\
+            borsa;\"Borsa; pelle\";\"estate, saldi\";1.234,50;1.500,00;850,4\r\n";
+        let parsed = shopify_csv(saved.as_bytes(), &eur).unwrap();
+        let product = &parsed.products[0];
+        assert_eq!(product.title, "Borsa; pelle");
+        assert_eq!(product.tags, ["estate", "saldi"]);
+        let v = &product.variants[0];
+        assert_eq!((v.price_minor, v.compare_at_minor, v.grams), (123_450, Some(150_000), Some(850)));
+        assert_eq!(csv_layout(saved.as_bytes()), Some(CsvLayout::Shopify));
+        // A comma file stays a comma file, whatever its cells hold.
+        assert_eq!(delimiter(b"Handle,Title;x,Variant Price\n"), b',');
+        assert_eq!(delimiter(b"\"a,b\";c;d\n"), b';');
+        // Not UTF-8 and not labelled: the problem says how to save it.
+        let latin = b"Handle,Title,Variant Price\ncaffe,Caff\xe8,5.00\n";
+        let problems = shopify_csv(latin, &eur).unwrap_err();
+        assert!(problems[0].reason.contains("CSV UTF-8"), "{problems:?}");
     }
 
     #[test]

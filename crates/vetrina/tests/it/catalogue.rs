@@ -310,6 +310,14 @@ story!(imports_take_the_content_type_as_browsers_and_old_spreadsheets_send_it, |
     let r = org.owner.raw(Method::POST, &org.path("/products/import"), Some("application/vnd.ms-excel"), utf8).await;
     assert_eq!(r.status, 200, "{}", r.text);
     org.owner.raw(Method::POST, &org.path("/products/import"), Some("text/csv; charset=shift_jis"), csv).await.problem(415, "shift_jis");
+    // An export edited in a spreadsheet in Italian and saved again as CSV: `;` between fields,
+    // decimal commas, Windows-1252.
+    let excel = b"Handle;Title;Variant Price\r\nmoka;Moka \x93Caff\xe8\x94 6 tazze;1.049,90\r\n".to_vec();
+    let r = org.owner.raw(Method::POST, &org.path("/products/import"), Some("text/csv;charset=windows-1252"), excel).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let moka = org.owner.get(&org.path("/products?q=Moka")).await;
+    let moka = moka.body["items"].as_array().unwrap().iter().find(|p| p["handle"] == "moka").cloned().unwrap();
+    assert_eq!((moka["title"].as_str(), moka["variants"][0]["price_minor"].as_i64()), (Some("Moka “Caffè” 6 tazze"), Some(104_990)));
     org.owner
         .raw(Method::POST, &org.path("/products/import"), Some("text/csv"), b"\xEF\xBB\xBF\r\n".to_vec())
         .await
