@@ -407,7 +407,7 @@ async fn checkout(
         vetrina_domain::text::hex(&hash)
     };
     let replayed = |order: Order| {
-        let mut r = (StatusCode::CREATED, Json(order)).into_response();
+        let mut r = placed(order);
         r.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
         r
     };
@@ -445,10 +445,15 @@ async fn checkout(
                 .and_then(|v| v.to_str().ok())
                 .is_some_and(|l| l.trim_start().to_ascii_lowercase().starts_with("it"));
             state.mailer.order_confirmation(&order, &org.name, italian);
-            Ok((StatusCode::CREATED, Json(order)).into_response())
+            Ok(placed(order))
         }
         Checkout::Again(order) => Ok(replayed(order)),
     }
+}
+
+/// A placed order's `201`, naming where its buyer reads it.
+fn placed(order: Order) -> Response {
+    crate::error::created(format!("/api/v1/orders/{}", order.id), order).into_response()
 }
 
 /// The buyer's own order (the confirmation page).

@@ -322,11 +322,15 @@ story!(checkout_places_one_order_per_tap, |app| {
             }
             let r = r.send().await.unwrap();
             let replayed = r.headers().get("idempotent-replayed").is_some();
-            (r.status().as_u16(), replayed, r.json::<Value>().await.unwrap())
+            let location = r.headers().get("location").map(|l| l.to_str().unwrap().to_string());
+            (r.status().as_u16(), replayed, r.json::<Value>().await.unwrap(), location)
         }
     };
-    let (status, replayed, order) = tap(&anna, contact(), Some("tap-1")).await;
+    let (status, replayed, order, location) = tap(&anna, contact(), Some("tap-1")).await;
     assert_eq!((status, replayed), (201, false), "{order}");
+    // The 201 names the order where its buyer reads it (the confirmation page).
+    let location = location.expect("a Location");
+    assert_eq!(anna.get(&location).await.body["id"], order["id"], "{location}");
     assert_eq!(order["number"], 1001);
     assert_eq!(order["status"], "pending_payment");
     assert_eq!((order["subtotal_minor"].as_i64(), order["shipping_minor"].as_i64()), (Some(37_800), Some(690)));
@@ -334,12 +338,12 @@ story!(checkout_places_one_order_per_tap, |app| {
     assert_eq!((order["lines"][0]["quantity"].as_i64(), order["lines"][0]["unit_price_minor"].as_i64()), (Some(2), Some(18_900)));
     assert_eq!(order["lines"][0]["source"], "shelf", "the show has not started");
     // A double tap: the same order, not a second one.
-    let (status, replayed, again) = tap(&anna, contact(), Some("tap-1")).await;
+    let (status, replayed, again, _) = tap(&anna, contact(), Some("tap-1")).await;
     assert_eq!((status, replayed, &again["id"]), (201, true, &order["id"]));
     let mut other = contact();
     other["name"] = json!("Someone Else");
     assert_eq!(tap(&anna, other, Some("tap-1")).await.0, 422, "a key reused for another body");
-    let (status, _, empty) = tap(&anna, contact(), None).await;
+    let (status, _, empty, _) = tap(&anna, contact(), None).await;
     assert_eq!(status, 409, "the cart was checked out: {empty}");
     // Sold: out of stock for good, nothing held.
     let public = anna.get("/api/v1/shows/checkout-show").await;
@@ -354,20 +358,20 @@ story!(checkout_places_one_order_per_tap, |app| {
     assert_eq!(add(&mut bea, "checkout-show", &v[1], 1).await.status, 201);
     let mut no_email = contact();
     no_email["email"] = json!("not-an-email");
-    let (status, _, problem) = tap(&bea, no_email, None).await;
+    let (status, _, problem, _) = tap(&bea, no_email, None).await;
     assert_eq!((status, problem["field"].as_str()), (422, Some("email")));
     let mut priced = contact();
     priced["total_minor"] = json!(1);
     assert_eq!(tap(&bea, priced, None).await.0, 422, "totals are never the client's");
     let mut shopify = contact();
     shopify["payment"] = json!("shopify");
-    let (status, _, problem) = tap(&bea, shopify, None).await;
+    let (status, _, problem, _) = tap(&bea, shopify, None).await;
     assert_eq!(status, 409, "no Shopify shop set: {problem}");
 
     // The console: find it, mark it paid, cancel another (its units return), export.
     let mut weird = contact();
     weird["name"] = json!("=HYPERLINK(\"http://evil.example\")");
-    let (status, _, second) = tap(&bea, weird, Some("bea-1")).await;
+    let (status, _, second, _) = tap(&bea, weird, Some("bea-1")).await;
     assert_eq!(status, 201, "{second}");
     assert_eq!(second["number"], 1002);
     let found = org.owner.get(&org.path("/orders?q=anna")).await;
