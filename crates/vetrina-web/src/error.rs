@@ -77,9 +77,15 @@ impl ApiError {
         self
     }
 
+    /// With a `Retry-After` of `seconds` (a 503 that will pass, a 429).
+    pub fn with_retry_after(mut self, seconds: u32) -> ApiError {
+        self.retry_after = Some(seconds);
+        self
+    }
+
     /// 429 Too Many Requests, with how many seconds to wait.
     pub fn too_many(detail: impl Into<String>, retry_after: u32) -> ApiError {
-        ApiError { retry_after: Some(retry_after), ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, detail) }
+        ApiError::new(StatusCode::TOO_MANY_REQUESTS, detail).with_retry_after(retry_after)
     }
 
     pub fn bad_request(detail: impl Into<String>) -> ApiError {

@@ -207,7 +207,9 @@ fn media_error(e: MediaError) -> ApiError {
         MediaError::NoSupportedMedia(_) | MediaError::Unusable(_) => ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()),
         MediaError::PublisherActive => ApiError::conflict(e.to_string()),
         MediaError::UnknownSession => ApiError::not_found("media session"),
-        MediaError::Stopped | MediaError::Busy => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        MediaError::Stopped => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
+        // Sessions still connecting finish or time out within seconds (RFC 9110 section 10.2.3).
+        MediaError::Busy => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()).with_retry_after(2),
     }
 }
 
