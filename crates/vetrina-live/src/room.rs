@@ -921,7 +921,8 @@ impl Room {
                 Change::ClosePoll { poll_id }
             }
             ClientMessage::Advance => {
-                if !staff {
+                // The run of show is the host's to play (moderators keep the chat).
+                if role != Role::Host {
                     return Err(Refusal::new("forbidden", "only hosts move through the run of show"));
                 }
                 let next = self.segment.as_ref().map_or(0, |s| s.index + 1);
@@ -1673,6 +1674,9 @@ mod tests {
         assert_eq!(f["questions"][1]["answer"], "Sì, in 5 giorni.");
 
         assert_eq!(room.handle(1, ClientMessage::Advance, 0, None).unwrap_err().code, "forbidden");
+        room.join(4, member("mod", Role::Moderator));
+        assert_eq!(room.handle(4, ClientMessage::Advance, 0, None).unwrap_err().code, "forbidden", "the run of show is the host's");
+        room.leave(4);
         room.handle(2, ClientMessage::Advance, 100, Some(5)).unwrap();
         room.handle(2, ClientMessage::Advance, 200, Some(6)).unwrap();
         let f: serde_json::Value = serde_json::from_str(&room.tick().unwrap()).unwrap();

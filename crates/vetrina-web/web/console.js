@@ -795,7 +795,8 @@ async function studioRoom(show) {
     h("h2", {}, t("room.title")),
     counterLine,
     segmentLine,
-    h("button", { type: "button", id: "next-segment", onclick: () => studioConnection.send({ type: "advance" }) }, t("room.next")),
+    // The run of show is the host's to play; moderators keep the chat.
+    roleIn(show.org_id) === "moderator" ? null : h("button", { type: "button", id: "next-segment", onclick: () => studioConnection.send({ type: "advance" }) }, t("room.next")),
     pinned,
     pollBox,
     h("details", { class: "new-poll" }, h("summary", {}, t("room.new_poll")),
