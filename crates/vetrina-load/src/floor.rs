@@ -32,12 +32,11 @@ pub fn run(floor: Floor) -> anyhow::Result<serde_json::Value> {
     }
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
-    let readers = std::process::Command::new(std::env::current_exe()?)
+    let mut readers = std::process::Command::new(std::env::current_exe()?)
         .args(["floor-readers", "--addr", &addr.to_string(), "--connections", &floor.connections.to_string()])
         .stdout(std::process::Stdio::piped())
         .spawn()
         .context("starting the readers' process")?;
-    let mut readers = readers;
     let mut sockets = Vec::with_capacity(floor.connections);
     // The readers may fail (their open files limit): never wait for them for ever.
     listener.set_nonblocking(true)?;

@@ -213,6 +213,18 @@ pub fn one_way(offer: &str, publisher: bool) -> Result<String, SdpProblem> {
         }
         Ok(())
     };
+    // A direction line of an audio or video section in use, written one-way; `false` when the
+    // line is no direction.
+    let one_way_line = |out: &mut String, piece: &str, line: &str, kind: &'static str| -> Result<bool, SdpProblem> {
+        let Some(direction) = direction_of(line) else { return Ok(false) };
+        if direction != "sendrecv" && direction != ours {
+            return Err(SdpProblem::Direction { kind, direction: direction.to_string(), expected });
+        }
+        out.push_str("a=");
+        out.push_str(ours);
+        out.push_str(&piece[line.len()..]);
+        Ok(true)
+    };
     let mut in_media = false;
     for piece in offer.split_inclusive('\n') {
         let line = piece.trim_end_matches(['\r', '\n']);
@@ -246,36 +258,24 @@ pub fn one_way(offer: &str, publisher: bool) -> Result<String, SdpProblem> {
                 port_0 = None;
                 let mut said = false;
                 for piece in held.split_inclusive('\n') {
-                    let line = piece.trim_end_matches(['\r', '\n']);
-                    match direction_of(line) {
-                        Some(direction) => {
-                            said = true;
-                            if direction != "sendrecv" && direction != ours {
-                                return Err(SdpProblem::Direction { kind, direction: direction.to_string(), expected });
-                            }
-                            out.push_str("a=");
-                            out.push_str(ours);
-                            out.push_str(&piece[line.len()..]);
-                        }
-                        None => out.push_str(piece),
+                    if one_way_line(&mut out, piece, piece.trim_end_matches(['\r', '\n']), kind)? {
+                        said = true;
+                    } else {
+                        out.push_str(piece);
                     }
                 }
                 open = Some((kind, said));
             }
             continue;
-        } else if let Some(direction) = direction_of(line) {
-            if !in_media {
+        } else if !in_media {
+            if let Some(direction) = direction_of(line) {
                 session_direction = direction;
-            } else if let Some((kind, said)) = open.as_mut() {
-                *said = true;
-                if direction != "sendrecv" && direction != ours {
-                    return Err(SdpProblem::Direction { kind, direction: direction.to_string(), expected });
-                }
-                out.push_str("a=");
-                out.push_str(ours);
-                out.push_str(&piece[line.len()..]);
-                continue;
             }
+        } else if let Some((kind, said)) = open.as_mut()
+            && one_way_line(&mut out, piece, line, kind)?
+        {
+            *said = true;
+            continue;
         }
         out.push_str(piece);
     }

@@ -42,6 +42,14 @@ async fn create_code(
     Ok(crate::error::created(format!("/api/v1/orgs/{org_id}/discount-codes/{}", code.code), code))
 }
 
+/// A code the store does not know, said as such.
+fn no_such_code(e: vetrina_store::StoreError) -> ApiError {
+    match e {
+        vetrina_store::StoreError::NotFound => ApiError::not_found("discount code"),
+        e => e.into(),
+    }
+}
+
 /// One code, with how often it was used.
 #[utoipa::path(get, path = "/api/v1/orgs/{org_id}/discount-codes/{code}", tag = "orders",
     params(("org_id" = String, Path), ("code" = String, Path)),
@@ -52,10 +60,7 @@ async fn get_code(
     Path((org_id, code)): Path<(OrgId, String)>,
 ) -> ApiResult<Json<DiscountCode>> {
     caller.require(&state, &org_id, Action::ManageOrders).await?;
-    Ok(Json(state.store.discount_code(&org_id, &normal_code(&code)).await.map_err(|e| match e {
-        vetrina_store::StoreError::NotFound => ApiError::not_found("discount code"),
-        e => e.into(),
-    })?))
+    Ok(Json(state.store.discount_code(&org_id, &normal_code(&code)).await.map_err(no_such_code)?))
 }
 
 /// Changes a code's terms (switch it off with `"active": false`); its uses so far stay.
@@ -77,10 +82,7 @@ async fn update_code(
         )
         .into());
     }
-    Ok(Json(state.store.update_discount_code(&org_id, &terms).await.map_err(|e| match e {
-        vetrina_store::StoreError::NotFound => ApiError::not_found("discount code"),
-        e => e.into(),
-    })?))
+    Ok(Json(state.store.update_discount_code(&org_id, &terms).await.map_err(no_such_code)?))
 }
 
 /// Deletes a code (orders that used it keep it).
